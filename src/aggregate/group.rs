@@ -1,0 +1,225 @@
+//! Grouping of (filtered) records into units: H3 cells at resolutions 2..=9 and US states
+//! and counties. H3 grouping is a scan over the cell-sorted snapshot (runs, no hashing);
+//! coarser levels are sums of finer ones.
+
+use rayon::prelude::*;
+
+use super::filter::Matcher;
+use super::snapshot::{parent, Snapshot, NO_COUNTY};
+use super::tally::Tally;
+use crate::geodata::Geodata;
+
+/// Coarsest and finest published H3 resolutions.
+pub const MIN_RES: u8 = 2;
+pub const MAX_RES: u8 = 9;
+
+/// Remittance figures that need the individual amounts (median, dominance).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RemitStats {
+    /// Median of the known amounts, cents (mean of the two middle ones for an even count).
+    pub median_cents: Option<i64>,
+    /// The largest and second-largest single amounts, cents.
+    pub top1: i64,
+    pub top2: i64,
+}
+
+impl RemitStats {
+    /// Computes from the amounts (reorders them).
+    pub fn from_amounts(amounts: &mut [i64]) -> RemitStats {
+        let n = amounts.len();
+        if n == 0 {
+            return RemitStats::default();
+        }
+        let (_, &mut hi, _) = amounts.select_nth_unstable(n / 2);
+        let median = if n % 2 == 1 {
+            hi
+        } else {
+            let lo = *amounts[..n / 2].iter().max().expect("n is even and > 0");
+            (lo + hi) / 2
+        };
+        let (mut top1, mut top2) = (0, 0);
+        for &a in amounts.iter() {
+            if a > top1 {
+                top2 = top1;
+                top1 = a;
+            } else if a > top2 {
+                top2 = a;
+            }
+        }
+        RemitStats { median_cents: Some(median), top1, top2 }
+    }
+}
+
+/// The cells of one resolution, ascending by index.
+#[derive(Clone, Debug, Default)]
+pub struct Level {
+    pub res: u8,
+    pub ids: Vec<u64>,
+    pub tallies: Vec<Tally>,
+}
+
+/// H3 grouping for one query: every level from [`MIN_RES`] to the requested resolution.
+pub struct H3Table {
+    pub national: Tally,
+    /// `levels[0]` is [`MIN_RES`], the last is the requested resolution.
+    pub levels: Vec<Level>,
+    /// Remittance stats of the cells of the requested resolution.
+    pub remit: Vec<RemitStats>,
+}
+
+impl H3Table {
+    pub fn finest(&self) -> &Level {
+        self.levels.last().expect("at least one level")
+    }
+
+    pub fn level(&self, res: u8) -> &Level {
+        &self.levels[(res - MIN_RES) as usize]
+    }
+}
+
+/// Groups the records matching `m` into H3 cells at `res` and every coarser level.
+pub fn h3_table(s: &Snapshot, m: &Matcher, res: u8) -> H3Table {
+    assert!((MIN_RES..=MAX_RES).contains(&res), "resolution {res} out of range");
+    // Split the scan at cell boundaries so each chunk owns whole cells.
+    let chunks = chunk_bounds(s, res, rayon::current_num_threads().max(1) * 4);
+    let parts: Vec<(Level, Vec<RemitStats>)> = chunks
+        .par_windows(2)
+        .map(|w| scan_cells(s, m, res, w[0], w[1]))
+        .collect();
+    let mut finest = Level { res, ..Level::default() };
+    let mut remit = Vec::new();
+    for (level, stats) in parts {
+        finest.ids.extend(level.ids);
+        finest.tallies.extend(level.tallies);
+        remit.extend(stats);
+    }
+    let mut levels = vec![finest];
+    for r in (MIN_RES..res).rev() {
+        let coarser = coarsen(levels.last().expect("a finer level"), r);
+        levels.push(coarser);
+    }
+    levels.reverse();
+    let mut national = Tally::default();
+    for t in &levels[0].tallies {
+        national.add(t);
+    }
+    H3Table { national, levels, remit }
+}
+
+fn chunk_bounds(s: &Snapshot, res: u8, n: usize) -> Vec<usize> {
+    let len = s.len();
+    let mut bounds = vec![0];
+    for j in 1..n {
+        let mut b = (len * j / n).max(*bounds.last().expect("non-empty"));
+        while b > 0 && b < len && parent(s.cell[b], res) == parent(s.cell[b - 1], res) {
+            b += 1;
+        }
+        if b < len && b > *bounds.last().expect("non-empty") {
+            bounds.push(b);
+        }
+    }
+    bounds.push(len);
+    bounds
+}
+
+fn scan_cells(s: &Snapshot, m: &Matcher, res: u8, from: usize, to: usize) -> (Level, Vec<RemitStats>) {
+    let mut level = Level { res, ..Level::default() };
+    let mut stats = Vec::new();
+    let mut amounts: Vec<i64> = Vec::new();
+    let mut current: Option<(u64, Tally)> = None;
+    for i in from..to {
+        if !m.matches(s, i) {
+            continue;
+        }
+        let cell = parent(s.cell[i], res);
+        match &mut current {
+            Some((id, tally)) if *id == cell => tally.add_record(s, i),
+            _ => {
+                if let Some((id, tally)) = current.take() {
+                    level.ids.push(id);
+                    level.tallies.push(tally);
+                    stats.push(RemitStats::from_amounts(&mut amounts));
+                    amounts.clear();
+                }
+                let mut tally = Tally::default();
+                tally.add_record(s, i);
+                current = Some((cell, tally));
+            }
+        }
+        if s.remits[i] == 1 && s.remit_cents[i] >= 0 {
+            amounts.push(s.remit_cents[i]);
+        }
+    }
+    if let Some((id, tally)) = current {
+        level.ids.push(id);
+        level.tallies.push(tally);
+        stats.push(RemitStats::from_amounts(&mut amounts));
+    }
+    (level, stats)
+}
+
+fn coarsen(finer: &Level, res: u8) -> Level {
+    let mut level = Level { res, ..Level::default() };
+    for (id, t) in finer.ids.iter().zip(&finer.tallies) {
+        let p = parent(*id, res);
+        if level.ids.last() == Some(&p) {
+            level.tallies.last_mut().expect("same length as ids").add(t);
+        } else {
+            level.ids.push(p);
+            level.tallies.push(t.clone());
+        }
+    }
+    level
+}
+
+/// Grouping by US state and county for one query.
+pub struct AreaTable {
+    pub national: Tally,
+    /// Indexed like `Geodata::states` / `Geodata::counties`.
+    pub states: Vec<Tally>,
+    pub counties: Vec<Tally>,
+    pub state_remit: Vec<RemitStats>,
+    pub county_remit: Vec<RemitStats>,
+}
+
+/// Groups the records matching `m` by state and county.
+pub fn area_table(s: &Snapshot, m: &Matcher) -> AreaTable {
+    let geo = Geodata::get();
+    let (ns, nc) = (geo.states.len(), geo.counties.len());
+    let mut states = vec![Tally::default(); ns];
+    let mut counties = vec![Tally::default(); nc];
+    let mut state_amounts: Vec<Vec<i64>> = vec![Vec::new(); ns];
+    let mut county_amounts: Vec<Vec<i64>> = vec![Vec::new(); nc];
+    for i in 0..s.len() {
+        if !m.matches(s, i) {
+            continue;
+        }
+        let st = s.state[i] as usize;
+        if st < ns {
+            states[st].add_record(s, i);
+        }
+        let co = s.county[i];
+        if co != NO_COUNTY {
+            counties[co as usize].add_record(s, i);
+        }
+        if s.remits[i] == 1 && s.remit_cents[i] >= 0 {
+            if st < ns {
+                state_amounts[st].push(s.remit_cents[i]);
+            }
+            if co != NO_COUNTY {
+                county_amounts[co as usize].push(s.remit_cents[i]);
+            }
+        }
+    }
+    let mut national = Tally::default();
+    for t in &states {
+        national.add(t);
+    }
+    AreaTable {
+        national,
+        states,
+        counties,
+        state_remit: state_amounts.iter_mut().map(|a| RemitStats::from_amounts(a)).collect(),
+        county_remit: county_amounts.iter_mut().map(|a| RemitStats::from_amounts(a)).collect(),
+    }
+}

@@ -1,0 +1,165 @@
+//! The aggregation engine: an in-memory [`Snapshot`] of the records, grouped into H3 cells
+//! (resolutions 2–9), states and counties, filtered, and published through the disclosure
+//! rules of [`privacy`]. Readers never block: the snapshot is swapped whole after an import.
+
+pub mod filter;
+pub mod group;
+pub mod layer;
+pub mod privacy;
+pub mod snapshot;
+pub mod tally;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+
+pub use filter::Filter;
+pub use layer::{Layer, MetricGroup, Skill, Unit, UnitId};
+pub use snapshot::Snapshot;
+
+use crate::error::Error;
+use crate::geodata::Geodata;
+use crate::store::{Store, StoreError};
+use group::{area_table, h3_table, RemitStats, MAX_RES, MIN_RES};
+
+/// Layers kept in memory per data version (each is a few MB at most).
+const CACHE_ENTRIES: usize = 128;
+
+/// Computes and caches layers over the current snapshot.
+pub struct Engine {
+    snapshot: ArcSwap<Snapshot>,
+    k: u32,
+    cache: Mutex<HashMap<(Unit, String), Arc<Layer>>>,
+}
+
+impl Engine {
+    /// An engine with an empty snapshot; `k` is the minimum published count.
+    pub fn new(k: u32) -> Engine {
+        Engine { snapshot: ArcSwap::from_pointee(Snapshot::default()), k: k.max(1), cache: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn min_count(&self) -> u32 {
+        self.k
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Replaces the snapshot (readers in flight keep the old one) and drops cached layers.
+    pub fn replace(&self, snapshot: Snapshot) {
+        self.snapshot.store(Arc::new(snapshot));
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Reloads from the store when its data version moved; returns whether it did.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub fn refresh(&self, store: &dyn Store) -> Result<bool, StoreError> {
+        let version = store.data_version()?;
+        if version == self.snapshot().data_version && !(version == 0 && self.snapshot().is_empty()) {
+            return Ok(false);
+        }
+        let mut records = Vec::with_capacity(store.record_count()? as usize);
+        store.load_records(&mut |r| records.push(r))?;
+        self.replace(Snapshot::build(records, version));
+        Ok(true)
+    }
+
+    /// The privacy-checked layer for `unit` and `filter`.
+    ///
+    /// # Errors
+    /// A resolution out of range, or a filter naming a survey round that does not exist.
+    pub fn layer(&self, unit: Unit, filter: &Filter) -> Result<Arc<Layer>, Error> {
+        if let Unit::H3(r) = unit {
+            if !(MIN_RES..=MAX_RES).contains(&r) {
+                return Err(Error::invalid("res", format!("H3 resolution must be {MIN_RES} to {MAX_RES}")));
+            }
+        }
+        let snap = self.snapshot();
+        let key = (unit, format!("{}#{}", snap.data_version, filter.canonical()));
+        if let Some(hit) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(hit.clone());
+        }
+        let layer = Arc::new(compute(&snap, unit, filter, self.k)?);
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, layer.clone());
+        Ok(layer)
+    }
+}
+
+/// Computes a layer without caching.
+///
+/// # Errors
+/// A filter naming a survey round that does not exist.
+pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<Layer, Error> {
+    let m = filter.compile(snap)?;
+    let relaxed: Vec<filter::Matcher> =
+        filter.fields().into_iter().map(|f| filter.without(f).compile(snap)).collect::<Result<_, _>>()?;
+    let national_remit = national_remit_stats(snap, &m);
+    match unit {
+        Unit::H3(res) => {
+            let table = h3_table(snap, &m, res);
+            let relaxed_tables: Vec<_> = relaxed.iter().map(|r| h3_table(snap, r, res)).collect();
+            let areas = area_table(snap, &m);
+            let vis = privacy::suppress_h3(&table, &relaxed_tables, &areas, k);
+            let finest = table.levels.last().expect("at least one level");
+            Ok(Layer {
+                unit,
+                data_version: snap.data_version,
+                k,
+                ids: finest.ids.iter().map(|c| UnitId::Cell(*c)).collect(),
+                tallies: finest.tallies.clone(),
+                masks: vis.levels.last().expect("one mask level per level").clone(),
+                remit: table.remit.clone(),
+                national: table.national.clone(),
+                national_mask: vis.national,
+                national_remit,
+            })
+        }
+        Unit::State | Unit::County => {
+            let geo = Geodata::get();
+            let table = area_table(snap, &m);
+            let relaxed_tables: Vec<_> = relaxed.iter().map(|r| area_table(snap, r)).collect();
+            let county_state: Vec<usize> = geo
+                .counties
+                .iter()
+                .map(|c| geo.states.iter().position(|s| s.fips == c.parent).unwrap_or(usize::MAX))
+                .collect();
+            let vis = privacy::suppress_areas(&table, &relaxed_tables, &county_state, k);
+            let (tallies, masks, remit) = if unit == Unit::State {
+                (&table.states, &vis.states, &table.state_remit)
+            } else {
+                (&table.counties, &vis.counties, &table.county_remit)
+            };
+            // Every state is listed (zero is a true figure); counties only where people are.
+            let keep: Vec<usize> =
+                (0..tallies.len()).filter(|&i| unit == Unit::State || tallies[i].d[tally::N] > 0).collect();
+            Ok(Layer {
+                unit,
+                data_version: snap.data_version,
+                k,
+                ids: keep.iter().map(|&i| UnitId::Area(i)).collect(),
+                tallies: keep.iter().map(|&i| tallies[i].clone()).collect(),
+                masks: keep.iter().map(|&i| masks[i]).collect(),
+                remit: keep.iter().map(|&i| remit[i]).collect(),
+                national: table.national.clone(),
+                national_mask: vis.national,
+                national_remit,
+            })
+        }
+    }
+}
+
+fn national_remit_stats(snap: &Snapshot, m: &filter::Matcher) -> RemitStats {
+    let mut amounts: Vec<i64> = (0..snap.len())
+        .filter(|&i| snap.remits[i] == 1 && snap.remit_cents[i] >= 0 && m.matches(snap, i))
+        .map(|i| snap.remit_cents[i])
+        .collect();
+    RemitStats::from_amounts(&mut amounts)
+}

@@ -1,0 +1,331 @@
+//! Statistical disclosure control: decides which dimensions of which unit may be published.
+//! The rules and their threat model are in `PRIVACY.md`; in short, with k the minimum count:
+//!
+//! 1. *primary*: a dimension with a value from 1 to k−1 is hidden;
+//! 2. *whole unit*: a unit whose record count is hidden publishes nothing;
+//! 3. *partition*: within a unit, the hidden part of a total (hidden categories plus any
+//!    unpublished remainder, e.g. "gender unknown" or "does not have this skill") is 0 or ≥ k;
+//! 4. *hierarchy*: for a visible parent (nation → H3 res 2 → … → res 9; nation → state →
+//!    county) the sum of its hidden children is 0 or ≥ k, and a hidden parent hides the same
+//!    dimension in all its children;
+//! 5. *geography*: a state's value minus its visible hexagons (those whose records all lie in
+//!    the state) is 0 or ≥ k;
+//! 6. *filters*: for each filter of the query, the same query without that filter minus this
+//!    one is 0 or ≥ k wherever the relaxed value could itself be published (≥ k).
+//!
+//! Rules 3–6 are enforced by hiding more: the smallest visible non-zero value of the group.
+//! A visible value is always 0 or ≥ k, so hiding it never breaks a rule already satisfied;
+//! the process is monotone and ends. Levels are decided top-down, each depending only on
+//! the levels above it, so every resolution's answer is the same whichever query asked.
+
+use super::group::{AreaTable, H3Table, Level, RemitStats};
+use super::tally::{partitions, DimMask, Tally, ALL_DIMS, MIXED_STATE, N, NDIM, NO_STATE, RA};
+
+/// Dominance rule for remittance sums: the largest contribution may be at most this share
+/// of a published total…
+pub const DOMINANCE_TOP1: f64 = 0.5;
+/// …and the two largest together at most this share.
+pub const DOMINANCE_TOP2: f64 = 0.75;
+
+#[inline]
+fn visible(mask: DimMask, d: usize) -> bool {
+    mask & (1u128 << d) != 0
+}
+
+#[inline]
+fn hide(mask: &mut DimMask, d: usize) {
+    *mask &= !(1u128 << d);
+}
+
+/// Rule 1.
+pub fn primary(t: &Tally, k: u32) -> DimMask {
+    let mut mask = ALL_DIMS;
+    for (d, &v) in t.d.iter().enumerate() {
+        if v > 0 && v < k {
+            hide(&mut mask, d);
+        }
+    }
+    mask
+}
+
+/// Rules 2 and 3 on one unit; returns whether anything was hidden.
+pub fn unit_rules(t: &Tally, mask: &mut DimMask, k: u32) -> bool {
+    let before = *mask;
+    loop {
+        let round = *mask;
+        if !visible(*mask, N) {
+            *mask = 0;
+            break;
+        }
+        for p in partitions() {
+            if !visible(*mask, p.total) {
+                for &c in &p.categories {
+                    hide(mask, c);
+                }
+                continue;
+            }
+            let shown: u32 = p.categories.iter().filter(|&&c| visible(*mask, c)).map(|&c| t.d[c]).sum();
+            let hidden = t.d[p.total] - shown;
+            if hidden > 0 && hidden < k {
+                if let Some(&c) = p
+                    .categories
+                    .iter()
+                    .filter(|&&c| visible(*mask, c) && t.d[c] > 0)
+                    .min_by_key(|&&c| (t.d[c], c))
+                {
+                    hide(mask, c);
+                }
+            }
+        }
+        if *mask == round {
+            break;
+        }
+    }
+    *mask != before
+}
+
+/// Rule 4 for one parent and its children (`children` indexes into `tallies`/`masks`).
+fn hierarchy_rule(
+    parent: &Tally,
+    parent_mask: DimMask,
+    children: std::ops::Range<usize>,
+    tallies: &[Tally],
+    masks: &mut [DimMask],
+    k: u32,
+) -> bool {
+    let mut changed = false;
+    for d in 0..NDIM {
+        if !visible(parent_mask, d) {
+            for m in &mut masks[children.clone()] {
+                if visible(*m, d) {
+                    hide(m, d);
+                    changed = true;
+                }
+            }
+            continue;
+        }
+        changed |= residual_rule(parent.d[d], d, children.clone(), tallies, masks, k);
+    }
+    changed
+}
+
+/// Hides the smallest visible members of `group` until `total` minus the visible members is
+/// 0 or ≥ k for dimension `d`.
+fn residual_rule(
+    total: u32,
+    d: usize,
+    group: impl Iterator<Item = usize> + Clone,
+    tallies: &[Tally],
+    masks: &mut [DimMask],
+    k: u32,
+) -> bool {
+    let mut changed = false;
+    loop {
+        let shown: u32 = group.clone().filter(|&i| visible(masks[i], d)).map(|i| tallies[i].d[d]).sum();
+        let hidden = total.saturating_sub(shown);
+        if hidden == 0 || hidden >= k {
+            return changed;
+        }
+        match group
+            .clone()
+            .filter(|&i| visible(masks[i], d) && tallies[i].d[d] > 0)
+            .min_by_key(|&i| (tallies[i].d[d], i))
+        {
+            Some(i) => {
+                hide(&mut masks[i], d);
+                changed = true;
+            }
+            None => return changed,
+        }
+    }
+}
+
+/// Rule 6 for one unit against the same unit in the relaxed queries.
+fn filter_rule(t: &Tally, mask: &mut DimMask, relaxed: &[Option<&Tally>], k: u32) -> bool {
+    let mut changed = false;
+    for r in relaxed.iter().flatten() {
+        for d in 0..NDIM {
+            if !visible(*mask, d) || r.d[d] < k {
+                continue;
+            }
+            let diff = r.d[d] - t.d[d];
+            if diff > 0 && diff < k {
+                hide(mask, d);
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
+/// For each unit of `level`, its index in `other` (same resolution, a superset of units).
+fn align(level: &Level, other: &Level) -> Vec<Option<usize>> {
+    let mut j = 0;
+    level
+        .ids
+        .iter()
+        .map(|id| {
+            while j < other.ids.len() && other.ids[j] < *id {
+                j += 1;
+            }
+            (j < other.ids.len() && other.ids[j] == *id).then_some(j)
+        })
+        .collect()
+}
+
+/// Visibility of every H3 unit of a query, level by level, plus the national totals.
+pub struct H3Visibility {
+    pub national: DimMask,
+    pub levels: Vec<Vec<DimMask>>,
+}
+
+/// Applies every rule to an H3 query. `relaxed` are the same query without each of its
+/// filters; `areas` is the state grouping of the same query (for rule 5).
+pub fn suppress_h3(table: &H3Table, relaxed: &[H3Table], areas: &AreaTable, k: u32) -> H3Visibility {
+    let mut national = primary(&table.national, k);
+    unit_rules(&table.national, &mut national, k);
+    let mut levels: Vec<Vec<DimMask>> = Vec::with_capacity(table.levels.len());
+    for (li, level) in table.levels.iter().enumerate() {
+        let tallies = &level.tallies;
+        let mut masks: Vec<DimMask> = tallies.iter().map(|t| primary(t, k)).collect();
+        // Children of each parent: runs of equal parent id (ids are sorted).
+        let groups: Vec<(Option<usize>, std::ops::Range<usize>)> = if li == 0 {
+            vec![(None, 0..tallies.len())]
+        } else {
+            parent_groups(level, &table.levels[li - 1])
+        };
+        let aligned: Vec<Vec<Option<usize>>> = relaxed.iter().map(|r| align(level, &r.levels[li])).collect();
+        // Units whose records all lie in one state, grouped by state (rule 5).
+        let mut by_state: Vec<Vec<usize>> = vec![Vec::new(); areas.states.len()];
+        for (i, t) in tallies.iter().enumerate() {
+            if t.state != MIXED_STATE && t.state != NO_STATE {
+                by_state[t.state as usize].push(i);
+            }
+        }
+        loop {
+            let mut changed = false;
+            for (i, t) in tallies.iter().enumerate() {
+                changed |= unit_rules(t, &mut masks[i], k);
+                let rel: Vec<Option<&Tally>> = relaxed
+                    .iter()
+                    .zip(&aligned)
+                    .map(|(r, a)| a[i].map(|j| &r.levels[li].tallies[j]))
+                    .collect();
+                changed |= filter_rule(t, &mut masks[i], &rel, k);
+            }
+            for (parent, children) in &groups {
+                let (pt, pm) = match parent {
+                    None => (&table.national, national),
+                    Some(p) => (&table.levels[li - 1].tallies[*p], levels[li - 1][*p]),
+                };
+                changed |= hierarchy_rule(pt, pm, children.clone(), tallies, &mut masks, k);
+            }
+            for (state, members) in areas.states.iter().zip(&by_state) {
+                for d in 0..NDIM {
+                    if state.d[d] >= k {
+                        changed |= residual_rule(state.d[d], d, members.iter().copied(), tallies, &mut masks, k);
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        levels.push(masks);
+    }
+    H3Visibility { national, levels }
+}
+
+fn parent_groups(level: &Level, parents: &Level) -> Vec<(Option<usize>, std::ops::Range<usize>)> {
+    let mut groups = Vec::new();
+    let mut p = 0;
+    let mut start = 0;
+    for i in 0..=level.ids.len() {
+        let boundary = i == level.ids.len()
+            || (i > start && super::snapshot::parent(level.ids[i], parents.res) != super::snapshot::parent(level.ids[start], parents.res));
+        if boundary && i > start {
+            let pid = super::snapshot::parent(level.ids[start], parents.res);
+            while parents.ids[p] != pid {
+                p += 1;
+            }
+            groups.push((Some(p), start..i));
+            start = i;
+        }
+    }
+    groups
+}
+
+/// Visibility of the states and counties of a query.
+pub struct AreaVisibility {
+    pub national: DimMask,
+    pub states: Vec<DimMask>,
+    pub counties: Vec<DimMask>,
+}
+
+/// Applies every rule to a state/county query.
+pub fn suppress_areas(table: &AreaTable, relaxed: &[AreaTable], county_state: &[usize], k: u32) -> AreaVisibility {
+    let mut national = primary(&table.national, k);
+    unit_rules(&table.national, &mut national, k);
+    let states = decide(&table.states, &relaxed.iter().map(|r| &r.states[..]).collect::<Vec<_>>(), k, |masks, changed| {
+        *changed |= hierarchy_rule(&table.national, national, 0..table.states.len(), &table.states, masks, k);
+    });
+    let mut by_state: Vec<Vec<usize>> = vec![Vec::new(); table.states.len()];
+    for (c, &s) in county_state.iter().enumerate() {
+        if s < by_state.len() {
+            by_state[s].push(c);
+        }
+    }
+    let counties = decide(&table.counties, &relaxed.iter().map(|r| &r.counties[..]).collect::<Vec<_>>(), k, |masks, changed| {
+        for (s, members) in by_state.iter().enumerate() {
+            for d in 0..NDIM {
+                if !visible(states[s], d) {
+                    for &c in members {
+                        if visible(masks[c], d) {
+                            hide(&mut masks[c], d);
+                            *changed = true;
+                        }
+                    }
+                } else {
+                    *changed |= residual_rule(table.states[s].d[d], d, members.iter().copied(), &table.counties, masks, k);
+                }
+            }
+        }
+    });
+    AreaVisibility { national, states, counties }
+}
+
+fn decide(
+    tallies: &[Tally],
+    relaxed: &[&[Tally]],
+    k: u32,
+    mut parent_rules: impl FnMut(&mut [DimMask], &mut bool),
+) -> Vec<DimMask> {
+    let mut masks: Vec<DimMask> = tallies.iter().map(|t| primary(t, k)).collect();
+    loop {
+        let mut changed = false;
+        for (i, t) in tallies.iter().enumerate() {
+            changed |= unit_rules(t, &mut masks[i], k);
+            let rel: Vec<Option<&Tally>> = relaxed.iter().map(|r| Some(&r[i])).collect();
+            changed |= filter_rule(t, &mut masks[i], &rel, k);
+        }
+        parent_rules(&mut masks, &mut changed);
+        if !changed {
+            return masks;
+        }
+    }
+}
+
+/// Whether a unit's remittance total (and mean) may be published: the amounts' count is
+/// visible and no one or two remitters dominate the total.
+pub fn remit_sum_publishable(t: &Tally, mask: DimMask, stats: &RemitStats) -> bool {
+    if !visible(mask, RA) || t.d[RA] == 0 || t.remit_cents <= 0 {
+        return false;
+    }
+    let total = t.remit_cents as f64;
+    stats.top1 as f64 <= DOMINANCE_TOP1 * total && (stats.top1 + stats.top2) as f64 <= DOMINANCE_TOP2 * total
+}
+
+/// Whether dimension `d` is visible in `mask`.
+pub fn is_visible(mask: DimMask, d: usize) -> bool {
+    visible(mask, d)
+}

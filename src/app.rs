@@ -1,0 +1,74 @@
+//! Service start-up: open the store, load demo data into an empty database, build the
+//! router, bind. `App::build` → `local_addr` → `run_until_stopped`, so tests start the
+//! service exactly as `main` does (on port 0).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::config::ServeArgs;
+use crate::store::{SqliteStore, Store};
+use crate::{demo, http};
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<ServeArgs>,
+}
+
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl App {
+    /// Opens the database at `db`, seeds it with demo data when empty (unless `no_demo`),
+    /// and binds the listener.
+    pub async fn build(db: &Path, config: ServeArgs) -> anyhow::Result<App> {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(db)?);
+        if !config.no_demo && store.record_count()? == 0 {
+            let (n, seed) = (config.demo_records, config.demo_seed);
+            tracing::info!(records = n, seed, "empty database: loading the demo data set");
+            let s = store.clone();
+            let outcome = tokio::task::spawn_blocking(move || demo::load_into(s.as_ref(), n, seed)).await??;
+            tracing::info!(inserted = outcome.inserted, "demo data loaded");
+        }
+        let listener = TcpListener::bind(config.addr).await?;
+        let state = AppState { store, config: Arc::new(config) };
+        Ok(App { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tracing::info!(addr = %self.local_addr(), "dyaspora listening");
+        axum::serve(self.listener, http::router(self.state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,102 @@
+//! Command-line configuration (`clap`), each flag with an environment-variable fallback.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// dyaspora: where the Haitian diaspora lives, what it sends home, what skills it holds.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Config {
+    /// SQLite database file (created if missing).
+    #[arg(long, env = "DYASPORA_DB", default_value = "dyaspora.db", global = true)]
+    pub db: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (map, layers, API).
+    Serve(ServeArgs),
+    /// Import survey records from a CSV or XLSX file (KoboToolbox exports accepted).
+    Import(ImportArgs),
+    /// Generate the synthetic demo data set (records and associations).
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "DYASPORA_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Do not load the demo data set into an empty database (production).
+    #[arg(long, env = "DYASPORA_NO_DEMO")]
+    pub no_demo: bool,
+    /// Number of demo records loaded into an empty database.
+    #[arg(long, env = "DYASPORA_DEMO_RECORDS", default_value_t = 200_000)]
+    pub demo_records: usize,
+    /// Seed of the demo data set.
+    #[arg(long, env = "DYASPORA_DEMO_SEED", default_value_t = 1)]
+    pub demo_seed: u64,
+    /// Smallest count published (k): counts from 1 to k−1 are suppressed.
+    #[arg(long, env = "DYASPORA_MIN_COUNT", default_value_t = 11)]
+    pub min_count: u32,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        ServeArgs {
+            addr: "127.0.0.1:0".parse().expect("valid address"),
+            no_demo: false,
+            demo_records: 200_000,
+            demo_seed: 1,
+            min_count: 11,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The CSV (`,` or `;` delimited) or XLSX file.
+    pub file: PathBuf,
+    /// Validate and report without writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// What to do with a file that has invalid rows.
+    #[arg(long, value_enum, default_value_t = OnError::Reject)]
+    pub on_error: OnError,
+    /// Survey round for rows that do not name one.
+    #[arg(long, default_value = "default")]
+    pub round: String,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// The policy for a file with invalid rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Write nothing if any row is invalid (the default: fix the file, import again).
+    Reject,
+    /// Write the valid rows, report the invalid ones (re-import after fixing adds only them).
+    Skip,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Number of synthetic records.
+    #[arg(long, default_value_t = 200_000)]
+    pub records: usize,
+    /// Random seed; the same seed gives the same data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Write the records as a Kobo-shaped CSV file instead of into the database.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+}

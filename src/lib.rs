@@ -1,0 +1,23 @@
+//! dyaspora maps where the Haitian diaspora in the United States lives, what it sends home
+//! and what skills it holds, without ever exposing a person.
+//!
+//! Coordinates are WGS84 longitude/latitude in degrees (EPSG:4326, RFC 7946 order in
+//! GeoJSON); distances are great-circle kilometres; money is US dollars (stored in cents).
+//! See `ARCHITECTURE.md` for the code map.
+
+pub mod aggregate;
+pub mod app;
+pub mod codes;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod geodata;
+pub mod http;
+pub mod ingest;
+pub mod places;
+pub mod record;
+pub mod store;
+
+pub use app::App;
+pub use config::Config;
+pub use error::Error;

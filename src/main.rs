@@ -1,0 +1,37 @@
+//! The `dyaspora` binary: parse the configuration, start logging, run the command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use dyaspora::config::{Command, Config};
+use dyaspora::store::SqliteStore;
+
+fn main() -> anyhow::Result<ExitCode> {
+    let config = Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match config.command {
+        Command::Serve(args) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                let app = dyaspora::App::build(&config.db, args).await?;
+                app.run_until_stopped().await?;
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        Command::Import(args) => {
+            let store = SqliteStore::open(&config.db)?;
+            dyaspora::ingest::run_import_command(&store, &args)
+        }
+        Command::Demo(args) => {
+            let store = SqliteStore::open(&config.db)?;
+            dyaspora::demo::run_demo_command(&store, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Durable state: records, import batches and places. SQLite (embedded, WAL) is the default
+//! backend; [`Store`] is the interface a PostgreSQL backend would implement for stateless
+//! replicas. Everything else (snapshots, indexes, tiles) is rebuilt from what is here.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use crate::places::Place;
+use crate::record::Record;
+
+/// What the store knows about one import before it is written.
+#[derive(Clone, Debug)]
+pub struct NewBatch {
+    /// File name or upload name, for the audit trail.
+    pub source_name: String,
+    /// SHA-256 of the source bytes, hex.
+    pub sha256: String,
+    pub rows_total: u64,
+    pub rows_rejected: u64,
+    pub rows_refused: u64,
+}
+
+/// What an import wrote.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct BatchOutcome {
+    pub batch_id: i64,
+    /// Records written by this batch.
+    pub inserted: u64,
+    /// Records skipped because their external id was already stored (idempotent re-import).
+    pub duplicates: u64,
+    /// The data version after the batch (bumped only when something was inserted).
+    pub data_version: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database is read-only or the disk is full: {0}")]
+    NotWritable(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the database schema version {found} is newer than this program ({supported})")]
+    NewerSchema { found: i64, supported: i64 },
+}
+
+/// The durable store behind the service.
+pub trait Store: Send + Sync {
+    /// Writes a batch atomically: every record lands or none does. Records whose external id
+    /// is already stored are skipped and counted as duplicates. `progress` gets the number of
+    /// records processed so far.
+    fn import_batch(
+        &self,
+        batch: &NewBatch,
+        records: &[Record],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<BatchOutcome, StoreError>;
+
+    /// Streams every record to `sink`, in insertion order.
+    fn load_records(&self, sink: &mut dyn FnMut(Record)) -> Result<(), StoreError>;
+
+    fn record_count(&self) -> Result<u64, StoreError>;
+
+    /// A counter bumped by every change to the records; keys caches and ETags.
+    fn data_version(&self) -> Result<u64, StoreError>;
+
+    fn places(&self) -> Result<Vec<Place>, StoreError>;
+
+    /// Inserts or replaces places by id, atomically.
+    fn upsert_places(&self, places: &[Place]) -> Result<(), StoreError>;
+
+    /// Removes a place; `false` when there was none with that id.
+    fn delete_place(&self, id: &str) -> Result<bool, StoreError>;
+}
