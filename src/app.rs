@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::aggregate::Engine;
 use crate::config::ServeArgs;
 use crate::store::{SqliteStore, Store};
 use crate::{demo, http};
@@ -16,8 +17,12 @@ use crate::{demo, http};
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    pub engine: Arc<Engine>,
     pub config: Arc<ServeArgs>,
 }
+
+/// How often the service checks the store for data written by another process.
+const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub struct App {
     listener: TcpListener,
@@ -36,8 +41,12 @@ impl App {
             let outcome = tokio::task::spawn_blocking(move || demo::load_into(s.as_ref(), n, seed)).await??;
             tracing::info!(inserted = outcome.inserted, "demo data loaded");
         }
+        let engine = Arc::new(Engine::new(config.min_count));
+        let (s, e) = (store.clone(), engine.clone());
+        tokio::task::spawn_blocking(move || e.refresh(s.as_ref())).await??;
+        tracing::info!(records = engine.snapshot().len(), "snapshot loaded");
         let listener = TcpListener::bind(config.addr).await?;
-        let state = AppState { store, config: Arc::new(config) };
+        let state = AppState { store, engine, config: Arc::new(config) };
         Ok(App { listener, state })
     }
 
@@ -48,6 +57,7 @@ impl App {
     /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(addr = %self.local_addr(), "dyaspora listening");
+        tokio::spawn(refresh_loop(self.state.clone()));
         axum::serve(self.listener, http::router(self.state))
             .with_graceful_shutdown(shutdown_signal())
             .await
@@ -71,4 +81,20 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Picks up imports made by other processes (the CLI, another replica) by polling the
+/// store's data version; the snapshot is rebuilt off the async threads and swapped whole.
+async fn refresh_loop(state: AppState) {
+    let mut tick = tokio::time::interval(REFRESH_EVERY);
+    loop {
+        tick.tick().await;
+        let (store, engine) = (state.store.clone(), state.engine.clone());
+        match tokio::task::spawn_blocking(move || engine.refresh(store.as_ref())).await {
+            Ok(Ok(true)) => tracing::info!(version = state.engine.snapshot().data_version, "snapshot reloaded"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "snapshot refresh failed"),
+            Err(e) => tracing::error!(error = %e, "snapshot refresh panicked"),
+        }
+    }
 }

@@ -172,8 +172,6 @@ pub const CORE_PROPERTIES: &[&str] = &[
     "count",
     "density_km2",
     "female",
-    "male",
-    "other_gender",
     "female_share",
     "remitters",
     "remit_share",
@@ -218,8 +216,6 @@ fn figures(
         put(&mut p, "density_km2", (vis(N) && area > 0.0).then(|| Value::from(round(t.d[N] as f64 / area, 3))));
     }
     put(&mut p, "female", count(F));
-    put(&mut p, "male", count(M));
-    put(&mut p, "other_gender", count(X));
     put(&mut p, "female_share", share(F, N));
     put(&mut p, "remitters", count(RY));
     put(&mut p, "remit_share", share(RY, N));
@@ -266,4 +262,52 @@ fn figures(
 fn round(x: f64, decimals: i32) -> f64 {
     let f = 10f64.powi(decimals);
     (x * f).round() / f
+}
+
+impl Layer {
+    /// The unit's outline in lon/lat degrees: the H3 cell boundary (counter-clockwise), or the
+    /// state or county polygon.
+    pub fn geometry(&self, i: usize) -> geo::MultiPolygon<f64> {
+        let geo = Geodata::get();
+        match (&self.ids[i], self.unit) {
+            (UnitId::Cell(c), _) => {
+                let ring: Vec<(f64, f64)> = super::snapshot::cell_index(*c)
+                    .boundary()
+                    .iter()
+                    .map(|ll| (ll.lng(), ll.lat()))
+                    .collect();
+                geo::MultiPolygon(vec![geo::Polygon::new(ring.into(), vec![])])
+            }
+            (UnitId::Area(a), Unit::State) => geo.states[*a].geometry.clone(),
+            (UnitId::Area(a), _) => geo.counties[*a].geometry.clone(),
+        }
+    }
+
+    /// The unit's name: the state or county name; the H3 index for a cell.
+    pub fn name(&self, i: usize) -> String {
+        let geo = Geodata::get();
+        match (&self.ids[i], self.unit) {
+            (UnitId::Cell(c), _) => format!("{c:x}"),
+            (UnitId::Area(a), Unit::State) => geo.states[*a].name.clone(),
+            (UnitId::Area(a), _) => {
+                let c = &geo.counties[*a];
+                let state = geo.state_by_fips(&c.parent).map_or("", |s| s.parent.as_str());
+                format!("{}, {state}", c.name)
+            }
+        }
+    }
+
+    /// A representative point (lon, lat): the cell centre, or the area's label point.
+    pub fn center(&self, i: usize) -> (f64, f64) {
+        match &self.ids[i] {
+            UnitId::Cell(c) => {
+                let ll = h3o::LatLng::from(super::snapshot::cell_index(*c));
+                (ll.lng(), ll.lat())
+            }
+            UnitId::Area(_) => {
+                use geo::InteriorPoint;
+                self.geometry(i).interior_point().map_or((0.0, 0.0), |p| (p.x(), p.y()))
+            }
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! (resolutions 2–9), states and counties, filtered, and published through the disclosure
 //! rules of [`privacy`]. Readers never block: the snapshot is swapped whole after an import.
 
+pub mod classify;
 pub mod filter;
 pub mod group;
 pub mod layer;

@@ -123,8 +123,10 @@ pub fn partitions() -> &'static [Partition] {
     static P: std::sync::OnceLock<Vec<Partition>> = std::sync::OnceLock::new();
     P.get_or_init(|| {
         let mut p = vec![
-            Partition { total: N, categories: vec![F, M, X] },
-            Partition { total: N, categories: vec![RY, RN] },
+            // Only women are counted by gender in the output: men and other genders are the
+            // remainder, so a handful of "other" answers never forces a complementary cell.
+            Partition { total: N, categories: vec![F] },
+            Partition { total: N, categories: vec![RY] },
             Partition { total: RY, categories: vec![RA] },
             Partition { total: RY, categories: vec![FRY] },
             Partition { total: F, categories: vec![FRY] },

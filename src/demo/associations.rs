@@ -185,74 +185,73 @@ const KINDS: &[(&str, f64)] = &[
     ("cultural_alumni", 0.06),
 ];
 
-/// Name templates per kind: `{c}` commune, `{dc}` "de Jérémie", `{p}` place, `{dp}` "de
-/// Boston" / "d'Everett", `{ap}` "à Boston", `{x}` a church name, `{s}` a saint.
-fn templates(kind: &str) -> &'static [&'static str] {
+/// ISIC sections (with the chance of each) of a kind of association, or of one profession.
+type Sectors = &'static [(&'static str, f64)];
+
+const HOMETOWN: Sectors = &[("P", 0.6), ("Q", 0.5), ("A", 0.35), ("F", 0.3), ("E", 0.2)];
+const FAITH: Sectors = &[("S", 0.7), ("Q", 0.35), ("P", 0.35)];
+const COMMUNITY: Sectors = &[("Q", 0.6), ("P", 0.5), ("N", 0.3), ("S", 0.3)];
+const YOUTH: Sectors = &[("P", 0.8), ("R", 0.4)];
+const WOMEN: Sectors = &[("Q", 0.5), ("P", 0.4), ("S", 0.3), ("G", 0.15)];
+const CULTURE: Sectors = &[("R", 0.8), ("P", 0.4)];
+const HEALTH: Sectors = &[("Q", 1.0), ("P", 0.2)];
+
+/// Name templates per kind with their sectors: `{c}` commune, `{dc}` "de Jérémie", `{p}`
+/// place, `{dp}` "de Boston" / "d'Everett", `{ap}` "à Boston", `{x}` a church name, `{s}` a
+/// saint.
+fn templates(kind: &str) -> &'static [(&'static str, Sectors)] {
     match kind {
         "hometown" => &[
-            "Association des Fils et Filles {dc} {dp} (démo)",
-            "Amicale {dc} {ap} (démo)",
-            "Rasanbleman Pitit {c} nan {p} (demo)",
-            "{c} Hometown Association of {p} (demo)",
-            "Union des Natifs {dc} – {p} (démo)",
-            "Solidarité {c} – {p} (démo)",
+            ("Association des Fils et Filles {dc} {dp} (démo)", HOMETOWN),
+            ("Amicale {dc} {ap} (démo)", HOMETOWN),
+            ("Rasanbleman Pitit {c} nan {p} (demo)", HOMETOWN),
+            ("{c} Hometown Association of {p} (demo)", HOMETOWN),
+            ("Union des Natifs {dc} – {p} (démo)", HOMETOWN),
+            ("Solidarité {c} – {p} (démo)", HOMETOWN),
         ],
         "faith_based" => &[
-            "Église Baptiste Haïtienne {x} {dp} (démo)",
-            "Église Adventiste Haïtienne {x} {dp} (démo)",
-            "Mission Évangélique Haïtienne {x} {dp} (démo)",
-            "Communauté Catholique Haïtienne Saint-{s} {dp} (démo)",
-            "Legliz Pannkòt {x} nan {p} (demo)",
+            ("Église Baptiste Haïtienne {x} {dp} (démo)", FAITH),
+            ("Église Adventiste Haïtienne {x} {dp} (démo)", FAITH),
+            ("Mission Évangélique Haïtienne {x} {dp} (démo)", FAITH),
+            ("Communauté Catholique Haïtienne Saint-{s} {dp} (démo)", FAITH),
+            ("Legliz Pannkòt {x} nan {p} (demo)", FAITH),
         ],
         "professional" => &[
-            "Association des Infirmières et Infirmiers Haïtiens {dp} (démo)",
-            "Haitian American Nurses Circle of {p} (demo)",
-            "Réseau des Médecins Haïtiens {dp} (démo)",
-            "Haitian Engineers and Architects Network of {p} (demo)",
-            "Association des Enseignants Haïtiens {dp} (démo)",
-            "Haitian American Business Network of {p} (demo)",
-            "Association des Chauffeurs et Transporteurs Haïtiens {dp} (démo)",
-            "Haitian Home Health Aides Network of {p} (demo)",
-            "Haitian Lawyers Circle of {p} (demo)",
+            ("Association des Infirmières et Infirmiers Haïtiens {dp} (démo)", HEALTH),
+            ("Haitian American Nurses Circle of {p} (demo)", HEALTH),
+            ("Réseau des Médecins Haïtiens {dp} (démo)", HEALTH),
+            ("Haitian Home Health Aides Network of {p} (demo)", HEALTH),
+            ("Haitian Engineers and Architects Network of {p} (demo)", &[("M", 1.0), ("F", 0.5), ("J", 0.2)]),
+            ("Association des Enseignants Haïtiens {dp} (démo)", &[("P", 1.0)]),
+            ("Haitian American Business Network of {p} (demo)", &[("G", 0.7), ("K", 0.5), ("M", 0.3), ("L", 0.2)]),
+            ("Association des Chauffeurs et Transporteurs Haïtiens {dp} (démo)", &[("H", 1.0)]),
+            ("Haitian Lawyers Circle of {p} (demo)", &[("M", 1.0), ("O", 0.2)]),
         ],
         "community_centre" => &[
-            "Centre Communautaire Haïtien {dp} (démo)",
-            "Sant Kominotè Ayisyen {p} (demo)",
-            "Haitian Community Resource Center of {p} (demo)",
-            "Lakou Kominotè {c} – {p} (demo)",
-            "Haitian Family Services Center of {p} (demo)",
+            ("Centre Communautaire Haïtien {dp} (démo)", COMMUNITY),
+            ("Sant Kominotè Ayisyen {p} (demo)", COMMUNITY),
+            ("Haitian Community Resource Center of {p} (demo)", COMMUNITY),
+            ("Lakou Kominotè {c} – {p} (demo)", COMMUNITY),
+            ("Haitian Family Services Center of {p} (demo)", COMMUNITY),
         ],
         "student_youth" => &[
-            "Haitian Student Association of {p} (demo)",
-            "Jeunesse Haïtienne {dp} (démo)",
-            "Jèn Pitit {c} nan {p} (demo)",
-            "Haitian Youth Leadership Club of {p} (demo)",
+            ("Haitian Student Association of {p} (demo)", YOUTH),
+            ("Jeunesse Haïtienne {dp} (démo)", YOUTH),
+            ("Jèn Pitit {c} nan {p} (demo)", YOUTH),
+            ("Haitian Youth Leadership Club of {p} (demo)", YOUTH),
         ],
         "womens" => &[
-            "Association des Femmes Haïtiennes {dp} (démo)",
-            "Fanm {c} nan {p} (demo)",
-            "Haitian Women's Circle of {p} (demo)",
-            "Fanm Vanyan {p} (demo)",
+            ("Association des Femmes Haïtiennes {dp} (démo)", WOMEN),
+            ("Fanm {c} nan {p} (demo)", WOMEN),
+            ("Haitian Women's Circle of {p} (demo)", WOMEN),
+            ("Fanm Vanyan {p} (demo)", WOMEN),
         ],
         _ => &[
-            "Anciens Élèves {dc} {ap} (démo)",
-            "Troupe Culturelle {c} {dp} (démo)",
-            "Société Culturelle {c} {dp} (démo)",
-            "Amicale des Anciens {dc} {dp} (démo)",
+            ("Anciens Élèves {dc} {ap} (démo)", CULTURE),
+            ("Troupe Culturelle {c} {dp} (démo)", CULTURE),
+            ("Société Culturelle {c} {dp} (démo)", CULTURE),
+            ("Amicale des Anciens {dc} {dp} (démo)", CULTURE),
         ],
-    }
-}
-
-/// ISIC sections an association of a kind works in (weights), and its languages.
-fn sectors_of(kind: &str) -> &'static [(&'static str, f64)] {
-    match kind {
-        "hometown" => &[("P", 0.6), ("Q", 0.5), ("A", 0.35), ("F", 0.3), ("E", 0.2)],
-        "faith_based" => &[("S", 0.7), ("Q", 0.35), ("P", 0.35)],
-        "professional" => &[("Q", 0.5), ("M", 0.3), ("P", 0.25), ("K", 0.15), ("H", 0.1), ("J", 0.1)],
-        "community_centre" => &[("Q", 0.6), ("P", 0.5), ("N", 0.3), ("S", 0.3)],
-        "student_youth" => &[("P", 0.8), ("R", 0.4)],
-        "womens" => &[("Q", 0.5), ("P", 0.4), ("S", 0.3), ("G", 0.15)],
-        _ => &[("R", 0.8), ("P", 0.4)],
     }
 }
 
@@ -326,11 +325,10 @@ pub fn generate<R: Rng + ?Sized>(rng: &mut R) -> Vec<Place> {
         .into_iter()
         .map(|city| {
             let kind = pick_weighted(rng, KINDS);
-            let name = unique_name(rng, kind, city, &mut names);
+            let (name, options) = unique_name(rng, kind, city, &mut names);
             let site = sites.by_zip(city.zip).unwrap_or_else(|| panic!("demo association ZIP {} is usable", city.zip));
             let at = site.locate(geo, rng);
             let mut sectors: Vec<String> = Vec::new();
-            let options = sectors_of(kind);
             while sectors.is_empty() {
                 sectors = options.iter().filter(|(_, p)| rng.random_bool(*p)).map(|(s, _)| s.to_string()).collect();
             }
@@ -356,11 +354,18 @@ pub fn generate<R: Rng + ?Sized>(rng: &mut R) -> Vec<Place> {
     places
 }
 
-fn unique_name<R: Rng + ?Sized>(rng: &mut R, kind: &str, city: &City, taken: &mut HashSet<String>) -> String {
+/// A name not yet taken, and the sectors its template implies.
+fn unique_name<R: Rng + ?Sized>(
+    rng: &mut R,
+    kind: &str,
+    city: &City,
+    taken: &mut HashSet<String>,
+) -> (String, Sectors) {
     let templates = templates(kind);
     for attempt in 0.. {
         let (commune, de_commune) = *pick(rng, COMMUNES);
-        let mut name = pick(rng, templates)
+        let (template, sectors) = *pick(rng, templates);
+        let mut name = template
             .replace("{dc}", de_commune)
             .replace("{c}", commune)
             .replace("{dp}", &de(city.label))
@@ -374,7 +379,7 @@ fn unique_name<R: Rng + ?Sized>(rng: &mut R, kind: &str, city: &City, taken: &mu
             name.insert_str(demo, &format!(" {}", attempt - 48));
         }
         if taken.insert(name.clone()) {
-            return name;
+            return (name, sectors);
         }
     }
     unreachable!("the loop returns")

@@ -18,9 +18,9 @@ fn postal_of(fips: &str) -> &'static str {
     &Geodata::get().state_by_fips(fips).expect("a state").parent
 }
 
-fn share<T>(records: &[Record], f: impl Fn(&Record) -> Option<T>, keep: impl Fn(T) -> bool) -> f64 {
-    let answered: Vec<T> = records.iter().filter_map(f).collect();
-    answered.into_iter().filter(|v| keep(*v)).count() as f64 / records.len() as f64
+/// The share of all records whose answer `f` satisfies `keep`.
+fn share<T: Copy>(records: &[Record], f: impl Fn(&Record) -> Option<T>, keep: impl Fn(T) -> bool) -> f64 {
+    records.iter().filter_map(f).filter(|v| keep(*v)).count() as f64 / records.len() as f64
 }
 
 fn code(list: CodeList, code: &str) -> u8 {
@@ -290,4 +290,63 @@ fn a_million_records() {
         eprintln!("1,000,000 records: {:.2} s", started.elapsed().as_secs_f64());
         assert_eq!(set.records.len(), 1_000_000);
     }
+}
+
+#[test]
+#[ignore = "diagnostic"]
+fn zz_diagnostics() {
+    let set = big();
+    let book = Codebook::get();
+    let rs = &set.records;
+    let n = rs.len() as f64;
+    let sites = Sites::get();
+    eprintln!("sites {}", sites.sites.len());
+    for (list, get) in [
+        (CodeList::Gender, (|r: &Record| Some(r.gender)) as fn(&Record) -> Option<u8>),
+        (CodeList::AgeBand, |r| Some(r.age_band)),
+        (CodeList::Education, |r| r.education),
+        (CodeList::YearsInUs, |r| r.years_in_us),
+        (CodeList::Generation, |r| r.generation),
+        (CodeList::Occupation, |r| r.occupation),
+        (CodeList::Department, |r| r.department),
+        (CodeList::RemitFrequency, |r| r.remit_frequency),
+        (CodeList::RemitChannel, |r| r.remit_channel),
+        (CodeList::CollectionMode, |r| r.collection_mode),
+    ] {
+        let mut c = vec![0usize; book.len(list)];
+        let mut none = 0;
+        for r in rs { match get(r) { Some(i) => c[i as usize] += 1, None => none += 1 } }
+        let s: Vec<String> = c.iter().enumerate().map(|(i, k)| format!("{}={:.1}", book.code(list, i as u8), 100.0 * *k as f64 / n)).collect();
+        eprintln!("{list}: {} none={:.1}", s.join(" "), 100.0 * none as f64 / n);
+    }
+    for (list, get) in [
+        (CodeList::Sector, (|r: &Record| r.sectors) as fn(&Record) -> CodeSet),
+        (CodeList::Sector, |r| r.support_sectors),
+        (CodeList::Need, |r| r.needs),
+        (CodeList::Difficulty, |r| r.difficulties),
+        (CodeList::Willingness, |r| r.willingness),
+        (CodeList::Channel, |r| r.channels),
+        (CodeList::Language, |r| r.languages),
+    ] {
+        let s: Vec<String> = (0..book.len(list)).map(|i| format!("{}={:.1}", book.code(list, i as u8), 100.0 * rs.iter().filter(|r| get(r).contains(i as u8)).count() as f64 / n)).collect();
+        eprintln!("{list}: {}", s.join(" "));
+    }
+    let mut amounts: Vec<i64> = rs.iter().filter_map(|r| r.remit_amount_cents).collect();
+    amounts.sort_unstable();
+    let q = |p: f64| amounts[(p * (amounts.len() - 1) as f64) as usize] as f64 / 100.0;
+    eprintln!("amounts p10 {} p25 {} p50 {} p75 {} p90 {} p99 {} max {}", q(0.1), q(0.25), q(0.5), q(0.75), q(0.9), q(0.99), q(1.0));
+    eprintln!("member {:.1}", 100.0 * rs.iter().filter(|r| r.association_member == Some(true)).count() as f64 / n);
+    let geo = Geodata::get();
+    let off = rs.iter().filter(|r| geo.state_at(r.lon, r.lat).is_none()).count();
+    eprintln!("off-polygon records {off}");
+    let mut by_state: HashMap<&str, usize> = HashMap::new();
+    for p in &set.associations { *by_state.entry(p.state.as_str()).or_default() += 1; }
+    let mut v: Vec<_> = by_state.into_iter().collect(); v.sort_by(|a, b| b.1.cmp(&a.1));
+    eprintln!("assoc by state {v:?}");
+    let mut by_kind: HashMap<&str, usize> = HashMap::new();
+    for p in &set.associations { *by_kind.entry(p.kind.as_str()).or_default() += 1; }
+    eprintln!("assoc by kind {by_kind:?}");
+    for p in set.associations.iter().step_by(15) { eprintln!("{} | {} | {} {} | {:?} {:?} | {} {}", p.id, p.name, p.city, p.state, p.sectors, p.languages, p.lat, p.lon); }
+    let cities: HashSet<&str> = set.associations.iter().map(|p| p.city.as_str()).collect();
+    eprintln!("{} cities", cities.len());
 }

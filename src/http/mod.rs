@@ -3,6 +3,7 @@
 
 mod codes;
 mod health;
+pub mod layers;
 pub mod problem;
 
 use std::time::Duration;
@@ -25,6 +26,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(codes::router())
+        .merge(layers::router())
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .with_state(state)
         .layer(CompressionLayer::new())
