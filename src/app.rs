@@ -19,6 +19,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub engine: Arc<Engine>,
     pub config: Arc<ServeArgs>,
+    pub tiles: Arc<crate::tiles::TileCache>,
+    pub places: Arc<crate::places::PlaceIndex>,
 }
 
 /// How often the service checks the store for data written by another process.
@@ -46,7 +48,9 @@ impl App {
         tokio::task::spawn_blocking(move || e.refresh(s.as_ref())).await??;
         tracing::info!(records = engine.snapshot().len(), "snapshot loaded");
         let listener = TcpListener::bind(config.addr).await?;
-        let state = AppState { store, engine, config: Arc::new(config) };
+        let tiles = Arc::new(crate::tiles::TileCache::with_megabytes(config.tile_cache_mb, config.basemap_url.clone()));
+        let places = Arc::new(crate::places::PlaceIndex::load(store.as_ref())?);
+        let state = AppState { store, engine, config: Arc::new(config), tiles, places };
         Ok(App { listener, state })
     }
 
@@ -58,6 +62,7 @@ impl App {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(addr = %self.local_addr(), "dyaspora listening");
         tokio::spawn(refresh_loop(self.state.clone()));
+        tokio::spawn(crate::places::index::watch(self.state.places.clone(), self.state.store.clone()));
         axum::serve(self.listener, http::router(self.state))
             .with_graceful_shutdown(shutdown_signal())
             .await

@@ -24,6 +24,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Generate the synthetic demo data set (records and associations).
     Demo(DemoArgs),
+    /// List, add, update or remove associations (consular posts come from geodata).
+    Places(crate::places::PlacesArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -43,6 +45,13 @@ pub struct ServeArgs {
     /// Smallest count published (k): counts from 1 to k−1 are suppressed.
     #[arg(long, env = "DYASPORA_MIN_COUNT", default_value_t = 11)]
     pub min_count: u32,
+    /// Memory for finished map tiles, in MiB; 0 disables the tile cache.
+    #[arg(long, env = "DYASPORA_TILE_CACHE_MB", default_value_t = 256)]
+    pub tile_cache_mb: usize,
+    /// External raster basemap URL template ({z}/{x}/{y}) for online deployments; by
+    /// default the built-in offline basemap (/tiles/basemap) is used.
+    #[arg(long, env = "DYASPORA_BASEMAP_URL")]
+    pub basemap_url: Option<String>,
 }
 
 impl Default for ServeArgs {
@@ -53,6 +62,8 @@ impl Default for ServeArgs {
             demo_records: 200_000,
             demo_seed: 1,
             min_count: 11,
+            tile_cache_mb: 256,
+            basemap_url: None,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod places;
 pub mod record;
 pub mod store;
+pub mod tiles;
 
 pub use app::App;
 pub use config::Config;

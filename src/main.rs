@@ -33,5 +33,6 @@ fn main() -> anyhow::Result<ExitCode> {
             dyaspora::demo::run_demo_command(&store, &args)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Places(args) => dyaspora::places::cli::run(&SqliteStore::open(&config.db)?, &args),
     }
 }

@@ -164,3 +164,6 @@ fn national_remit_stats(snap: &Snapshot, m: &filter::Matcher) -> RemitStats {
         .collect();
     RemitStats::from_amounts(&mut amounts)
 }
+
+#[cfg(test)]
+mod privacy_tests;

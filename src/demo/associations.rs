@@ -327,7 +327,11 @@ pub fn generate<R: Rng + ?Sized>(rng: &mut R) -> Vec<Place> {
             let kind = pick_weighted(rng, KINDS);
             let (name, options) = unique_name(rng, kind, city, &mut names);
             let site = sites.by_zip(city.zip).unwrap_or_else(|| panic!("demo association ZIP {} is usable", city.zip));
-            let at = site.locate(geo, rng);
+            // On land: a jittered point in no state outline (water) is drawn again.
+            let (lat, lon) = (0..20)
+                .map(|_| site.locate(geo, rng))
+                .find(|at| geo.state_at(at.lon, at.lat).is_some())
+                .map_or((site.lat, site.lon), |at| (at.lat, at.lon));
             let mut sectors: Vec<String> = Vec::new();
             while sectors.is_empty() {
                 sectors = options.iter().filter(|(_, p)| rng.random_bool(*p)).map(|(s, _)| s.to_string()).collect();
@@ -339,8 +343,8 @@ pub fn generate<R: Rng + ?Sized>(rng: &mut R) -> Vec<Place> {
                 name,
                 city: city.city.to_string(),
                 state: city.state.to_string(),
-                lat: (at.lat * 1e6).round() / 1e6,
-                lon: (at.lon * 1e6).round() / 1e6,
+                lat,
+                lon,
                 sectors,
                 languages: languages_of(rng, kind),
                 is_demo: true,

@@ -4,7 +4,12 @@
 mod codes;
 mod health;
 pub mod layers;
+mod ogc;
+mod outreach;
+mod places;
 pub mod problem;
+mod tiles;
+mod web;
 
 use std::time::Duration;
 
@@ -27,6 +32,12 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(codes::router())
         .merge(layers::router())
+        .merge(ogc::router())
+        .merge(tiles::router())
+        .merge(places::router())
+        .merge(places::write_router())
+        .merge(outreach::router())
+        .merge(web::router())
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .with_state(state)
         .layer(CompressionLayer::new())

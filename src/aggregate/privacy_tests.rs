@@ -1,0 +1,265 @@
+//! The privacy property test: on random records and random filter combinations, no published
+//! figure of any aggregate layer — nor any difference of published figures an attacker can
+//! form across units, resolutions, geographies and filters — is between 1 and k−1.
+//! These checks read only what the layers publish (their properties), never the masks.
+
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+
+use super::layer::{Layer, MetricGroup, Unit};
+use super::{compute, Filter, Snapshot};
+use crate::codes::CodeSet;
+use crate::geodata::Geodata;
+use crate::record::{LocationSource, Record, FINEST_RES};
+
+/// Records clustered around a few real ZIP centroids, so that many units are small.
+fn random_records(seed: u64, n: usize) -> Vec<Record> {
+    let geo = Geodata::get();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut zips: Vec<&crate::geodata::Zip> = geo.zips.values().filter(|z| z.county_fips.is_some()).collect();
+    zips.sort_by(|a, b| a.zip.cmp(&b.zip));
+    let centres: Vec<&crate::geodata::Zip> = (0..rng.random_range(2..6)).map(|_| zips[rng.random_range(0..zips.len())]).collect();
+    (0..n)
+        .map(|i| {
+            let z = centres[rng.random_range(0..centres.len())];
+            let lat = z.lat + rng.random_range(-0.3..0.3);
+            let lon = z.lon + rng.random_range(-0.3..0.3);
+            let cell = h3o::LatLng::new(lat, lon).unwrap().to_cell(FINEST_RES);
+            let state = geo.state_by_postal(&z.state).unwrap();
+            let remits = rng.random_bool(0.7);
+            let set = |rng: &mut ChaCha8Rng, n: u32| CodeSet(rng.random_range(0..(1u32 << n)) & rng.random_range(0..(1u32 << n)));
+            Record {
+                external_id: format!("p-{i}"),
+                survey_round: if rng.random_bool(0.5) { "R1".into() } else { "R2".into() },
+                collected_on: time::Date::from_calendar_date(2025, time::Month::try_from(rng.random_range(1..=12u8)).unwrap(), 1).unwrap(),
+                collection_mode: Some(0),
+                zip: Some(z.zip.clone()),
+                lat,
+                lon,
+                location_source: LocationSource::Point,
+                state_fips: state.fips.clone(),
+                county_fips: z.county_fips.clone(),
+                h3_cell: u64::from(cell),
+                gender: if rng.random_bool(0.03) { 2 } else { rng.random_range(0..2) },
+                age_band: rng.random_range(0..6),
+                education: None,
+                years_in_us: None,
+                generation: Some(rng.random_range(0..2)),
+                occupation: rng.random_bool(0.8).then(|| rng.random_range(0..10)),
+                sectors: set(&mut rng, 21),
+                department: Some(rng.random_range(0..10)),
+                support_sectors: CodeSet::default(),
+                remits: Some(remits),
+                // Heavy-tailed amounts so the dominance rule has work to do.
+                remit_amount_cents: remits.then(|| if rng.random_bool(0.05) { rng.random_range(5_000_000..50_000_000) } else { rng.random_range(10_000..500_000) }),
+                remit_frequency: None,
+                remit_channel: None,
+                needs: set(&mut rng, 10),
+                difficulties: set(&mut rng, 8),
+                willingness: set(&mut rng, 8),
+                channels: set(&mut rng, 10),
+                languages: set(&mut rng, 4),
+                association_member: None,
+            }
+        })
+        .collect()
+}
+
+fn random_filter(rng: &mut ChaCha8Rng) -> Filter {
+    let choices: [(&str, &[&str]); 6] = [
+        ("gender", &["f", "m", "f,x"]),
+        ("age_band", &["25-34", "35-44,45-54"]),
+        ("occupation", &["2", "5", "2,3"]),
+        ("sector", &["Q", "H,F"]),
+        ("need", &["transfer_costs", "consular_documents"]),
+        ("round", &["R1"]),
+    ];
+    let mut params: Vec<(&str, &str)> = Vec::new();
+    for (key, values) in choices {
+        if rng.random_bool(0.3) {
+            params.push((key, values[rng.random_range(0..values.len())]));
+        }
+    }
+    if rng.random_bool(0.2) {
+        params.push(("from", "2025-03"));
+        params.push(("to", "2025-09"));
+    }
+    Filter::from_params(params).unwrap()
+}
+
+/// The published counts of a layer: unit id → property → value (suppressed ones absent).
+type Published = HashMap<String, HashMap<String, i64>>;
+
+fn published(layer: &Layer) -> Published {
+    (0..layer.ids.len())
+        .map(|i| {
+            let props = layer.properties(i, &MetricGroup::ALL, None);
+            (layer.id_string(i), counts_of(&props))
+        })
+        .collect()
+}
+
+fn counts_of(props: &serde_json::Map<String, Value>) -> HashMap<String, i64> {
+    props
+        .iter()
+        .filter(|(k, _)| is_count(k))
+        .filter_map(|(k, v)| v.as_i64().map(|v| (k.clone(), v)))
+        .collect()
+}
+
+fn is_count(name: &str) -> bool {
+    matches!(name, "count" | "female" | "remitters" | "female_remitters")
+        || MetricGroup::ALL.iter().any(|g| name.starts_with(&format!("{}_", g.prefix())))
+}
+
+fn small(x: i64, k: u32) -> bool {
+    x > 0 && x < i64::from(k)
+}
+
+fn check_unit_rules(p: &Published, k: u32, context: &str) {
+    for (id, c) in p {
+        for (name, &v) in c {
+            assert!(!small(v, k), "{context}: {id} publishes {name} = {v} < k = {k}");
+        }
+        let pairs: Vec<(&str, String)> = [("count", "female"), ("count", "remitters"), ("remitters", "female_remitters"), ("female", "female_remitters")]
+            .into_iter()
+            .map(|(a, b)| (a, b.to_string()))
+            .chain(c.keys().filter(|n| MetricGroup::ALL.iter().any(|g| n.starts_with(g.prefix()))).map(|n| ("count", n.clone())))
+            .collect();
+        for (total, part) in pairs {
+            if let (Some(t), Some(v)) = (c.get(total), c.get(&part)) {
+                assert!(!small(t - v, k), "{context}: {id} {total} − {part} = {} reveals a small group", t - v);
+            }
+        }
+    }
+}
+
+/// Parent minus its visible descendants, for every published count.
+fn check_hierarchy(parents: &Published, children: &Published, parent_of: impl Fn(&str) -> Option<String>, k: u32, context: &str) {
+    let mut sums: HashMap<(String, String), i64> = HashMap::new();
+    for (id, c) in children {
+        if let Some(p) = parent_of(id) {
+            for (name, v) in c {
+                *sums.entry((p.clone(), name.clone())).or_default() += v;
+            }
+        }
+    }
+    for (pid, c) in parents {
+        for (name, v) in c {
+            let shown = sums.get(&(pid.clone(), name.clone())).copied().unwrap_or(0);
+            assert!(!small(v - shown, k), "{context}: {pid} {name} = {v} minus visible children {shown} = {}", v - shown);
+        }
+    }
+}
+
+fn h3_parent(id: &str, res: u8) -> Option<String> {
+    let cell = u64::from_str_radix(id, 16).ok()?;
+    Some(format!("{:x}", super::snapshot::parent(cell, res)))
+}
+
+fn check_all(snap: &Snapshot, filter: &Filter, k: u32, records: &[Record]) {
+    let ctx = format!("filter {} k {k}", filter.canonical());
+    let layer = |unit| compute(snap, unit, filter, k).unwrap();
+    let national = counts_of(&layer(Unit::State).national_properties(&MetricGroup::ALL, None));
+    let mut nat = Published::new();
+    nat.insert("US".into(), national);
+    check_unit_rules(&nat, k, &ctx);
+    // H3: every pair of resolutions, and the nation above them.
+    let levels: Vec<(u8, Published)> = (2..=6).map(|r| (r, published(&layer(Unit::H3(r))))).collect();
+    for (r, p) in &levels {
+        check_unit_rules(p, k, &format!("{ctx} res {r}"));
+        check_hierarchy(&nat, p, |_| Some("US".into()), k, &format!("{ctx} US/res {r}"));
+    }
+    for (i, (r, parents)) in levels.iter().enumerate() {
+        for (r2, children) in &levels[i + 1..] {
+            check_hierarchy(parents, children, |id| h3_parent(id, *r), k, &format!("{ctx} res {r}/{r2}"));
+        }
+    }
+    // States and counties.
+    let geo = Geodata::get();
+    let states = published(&layer(Unit::State));
+    let counties = published(&layer(Unit::County));
+    check_unit_rules(&states, k, &ctx);
+    check_unit_rules(&counties, k, &ctx);
+    check_hierarchy(&nat, &states, |_| Some("US".into()), k, &format!("{ctx} US/states"));
+    check_hierarchy(&states, &counties, |id| Some(id[..2].to_string()), k, &format!("{ctx} states/counties"));
+    // A state minus the hexagons whose records all lie in it.
+    let state_of: HashMap<u64, std::collections::HashSet<String>> = records.iter().fold(HashMap::new(), |mut m, r| {
+        m.entry(r.h3_cell).or_default().insert(r.state_fips.clone());
+        m
+    });
+    for (r, hexes) in &levels {
+        let mut inside: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
+        for (cell, st) in &state_of {
+            inside.entry(format!("{:x}", super::snapshot::parent(*cell, *r))).or_default().extend(st.iter().cloned());
+        }
+        let only: Published = hexes
+            .iter()
+            .filter(|(id, _)| inside.get(*id).is_some_and(|s| s.len() == 1))
+            .map(|(id, c)| (id.clone(), c.clone()))
+            .collect();
+        check_hierarchy(&states, &only, |id| inside.get(id).and_then(|s| s.iter().next().cloned()), k, &format!("{ctx} states/res {r}"));
+    }
+    // Filters: the same query without each filter, unit by unit.
+    for field in filter.fields() {
+        let wider = filter.without(field);
+        for unit in [Unit::H3(5), Unit::State, Unit::County] {
+            let a = published(&compute(snap, unit, &wider, k).unwrap());
+            let b = published(&layer(unit));
+            for (id, c) in &b {
+                for (name, v) in c {
+                    if let Some(w) = a.get(id).and_then(|x| x.get(name)) {
+                        assert!(!small(w - v, k), "{ctx}: without {field:?}, {id} {name} {w} − {v}");
+                    }
+                }
+            }
+        }
+    }
+    let _ = geo;
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+    #[test]
+    fn no_published_figure_or_difference_reveals_fewer_than_k_people(seed in 0u64..1_000_000, n in 40usize..600, k in prop::sample::select(vec![3u32, 5, 11])) {
+        let records = random_records(seed, n);
+        let snap = Snapshot::build(records.clone(), 1);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
+        check_all(&snap, &Filter::default(), k, &records);
+        for _ in 0..2 {
+            let filter = random_filter(&mut rng);
+            check_all(&snap, &filter, k, &records);
+        }
+    }
+}
+
+#[test]
+fn remittance_totals_are_never_dominated_by_one_or_two_senders() {
+    let records = random_records(42, 3_000);
+    let snap = Snapshot::build(records.clone(), 1);
+    let layer = compute(&snap, Unit::State, &Filter::default(), 11).unwrap();
+    let geo = Geodata::get();
+    let mut checked = 0;
+    for i in 0..layer.ids.len() {
+        let p = layer.properties(i, &[], None);
+        let Some(total) = p["remit_total_usd"].as_f64() else { continue };
+        let fips = layer.id_string(i);
+        let mut amounts: Vec<i64> = records
+            .iter()
+            .filter(|r| r.state_fips == fips && r.remits == Some(true))
+            .filter_map(|r| r.remit_amount_cents)
+            .collect();
+        amounts.sort_unstable_by(|a, b| b.cmp(a));
+        let cents = (total * 100.0).round() as i64;
+        assert_eq!(cents, amounts.iter().sum::<i64>(), "sum exact to the cent in {}", geo.state_by_fips(&fips).unwrap().name);
+        assert!(amounts[0] as f64 <= 0.5 * cents as f64);
+        assert!((amounts[0] + amounts.get(1).copied().unwrap_or(0)) as f64 <= 0.75 * cents as f64);
+        checked += 1;
+    }
+    assert!(checked > 0);
+}

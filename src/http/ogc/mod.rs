@@ -1,0 +1,345 @@
+//! OGC API – Features (Part 1 Core, with the GeoJSON and OpenAPI 3.0 conformance classes)
+//! under `/ogc`, so that QGIS, GDAL/ogr2ogr, R and Python read dyaspora directly.
+//!
+//! Collections: one per aggregate layer (`states`, `counties`, `h3-res2` … `h3-res9`), whose
+//! items are the units the Engine's [`Layer`](crate::aggregate::Layer) publishes, and
+//! `places` (consular posts and associations). Items are paged by `limit`/`offset` in a
+//! stable order (by id), with exact `numberMatched` and typed `next`/`prev` links: paging to
+//! the end always yields every matched feature exactly once. Coordinates are CRS84
+//! (lon/lat WGS84 degrees).
+//!
+//! - [`items`]: the feature collections and single features;
+//! - [`openapi`]: the OpenAPI 3.0 description (`/ogc/api`) and its HTML rendering.
+
+mod items;
+mod openapi;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Value};
+
+use crate::aggregate::group::{MAX_RES, MIN_RES};
+use crate::aggregate::{Filter, Unit};
+use crate::app::AppState;
+use crate::error::Error;
+use crate::http::problem::Problem;
+
+/// Items per page when the client gives no `limit`.
+pub const DEFAULT_LIMIT: usize = 100;
+/// Largest page; a larger `limit` is capped to it (not an error, as the standard asks).
+pub const MAX_LIMIT: usize = 10_000;
+
+pub const JSON: &str = "application/json";
+pub const GEOJSON: &str = "application/geo+json";
+pub const OPENAPI: &str = "application/vnd.oai.openapi+json;version=3.0";
+pub const HTML: &str = "text/html; charset=utf-8";
+pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+
+/// The conformance classes implemented.
+pub const CONFORMANCE: [&str; 3] = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ogc", get(landing))
+        .route("/ogc/", get(landing))
+        .route("/ogc/conformance", get(conformance))
+        .route("/ogc/api", get(openapi::document))
+        .route("/ogc/api.html", get(openapi::service_doc))
+        .route("/ogc/collections", get(collections))
+        .route("/ogc/collections/{collection}", get(collection))
+        .route("/ogc/collections/{collection}/items", get(items::items))
+        .route("/ogc/collections/{collection}/items/{feature}", get(items::item))
+}
+
+/// A feature collection of the service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Collection {
+    /// An aggregate layer: states, counties or one H3 resolution.
+    Aggregate(Unit),
+    /// Consular posts and diaspora associations.
+    Places,
+}
+
+impl Collection {
+    /// Every collection, in the order listed by `/ogc/collections`.
+    pub fn all() -> Vec<Collection> {
+        let mut v = vec![Collection::Aggregate(Unit::State), Collection::Aggregate(Unit::County)];
+        v.extend((MIN_RES..=MAX_RES).map(|r| Collection::Aggregate(Unit::H3(r))));
+        v.push(Collection::Places);
+        v
+    }
+
+    /// The collection id used in paths: `states`, `counties`, `h3-res6`, `places`.
+    pub fn id(self) -> String {
+        match self {
+            Collection::Aggregate(Unit::State) => "states".into(),
+            Collection::Aggregate(Unit::County) => "counties".into(),
+            Collection::Aggregate(Unit::H3(r)) => format!("h3-res{r}"),
+            Collection::Places => "places".into(),
+        }
+    }
+
+    pub fn parse(id: &str) -> Option<Collection> {
+        Collection::all().into_iter().find(|c| c.id() == id)
+    }
+
+    pub fn title(self) -> String {
+        match self {
+            Collection::Aggregate(Unit::State) => "Haitian diaspora by state".into(),
+            Collection::Aggregate(Unit::County) => "Haitian diaspora by county".into(),
+            Collection::Aggregate(Unit::H3(r)) => format!("Haitian diaspora by H3 hexagon, resolution {r}"),
+            Collection::Places => "Consular posts and diaspora associations".into(),
+        }
+    }
+
+    pub fn description(self, k: u32) -> String {
+        let privacy = format!(
+            "Figures obey dyaspora's disclosure rules: counts from 1 to {} are suppressed (null, listed in the \
+             `suppressed` property), and so are values that could be derived from published ones (PRIVACY.md).",
+            k.saturating_sub(1)
+        );
+        match self {
+            Collection::Aggregate(Unit::State) => format!(
+                "Every US state, DC and Puerto Rico with the survey figures of the query (filters as query \
+                 parameters). Feature id: state FIPS code. {privacy}"
+            ),
+            Collection::Aggregate(Unit::County) => format!(
+                "US counties where the survey has respondents, with the figures of the query. Feature id: \
+                 county FIPS code. {privacy}"
+            ),
+            Collection::Aggregate(Unit::H3(r)) => format!(
+                "H3 cells of resolution {r} whose respondent count can be published; cells with a suppressed \
+                 count are omitted. Feature id: H3 index (hex). {privacy}"
+            ),
+            Collection::Places => "Haitian consular posts (public addresses) and diaspora associations (those \
+                                    marked is_demo are synthetic). Feature id: place id."
+                .into(),
+        }
+    }
+}
+
+/// The absolute URL of the OGC root (`http://host:port/ogc`), from the request's `Host`
+/// (and `X-Forwarded-Proto` behind a TLS proxy), so that links work for the client.
+pub fn base_url(headers: &HeaderMap, state: &AppState) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
+        .map_or_else(|| state.config.addr.to_string(), str::to_string);
+    let proto = match headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{proto}://{host}/ogc")
+}
+
+/// A link object.
+pub fn link(href: impl Into<String>, rel: &str, media_type: &str, title: &str) -> Value {
+    json!({ "href": href.into(), "rel": rel, "type": media_type, "title": title })
+}
+
+/// The query parameters as decoded pairs, or a 400 problem.
+pub fn query_pairs(query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> Result<Vec<(String, String)>, Error> {
+    query.map(|Query(q)| q).map_err(|e| Error::invalid("query", e.body_text()))
+}
+
+/// Rejects any parameter not in `allowed` (the standard asks for 400, not silence).
+pub fn only_params(pairs: &[(String, String)], allowed: &[&str]) -> Result<(), Error> {
+    match pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        None => Ok(()),
+        Some((k, _)) => Err(Error::invalid(k, format!("unknown parameter; this resource accepts: {}", allowed.join(", ")))),
+    }
+}
+
+/// The last value of a parameter.
+pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// Checks `f` (one of `formats`) and the `Accept` header (one of `media`): the only
+/// representations served are JSON ones, so anything else is 400 (`f`) or 406 (`Accept`).
+pub fn negotiate(pairs: &[(String, String)], headers: &HeaderMap, formats: &[&str], media: &[&str]) -> Result<(), Response> {
+    if let Some(f) = param(pairs, "f") {
+        if !formats.contains(&f) {
+            let detail = format!("{f:?} is not an available format; use f={}", formats.join(" or f="));
+            return Err(Error::invalid("f", detail).into_response());
+        }
+        return Ok(());
+    }
+    if accepts(headers, media) {
+        Ok(())
+    } else {
+        Err(Problem::new(StatusCode::NOT_ACCEPTABLE, format!("this resource is available as {}", media.join(", ")))
+            .with("available", media)
+            .into_response())
+    }
+}
+
+/// Whether the `Accept` header (absent = anything) admits one of `media` (parameters such
+/// as `version=3.0` and `q` weights other than 0 are not compared).
+fn accepts(headers: &HeaderMap, media: &[&str]) -> bool {
+    let values: Vec<&str> = headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect();
+    if values.is_empty() {
+        return true;
+    }
+    values.iter().flat_map(|v| v.split(',')).any(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        let ty = parts.next().unwrap_or("").to_ascii_lowercase();
+        let refused = parts.any(|p| p.strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()) == Some(0.0));
+        if refused || ty.is_empty() {
+            return false;
+        }
+        ty == "*/*"
+            || media.iter().any(|m| {
+                let m = m.split(';').next().unwrap_or(m);
+                ty == m || ty.strip_suffix("/*").is_some_and(|major| m.split('/').next() == Some(major))
+            })
+    })
+}
+
+/// A JSON body with an exact content type.
+pub fn json_response(body: &Value, content_type: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60, must-revalidate")),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn landing(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, Error> {
+    let pairs = query_pairs(query)?;
+    only_params(&pairs, &["f"])?;
+    if let Err(r) = negotiate(&pairs, &headers, &["json"], &[JSON]) {
+        return Ok(r);
+    }
+    let base = base_url(&headers, &state);
+    let body = json!({
+        "title": "dyaspora – OGC API Features",
+        "description": format!(
+            "Where the Haitian diaspora in the United States lives, what it sends home and what skills it holds, \
+             as privacy-checked aggregates (states, counties, H3 hexagons) and places. Coordinates are CRS84 \
+             (longitude, latitude in WGS84 degrees). Items are paged with limit (default {DEFAULT_LIMIT}, maximum \
+             {MAX_LIMIT}; a larger limit is capped) and offset, with exact numberMatched and next/prev links."
+        ),
+        "limits": { "defaultLimit": DEFAULT_LIMIT, "maximumLimit": MAX_LIMIT },
+        "links": [
+            link(format!("{base}/"), "self", JSON, "This document"),
+            link(format!("{base}/api"), "service-desc", OPENAPI, "The API definition (OpenAPI 3.0)"),
+            link(format!("{base}/api.html"), "service-doc", "text/html", "The API documentation"),
+            link(format!("{base}/conformance"), "conformance", JSON, "Conformance classes implemented"),
+            link(format!("{base}/collections"), "data", JSON, "The feature collections"),
+        ],
+    });
+    Ok(json_response(&body, JSON))
+}
+
+async fn conformance(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, Error> {
+    let pairs = query_pairs(query)?;
+    only_params(&pairs, &["f"])?;
+    if let Err(r) = negotiate(&pairs, &headers, &["json"], &[JSON]) {
+        return Ok(r);
+    }
+    let base = base_url(&headers, &state);
+    let body = json!({
+        "conformsTo": CONFORMANCE,
+        "links": [link(format!("{base}/conformance"), "self", JSON, "This document")],
+    });
+    Ok(json_response(&body, JSON))
+}
+
+async fn collections(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, Error> {
+    let pairs = query_pairs(query)?;
+    only_params(&pairs, &["f"])?;
+    if let Err(r) = negotiate(&pairs, &headers, &["json"], &[JSON]) {
+        return Ok(r);
+    }
+    let base = base_url(&headers, &state);
+    let mut list = Vec::new();
+    for c in Collection::all() {
+        list.push(collection_json(&state, &base, c).await?);
+    }
+    let body = json!({
+        "links": [link(format!("{base}/collections"), "self", JSON, "This document")],
+        "collections": list,
+    });
+    Ok(json_response(&body, JSON))
+}
+
+async fn collection(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, Error> {
+    let c = Collection::parse(&id).ok_or_else(|| Error::NotFound(format!("collection {id:?}")))?;
+    let pairs = query_pairs(query)?;
+    only_params(&pairs, &["f"])?;
+    if let Err(r) = negotiate(&pairs, &headers, &["json"], &[JSON]) {
+        return Ok(r);
+    }
+    let base = base_url(&headers, &state);
+    let mut body = collection_json(&state, &base, c).await?;
+    if let Some(links) = body["links"].as_array_mut() {
+        links[0] = link(format!("{base}/collections/{id}"), "self", JSON, "This document");
+    }
+    Ok(json_response(&body, JSON))
+}
+
+/// The description of one collection, with its spatial extent: the bounding box of what
+/// the unfiltered collection publishes (never of suppressed units).
+async fn collection_json(state: &AppState, base: &str, c: Collection) -> Result<Value, Error> {
+    let id = c.id();
+    let extent = match c {
+        Collection::Aggregate(unit) => {
+            let engine = state.engine.clone();
+            tokio::task::spawn_blocking(move || -> Result<Option<[f64; 4]>, Error> {
+                let layer = engine.layer(unit, &Filter::default())?;
+                let units = crate::http::layers::selected_units(&layer, None);
+                Ok(items::union_bbox(units.iter().map(|&i| items::unit_bbox(&layer, i))))
+            })
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??
+        }
+        Collection::Places => {
+            let places = items::all_places(state).await?;
+            items::union_bbox(places.iter().map(|p| Some([p.lon, p.lat, p.lon, p.lat])))
+        }
+    };
+    // An empty collection still states the extent of the service's domain (the US).
+    let bbox = extent.unwrap_or([-180.0, -14.6, 180.0, 71.5]);
+    Ok(json!({
+        "id": id,
+        "title": c.title(),
+        "description": c.description(state.engine.min_count()),
+        "links": [
+            link(format!("{base}/collections/{id}"), "self", JSON, "This collection"),
+            link(format!("{base}/collections/{id}/items"), "items", GEOJSON, "The features (GeoJSON)"),
+        ],
+        "extent": { "spatial": { "bbox": [bbox], "crs": CRS84 } },
+        "itemType": "feature",
+        "crs": [CRS84],
+    }))
+}

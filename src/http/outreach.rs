@@ -1,0 +1,410 @@
+//! `/api/v1/outreach/…`: consular catchments, per-post figures, coverage gaps and a post's
+//! outreach plan (GeoJSON or CSV). The rules and formulas are documented in
+//! [`crate::places::outreach`] and stated in every response.
+//!
+//! Every endpoint takes the layer parameters of `/api/v1/aggregates` (`res`, default 6, and
+//! the record filters), and works on the published hexagons of that layer only.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Map, Value};
+
+use super::layers::{geometry_json, layer_for, unit_properties, LayerRequest};
+use super::places::{place_feature, round_km};
+use crate::aggregate::{Layer, Unit};
+use crate::app::AppState;
+use crate::error::Error;
+use crate::places::outreach::{self, Assignment, GapQuery, Mode, PlanArea, Target};
+use crate::places::{Category, KindFilter, PlaceSet};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/outreach/posts", get(posts))
+        .route("/api/v1/outreach/catchments", get(catchments))
+        .route("/api/v1/outreach/gaps", get(gaps))
+        .route("/api/v1/outreach/plan/{post}", get(plan))
+}
+
+/// Parameters of the outreach endpoints besides the layer's.
+const EXTRA: [&str; 9] = ["mode", "target", "kind", "saturation_km", "beyond_km", "top", "near", "limit", "post"];
+/// Most hexagons a gap ranking returns.
+const MAX_LIMIT: usize = 5_000;
+
+/// A parsed outreach request.
+struct Request {
+    layer: LayerRequest,
+    mode: Mode,
+    gap: GapQuery,
+    pairs: Vec<(String, String)>,
+}
+
+impl Request {
+    fn parse(query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> Result<Request, Error> {
+        let Query(pairs) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
+        let layer = LayerRequest::parse(&pairs, &EXTRA)?;
+        if !matches!(layer.unit, Unit::H3(_)) {
+            return Err(Error::invalid("unit", "outreach works on hexagons: use unit=h3 (the default) and res"));
+        }
+        let get = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let mode = match get("mode") {
+            None => Mode::Nearest,
+            Some(m) => Mode::parse(m).ok_or_else(|| Error::invalid("mode", format!("{m:?}: use nearest or jurisdiction")))?,
+        };
+        let target = match get("target") {
+            None => Target::Count,
+            Some(t) => Target::parse(t).ok_or_else(|| Error::invalid("target", format!("{t:?}: use count or female")))?,
+        };
+        let mut gap = GapQuery::new(target);
+        if let Some(list) = get("kind") {
+            let kinds = KindFilter::parse(list).map_err(|source| Error::UnknownCode { param: "kind".into(), source })?;
+            if kinds.is_empty() || kinds.and(KindFilter::category(Category::Association)) != kinds {
+                return Err(Error::invalid("kind", "give one or more association kinds (not embassy or consulate_general)"));
+            }
+            gap.kinds = kinds;
+        }
+        let positive = |name: &str| -> Result<Option<f64>, Error> {
+            get(name)
+                .map(|v| {
+                    v.parse::<f64>()
+                        .ok()
+                        .filter(|x| x.is_finite() && *x > 0.0 && *x <= 20_100.0)
+                        .ok_or_else(|| Error::invalid(name, format!("{v:?}: give kilometres above 0, at most 20100")))
+                })
+                .transpose()
+        };
+        if let Some(d) = positive("saturation_km")? {
+            gap.saturation_km = d;
+        }
+        gap.beyond_km = positive("beyond_km")?;
+        Ok(Request { layer, mode, gap, pairs })
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn count(&self, name: &str, default: usize, max: usize) -> Result<usize, Error> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| Error::invalid(name, format!("{v:?}: give 1 to {max}"))),
+        }
+    }
+
+    /// `geojson` (default) or `csv`.
+    fn csv(&self) -> Result<bool, Error> {
+        match self.get("format").unwrap_or("geojson") {
+            "geojson" | "json" => Ok(false),
+            "csv" => Ok(true),
+            other => Err(Error::invalid("format", format!("{other:?}: use geojson or csv"))),
+        }
+    }
+
+    fn download(&self) -> bool {
+        matches!(self.get("download"), Some("1" | "true" | "yes"))
+    }
+
+    /// The post named by `id` (a consular post id, case-insensitive).
+    fn post(set: &PlaceSet, id: &str, param: &str) -> Result<usize, Error> {
+        set.posts()
+            .find(|&i| set.place(i).id.eq_ignore_ascii_case(id))
+            .ok_or_else(|| match param {
+                "post" => Error::invalid("post", format!("{id:?} is not a consular post id")),
+                _ => Error::NotFound(format!("consular post {id:?}")),
+            })
+    }
+}
+
+/// The hexagon layer, its assignments, and (jurisdiction mode) the state layer.
+struct Computed {
+    hexagons: std::sync::Arc<Layer>,
+    states: std::sync::Arc<Layer>,
+    assignments: Vec<Assignment>,
+}
+
+async fn compute(state: &AppState, req: &Request, set: std::sync::Arc<PlaceSet>) -> Result<Computed, Error> {
+    let hexagons = layer_for(state, &req.layer).await?;
+    let states = layer_for(state, &LayerRequest { unit: Unit::State, ..req.layer.clone() }).await?;
+    let (layer, mode) = (hexagons.clone(), req.mode);
+    let assignments = tokio::task::spawn_blocking(move || outreach::assign(&layer, &set, mode))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Computed { hexagons, states, assignments })
+}
+
+fn catchment_method(req: &Request, c: &Computed) -> Value {
+    json!({
+        "mode": req.mode.name(),
+        "rule": req.mode.rule(),
+        "hexagons": c.hexagons.unit.name(),
+        "figures": match req.mode {
+            Mode::Nearest => "sums of the published figures of the post's published hexagons; people in hexagons too small to publish are in no post's sum (see coverage)",
+            Mode::Jurisdiction => "sums of the published figures of the post's jurisdiction states (state layer); states whose figures are suppressed are listed in basis.states_suppressed",
+        },
+        "distance_km": "great-circle kilometres (haversine, mean Earth radius 6371.0088 km) from the hexagon centre",
+    })
+}
+
+fn privacy(layer: &Layer) -> Value {
+    json!({
+        "min_count": layer.k,
+        "note": format!("Only published hexagons (count ≥ {}) take part, and only their published values are summed; see PRIVACY.md.", layer.k),
+    })
+}
+
+async fn posts(State(state): State<AppState>, query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> Result<Response, Error> {
+    let req = Request::parse(query)?;
+    let set = state.places.get();
+    let c = compute(&state, &req, set.clone()).await?;
+    let body = json!({
+        "method": catchment_method(&req, &c),
+        "data_version": c.hexagons.data_version,
+        "privacy": privacy(&c.hexagons),
+        "coverage": outreach::hexagon_coverage(&c.hexagons),
+        "posts": outreach::post_figures(&set, req.mode, &c.hexagons, &c.assignments, &c.states),
+    });
+    Ok(([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response())
+}
+
+/// Published count and female count of a unit (nulls when suppressed).
+fn core_figures(layer: &Layer, unit: usize) -> (Value, Value) {
+    let p = layer.properties(unit, &[], None);
+    (p.get("count").cloned().unwrap_or(Value::Null), p.get("female").cloned().unwrap_or(Value::Null))
+}
+
+async fn catchments(State(state): State<AppState>, query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> Result<Response, Error> {
+    let req = Request::parse(query)?;
+    let set = state.places.get();
+    let c = compute(&state, &req, set.clone()).await?;
+    let features: Vec<Value> = c
+        .assignments
+        .iter()
+        .map(|a| {
+            let post = set.place(a.post);
+            let (count, female) = core_figures(&c.hexagons, a.unit);
+            json!({
+                "type": "Feature",
+                "id": c.hexagons.id_string(a.unit),
+                "geometry": geometry_json(&c.hexagons, a.unit),
+                "properties": {
+                    "id": c.hexagons.id_string(a.unit),
+                    "post_id": post.id,
+                    "post_name": post.name,
+                    "assigned_by": a.by.name(),
+                    "distance_km": round_km(a.distance_km),
+                    "count": count,
+                    "female": female,
+                },
+            })
+        })
+        .collect();
+    let body = json!({
+        "type": "FeatureCollection",
+        "numberReturned": features.len(),
+        "method": catchment_method(&req, &c),
+        "data_version": c.hexagons.data_version,
+        "privacy": privacy(&c.hexagons),
+        "coverage": outreach::hexagon_coverage(&c.hexagons),
+        "posts": outreach::post_figures(&set, req.mode, &c.hexagons, &c.assignments, &c.states),
+        "features": features,
+    });
+    Ok(([(header::CONTENT_TYPE, "application/geo+json")], body.to_string()).into_response())
+}
+
+/// A short description of a place for lists inside a feature's properties.
+fn place_ref(set: &PlaceSet, index: usize, distance_km: f64) -> Value {
+    let p = set.place(index);
+    json!({"id": p.id, "name": p.name, "kind": p.kind, "city": p.city, "state": p.state, "is_demo": p.is_demo, "distance_km": round_km(distance_km)})
+}
+
+/// The properties of a ranked hexagon: rank, score, distance, then the unit's published figures.
+fn gap_properties(layer: &Layer, set: &PlaceSet, req: &Request, rank: usize, gap: &outreach::Gap, post: Option<usize>) -> Map<String, Value> {
+    let mut p = Map::new();
+    p.insert("rank".into(), json!(rank));
+    p.insert("score".into(), json!((gap.score * 1000.0).round() / 1000.0));
+    p.insert("value".into(), json!(gap.value));
+    p.insert("nearest_km".into(), gap.nearest.map_or(Value::Null, |h| json!(round_km(h.distance_km))));
+    p.insert("nearest_association".into(), gap.nearest.map_or(Value::Null, |h| place_ref(set, h.index, h.distance_km)));
+    if let Some(post) = post {
+        p.insert("post_id".into(), json!(set.place(post).id));
+    }
+    let (lon, lat) = layer.center(gap.unit);
+    p.insert("lon".into(), json!((lon * 1e6).round() / 1e6));
+    p.insert("lat".into(), json!((lat * 1e6).round() / 1e6));
+    p.extend(unit_properties(layer, gap.unit, &req.layer, None));
+    p
+}
+
+async fn gaps(State(state): State<AppState>, query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> Result<Response, Error> {
+    let req = Request::parse(query)?;
+    let limit = req.count("limit", 50, MAX_LIMIT)?;
+    let csv = req.csv()?;
+    let set = state.places.get();
+    let post = req.get("post").map(|id| Request::post(&set, id, "post")).transpose()?;
+    let c = compute(&state, &req, set.clone()).await?;
+    let units: Vec<usize> = c.assignments.iter().filter(|a| post.is_none_or(|p| a.post == p)).map(|a| a.unit).collect();
+    let post_of = |unit: usize| c.assignments.iter().find(|a| a.unit == unit).map(|a| a.post);
+    let (layer, set2, q) = (c.hexagons.clone(), set.clone(), req.gap);
+    let ranked = tokio::task::spawn_blocking(move || outreach::rank_gaps(&layer, &set2, &units, &q))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let considered = ranked.len();
+    let rows: Vec<(usize, Map<String, Value>)> = ranked
+        .iter()
+        .take(limit)
+        .enumerate()
+        .map(|(i, g)| (g.unit, gap_properties(&c.hexagons, &set, &req, i + 1, g, post_of(g.unit))))
+        .collect();
+    let ranking = req.gap.describe();
+    if csv {
+        let columns = ["rank", "id", "post_id", "lon", "lat", "score", "value", "nearest_km", "count", "female", "female_share", "remitters"];
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let _ = w.write_record(columns);
+        for (_, p) in &rows {
+            let _ = w.write_record(columns.iter().map(|c| csv_value(p.get(*c))));
+        }
+        return Ok(text_response(w, "text/csv; charset=utf-8", req.download().then_some("dyaspora-gaps.csv")));
+    }
+    let features: Vec<Value> = rows
+        .into_iter()
+        .map(|(unit, p)| json!({"type": "Feature", "id": c.hexagons.id_string(unit), "geometry": geometry_json(&c.hexagons, unit), "properties": p}))
+        .collect();
+    let body = json!({
+        "type": "FeatureCollection",
+        "numberReturned": features.len(),
+        "numberMatched": considered,
+        "ranking": ranking,
+        "catchment": post.map(|p| json!({"post_id": set.place(p).id, "mode": req.mode.name(), "rule": req.mode.rule()})),
+        "data_version": c.hexagons.data_version,
+        "privacy": privacy(&c.hexagons),
+        "features": features,
+    });
+    Ok(with_download(
+        ([(header::CONTENT_TYPE, "application/geo+json")], body.to_string()).into_response(),
+        req.download().then_some("dyaspora-gaps.geojson"),
+    ))
+}
+
+async fn plan(
+    State(state): State<AppState>,
+    Path(post_id): Path<String>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, Error> {
+    let req = Request::parse(query)?;
+    if req.get("post").is_some() {
+        return Err(Error::invalid("post", "the post is in the path: /api/v1/outreach/plan/{post}"));
+    }
+    let top = req.count("top", 10, 100)?;
+    let near = req.count("near", 3, 20)?;
+    let csv = req.csv()?;
+    let set = state.places.get();
+    let post = Request::post(&set, &post_id, "path")?;
+    let c = compute(&state, &req, set.clone()).await?;
+    let (layer, set2, assignments, q) = (c.hexagons.clone(), set.clone(), c.assignments.clone(), req.gap);
+    let areas: Vec<PlanArea> =
+        tokio::task::spawn_blocking(move || outreach::plan(&layer, &set2, post, &assignments, &q, top, near))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+    let place = set.place(post);
+    let file = format!("dyaspora-plan-{}.{}", place.id, if csv { "csv" } else { "geojson" });
+    if csv {
+        let mut columns: Vec<String> =
+            ["rank", "id", "lon", "lat", "score", "value", "nearest_km", "count", "female", "female_share", "remitters", "dominant_sector"]
+                .map(String::from)
+                .to_vec();
+        for n in 1..=near {
+            columns.extend([format!("association_{n}_id"), format!("association_{n}_name"), format!("association_{n}_km")]);
+        }
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let _ = w.write_record(&columns);
+        for area in &areas {
+            let p = gap_properties(&c.hexagons, &set, &req, area.rank, &area.gap, Some(post));
+            let mut row: Vec<String> = columns[..12].iter().map(|c| csv_value(p.get(c.as_str()))).collect();
+            for n in 0..near {
+                match area.associations.get(n) {
+                    Some(h) => {
+                        let a = set.place(h.index);
+                        row.extend([csv_text(&a.id), csv_text(&a.name), format!("{:.3}", h.distance_km)]);
+                    }
+                    None => row.extend([String::new(), String::new(), String::new()]),
+                }
+            }
+            let _ = w.write_record(&row);
+        }
+        return Ok(text_response(w, "text/csv; charset=utf-8", req.download().then_some(&file)));
+    }
+    let mut features: Vec<Value> = Vec::new();
+    let mut listed: Vec<usize> = Vec::new();
+    for area in &areas {
+        let mut p = gap_properties(&c.hexagons, &set, &req, area.rank, &area.gap, Some(post));
+        p.insert("feature_type".into(), json!("gap_area"));
+        p.insert("associations".into(), Value::from(area.associations.iter().map(|h| place_ref(&set, h.index, h.distance_km)).collect::<Vec<_>>()));
+        features.push(json!({"type": "Feature", "id": c.hexagons.id_string(area.gap.unit), "geometry": geometry_json(&c.hexagons, area.gap.unit), "properties": p}));
+        listed.extend(area.associations.iter().map(|h| h.index));
+    }
+    listed.sort_unstable();
+    listed.dedup();
+    for i in listed {
+        let mut f = place_feature(set.place(i), None);
+        f["properties"]["feature_type"] = json!("association");
+        features.push(f);
+    }
+    let mut post_feature = place_feature(place, None);
+    post_feature["properties"]["feature_type"] = json!("post");
+    features.push(post_feature);
+    let figures = outreach::post_figures(&set, req.mode, &c.hexagons, &c.assignments, &c.states)
+        .into_iter()
+        .find(|p| p["id"] == json!(place.id))
+        .unwrap_or(Value::Null);
+    let body = json!({
+        "type": "FeatureCollection",
+        "post": {"id": place.id, "name": place.name, "city": place.city, "state": place.state},
+        "numberReturned": features.len(),
+        "gap_areas": areas.len(),
+        "catchment": catchment_method(&req, &c),
+        "ranking": req.gap.describe(),
+        "post_figures": figures.get("figures").cloned().unwrap_or(Value::Null),
+        "data_version": c.hexagons.data_version,
+        "privacy": privacy(&c.hexagons),
+        "features": features,
+    });
+    Ok(with_download(([(header::CONTENT_TYPE, "application/geo+json")], body.to_string()).into_response(), req.download().then_some(&file)))
+}
+
+/// A CSV cell, neutralised against formula injection in spreadsheets.
+fn csv_text(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv_value(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => csv_text(s),
+        Some(v) => v.to_string(),
+    }
+}
+
+fn text_response(w: csv::Writer<Vec<u8>>, content_type: &'static str, download: Option<&str>) -> Response {
+    let body = String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default();
+    with_download(([(header::CONTENT_TYPE, content_type)], body).into_response(), download)
+}
+
+fn with_download(mut r: Response, file: Option<&str>) -> Response {
+    if let Some(file) = file {
+        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
+            r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    r
+}

@@ -1,0 +1,190 @@
+//! The web map: the built front-end (`web/dist/`, made by `npm run build` in `web/`) served
+//! from the binary, and `GET /api/v1/methodology`, the figures of its methodology panel.
+//!
+//! Release builds embed `web/dist/`, so the one binary serves the map offline; debug builds
+//! read the folder from disk at each request (rust-embed), so a rebuilt front-end shows up
+//! without recompiling. When the front-end was never built the page answers 503 with the
+//! command to run, and the API keeps working.
+//!
+//! Only `/`, `/index.html`, `/favicon.svg` and `/assets/*` are served here: every other
+//! unknown path stays with the router's problem+json 404.
+
+use std::sync::Mutex;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use rust_embed::RustEmbed;
+use serde_json::{json, Value};
+
+use super::layers::not_modified;
+use super::problem::Problem;
+use crate::aggregate::{compute, Filter, Snapshot, Unit};
+use crate::app::AppState;
+use crate::error::Error;
+
+/// The built front-end. `allow_missing` keeps the crate building before `npm run build`.
+#[derive(RustEmbed)]
+#[folder = "web/dist/"]
+#[allow_missing = true]
+struct Assets;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/index.html", get(index))
+        .route("/favicon.svg", get(favicon))
+        .route("/assets/{*path}", get(asset))
+        .route("/api/v1/methodology", get(methodology))
+}
+
+/// Hashed file names under `assets/` never change content: cache them for a year.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// The page itself is revalidated on every load, so a new release is picked up at once.
+const REVALIDATE: &str = "no-cache";
+
+async fn index(headers: HeaderMap) -> Response {
+    match Assets::get("index.html") {
+        Some(_) => serve("index.html", REVALIDATE, &headers),
+        None => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the web map was not built into this binary: run scripts/setup-web.sh (npm ci && npm run build in web/), then rebuild",
+        )
+        .into_response(),
+    }
+}
+
+async fn favicon(headers: HeaderMap) -> Response {
+    serve("favicon.svg", "public, max-age=86400", &headers)
+}
+
+async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
+    serve(&format!("assets/{path}"), IMMUTABLE, &headers)
+}
+
+/// One embedded file with its content type, a strong ETag (its SHA-256) and 304 support.
+fn serve(name: &str, cache: &'static str, headers: &HeaderMap) -> Response {
+    let Some(file) = Assets::get(name) else {
+        return Error::NotFound(format!("file {name:?}")).into_response();
+    };
+    let tag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
+    if let Some(r) = not_modified(headers, &tag) {
+        return r;
+    }
+    let mut response = (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type(name))), (header::CACHE_CONTROL, HeaderValue::from_static(cache))],
+        file.data.into_owned(),
+    )
+        .into_response();
+    response.headers_mut().insert(header::ETAG, HeaderValue::from_str(&tag).expect("hex etag"));
+    response
+}
+
+/// Content type by file extension, for the kinds of file Vite emits.
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit_once('.').map_or("", |(_, ext)| ext) {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        "ico" => "image/x-icon",
+        "json" | "map" => "application/json",
+        "webmanifest" => "application/manifest+json",
+        "woff2" => "font/woff2",
+        "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The methodology figures of the current data version, computed once per version.
+static METHODOLOGY: Mutex<Option<(u64, Value)>> = Mutex::new(None);
+
+/// `GET /api/v1/methodology`: how many records, in which survey rounds and months, and the
+/// minimum published count. Every count is a national figure of a privacy-checked layer;
+/// a round's first and last months are the months whose published count is not zero.
+async fn methodology(State(state): State<AppState>) -> Result<Response, Error> {
+    let snap = state.engine.snapshot();
+    let cached = METHODOLOGY.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let body = match cached {
+        Some((v, body)) if v == snap.data_version => body,
+        _ => {
+            let k = state.engine.min_count();
+            let s = snap.clone();
+            let body = tokio::task::spawn_blocking(move || methodology_body(&s, k))
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))??;
+            *METHODOLOGY.lock().unwrap_or_else(|e| e.into_inner()) = Some((snap.data_version, body.clone()));
+            body
+        }
+    };
+    Ok(([(header::CACHE_CONTROL, "public, max-age=60, must-revalidate")], Json(body)).into_response())
+}
+
+/// The published national count of `filter` (`None` when suppressed).
+fn national_count(snap: &Snapshot, filter: &Filter, k: u32) -> Result<Option<u64>, Error> {
+    let layer = compute(snap, Unit::State, filter, k)?;
+    Ok(layer.national_properties(&[], None).get("count").and_then(Value::as_u64))
+}
+
+fn month_name(m: u32) -> String {
+    format!("{:04}-{:02}", m / 12, m % 12 + 1)
+}
+
+fn methodology_body(snap: &Snapshot, k: u32) -> Result<Value, Error> {
+    let records = national_count(snap, &Filter::default(), k)?;
+    let mut rounds = Vec::new();
+    for (r, name) in snap.rounds.iter().enumerate() {
+        let filter = |extra: &[(&str, &str)]| {
+            Filter::from_params([("round", name.as_str())].into_iter().chain(extra.iter().copied()))
+        };
+        let count = national_count(snap, &filter(&[])?, k)?;
+        // Candidate months come from the snapshot; only those with a published count show.
+        let mut months: Vec<u32> =
+            (0..snap.len()).filter(|&i| usize::from(snap.round[i]) == r).map(|i| snap.month[i]).collect();
+        months.sort_unstable();
+        months.dedup();
+        let mut published = Vec::new();
+        for m in months {
+            let ym = month_name(m);
+            if national_count(snap, &filter(&[("from", &ym), ("to", &ym)])?, k)?.is_some_and(|n| n > 0) {
+                published.push(ym);
+            }
+        }
+        rounds.push(json!({
+            "name": name,
+            "count": count,
+            "first_month": published.first(),
+            "last_month": published.last(),
+        }));
+    }
+    Ok(json!({
+        "data_version": snap.data_version,
+        "min_count": k,
+        "records": records,
+        "rounds": rounds,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_follow_the_extension() {
+        assert_eq!(content_type("index.html"), "text/html; charset=utf-8");
+        assert_eq!(content_type("assets/index-3f2a.js"), "text/javascript; charset=utf-8");
+        assert_eq!(content_type("assets/layers-2x.png"), "image/png");
+        assert_eq!(content_type("noextension"), "application/octet-stream");
+    }
+
+    #[test]
+    fn months_print_as_year_and_month() {
+        assert_eq!(month_name(2025 * 12), "2025-01");
+        assert_eq!(month_name(2026 * 12 + 11), "2026-12");
+    }
+}

@@ -1,0 +1,322 @@
+//! The offline basemap: PNG tiles drawn from the embedded geodata, so the map needs no
+//! outside tile server. Water background, Natural Earth land, Haiti highlighted, state
+//! borders from zoom [`STATE_LINES_FROM`], county borders from zoom [`COUNTY_LINES_FROM`].
+//!
+//! Borders are the *shared* edges of the state and county polygons (an edge two areas have
+//! in common), so coastlines come from the land layer only and are not drawn twice from
+//! two data sets that disagree by a few hundred metres.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{RTree, AABB};
+use tiny_skia::{FillRule, LineCap, LineJoin, PathBuilder, Stroke, Transform};
+
+use super::clip::{overlaps, ring_bounds};
+use super::mercator::TileId;
+use super::raster::{add_polygon, canvas, paint, TILE_PX};
+use super::source::{project_polygons, rgb};
+use crate::error::Error;
+use crate::geodata::{parse_multipolygon, Area, GeoFiles, Geodata};
+
+/// State borders are drawn from this zoom on (below, they clutter a continent-wide view).
+pub const STATE_LINES_FROM: u8 = 4;
+/// County borders are drawn from this zoom on.
+pub const COUNTY_LINES_FROM: u8 = 7;
+/// Deepest zoom served: the 1:50m land is too coarse to be worth more.
+pub const MAX_ZOOM: u8 = 14;
+/// Bumped when the drawing changes, so cached and CDN copies are replaced.
+pub const STYLE_VERSION: u64 = 1;
+
+const WATER: &str = "#aad3df";
+const LAND: &str = "#f2efe9";
+const HAITI: &str = "#fbd78c";
+const HAITI_EDGE: &str = "#c8102e";
+const STATE_LINE: &str = "#8f8aa8";
+const COUNTY_LINE: &str = "#cfcbd6";
+
+type BoxEntry = GeomWithData<Rectangle<[f64; 2]>, u32>;
+
+/// Polygons (world units) with an R-tree of their boxes.
+struct Polygons {
+    items: Vec<Vec<Vec<[f64; 2]>>>,
+    index: RTree<BoxEntry>,
+}
+
+impl Polygons {
+    fn new(items: Vec<Vec<Vec<[f64; 2]>>>) -> Polygons {
+        let boxes = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.first().map(|r| (i, ring_bounds(r))))
+            .map(|(i, b)| BoxEntry::new(Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]), i as u32))
+            .collect();
+        Polygons { items, index: RTree::bulk_load(boxes) }
+    }
+
+    fn select(&self, b: [f64; 4]) -> impl Iterator<Item = &Vec<Vec<[f64; 2]>>> {
+        let env = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
+        let mut ids: Vec<u32> = self.index.locate_in_envelope_intersecting(&env).map(|e| e.data).collect();
+        ids.sort_unstable();
+        ids.into_iter().map(|i| &self.items[i as usize])
+    }
+}
+
+/// Polylines (world units) with an R-tree of their boxes.
+struct Lines {
+    items: Vec<Vec<[f64; 2]>>,
+    index: RTree<BoxEntry>,
+}
+
+impl Lines {
+    fn new(items: Vec<Vec<[f64; 2]>>) -> Lines {
+        let boxes = items
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (i, ring_bounds(l)))
+            .map(|(i, b)| BoxEntry::new(Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]), i as u32))
+            .collect();
+        Lines { items, index: RTree::bulk_load(boxes) }
+    }
+
+    fn select(&self, b: [f64; 4]) -> impl Iterator<Item = &Vec<[f64; 2]>> {
+        let env = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
+        self.index.locate_in_envelope_intersecting(&env).map(|e| &self.items[e.data as usize])
+    }
+}
+
+/// The basemap's geometry, projected once.
+struct Basemap {
+    land: Polygons,
+    haiti: Polygons,
+    state_lines: Lines,
+    county_lines: Lines,
+}
+
+fn basemap() -> &'static Basemap {
+    static BASEMAP: OnceLock<Basemap> = OnceLock::new();
+    BASEMAP.get_or_init(|| {
+        let geo = Geodata::get();
+        let polygons_of = |file: &str| -> Vec<Vec<Vec<[f64; 2]>>> {
+            let fc: serde_json::Value = serde_json::from_str(&GeoFiles::text(file)).expect("embedded GeoJSON parses");
+            fc["features"]
+                .as_array()
+                .expect("a FeatureCollection")
+                .iter()
+                .flat_map(|f| project_polygons(&parse_multipolygon(&f["geometry"])))
+                .collect()
+        };
+        Basemap {
+            land: Polygons::new(polygons_of("land.geojson")),
+            haiti: Polygons::new(polygons_of("haiti.geojson")),
+            state_lines: Lines::new(shared_edges(&geo.states)),
+            county_lines: Lines::new(shared_edges(&geo.counties)),
+        }
+    })
+}
+
+/// The edges two different areas have in common, joined into polylines (world units).
+fn shared_edges(areas: &[Area]) -> Vec<Vec<[f64; 2]>> {
+    type P = (u64, u64);
+    let key = |c: geo::Coord<f64>| -> P { (c.x.to_bits(), c.y.to_bits()) };
+    let edge = |a: P, b: P| if a <= b { (a, b) } else { (b, a) };
+    // Edge → (first area seen, shared by another area?).
+    let mut owners: HashMap<(P, P), (usize, bool)> = HashMap::new();
+    for (i, area) in areas.iter().enumerate() {
+        for ring in area.geometry.0.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())) {
+            for w in ring.0.windows(2) {
+                let e = edge(key(w[0]), key(w[1]));
+                owners.entry(e).and_modify(|o| o.1 |= o.0 != i).or_insert((i, false));
+            }
+        }
+    }
+    let mut lines = Vec::new();
+    for (i, area) in areas.iter().enumerate() {
+        for ring in area.geometry.0.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())) {
+            let mut run: Vec<geo::Coord<f64>> = Vec::new();
+            for w in ring.0.windows(2) {
+                // Each shared edge is drawn once, by the first area that has it.
+                let take = owners.get(&edge(key(w[0]), key(w[1]))).is_some_and(|&(first, shared)| shared && first == i);
+                if take {
+                    if run.is_empty() {
+                        run.push(w[0]);
+                    }
+                    run.push(w[1]);
+                } else if !run.is_empty() {
+                    lines.push(std::mem::take(&mut run));
+                }
+            }
+            if !run.is_empty() {
+                lines.push(run);
+            }
+        }
+    }
+    lines
+        .into_iter()
+        .map(|l| l.iter().map(|c| super::mercator::to_world(c.x, c.y)).collect())
+        .collect()
+}
+
+/// Clips a polyline to a box (pixel units), segment by segment (Liang–Barsky).
+fn clip_polyline(line: &[[f64; 2]], b: [f64; 4]) -> Vec<Vec<[f64; 2]>> {
+    let mut out: Vec<Vec<[f64; 2]>> = Vec::new();
+    let mut run: Vec<[f64; 2]> = Vec::new();
+    for w in line.windows(2) {
+        match clip_segment(w[0], w[1], b) {
+            Some((p, q)) => {
+                if run.last() != Some(&p) {
+                    if run.len() >= 2 {
+                        out.push(std::mem::take(&mut run));
+                    }
+                    run.clear();
+                    run.push(p);
+                }
+                run.push(q);
+            }
+            None => {
+                if run.len() >= 2 {
+                    out.push(std::mem::take(&mut run));
+                }
+                run.clear();
+            }
+        }
+    }
+    if run.len() >= 2 {
+        out.push(run);
+    }
+    out
+}
+
+fn clip_segment(p: [f64; 2], q: [f64; 2], b: [f64; 4]) -> Option<([f64; 2], [f64; 2])> {
+    let (dx, dy) = (q[0] - p[0], q[1] - p[1]);
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    for (pk, qk) in [(-dx, p[0] - b[0]), (dx, b[2] - p[0]), (-dy, p[1] - b[1]), (dy, b[3] - p[1])] {
+        if pk == 0.0 {
+            if qk < 0.0 {
+                return None;
+            }
+        } else {
+            let r = qk / pk;
+            if pk < 0.0 {
+                t0 = t0.max(r);
+            } else {
+                t1 = t1.min(r);
+            }
+        }
+    }
+    (t0 <= t1).then(|| ([p[0] + t0 * dx, p[1] + t0 * dy], [p[0] + t1 * dx, p[1] + t1 * dy]))
+}
+
+/// Renders basemap tile `t` at `scale` (1 or 2) as a PNG.
+///
+/// # Errors
+/// Only a PNG encoder failure (a bug), reported as internal.
+pub fn render(t: TileId, scale: u32) -> Result<Vec<u8>, Error> {
+    let map = basemap();
+    let size = f64::from(TILE_PX * scale);
+    let s = scale as f32;
+    let buffer = 4.0 * f64::from(scale);
+    let world = t.world_bounds(buffer / size);
+    let clip = [-buffer, -buffer, size + buffer, size + buffer];
+    let mut pixmap = canvas(scale)?;
+    pixmap.fill(tiny_skia::Color::from_rgba8(0xaa, 0xd3, 0xdf, 255));
+    debug_assert_eq!(rgb(WATER), [0xaa, 0xd3, 0xdf]);
+    let fill = |pixmap: &mut tiny_skia::Pixmap, polygons: &Polygons, colour: &str, edge: Option<(&str, f32)>| {
+        let mut pb = PathBuilder::new();
+        for rings in polygons.select(world) {
+            add_polygon(&mut pb, rings, t, size, world, clip);
+        }
+        if let Some(path) = pb.finish() {
+            pixmap.fill_path(&path, &paint(rgb(colour), 255), FillRule::EvenOdd, Transform::identity(), None);
+            if let Some((c, w)) = edge {
+                let stroke = Stroke { width: w * s, line_join: LineJoin::Round, ..Stroke::default() };
+                pixmap.stroke_path(&path, &paint(rgb(c), 255), &stroke, Transform::identity(), None);
+            }
+        }
+    };
+    fill(&mut pixmap, &map.land, LAND, None);
+    let lines = |pixmap: &mut tiny_skia::Pixmap, lines: &Lines, colour: &str, width: f32| {
+        let mut pb = PathBuilder::new();
+        for line in lines.select(world) {
+            let px: Vec<[f64; 2]> = line.iter().map(|&p| t.to_tile(p, size)).collect();
+            for part in clip_polyline(&px, clip) {
+                pb.move_to(part[0][0] as f32, part[0][1] as f32);
+                for p in &part[1..] {
+                    pb.line_to(p[0] as f32, p[1] as f32);
+                }
+            }
+        }
+        if let Some(path) = pb.finish() {
+            let stroke = Stroke { width: width * s, line_cap: LineCap::Round, line_join: LineJoin::Round, ..Stroke::default() };
+            pixmap.stroke_path(&path, &paint(rgb(colour), 255), &stroke, Transform::identity(), None);
+        }
+    };
+    if t.z >= COUNTY_LINES_FROM {
+        lines(&mut pixmap, &map.county_lines, COUNTY_LINE, 0.6);
+    }
+    if t.z >= STATE_LINES_FROM {
+        lines(&mut pixmap, &map.state_lines, STATE_LINE, if t.z >= COUNTY_LINES_FROM { 1.4 } else { 0.9 });
+    }
+    if overlaps(world, haiti_bounds()) {
+        fill(&mut pixmap, &map.haiti, HAITI, Some((HAITI_EDGE, 1.0)));
+    }
+    pixmap.encode_png().map_err(|e| Error::Internal(format!("PNG encoding: {e}")))
+}
+
+fn haiti_bounds() -> [f64; 4] {
+    static B: OnceLock<[f64; 4]> = OnceLock::new();
+    *B.get_or_init(|| {
+        basemap().haiti.items.iter().filter_map(|p| p.first()).map(|r| ring_bounds(r)).fold(
+            [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY],
+            |a, b| [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])],
+        )
+    })
+}
+
+/// The basemap's colours, for tests and the legend of printed maps.
+pub fn palette() -> [(&'static str, [u8; 3]); 3] {
+    [("water", rgb(WATER)), ("land", rgb(LAND)), ("haiti", rgb(HAITI))]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tiles::mercator::to_world;
+
+    fn colour_at(lon: f64, lat: f64, z: u8) -> [u8; 3] {
+        let w = to_world(lon, lat);
+        let n = f64::from(1u32 << z);
+        let t = TileId::new(z, (w[0] * n) as u32, (w[1] * n) as u32).unwrap();
+        let img = tiny_skia::Pixmap::decode_png(&render(t, 1).unwrap()).unwrap();
+        let p = t.to_tile(w, f64::from(TILE_PX));
+        let px = img.pixel(p[0] as u32, p[1] as u32).unwrap();
+        [px.red(), px.green(), px.blue()]
+    }
+
+    #[test]
+    fn land_is_drawn_where_land_is_and_water_where_water_is() {
+        let [water, land, haiti] = palette().map(|(_, c)| c);
+        assert_eq!(colour_at(-98.0, 39.0, 5), land, "Kansas");
+        assert_eq!(colour_at(-60.0, 30.0, 5), water, "the Atlantic");
+        assert_eq!(colour_at(-72.3, 18.9, 6), haiti, "central Haiti");
+        assert_eq!(colour_at(-70.5, 19.0, 6), land, "the Dominican Republic is land, not Haiti");
+    }
+
+    #[test]
+    fn borders_are_the_edges_shared_by_two_states() {
+        let geo = Geodata::get();
+        let lines = shared_edges(&geo.states);
+        assert!(!lines.is_empty());
+        // No border runs along the open Atlantic east of Florida.
+        let sea = to_world(-79.0, 27.0);
+        assert!(lines.iter().flatten().all(|p| (p[0] - sea[0]).abs() > 1e-3 || (p[1] - sea[1]).abs() > 1e-3));
+    }
+
+    #[test]
+    fn a_polyline_is_cut_where_it_leaves_the_box() {
+        let parts = clip_polyline(&[[-5.0, 5.0], [5.0, 5.0], [15.0, 5.0], [15.0, 15.0], [5.0, 8.0]], [0.0, 0.0, 10.0, 10.0]);
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0], vec![[0.0, 5.0], [5.0, 5.0], [10.0, 5.0]]);
+    }
+}

@@ -1,0 +1,386 @@
+//! [`TileCache`]: finished tiles (encoded and compressed, as sent) in memory under a byte
+//! bound, plus the prepared [`Source`]s they are cut from.
+//!
+//! A tile's key is the request as received (path and query string: layer, filters, metric,
+//! z/x/y, format), the content encoding, and the version of the data it was cut from. An
+//! import bumps the data version, so no stale tile can be served; the first request that
+//! sees a new version also empties the cache so old tiles do not hold memory.
+//!
+//! Eviction is CLOCK (second chance) per shard: a hit sets a bit, the sweep clears it once
+//! before evicting. Sixteen shards keep lock hold times to a hash lookup.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+
+use super::source::Source;
+
+/// How a cached body is encoded on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+    Brotli,
+}
+
+impl Encoding {
+    /// The `Content-Encoding` value (`None` for identity).
+    pub fn header(self) -> Option<&'static str> {
+        match self {
+            Encoding::Identity => None,
+            Encoding::Gzip => Some("gzip"),
+            Encoding::Brotli => Some("br"),
+        }
+    }
+
+    /// The suffix that makes each encoding's ETag distinct.
+    pub fn etag_suffix(self) -> &'static str {
+        match self {
+            Encoding::Identity => "",
+            Encoding::Gzip => "-gz",
+            Encoding::Brotli => "-br",
+        }
+    }
+
+    /// Compresses `raw` for this encoding (gzip level 6; brotli quality 5, window 22: within
+    /// a few percent of the best sizes for tiles at a fraction of quality 11's time).
+    pub fn compress(self, raw: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        match self {
+            Encoding::Identity => raw.to_vec(),
+            Encoding::Gzip => {
+                let mut e = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 2), flate2::Compression::new(6));
+                e.write_all(raw).expect("writing to a Vec cannot fail");
+                e.finish().expect("writing to a Vec cannot fail")
+            }
+            Encoding::Brotli => {
+                let mut out = Vec::with_capacity(raw.len() / 2);
+                let params = brotli::enc::BrotliEncoderParams { quality: 5, lgwin: 22, ..Default::default() };
+                brotli::BrotliCompress(&mut std::io::Cursor::new(raw), &mut out, &params)
+                    .expect("compressing into a Vec cannot fail");
+                out
+            }
+        }
+    }
+}
+
+/// The identity of a cached tile. `path` and `query` are the request's, verbatim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TileKey<'a> {
+    pub version: u64,
+    pub encoding: Encoding,
+    pub path: &'a str,
+    pub query: &'a str,
+}
+
+/// A cached response body: `None` for an empty tile (served as 204).
+#[derive(Clone, Debug)]
+pub struct Cached {
+    pub body: Option<Bytes>,
+    /// The strong ETag, quoted, specific to the encoding.
+    pub etag: Arc<str>,
+}
+
+struct Entry {
+    version: u64,
+    encoding: Encoding,
+    path: Box<str>,
+    query: Box<str>,
+    value: Cached,
+    referenced: bool,
+    size: usize,
+    /// Distinguishes this entry from an earlier one under the same hash in the CLOCK queue.
+    serial: u64,
+}
+
+impl Entry {
+    fn is(&self, k: &TileKey<'_>) -> bool {
+        self.version == k.version && self.encoding == k.encoding && *self.path == *k.path && *self.query == *k.query
+    }
+}
+
+#[derive(Default)]
+struct Shard {
+    map: HashMap<u64, Entry>,
+    clock: VecDeque<(u64, u64)>,
+    bytes: usize,
+}
+
+const SHARDS: usize = 16;
+/// Bookkeeping bytes counted per entry besides body and key.
+const ENTRY_OVERHEAD: usize = 160;
+/// Prepared sources kept (each is one layer for one filter and metric).
+const MAX_SOURCES: usize = 32;
+/// How long the places list is trusted before the store is asked again.
+pub const PLACES_TTL: Duration = Duration::from_secs(2);
+
+/// Hit and miss counters, for logs and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    pub hits: u64,
+    pub misses: u64,
+    pub entries: u64,
+    pub bytes: u64,
+}
+
+/// A prepared source slot: filled once by the first request that needs it.
+pub type SourceSlot = Arc<tokio::sync::OnceCell<Arc<Source>>>;
+
+/// Finished tiles under a byte bound, and the prepared sources.
+pub struct TileCache {
+    capacity: usize,
+    shards: Vec<Mutex<Shard>>,
+    hasher: std::collections::hash_map::RandomState,
+    serial: AtomicU64,
+    /// The newest data version seen; entries of older ones are dropped when it moves.
+    version: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    sources: Mutex<HashMap<(String, u64), (SourceSlot, Instant)>>,
+    places: Mutex<Option<(Instant, Arc<Vec<crate::places::Place>>, u64)>>,
+    /// An external raster basemap URL template for online deployments (`None`: the
+    /// built-in offline basemap).
+    pub basemap_url: Option<String>,
+}
+
+impl TileCache {
+    /// A cache holding at most `capacity_bytes` of tiles; 0 disables tile caching (sources
+    /// are still prepared once and kept).
+    pub fn new(capacity_bytes: usize, basemap_url: Option<String>) -> TileCache {
+        TileCache {
+            capacity: capacity_bytes,
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            hasher: std::collections::hash_map::RandomState::new(),
+            serial: AtomicU64::new(0),
+            version: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            sources: Mutex::new(HashMap::new()),
+            places: Mutex::new(None),
+            basemap_url,
+        }
+    }
+
+    /// A cache of `mb` mebibytes (the `--tile-cache-mb` flag).
+    pub fn with_megabytes(mb: usize, basemap_url: Option<String>) -> TileCache {
+        TileCache::new(mb.saturating_mul(1024 * 1024), basemap_url)
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.capacity > 0
+    }
+
+    fn hash(&self, k: &TileKey<'_>) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        k.version.hash(&mut h);
+        k.encoding.hash(&mut h);
+        k.path.hash(&mut h);
+        k.query.hash(&mut h);
+        h.finish()
+    }
+
+    fn shard(&self, hash: u64) -> std::sync::MutexGuard<'_, Shard> {
+        self.shards[(hash >> 59) as usize % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Drops everything when `data_version` is newer than any seen before.
+    pub fn observe_version(&self, data_version: u64) {
+        let seen = self.version.load(Ordering::Relaxed);
+        if data_version > seen && self.version.compare_exchange(seen, data_version, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+            if seen != 0 {
+                tracing::info!(from = seen, to = data_version, "data version moved: tile cache emptied");
+            }
+            for s in &self.shards {
+                let mut s = s.lock().unwrap_or_else(|e| e.into_inner());
+                *s = Shard::default();
+            }
+            self.sources.lock().unwrap_or_else(|e| e.into_inner()).retain(|(_, v), _| *v >= data_version);
+        }
+    }
+
+    pub fn get(&self, k: &TileKey<'_>) -> Option<Cached> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let h = self.hash(k);
+        let mut shard = self.shard(h);
+        match shard.map.get_mut(&h) {
+            Some(e) if e.is(k) => {
+                e.referenced = true;
+                let v = e.value.clone();
+                drop(shard);
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                Some(v)
+            }
+            _ => {
+                drop(shard);
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    pub fn insert(&self, k: &TileKey<'_>, value: Cached) {
+        let size = value.body.as_ref().map_or(0, Bytes::len) + k.path.len() + k.query.len() + value.etag.len() + ENTRY_OVERHEAD;
+        let limit = self.capacity / SHARDS;
+        if size > limit {
+            return;
+        }
+        let h = self.hash(k);
+        let serial = self.serial.fetch_add(1, Ordering::Relaxed);
+        let mut guard = self.shard(h);
+        let shard = &mut *guard;
+        let entry = Entry {
+            version: k.version,
+            encoding: k.encoding,
+            path: k.path.into(),
+            query: k.query.into(),
+            value,
+            referenced: false,
+            size,
+            serial,
+        };
+        if let Some(old) = shard.map.insert(h, entry) {
+            shard.bytes -= old.size;
+        }
+        shard.bytes += size;
+        shard.clock.push_back((h, serial));
+        while shard.bytes > limit {
+            let Some((victim, s)) = shard.clock.pop_front() else { break };
+            let Some(e) = shard.map.get_mut(&victim) else { continue };
+            if e.serial != s {
+                continue; // replaced since: its own queue slot comes later
+            }
+            if e.referenced {
+                e.referenced = false;
+                shard.clock.push_back((victim, s));
+            } else if let Some(e) = shard.map.remove(&victim) {
+                shard.bytes -= e.size;
+            }
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        let (mut entries, mut bytes) = (0u64, 0u64);
+        for s in &self.shards {
+            let s = s.lock().unwrap_or_else(|e| e.into_inner());
+            entries += s.map.len() as u64;
+            bytes += s.bytes as u64;
+        }
+        Stats { hits: self.hits.load(Ordering::Relaxed), misses: self.misses.load(Ordering::Relaxed), entries, bytes }
+    }
+
+    /// The slot of the source named by `key` at `version`, created empty if new. The least
+    /// recently created slots go first when there are too many.
+    pub fn source_slot(&self, key: &str, version: u64) -> SourceSlot {
+        let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((slot, _)) = sources.get(&(key.to_string(), version)) {
+            return slot.clone();
+        }
+        if sources.len() >= MAX_SOURCES {
+            if let Some(oldest) = sources.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| k.clone()) {
+                sources.remove(&oldest);
+            }
+        }
+        let slot: SourceSlot = Arc::new(tokio::sync::OnceCell::new());
+        sources.insert((key.to_string(), version), (slot.clone(), Instant::now()));
+        slot
+    }
+
+    /// The places list and its version, if loaded less than [`PLACES_TTL`] ago.
+    pub fn fresh_places(&self) -> Option<(Arc<Vec<crate::places::Place>>, u64)> {
+        let p = self.places.lock().unwrap_or_else(|e| e.into_inner());
+        p.as_ref().filter(|(at, _, _)| at.elapsed() < PLACES_TTL).map(|(_, list, v)| (list.clone(), *v))
+    }
+
+    pub fn set_places(&self, list: Arc<Vec<crate::places::Place>>, version: u64) {
+        *self.places.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), list, version));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(path: &str) -> TileKey<'_> {
+        TileKey { version: 1, encoding: Encoding::Identity, path, query: "" }
+    }
+
+    fn value(n: usize) -> Cached {
+        Cached { body: Some(Bytes::from(vec![0u8; n])), etag: "\"x\"".into() }
+    }
+
+    #[test]
+    fn a_stored_tile_is_found_under_its_exact_key_only() {
+        let c = TileCache::new(1 << 20, None);
+        c.insert(&key("/tiles/a/1/0/0.mvt"), value(10));
+        assert!(c.get(&key("/tiles/a/1/0/0.mvt")).is_some());
+        assert!(c.get(&key("/tiles/a/1/0/1.mvt")).is_none());
+        let gz = TileKey { encoding: Encoding::Gzip, ..key("/tiles/a/1/0/0.mvt") };
+        assert!(c.get(&gz).is_none(), "the encoding is part of the key");
+        let v2 = TileKey { version: 2, ..key("/tiles/a/1/0/0.mvt") };
+        assert!(c.get(&v2).is_none(), "the data version is part of the key");
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_byte_bound() {
+        let c = TileCache::new(SHARDS * 10_000, None);
+        let paths: Vec<String> = (0..2_000).map(|i| format!("/tiles/a/12/{i}/0.mvt")).collect();
+        for p in &paths {
+            c.insert(&key(p), value(1_000));
+        }
+        let s = c.stats();
+        assert!(s.bytes as usize <= SHARDS * 10_000, "{s:?}");
+        assert!(s.entries > 50, "{s:?}");
+    }
+
+    #[test]
+    fn a_zero_capacity_cache_stores_nothing() {
+        let c = TileCache::new(0, None);
+        c.insert(&key("/x"), value(1));
+        assert!(c.get(&key("/x")).is_none());
+    }
+
+    #[test]
+    fn a_newer_data_version_empties_the_cache() {
+        let c = TileCache::new(1 << 20, None);
+        c.observe_version(1);
+        c.insert(&key("/x"), value(1));
+        c.observe_version(1);
+        assert!(c.get(&key("/x")).is_some());
+        c.observe_version(2);
+        assert_eq!(c.stats().entries, 0);
+    }
+
+    #[test]
+    fn recently_used_tiles_survive_eviction_longer() {
+        let c = TileCache::new(SHARDS * 5 * (1_000 + ENTRY_OVERHEAD + 20), None);
+        let hot = "/tiles/hot";
+        c.insert(&key(hot), value(1_000));
+        for i in 0..200 {
+            let _ = c.get(&key(hot));
+            let p = format!("/tiles/cold/{i}");
+            c.insert(&key(&p), value(1_000));
+        }
+        assert!(c.get(&key(hot)).is_some());
+    }
+
+    #[test]
+    fn compression_round_trips() {
+        use std::io::Read;
+        let raw: Vec<u8> = (0..10_000u32).map(|i| (i % 7) as u8).collect();
+        let gz = Encoding::Gzip.compress(&raw);
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut back).unwrap();
+        assert_eq!(back, raw);
+        let br = Encoding::Brotli.compress(&raw);
+        let mut back = Vec::new();
+        brotli::Decompressor::new(&br[..], 4096).read_to_end(&mut back).unwrap();
+        assert_eq!(back, raw);
+        assert!(gz.len() < raw.len() / 4 && br.len() < raw.len() / 4);
+    }
+}

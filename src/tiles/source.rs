@@ -1,0 +1,355 @@
+//! A [`Source`] is one layer prepared for cutting: every published unit projected once to
+//! Web Mercator world units, its properties already in tag form, its fill colour already
+//! classified, and an R-tree of bounding boxes. Building one costs about as much as the
+//! GeoJSON layer; every tile after that only selects, scales, clips and encodes.
+//!
+//! The units, their figures and the classification come from the same functions as
+//! `/api/v1/aggregates` (`selected_units`, `unit_properties`, `classify`), so the privacy
+//! rules and the legend cannot drift apart between GeoJSON, vector and raster output.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{RTree, AABB};
+use serde_json::{Map, Value};
+
+use super::clip::ring_bounds;
+use super::mercator::to_world;
+use crate::aggregate::classify::Classification;
+use crate::aggregate::{Engine, Layer, Unit, UnitId};
+use crate::error::Error;
+use crate::geodata::Geodata;
+use crate::http::layers::{classify, selected_units, unit_properties, LayerRequest};
+use crate::places::Place;
+
+/// A property value as MVT types it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Prop {
+    Str(Box<str>),
+    Uint(u64),
+    Sint(i64),
+    Double(f64),
+    Bool(bool),
+}
+
+/// A unit's outline or position in world units (0..1, y down).
+#[derive(Clone, Debug)]
+pub enum Shape {
+    /// Polygons, each an exterior ring then holes; rings are open (first point not repeated).
+    Polygons(Vec<Vec<Vec<[f64; 2]>>>),
+    Point([f64; 2]),
+}
+
+/// How a source's polygons are clipped at tile edges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// H3 cells: small convex rings, clipped by Sutherland–Hodgman.
+    Cells,
+    /// States and counties: concave, with holes; clipped by a boolean intersection.
+    Areas,
+    /// Places.
+    Points,
+}
+
+/// One unit ready to be cut into tiles.
+#[derive(Clone, Debug)]
+pub struct Feature {
+    /// MVT feature id: the H3 index or the numeric FIPS code.
+    pub id: Option<u64>,
+    pub shape: Shape,
+    /// `[min_x, min_y, max_x, max_y]` in world units.
+    pub bounds: [f64; 4],
+    /// `(index into Source::keys, value)`; null properties are left out.
+    pub props: Vec<(u16, Prop)>,
+    /// RGB fill of the raster tiles (the legend's colour for this unit's value).
+    pub fill: [u8; 3],
+}
+
+type BoxEntry = GeomWithData<Rectangle<[f64; 2]>, u32>;
+
+/// A layer prepared for tiling.
+pub struct Source {
+    /// The MVT layer name.
+    pub name: &'static str,
+    pub kind: Kind,
+    /// The data version (or places version) the source was built from.
+    pub version: u64,
+    pub keys: Vec<String>,
+    pub features: Vec<Feature>,
+    /// The legend of aggregate layers (`None` for places).
+    pub classification: Option<Classification>,
+    index: RTree<BoxEntry>,
+}
+
+impl Source {
+    /// A source over prepared features (indexes their boxes).
+    pub fn new(
+        name: &'static str,
+        kind: Kind,
+        version: u64,
+        keys: Vec<String>,
+        features: Vec<Feature>,
+        classification: Option<Classification>,
+    ) -> Source {
+        let boxes = features
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let b = f.bounds;
+                BoxEntry::new(Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]), i as u32)
+            })
+            .collect();
+        Source { name, kind, version, keys, features, classification, index: RTree::bulk_load(boxes) }
+    }
+
+    /// Indexes of the features whose boxes meet `bounds` (world units), in source order
+    /// (the order of the GeoJSON layer).
+    pub fn select(&self, bounds: [f64; 4]) -> Vec<usize> {
+        let env = AABB::from_corners([bounds[0], bounds[1]], [bounds[2], bounds[3]]);
+        let mut v: Vec<usize> = self.index.locate_in_envelope_intersecting(&env).map(|e| e.data as usize).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The approximate heap size, for logs.
+    pub fn heap_bytes(&self) -> usize {
+        self.features
+            .iter()
+            .map(|f| {
+                let pts = match &f.shape {
+                    Shape::Polygons(p) => p.iter().flatten().map(Vec::len).sum::<usize>(),
+                    Shape::Point(_) => 1,
+                };
+                pts * 16 + f.props.len() * 32 + 96
+            })
+            .sum()
+    }
+}
+
+/// Collects property names into `keys` and turns JSON values into tag values.
+struct KeyTable {
+    keys: Vec<String>,
+    index: HashMap<String, u16>,
+}
+
+impl KeyTable {
+    fn new() -> KeyTable {
+        KeyTable { keys: Vec::new(), index: HashMap::new() }
+    }
+
+    fn key(&mut self, k: &str) -> u16 {
+        if let Some(&i) = self.index.get(k) {
+            return i;
+        }
+        let i = u16::try_from(self.keys.len()).expect("fewer than 65536 property names");
+        self.keys.push(k.to_string());
+        self.index.insert(k.to_string(), i);
+        i
+    }
+
+    /// Tag form of a property map: nulls dropped (MVT has no null), lists joined by commas.
+    fn props(&mut self, map: &Map<String, Value>) -> Vec<(u16, Prop)> {
+        map.iter().filter_map(|(k, v)| Some((self.key(k), prop(v)?))).collect()
+    }
+}
+
+/// An MVT value for a JSON value; `None` for null and empty lists.
+pub fn prop(v: &Value) -> Option<Prop> {
+    Some(match v {
+        Value::Null => return None,
+        Value::Bool(b) => Prop::Bool(*b),
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                Prop::Uint(u)
+            } else if let Some(i) = n.as_i64() {
+                Prop::Sint(i)
+            } else {
+                Prop::Double(n.as_f64()?)
+            }
+        }
+        Value::String(s) => Prop::Str(s.as_str().into()),
+        Value::Array(a) if a.is_empty() => return None,
+        Value::Array(a) => Prop::Str(
+            a.iter().map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string)).collect::<Vec<_>>().join(",").into(),
+        ),
+        Value::Object(_) => Prop::Str(v.to_string().into()),
+    })
+}
+
+/// `#rrggbb` → RGB.
+pub fn rgb(hex: &str) -> [u8; 3] {
+    let h = hex.trim_start_matches('#');
+    let c = |i: usize| u8::from_str_radix(h.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0);
+    [c(0), c(2), c(4)]
+}
+
+/// Projects a lon/lat multipolygon to world units with open rings. Rings that cross the
+/// antimeridian (an H3 cell near ±180°) are unwrapped eastwards so they stay small.
+pub fn project_polygons(mp: &geo::MultiPolygon<f64>) -> Vec<Vec<Vec<[f64; 2]>>> {
+    let ring = |ls: &geo::LineString<f64>| -> Vec<[f64; 2]> {
+        let mut pts: Vec<(f64, f64)> = ls.coords().map(|c| (c.x, c.y)).collect();
+        if pts.len() > 1 && pts.first() == pts.last() {
+            pts.pop();
+        }
+        let (lo, hi) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
+        let wrap = hi - lo > 180.0;
+        pts.iter().map(|&(x, y)| to_world(if wrap && x < 0.0 { x + 360.0 } else { x }, y)).collect()
+    };
+    mp.0.iter()
+        .map(|p| std::iter::once(ring(p.exterior())).chain(p.interiors().iter().map(ring)).collect())
+        .collect()
+}
+
+fn polygons_bounds(p: &[Vec<Vec<[f64; 2]>>]) -> [f64; 4] {
+    p.iter().filter_map(|rings| rings.first()).map(|r| ring_bounds(r)).fold(
+        [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY],
+        |a, b| [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])],
+    )
+}
+
+/// The MVT layer name of an aggregate unit.
+pub fn layer_name(unit: Unit) -> &'static str {
+    match unit {
+        Unit::H3(_) => "hexagons",
+        Unit::State => "states",
+        Unit::County => "counties",
+    }
+}
+
+/// Builds the source of an aggregate layer (blocking: may compute the layer).
+///
+/// # Errors
+/// A resolution out of range, an unknown survey round, a metric the layer does not have.
+pub fn build_aggregate(engine: &Engine, unit: Unit, req: &LayerRequest) -> Result<Source, Error> {
+    let layer = engine.layer(unit, &req.filter)?;
+    from_layer(&layer, req)
+}
+
+/// Builds a source from a computed layer.
+///
+/// # Errors
+/// A metric the layer does not have.
+pub fn from_layer(layer: &Layer, req: &LayerRequest) -> Result<Source, Error> {
+    let units = selected_units(layer, None);
+    let classification = classify(layer, &units, req)?;
+    let mut keys = KeyTable::new();
+    let features = units
+        .iter()
+        .map(|&i| {
+            let props = unit_properties(layer, i, req, Some(&classification));
+            let value = props.get(&classification.metric).and_then(Value::as_f64);
+            let polygons = project_polygons(&layer.geometry(i));
+            let id = match &layer.ids[i] {
+                UnitId::Cell(c) => Some(*c),
+                UnitId::Area(_) => layer.id_string(i).parse().ok(),
+            };
+            Feature {
+                id,
+                bounds: polygons_bounds(&polygons),
+                shape: Shape::Polygons(polygons),
+                props: keys.props(&props),
+                fill: rgb(classification.color_of(value)),
+            }
+        })
+        .collect();
+    let kind = if matches!(layer.unit, Unit::H3(_)) { Kind::Cells } else { Kind::Areas };
+    Ok(Source::new(layer_name(layer.unit), kind, layer.data_version, keys.keys, features, Some(classification)))
+}
+
+/// Colour of a place marker on raster tiles: consular posts dark, associations lighter.
+fn place_fill(kind: &str) -> [u8; 3] {
+    match kind {
+        "embassy" | "consulate_general" => rgb("#b2182b"),
+        _ => rgb("#2166ac"),
+    }
+}
+
+/// Every place shown on the map: Haiti's consular posts (geodata) and the stored places.
+pub fn all_places(stored: Vec<Place>) -> Vec<Place> {
+    let geo = Geodata::get();
+    let mut out: Vec<Place> = geo
+        .posts
+        .iter()
+        .filter(|p| !stored.iter().any(|s| s.id == p.id))
+        .map(|p| Place {
+            id: p.id.clone(),
+            kind: p.kind.clone(),
+            name: p.name.clone(),
+            city: p.city.clone(),
+            state: p.state.clone(),
+            lat: p.lat,
+            lon: p.lon,
+            sectors: Vec::new(),
+            languages: Vec::new(),
+            is_demo: false,
+        })
+        .collect();
+    out.extend(stored);
+    out
+}
+
+/// A content hash of the places, which keys their tiles as the data version keys the others.
+pub fn places_version(places: &[Place]) -> u64 {
+    let mut h = DefaultHasher::new();
+    for p in places {
+        (&p.id, &p.kind, &p.name, &p.city, &p.state, p.lat.to_bits(), p.lon.to_bits(), &p.sectors, &p.languages, p.is_demo)
+            .hash(&mut h);
+    }
+    h.finish() | 1
+}
+
+/// Builds the places source, keeping the places whose kind is in `kinds` (all when empty).
+pub fn build_places(places: &[Place], kinds: &[String], version: u64) -> Source {
+    let mut keys = KeyTable::new();
+    let features = places
+        .iter()
+        .filter(|p| kinds.is_empty() || kinds.contains(&p.kind))
+        .filter(|p| p.lon.is_finite() && p.lat.is_finite())
+        .map(|p| {
+            let w = to_world(p.lon, p.lat);
+            let mut m = Map::new();
+            m.insert("id".into(), Value::from(p.id.clone()));
+            m.insert("kind".into(), Value::from(p.kind.clone()));
+            m.insert("name".into(), Value::from(p.name.clone()));
+            m.insert("city".into(), Value::from(p.city.clone()));
+            m.insert("state".into(), Value::from(p.state.clone()));
+            m.insert("sectors".into(), Value::from(p.sectors.clone()));
+            m.insert("languages".into(), Value::from(p.languages.clone()));
+            m.insert("is_demo".into(), Value::from(p.is_demo));
+            Feature { id: None, shape: Shape::Point(w), bounds: [w[0], w[1], w[0], w[1]], props: keys.props(&m), fill: place_fill(&p.kind) }
+        })
+        .collect();
+    Source::new("places", Kind::Points, version, keys.keys, features, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_values_become_mvt_values_and_nulls_disappear() {
+        assert_eq!(prop(&Value::from(12u64)), Some(Prop::Uint(12)));
+        assert_eq!(prop(&Value::from(-3i64)), Some(Prop::Sint(-3)));
+        assert_eq!(prop(&Value::from(0.25)), Some(Prop::Double(0.25)));
+        assert_eq!(prop(&Value::Null), None);
+        assert_eq!(prop(&serde_json::json!(["a", "b"])), Some(Prop::Str("a,b".into())));
+        assert_eq!(prop(&serde_json::json!([])), None);
+    }
+
+    #[test]
+    fn hex_colours_parse() {
+        assert_eq!(rgb("#41b6c4"), [0x41, 0xb6, 0xc4]);
+    }
+
+    #[test]
+    fn consular_posts_are_places_even_with_an_empty_store() {
+        let places = all_places(Vec::new());
+        assert_eq!(places.len(), Geodata::get().posts.len());
+        let s = build_places(&places, &[], places_version(&places));
+        assert_eq!(s.features.len(), places.len());
+        let miami = to_world(-80.19, 25.83);
+        let near = s.select([miami[0] - 0.01, miami[1] - 0.01, miami[0] + 0.01, miami[1] + 0.01]);
+        assert_eq!(near.len(), 1, "one post in Miami");
+    }
+}

@@ -1,0 +1,284 @@
+// dyaspora's web map: wires the state (mirrored in the URL), the Leaflet map on the offline
+// basemap, the thematic layer, the places, and the four tabs (map, insights, outreach,
+// methodology). Everything is fetched from the same origin.
+
+import 'leaflet/dist/leaflet.css';
+import 'leaflet.markercluster/dist/MarkerCluster.css';
+import './style.css';
+import L from './leaflet.js';
+import { h, fill, saveBlob } from './dom.js';
+import { LANGS, setLang, getLang, t, setCodes, codeLabel } from './i18n.js';
+import { readState, writeState, FILTER_KEYS } from './state.js';
+import { getJSON, qs } from './api.js';
+import { layerDef, groupCode, measure } from './layers.js';
+import { DataLayer, bboxParam } from './datalayer.js';
+import { Places } from './places.js';
+import { Insights } from './insights.js';
+import { Outreach } from './outreach.js';
+import { About } from './about.js';
+import { renderMapTab } from './panel.js';
+import { renderPng, pngName } from './exportpng.js';
+
+const TABS = ['map', 'insights', 'outreach', 'about'];
+const LAYER_KEYS = ['layer', 'm', 'skill', 'code', 'unit', ...FILTER_KEYS];
+/** The contiguous United States, and the East Coast where most of the diaspora lives (phones). */
+const US = [[24.5, -125], [49.5, -66.5]];
+const EAST = [[25, -84], [42.8, -70.5]];
+
+function guessLang() {
+  const l = (navigator.language || 'en').slice(0, 2).toLowerCase();
+  return LANGS.includes(l) ? l : 'en';
+}
+
+class App {
+  constructor() {
+    this.state = readState();
+    setLang(LANGS.includes(this.state.lang) ? this.state.lang : guessLang());
+    this.state.lang = getLang();
+    if (!TABS.includes(this.state.tab)) this.state.tab = 'map';
+    this.events = new EventTarget();
+    this.k = null;
+    this.buildShell();
+    this.map = L.map(this.mapEl, {
+      zoomControl: true,
+      minZoom: 2,
+      maxZoom: 14,
+      worldCopyJump: false,
+      keyboard: true,
+    });
+    this.map.attributionControl.setPrefix('Leaflet');
+    this.base = L.tileLayer('/tiles/basemap/{z}/{x}/{y}.png', {
+      maxZoom: 14,
+      maxNativeZoom: 14,
+      attribution: t('attribution'),
+      noWrap: false,
+    }).addTo(this.map);
+    const s = this.state;
+    if (s.z !== '' && Number.isFinite(+s.z) && Number.isFinite(+s.lat) && Number.isFinite(+s.lng)) {
+      this.map.setView([+s.lat, +s.lng], Math.round(+s.z));
+    } else {
+      this.map.fitBounds(window.innerWidth < 700 ? EAST : US);
+    }
+    this.data = new DataLayer(this);
+    this.places = new Places(this);
+    this.insights = new Insights(this, this.tabEls.insights);
+    this.outreach = new Outreach(this, this.tabEls.outreach);
+    this.about = new About(this, this.tabEls.about);
+    this.on('layer', (e) => {
+      this.k = e.detail.privacy.min_count;
+    });
+    let timer = null;
+    this.map.on('moveend', () => {
+      this.saveView();
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        this.data.refresh();
+        this.insights.refresh();
+      }, 120);
+    });
+  }
+
+  on(name, f) {
+    this.events.addEventListener(name, f);
+  }
+
+  emit(name, detail) {
+    this.events.dispatchEvent(new CustomEvent(name, { detail }));
+  }
+
+  lang() {
+    return getLang();
+  }
+
+  async start() {
+    const codes = getJSON('/api/v1/codes');
+    const def = layerDef(this.state.layer);
+    if (!def.group) this.data.refresh();
+    setCodes(await codes);
+    if (def.group) this.data.refresh();
+    this.renderAll();
+    performance.mark('dyaspora:interactive');
+    document.documentElement.dataset.ready = '1';
+    this.places.load().then(() => {
+      this.renderTab();
+      this.outreach.refresh();
+    });
+    this.insights.refresh();
+  }
+
+  buildShell() {
+    const root = document.getElementById('app');
+    this.mapEl = h('div', { id: 'map', role: 'application' });
+    this.tabEls = Object.fromEntries(TABS.map((id) => [id, h('section', { id: `tab-${id}`, class: 'tabpanel', role: 'tabpanel', 'aria-labelledby': `tabbtn-${id}` })]));
+    this.tabButtons = Object.fromEntries(TABS.map((id) => [id, h('button', {
+      type: 'button', role: 'tab', id: `tabbtn-${id}`, 'aria-controls': `tab-${id}`,
+      onclick: () => this.update({ tab: id }),
+      onkeydown: (e) => this.tabKey(e, id),
+    })]));
+    this.langButtons = Object.fromEntries(LANGS.map((l) => [l, h('button', {
+      type: 'button', class: 'lang-btn', lang: l, 'data-lang': l, onclick: () => this.update({ lang: l }),
+    }, l.toUpperCase())]));
+    this.menuButton = h('button', {
+      type: 'button', id: 'menu-toggle', 'aria-controls': 'panel', 'aria-expanded': 'false',
+      onclick: () => this.togglePanel(),
+    });
+    this.titleEl = h('p', { class: 'tagline' });
+    this.langGroup = h('div', { class: 'langs', role: 'group' }, Object.values(this.langButtons));
+    this.skipLink = h('a', { class: 'skip', href: '#panel' });
+    this.status = h('div', { id: 'status', role: 'status', 'aria-live': 'polite' });
+    this.panel = h('aside', { id: 'panel', tabindex: '-1' },
+      h('div', { class: 'tabs', role: 'tablist' }, Object.values(this.tabButtons)),
+      Object.values(this.tabEls));
+    fill(root,
+      this.skipLink,
+      h('header', { class: 'bar' },
+        h('div', { class: 'brand' }, h('h1', {}, 'dyaspora'), this.titleEl),
+        this.langGroup,
+        this.menuButton),
+      h('main', { class: 'layout' }, this.panel, this.mapEl),
+      this.status);
+  }
+
+  togglePanel(open) {
+    const on = open ?? !document.body.classList.contains('panel-open');
+    document.body.classList.toggle('panel-open', on);
+    this.menuButton.setAttribute('aria-expanded', String(on));
+    this.menuButton.textContent = on ? t('close') : t('menu');
+    setTimeout(() => this.map.invalidateSize(), 50);
+  }
+
+  tabKey(e, id) {
+    const i = TABS.indexOf(id);
+    let next = null;
+    if (e.key === 'ArrowRight') next = TABS[(i + 1) % TABS.length];
+    if (e.key === 'ArrowLeft') next = TABS[(i + TABS.length - 1) % TABS.length];
+    if (e.key === 'Home') next = TABS[0];
+    if (e.key === 'End') next = TABS[TABS.length - 1];
+    if (next) {
+      e.preventDefault();
+      this.update({ tab: next });
+      this.tabButtons[next].focus();
+    }
+  }
+
+  /** Texts of the shell, and every tab, in the current language. */
+  renderAll() {
+    document.title = `dyaspora · ${t('tagline')}`;
+    this.titleEl.textContent = t('tagline');
+    this.skipLink.textContent = t('skip');
+    this.langGroup.setAttribute('aria-label', t('language'));
+    for (const [l, b] of Object.entries(this.langButtons)) b.setAttribute('aria-pressed', String(l === getLang()));
+    for (const id of TABS) this.tabButtons[id].textContent = t(`tab_${id}`);
+    this.menuButton.textContent = document.body.classList.contains('panel-open') ? t('close') : t('menu');
+    this.mapEl.setAttribute('aria-label', t('map_label'));
+    this.map.attributionControl.removeAttribution(this.base.getAttribution());
+    this.base.options.attribution = t('attribution');
+    this.map.attributionControl.addAttribution(t('attribution'));
+    for (const id of TABS) this.renderTab(id);
+    this.showTab();
+    this.data.relabel();
+  }
+
+  renderTab(id = this.state.tab) {
+    const focused = document.activeElement?.id;
+    if (id === 'map') renderMapTab(this, this.tabEls.map);
+    if (id === 'insights') this.insights.render();
+    if (id === 'outreach') this.outreach.render();
+    if (id === 'about') this.about.render();
+    // Re-rendering replaced the focused control: give focus back to its successor.
+    if (focused && (document.activeElement === document.body || !document.activeElement)) {
+      document.getElementById(focused)?.focus();
+    }
+  }
+
+  showTab() {
+    for (const id of TABS) {
+      const on = id === this.state.tab;
+      this.tabButtons[id].setAttribute('aria-selected', String(on));
+      this.tabButtons[id].tabIndex = on ? 0 : -1;
+      this.tabEls[id].hidden = !on;
+    }
+  }
+
+  saveView() {
+    const c = this.map.getCenter();
+    Object.assign(this.state, { z: String(this.map.getZoom()), lat: c.lat.toFixed(4), lng: c.lng.toFixed(4) });
+    writeState(this.state);
+  }
+
+  update(patch) {
+    const keys = Object.keys(patch);
+    Object.assign(this.state, patch);
+    if (keys.includes('lang')) setLang(this.state.lang);
+    writeState(this.state);
+    if (keys.includes('lang')) {
+      this.renderAll();
+      return;
+    }
+    if (keys.includes('tab')) {
+      this.showTab();
+      this.renderTab();
+    }
+    if (keys.some((k) => LAYER_KEYS.includes(k))) {
+      this.data.refresh();
+      this.renderTab('map');
+    }
+    if (keys.includes('posts') || keys.includes('assoc')) this.places.sync();
+    if (keys.includes('scope')) this.insights.render();
+    this.insights.refresh();
+    if (keys.some((k) => ['post', 'mode', 'target', 'tab', ...FILTER_KEYS].includes(k))) {
+      if (keys.some((k) => ['mode', 'target', 'post'].includes(k))) this.renderTab('outreach');
+      this.outreach.refresh();
+    }
+  }
+
+  /** The title of what the map shows, e.g. "Needs: Housing (respondents)". */
+  measureTitle() {
+    const s = this.state;
+    const def = layerDef(s.layer);
+    const m = measure(s);
+    if (def.group) return `${t(`layer_${def.id}`)}: ${codeLabel(def.group, groupCode(s, def))} (${t('m_count').toLowerCase()})`;
+    if (def.skill) {
+      const [group, code] = s.skill.split(':');
+      return `${t(`m_${m}`)}: ${codeLabel(group, code)}`;
+    }
+    return t(`m_${m}`);
+  }
+
+  /** The active filters in words, for the PNG export. */
+  filterSummary() {
+    const s = this.state;
+    const parts = [];
+    for (const k of ['gender', 'age_band', 'occupation', 'sector', 'need', 'department']) {
+      if (s[k]) parts.push(`${t(`f_${k}`)}: ${s[k].split(',').map((c) => codeLabel(k, c)).join(', ')}`);
+    }
+    if (s.from || s.to) parts.push(`${s.from || '…'} – ${s.to || '…'}`);
+    return parts.length ? parts.join(' · ') : t('no_filter');
+  }
+
+  /** Downloads what is on screen (the view's box) as GeoJSON or CSV. */
+  download(format) {
+    const p = { ...this.data.params({ bbox: false }), bbox: bboxParam(this.map.getBounds()), format, download: 1, metrics: 'all' };
+    const a = h('a', { href: `/api/v1/aggregates?${qs(p)}`, download: '', class: 'hidden' });
+    document.body.append(a);
+    a.click();
+    a.remove();
+  }
+
+  async exportPng() {
+    const blob = await renderPng(this);
+    saveBlob(blob, pngName(this));
+  }
+
+  error(e) {
+    console.warn(e);
+    this.status.textContent = t('load_failed', { msg: e.message });
+    this.status.classList.add('show');
+    clearTimeout(this.statusTimer);
+    this.statusTimer = setTimeout(() => this.status.classList.remove('show'), 6000);
+  }
+}
+
+const app = new App();
+window.dyaspora = app;
+app.start();

@@ -1,0 +1,94 @@
+// Consular posts (always few: plain markers) and associations (hundreds: clustered) from
+// `GET /api/v1/places`. Markers are keyboard-focusable (Leaflet gives them a tab stop).
+
+import L from './leaflet.js';
+import 'leaflet.markercluster';
+import { getJSON } from './api.js';
+import { t, codeLabel, labelled } from './i18n.js';
+import { h } from './dom.js';
+
+export function placeIcon(kind) {
+  const post = kind === 'embassy' || kind === 'consulate_general';
+  return L.divIcon({
+    className: post ? 'pin pin-post' : 'pin pin-assoc',
+    iconSize: post ? [22, 22] : [14, 14],
+    iconAnchor: post ? [11, 11] : [7, 7],
+    popupAnchor: [0, -8],
+  });
+}
+
+/** The popup of a place (a GeoJSON feature of the places API). */
+export function placePopup(f) {
+  const p = f.properties;
+  const rows = [
+    [t('layer'), codeLabel('place_kind', p.kind)],
+    [t('about_state'), `${p.city}, ${p.state}`],
+  ];
+  if (p.address) rows.push(['', p.address]);
+  if (p.jurisdiction_states?.length) rows.push([t('out_mode_jurisdiction'), p.jurisdiction_states.join(', ')]);
+  if (p.sectors?.length) rows.push([t('f_sector'), p.sectors.map((c) => codeLabel('sector', c)).join(', ')]);
+  if (p.languages?.length) rows.push([t('language'), p.languages.map((c) => codeLabel('language', c)).join(', ')]);
+  return h('div', { class: 'popup' },
+    h('h3', {}, p.name, p.is_demo ? h('span', { class: 'badge' }, 'demo') : null),
+    h('dl', {}, rows.map(([k, v]) => [h('dt', {}, k ? labelled(k).trim() : ''), h('dd', {}, v)])));
+}
+
+export class Places {
+  constructor(app) {
+    this.app = app;
+    this.fc = null;
+    this.available = true;
+    this.posts = L.layerGroup();
+    this.assocs = L.markerClusterGroup({
+      maxClusterRadius: 40,
+      showCoverageOnHover: false,
+      disableClusteringAtZoom: 12,
+      chunkedLoading: true,
+    });
+  }
+
+  async load() {
+    try {
+      this.fc = await getJSON('/api/v1/places');
+    } catch (e) {
+      this.available = false;
+      this.app.emit('places', null);
+      return;
+    }
+    for (const f of this.fc.features) {
+      const [lng, lat] = f.geometry.coordinates;
+      const marker = L.marker([lat, lng], {
+        icon: placeIcon(f.properties.kind),
+        title: f.properties.name,
+        alt: f.properties.name,
+        keyboard: true,
+        riseOnHover: true,
+      }).bindPopup(() => placePopup(f), { maxWidth: 280 });
+      (f.properties.category === 'consular' ? this.posts : this.assocs).addLayer(marker);
+    }
+    this.sync();
+    this.app.emit('places', this.fc);
+  }
+
+  /** Whether the places are the synthetic demo set (it comes with the demo records). */
+  isDemo() {
+    return (this.fc?.features ?? []).some((f) => f.properties.is_demo);
+  }
+
+  /** The consular posts, for the outreach panel. */
+  postFeatures() {
+    return (this.fc?.features ?? []).filter((f) => f.properties.category === 'consular');
+  }
+
+  /** Shows or hides the overlays as the state says. */
+  sync() {
+    const s = this.app.state;
+    toggle(this.app.map, this.posts, s.posts === '1');
+    toggle(this.app.map, this.assocs, s.assoc === '1');
+  }
+}
+
+function toggle(map, layer, on) {
+  if (on && !map.hasLayer(layer)) layer.addTo(map);
+  if (!on && map.hasLayer(layer)) map.removeLayer(layer);
+}
