@@ -21,6 +21,10 @@ pub struct AppState {
     pub config: Arc<ServeArgs>,
     pub tiles: Arc<crate::tiles::TileCache>,
     pub places: Arc<crate::places::PlaceIndex>,
+    /// Stored API tokens, held in memory.
+    pub auth: Arc<crate::auth::Auth>,
+    /// Rate limits, the concurrency bound and the import lock.
+    pub guard: Arc<crate::http::guard::Guard>,
 }
 
 /// How often the service checks the store for data written by another process.
@@ -50,7 +54,9 @@ impl App {
         let listener = TcpListener::bind(config.addr).await?;
         let tiles = Arc::new(crate::tiles::TileCache::with_megabytes(config.tile_cache_mb, config.basemap_url.clone()));
         let places = Arc::new(crate::places::PlaceIndex::load(store.as_ref())?);
-        let state = AppState { store, engine, config: Arc::new(config), tiles, places };
+        let auth = Arc::new(crate::auth::Auth::new());
+        let guard = Arc::new(crate::http::guard::Guard::new(&config));
+        let state = AppState { store, engine, config: Arc::new(config), tiles, places, auth, guard };
         Ok(App { listener, state })
     }
 
@@ -63,7 +69,9 @@ impl App {
         tracing::info!(addr = %self.local_addr(), "dyaspora listening");
         tokio::spawn(refresh_loop(self.state.clone()));
         tokio::spawn(crate::places::index::watch(self.state.places.clone(), self.state.store.clone()));
-        axum::serve(self.listener, http::router(self.state))
+        // The peer address keys the per-client rate limits.
+        let service = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await
     }

@@ -26,6 +26,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// List, add, update or remove associations (consular posts come from geodata).
     Places(crate::places::PlacesArgs),
+    /// Create, list or revoke API tokens (editor, admin).
+    Token(crate::auth::cli::TokenArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -52,6 +54,23 @@ pub struct ServeArgs {
     /// default the built-in offline basemap (/tiles/basemap) is used.
     #[arg(long, env = "DYASPORA_BASEMAP_URL")]
     pub basemap_url: Option<String>,
+    /// Origins allowed to call the API from a browser (CORS), comma-separated, or `*`; by
+    /// default none (same origin only).
+    #[arg(long = "cors-origin", env = "DYASPORA_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Requests per minute each client (IP address) may make to the expensive endpoints
+    /// (aggregates, OGC items, outreach, imports, exports); 0 disables the limit.
+    #[arg(long, env = "DYASPORA_RATE_LIMIT", default_value_t = 600)]
+    pub rate_limit: u32,
+    /// Requests handled at once; more wait their turn.
+    #[arg(long, env = "DYASPORA_MAX_CONCURRENCY", default_value_t = 512)]
+    pub max_concurrency: usize,
+    /// Seconds a request may take (imports: ten times as long) before a 503.
+    #[arg(long, env = "DYASPORA_REQUEST_TIMEOUT", default_value_t = 60)]
+    pub request_timeout: u64,
+    /// Largest import upload, in MiB.
+    #[arg(long, env = "DYASPORA_MAX_IMPORT_MB", default_value_t = 64)]
+    pub max_import_mb: usize,
 }
 
 impl Default for ServeArgs {
@@ -64,6 +83,11 @@ impl Default for ServeArgs {
             min_count: 11,
             tile_cache_mb: 256,
             basemap_url: None,
+            cors_origins: Vec::new(),
+            rate_limit: 600,
+            max_concurrency: 512,
+            request_timeout: 60,
+            max_import_mb: 64,
         }
     }
 }

@@ -5,8 +5,12 @@
 //! GeoJSON); distances are great-circle kilometres; money is US dollars (stored in cents).
 //! See `ARCHITECTURE.md` for the code map.
 
+#![recursion_limit = "256"]
+
 pub mod aggregate;
 pub mod app;
+pub mod audit;
+pub mod auth;
 pub mod codes;
 pub mod config;
 pub mod demo;

@@ -34,5 +34,6 @@ fn main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Places(args) => dyaspora::places::cli::run(&SqliteStore::open(&config.db)?, &args),
+        Command::Token(args) => dyaspora::auth::cli::run(&SqliteStore::open(&config.db)?, &args),
     }
 }

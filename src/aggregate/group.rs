@@ -223,3 +223,53 @@ pub fn area_table(s: &Snapshot, m: &Matcher) -> AreaTable {
         county_remit: county_amounts.iter_mut().map(|a| RemitStats::from_amounts(a)).collect(),
     }
 }
+
+/// Record counts per unit at every H3 resolution and per state and county.
+pub struct FullCounts {
+    /// `(cell, count)` per resolution, [`MIN_RES`] first.
+    pub h3: Vec<Vec<(u64, u32)>>,
+    pub states: Vec<u32>,
+    pub counties: Vec<u32>,
+}
+
+/// The whole aggregation from coordinates: H3 cells computed (in parallel), sorted, and
+/// counted at every resolution, plus states and counties. This is the cold path the
+/// benchmark compares with Python `h3` + pandas; the service itself keeps the cells from
+/// import and only regroups.
+pub fn full_counts(lat: &[f64], lon: &[f64], state: &[u8], county: &[u16]) -> FullCounts {
+    let finest = crate::record::FINEST_RES;
+    let mut cells: Vec<u64> = lat
+        .par_iter()
+        .zip(lon.par_iter())
+        .map(|(&la, &lo)| h3o::LatLng::new(la, lo).map_or(0, |ll| u64::from(ll.to_cell(finest))))
+        .collect();
+    cells.par_sort_unstable();
+    let h3 = (MIN_RES..=MAX_RES)
+        .into_par_iter()
+        .map(|res| {
+            let mut out: Vec<(u64, u32)> = Vec::new();
+            for &c in &cells {
+                let p = parent(c, res);
+                match out.last_mut() {
+                    Some((id, n)) if *id == p => *n += 1,
+                    _ => out.push((p, 1)),
+                }
+            }
+            out
+        })
+        .collect();
+    let geo = Geodata::get();
+    let mut states = vec![0u32; geo.states.len()];
+    let mut counties = vec![0u32; geo.counties.len()];
+    for &s in state {
+        if let Some(n) = states.get_mut(s as usize) {
+            *n += 1;
+        }
+    }
+    for &c in county {
+        if let Some(n) = counties.get_mut(c as usize) {
+            *n += 1;
+        }
+    }
+    FullCounts { h3, states, counties }
+}

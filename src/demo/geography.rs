@@ -390,12 +390,11 @@ impl Site {
     /// A point uniformly within [`JITTER_KM`] of the centroid (rounded to 6 decimals, about
     /// 0.1 m) that stays in the ZIP's state, with its state and county.
     pub fn locate<'a, R: Rng + ?Sized>(&'a self, geo: &'a Geodata, rng: &mut R) -> Located<'a> {
-        let round = |x: f64| (x * 1e6).round() / 1e6;
         for _ in 0..8 {
             let r = JITTER_KM * rng.random::<f64>().sqrt();
             let (sin, cos) = (std::f64::consts::TAU * rng.random::<f64>()).sin_cos();
-            let lat = round(self.lat + r * sin * self.deg_lat_per_km);
-            let lon = round(self.lon + r * cos * self.deg_lon_per_km);
+            let lat = round6(self.lat + r * sin * self.deg_lat_per_km);
+            let lon = round6(self.lon + r * cos * self.deg_lon_per_km);
             if self.interior {
                 return self.at(lat, lon, self.centroid_county.as_deref());
             }
@@ -415,6 +414,13 @@ impl Site {
     fn at<'a>(&'a self, lat: f64, lon: f64, county_fips: Option<&'a str>) -> Located<'a> {
         Located { lat, lon, state_fips: &self.state_fips, county_fips }
     }
+}
+
+/// `x` rounded to 6 decimals, half away from zero (a cast: `f64::round` is a libm call on
+/// baseline x86-64).
+fn round6(x: f64) -> f64 {
+    let v = x * 1e6;
+    (v + 0.5f64.copysign(v)) as i64 as f64 / 1e6
 }
 
 /// Degree-space distance from a point to the nearest ring of an area.

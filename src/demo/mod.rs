@@ -49,6 +49,7 @@ pub fn generate(n: usize, seed: u64) -> DemoSet {
     let sites = Sites::get();
     let model = Model::new(Codebook::get());
     let base = ChaCha8Rng::seed_from_u64(seed);
+    let id_prefix = format!("demo-{seed}-");
     let mut records = Vec::with_capacity(n);
     (0..n)
         .into_par_iter()
@@ -58,12 +59,31 @@ pub fn generate(n: usize, seed: u64) -> DemoSet {
             rng.set_stream(i as u64 + 1);
             let site = sites.sample(&mut rng);
             let at = site.locate(geo, &mut rng);
-            model.person(&mut rng, format!("demo-{seed}-{i}"), &site.zip, at)
+            model.person(&mut rng, external_id(&id_prefix, i), &site.zip, at)
         })
         .collect_into_vec(&mut records);
     let mut rng = base;
     rng.set_stream(0);
     DemoSet { records, associations: associations::generate(&mut rng) }
+}
+
+/// `{prefix}{i}` without the formatting machinery (a measurable share of the generation).
+fn external_id(prefix: &str, i: usize) -> String {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut v = i;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let mut id = String::with_capacity(prefix.len() + digits.len() - start);
+    id.push_str(prefix);
+    id.push_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"));
+    id
 }
 
 /// The import source name of a demo batch.

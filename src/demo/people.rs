@@ -43,7 +43,7 @@ impl Cat {
     }
 
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> u8 {
-        let u: f64 = rng.random();
+        let u = unit(rng);
         let i = self.cumulative.iter().position(|&c| u < c).unwrap_or(self.codes.len() - 1);
         self.codes[i]
     }
@@ -66,7 +66,7 @@ impl Rates {
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R, adjust: impl Fn(u8, f64) -> f64) -> CodeSet {
         let mut set = CodeSet::default();
         for &(code, p) in &self.0 {
-            if rng.random::<f64>() < adjust(code, p).min(0.97) {
+            if unit(rng) < adjust(code, p).min(0.97) {
                 set.insert(code);
             }
         }
@@ -440,7 +440,7 @@ impl Model {
         // Generation: the young are more often born abroad (mostly in the US).
         let p_abroad = [0.40, 0.20, 0.10, 0.06, 0.04, 0.03][age];
         let generation = maybe(rng, 0.01, |rng| {
-            if rng.random_bool(p_abroad) {
+            if chance(rng, p_abroad) {
                 self.born_abroad
             } else {
                 self.born_haiti
@@ -462,7 +462,7 @@ impl Model {
         let department = maybe(rng, if abroad { 0.25 } else { 0.01 }, |rng| self.department.sample(rng));
         let s = &self.sector;
         let own = |c: u8| sectors.contains(c);
-        let support_sectors = if rng.random_bool(0.04) {
+        let support_sectors = if chance(rng, 0.04) {
             CodeSet::default()
         } else {
             self.support.sample(rng, |c, p| {
@@ -485,7 +485,7 @@ impl Model {
         if occupation.is_none() {
             p_remit *= 0.85;
         }
-        let remits = maybe(rng, 0.02, |rng| rng.random_bool(p_remit));
+        let remits = maybe(rng, 0.02, |rng| chance(rng, p_remit));
         let (remit_amount_cents, remit_frequency, remit_channel) = if remits == Some(true) {
             let freq = if abroad { self.frequency_abroad.sample(rng) } else { self.frequency.sample(rng) };
             let cents = self.remit_amount(rng, edu_level, freq, abroad);
@@ -557,7 +557,7 @@ impl Model {
             if abroad {
                 p *= 0.6;
             }
-            rng.random_bool(p)
+            chance(rng, p)
         });
         let member = association_member == Some(true);
         let ch = &self.chan;
@@ -603,7 +603,7 @@ impl Model {
         let p_en = if abroad { 0.99 } else if recent { 0.35 } else if young { 0.85 } else { 0.72 };
         let p_es = if recent { 0.15 } else { 0.04 };
         for (code, p) in [(ht, p_ht), (fr, p_fr), (en, p_en), (es, p_es)] {
-            if rng.random_bool(p) {
+            if chance(rng, p) {
                 languages.insert(code);
             }
         }
@@ -671,7 +671,7 @@ impl Model {
             w[0] *= 1.5;
             w[1] *= 1.2;
         }
-        let weights: Vec<(u8, f64)> = self.education.iter().copied().zip(w).collect();
+        let weights: [(u8, f64); 6] = std::array::from_fn(|k| (self.education[k], w[k]));
         sample_weights(rng, &weights)
     }
 
@@ -685,7 +685,7 @@ impl Model {
     ) -> Option<u8> {
         // Students among the youngest, retirees among the oldest answer no occupation.
         let none = [0.20, 0.04, 0.03, 0.03, 0.06, 0.45][age];
-        if rng.random_bool(none) {
+        if chance(rng, none) {
             return None;
         }
         let base: [f64; 10] = if female {
@@ -705,8 +705,7 @@ impl Model {
             Some(_) => [0.5, 2.0, 8.0, 0.8, 0.5, 0.2, 0.1, 0.2, 0.2, 0.1],
             None => [1.0; 10],
         };
-        let weights: Vec<(u8, f64)> =
-            (0..10).map(|i| (self.occupation[i], base[i] * by_education[i])).collect();
+        let weights: [(u8, f64); 10] = std::array::from_fn(|k| (self.occupation[k], base[k] * by_education[k]));
         Some(sample_weights(rng, &weights))
     }
 
@@ -720,7 +719,7 @@ impl Model {
             None => self.sector_general.sample(rng),
         };
         set.insert(main);
-        let u: f64 = rng.random();
+        let u = unit(rng);
         let extra = if u < 0.15 {
             2
         } else if u < 0.55 {
@@ -738,7 +737,8 @@ impl Model {
     /// Annual remittances in cents: log-normal around USD 2,600 a year, higher with
     /// education and monthly sending, capped at USD 30,000.
     fn remit_amount<R: Rng + ?Sized>(&self, rng: &mut R, edu_level: Option<usize>, freq: u8, abroad: bool) -> i64 {
-        let mut mu = 2_600f64.ln();
+        const LN_2600: f64 = 7.863_266_724_009_574;
+        let mut mu = LN_2600;
         mu += match edu_level {
             Some(0) => -0.25,
             Some(1) => -0.05,
@@ -762,7 +762,7 @@ impl Model {
         let z: f64 = rng.sample(rand_distr::StandardNormal);
         let usd = (mu + 0.75 * z).exp().clamp(50.0, 30_000.0);
         // Most people report round sums; some give exact totals.
-        if rng.random_bool(0.7) {
+        if chance(rng, 0.7) {
             ((usd / 10.0).round() * 1_000.0) as i64
         } else {
             (usd * 100.0).round() as i64
@@ -795,7 +795,7 @@ impl Model {
     }
 
     fn collection<R: Rng + ?Sized>(&self, rng: &mut R) -> (&'static str, Date) {
-        let u: f64 = rng.random();
+        let u = unit(rng);
         let mut acc = 0.0;
         let round = self
             .rounds
@@ -816,9 +816,20 @@ impl Model {
     }
 }
 
+/// A uniform draw in [0, 1) from 32 random bits: plenty for these rates, and half the
+/// random stream of a 64-bit draw.
+fn unit<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+    f64::from(rng.next_u32()) * (1.0 / 4_294_967_296.0)
+}
+
+/// `true` with probability `p`.
+fn chance<R: Rng + ?Sized>(rng: &mut R, p: f64) -> bool {
+    unit(rng) < p
+}
+
 /// `None` with probability `p_missing` (an unanswered question), else `f(rng)`.
 fn maybe<R: Rng + ?Sized, T>(rng: &mut R, p_missing: f64, f: impl FnOnce(&mut R) -> T) -> Option<T> {
-    if rng.random_bool(p_missing) {
+    if chance(rng, p_missing) {
         None
     } else {
         Some(f(rng))
@@ -828,7 +839,7 @@ fn maybe<R: Rng + ?Sized, T>(rng: &mut R, p_missing: f64, f: impl FnOnce(&mut R)
 /// Draws a code from unnormalised weights.
 fn sample_weights<R: Rng + ?Sized>(rng: &mut R, weights: &[(u8, f64)]) -> u8 {
     let total: f64 = weights.iter().map(|w| w.1).sum();
-    let mut u = rng.random::<f64>() * total;
+    let mut u = unit(rng) * total;
     for &(code, w) in weights {
         if u < w {
             return code;

@@ -238,7 +238,7 @@ pub fn unit_properties(layer: &Layer, i: usize, req: &LayerRequest, classificati
     p
 }
 
-fn to_geojson(layer: &Layer, units: &[usize], req: &LayerRequest, classification: &Classification) -> Value {
+pub fn to_geojson(layer: &Layer, units: &[usize], req: &LayerRequest, classification: &Classification) -> Value {
     let features: Vec<Value> = units
         .iter()
         .map(|&i| {

@@ -1,48 +1,51 @@
 //! The HTTP edge: one router per resource, merged in [`router`], with the cross-cutting
 //! layers (compression, tracing, limits) applied once.
 
+mod admin;
 mod codes;
+pub mod guard;
 mod health;
+mod imports;
 pub mod layers;
 mod ogc;
+mod openapi;
 mod outreach;
 mod places;
 pub mod problem;
 mod tiles;
 mod web;
 
-use std::time::Duration;
-
 use axum::extract::rejection::QueryRejection;
 use axum::http::StatusCode;
 use axum::Router;
 use tower_http::compression::CompressionLayer;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 use problem::Problem;
-
-/// Largest request body accepted (imports stream up to this).
-pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(codes::router())
         .merge(layers::router())
+        .merge(openapi::router())
         .merge(ogc::router())
         .merge(tiles::router())
         .merge(places::router())
         .merge(places::write_router())
         .merge(outreach::router())
         .merge(web::router())
+        .merge(imports::router())
+        .merge(admin::router())
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such endpoint") })
-        .with_state(state)
+        .with_state(state.clone())
+        // Access, limits, timeouts, problem bodies, security headers: see guard.rs.
+        .layer(CatchPanicLayer::custom(guard::panic_response))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
+        .layer(guard::cors(&state.config.cors_origins))
         .layer(CompressionLayer::new())
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
         .layer(TraceLayer::new_for_http())
 }
 

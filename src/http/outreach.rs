@@ -250,7 +250,8 @@ async fn gaps(State(state): State<AppState>, query: Result<Query<Vec<(String, St
     let post = req.get("post").map(|id| Request::post(&set, id, "post")).transpose()?;
     let c = compute(&state, &req, set.clone()).await?;
     let units: Vec<usize> = c.assignments.iter().filter(|a| post.is_none_or(|p| a.post == p)).map(|a| a.unit).collect();
-    let post_of = |unit: usize| c.assignments.iter().find(|a| a.unit == unit).map(|a| a.post);
+    let posts_of: std::collections::HashMap<usize, usize> = c.assignments.iter().map(|a| (a.unit, a.post)).collect();
+    let post_of = |unit: usize| posts_of.get(&unit).copied();
     let (layer, set2, q) = (c.hexagons.clone(), set.clone(), req.gap);
     let ranked = tokio::task::spawn_blocking(move || outreach::rank_gaps(&layer, &set2, &units, &q))
         .await

@@ -32,7 +32,7 @@ use crate::error::Error;
 use crate::tiles::cache::{Cached, Encoding, TileKey};
 use crate::tiles::mercator::MAX_ZOOM;
 use crate::tiles::{
-    aggregate_request, aggregate_source, basemap, parse_index, places, places_request, places_source, render, tilejson,
+    aggregate_request, aggregate_source, basemap, parse_index, place_set, places_request, places_source, render, tilejson,
     Format, TileId, TileLayer,
 };
 
@@ -137,7 +137,7 @@ async fn serve_tile(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<
     let encoding = if format == Format::Mvt { negotiate(headers) } else { Encoding::Identity };
     let version = match layer {
         TileLayer::Basemap => basemap::STYLE_VERSION,
-        TileLayer::Places => places(state).await?.1,
+        TileLayer::Places => place_set(state).1,
         _ => {
             let v = state.engine.snapshot().data_version;
             state.tiles.observe_version(v);
@@ -162,7 +162,7 @@ async fn serve_tile(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<
         }
         TileLayer::Places => {
             let kinds = places_request(&pairs, &[])?;
-            let source = places_source(state, &kinds).await?;
+            let source = places_source(state, kinds, place_properties).await;
             (render(&source, tile, format)?, source.version)
         }
         _ => {
@@ -192,6 +192,15 @@ async fn serve_tile(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<
     };
     state.tiles.insert(&TileKey { version, ..key }, cached.clone());
     Ok(respond(&cached, layer, format, encoding, pinned(query, version), headers))
+}
+
+/// A place's properties in tiles: those of its `/api/v1/places` GeoJSON feature.
+fn place_properties(place: &crate::places::Place) -> serde_json::Map<String, serde_json::Value> {
+    let mut feature = super::places::place_feature(place, None);
+    match feature["properties"].take() {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
 }
 
 fn parse_query(uri: &Uri) -> Result<Vec<(String, String)>, Error> {
@@ -278,7 +287,7 @@ async fn tile_json(State(state): State<AppState>, axum::extract::Path(file): axu
         }
         TileLayer::Places => {
             let kinds = places_request(&pairs, &["format"])?;
-            let s = places_source(&state, &kinds).await?;
+            let s = places_source(&state, kinds, place_properties).await;
             let v = s.version;
             (Some(s), v)
         }

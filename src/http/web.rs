@@ -65,21 +65,63 @@ async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
 }
 
 /// One embedded file with its content type, a strong ETag (its SHA-256) and 304 support.
+/// The Brotli or gzip copy written by the build (`web/compress.mjs`) is sent when the
+/// client accepts it, so the compression layer has nothing left to do for these files.
 fn serve(name: &str, cache: &'static str, headers: &HeaderMap) -> Response {
-    let Some(file) = Assets::get(name) else {
+    let accepted = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let encoded = [("br", "br"), ("gzip", "gz")]
+        .into_iter()
+        .filter(|(coding, _)| accepts(accepted, coding))
+        .find_map(|(coding, ext)| Assets::get(&format!("{name}.{ext}")).map(|f| (Some(coding), f)));
+    let Some((coding, file)) = encoded.or_else(|| Assets::get(name).map(|f| (None, f))) else {
         return Error::NotFound(format!("file {name:?}")).into_response();
     };
-    let tag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
-    if let Some(r) = not_modified(headers, &tag) {
+    let hash = hex::encode(&file.metadata.sha256_hash()[..16]);
+    let tag = match coding {
+        Some(c) => format!("\"{hash}-{c}\""),
+        None => format!("\"{hash}\""),
+    };
+    if let Some(mut r) = not_modified(headers, &tag) {
+        r.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
         return r;
     }
     let mut response = (
-        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type(name))), (header::CACHE_CONTROL, HeaderValue::from_static(cache))],
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(content_type(name)),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+        ],
         file.data.into_owned(),
     )
         .into_response();
-    response.headers_mut().insert(header::ETAG, HeaderValue::from_str(&tag).expect("hex etag"));
+    let h = response.headers_mut();
+    h.insert(header::ETAG, HeaderValue::from_str(&tag).expect("hex etag"));
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if let Some(c) = coding {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(c));
+    }
     response
+}
+
+/// Whether an `Accept-Encoding` value accepts `coding` (listed, or `*`, with q above 0).
+fn accepts(accept_encoding: &str, coding: &str) -> bool {
+    accept_encoding.split(',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let name = parts.next().unwrap_or("");
+        let q = parts
+            .find_map(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+            })
+            .unwrap_or(1.0);
+        (name.eq_ignore_ascii_case(coding) || name == "*") && q > 0.0
+    })
 }
 
 /// Content type by file extension, for the kinds of file Vite emits.
@@ -109,7 +151,10 @@ static METHODOLOGY: Mutex<Option<(u64, Value)>> = Mutex::new(None);
 /// a round's first and last months are the months whose published count is not zero.
 async fn methodology(State(state): State<AppState>) -> Result<Response, Error> {
     let snap = state.engine.snapshot();
-    let cached = METHODOLOGY.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let cached = METHODOLOGY
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let body = match cached {
         Some((v, body)) if v == snap.data_version => body,
         _ => {
@@ -118,17 +163,25 @@ async fn methodology(State(state): State<AppState>) -> Result<Response, Error> {
             let body = tokio::task::spawn_blocking(move || methodology_body(&s, k))
                 .await
                 .map_err(|e| Error::Internal(e.to_string()))??;
-            *METHODOLOGY.lock().unwrap_or_else(|e| e.into_inner()) = Some((snap.data_version, body.clone()));
+            *METHODOLOGY.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((snap.data_version, body.clone()));
             body
         }
     };
-    Ok(([(header::CACHE_CONTROL, "public, max-age=60, must-revalidate")], Json(body)).into_response())
+    Ok((
+        [(header::CACHE_CONTROL, "public, max-age=60, must-revalidate")],
+        Json(body),
+    )
+        .into_response())
 }
 
 /// The published national count of `filter` (`None` when suppressed).
 fn national_count(snap: &Snapshot, filter: &Filter, k: u32) -> Result<Option<u64>, Error> {
     let layer = compute(snap, Unit::State, filter, k)?;
-    Ok(layer.national_properties(&[], None).get("count").and_then(Value::as_u64))
+    Ok(layer
+        .national_properties(&[], None)
+        .get("count")
+        .and_then(Value::as_u64))
 }
 
 fn month_name(m: u32) -> String {
@@ -140,18 +193,26 @@ fn methodology_body(snap: &Snapshot, k: u32) -> Result<Value, Error> {
     let mut rounds = Vec::new();
     for (r, name) in snap.rounds.iter().enumerate() {
         let filter = |extra: &[(&str, &str)]| {
-            Filter::from_params([("round", name.as_str())].into_iter().chain(extra.iter().copied()))
+            Filter::from_params(
+                [("round", name.as_str())]
+                    .into_iter()
+                    .chain(extra.iter().copied()),
+            )
         };
         let count = national_count(snap, &filter(&[])?, k)?;
         // Candidate months come from the snapshot; only those with a published count show.
-        let mut months: Vec<u32> =
-            (0..snap.len()).filter(|&i| usize::from(snap.round[i]) == r).map(|i| snap.month[i]).collect();
+        let mut months: Vec<u32> = (0..snap.len())
+            .filter(|&i| usize::from(snap.round[i]) == r)
+            .map(|i| snap.month[i])
+            .collect();
         months.sort_unstable();
         months.dedup();
         let mut published = Vec::new();
         for m in months {
             let ym = month_name(m);
-            if national_count(snap, &filter(&[("from", &ym), ("to", &ym)])?, k)?.is_some_and(|n| n > 0) {
+            if national_count(snap, &filter(&[("from", &ym), ("to", &ym)])?, k)?
+                .is_some_and(|n| n > 0)
+            {
                 published.push(ym);
             }
         }
@@ -177,9 +238,22 @@ mod tests {
     #[test]
     fn content_types_follow_the_extension() {
         assert_eq!(content_type("index.html"), "text/html; charset=utf-8");
-        assert_eq!(content_type("assets/index-3f2a.js"), "text/javascript; charset=utf-8");
+        assert_eq!(
+            content_type("assets/index-3f2a.js"),
+            "text/javascript; charset=utf-8"
+        );
         assert_eq!(content_type("assets/layers-2x.png"), "image/png");
         assert_eq!(content_type("noextension"), "application/octet-stream");
+    }
+
+    #[test]
+    fn accept_encoding_is_read_with_its_weights() {
+        assert!(accepts("gzip, deflate, br, zstd", "br"));
+        assert!(accepts("gzip;q=1.0, br;q=0.5", "br"));
+        assert!(!accepts("gzip, br;q=0", "br"));
+        assert!(accepts("*", "gzip"));
+        assert!(!accepts("", "gzip"));
+        assert!(!accepts("identity", "br"));
     }
 
     #[test]

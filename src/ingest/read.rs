@@ -1,9 +1,14 @@
 //! Reading CSV (`,`, `;` or tab delimited, auto-detected) and spreadsheets (XLSX, XLS, ODS:
 //! the first sheet) into chunks of rows of text cells.
 //!
-//! A [`Chunk`] stores the cells of many rows in one string with their end offsets, so that a
-//! million rows cost a few hundred allocations, and chunks can be validated in parallel
-//! while the next ones are read.
+//! Rows are handed out in [`Chunk`]s that are validated in parallel:
+//! - a CSV without any `"` (the common case, and every file `write_kobo_csv` writes) is cut
+//!   at line boundaries in one quick pass, and each chunk is split into cells in place by its
+//!   worker, without copying (the same cells the `csv` crate would give for such a file);
+//! - any other CSV goes through the `csv` crate (quoting, escapes, multi-line cells): one
+//!   reader reuses a `ByteRecord` and stores the cells of many rows in one string with their
+//!   end offsets, while workers validate the previous chunks;
+//! - a spreadsheet's first sheet is read by calamine, then chunked the same way.
 
 use std::io::Cursor;
 
@@ -14,82 +19,134 @@ use super::IngestError;
 /// Rows per chunk handed to a validation worker.
 pub const CHUNK_ROWS: usize = 8192;
 
-/// One data row of a chunk.
+/// The number of the first data row (the header is row 1).
+pub const FIRST_ROW: u64 = 2;
+
+/// One data row of an owned chunk.
 #[derive(Clone, Copy, Debug)]
 struct RowSpan {
     /// Spreadsheet row number (header = 1).
     number: u64,
-    /// Index of the row's first cell in `Chunk::ends`.
+    /// Index of the row's first cell in `Cells::ends`.
     first: usize,
     len: usize,
 }
 
-/// Consecutive data rows, their cells concatenated.
+/// Consecutive data rows, their cells concatenated (for quoted CSV and spreadsheets).
 #[derive(Debug, Default)]
-pub struct Chunk {
-    /// Position of the chunk in the file (0, 1, 2…).
-    pub seq: usize,
+pub struct Cells {
     text: String,
     /// End offset in `text` of every cell of every row.
     ends: Vec<usize>,
     rows: Vec<RowSpan>,
-    /// Input bytes this chunk covers (for the progress bar).
+}
+
+/// A batch of consecutive data rows.
+#[derive(Debug)]
+pub struct Chunk<'a> {
+    /// Position of the chunk in the file (0, 1, 2…).
+    pub seq: usize,
+    /// Input size this chunk covers, for the progress bar (bytes for CSV, rows for sheets).
     pub bytes: u64,
+    body: Body<'a>,
 }
 
-/// One row of a chunk.
-#[derive(Clone, Copy)]
-pub struct RowRef<'a> {
-    chunk: &'a Chunk,
-    span: RowSpan,
+#[derive(Debug)]
+enum Body<'a> {
+    /// Quote-free CSV lines, split in place; rows numbered from 0.
+    Lines { text: &'a str, delimiter: char },
+    Cells(Cells),
 }
 
-impl<'a> RowRef<'a> {
-    pub fn number(&self) -> u64 {
-        self.span.number
-    }
+/// One data row: its spreadsheet row number (header = 1) and its cells.
+#[derive(Clone, Copy, Debug)]
+pub struct Row<'r> {
+    pub number: u64,
+    pub cells: &'r [&'r str],
+}
 
+impl<'r> Row<'r> {
     pub fn len(&self) -> usize {
-        self.span.len
-    }
-
-    /// The cell of column `idx` as written (empty when the row is short).
-    pub fn cell(&self, idx: usize) -> &'a str {
-        if idx >= self.span.len {
-            return "";
-        }
-        let k = self.span.first + idx;
-        let start = if k == 0 { 0 } else { self.chunk.ends[k - 1] };
-        &self.chunk.text[start..self.chunk.ends[k]]
-    }
-
-    /// All cells, in column order.
-    pub fn cells(&self) -> impl Iterator<Item = &'a str> + '_ {
-        (0..self.span.len).map(|i| self.cell(i))
-    }
-}
-
-impl Chunk {
-    fn new(seq: usize) -> Chunk {
-        Chunk {
-            seq,
-            text: String::with_capacity(CHUNK_ROWS * 256),
-            ends: Vec::with_capacity(CHUNK_ROWS * 48),
-            rows: Vec::with_capacity(CHUNK_ROWS),
-            bytes: 0,
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.rows.len()
+        self.cells.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.cells.is_empty()
     }
 
-    pub fn rows(&self) -> impl Iterator<Item = RowRef<'_>> {
-        self.rows.iter().map(move |&span| RowRef { chunk: self, span })
+    /// The cell of column `idx` as written (empty when the row is short).
+    pub fn cell(&self, idx: usize) -> &'r str {
+        self.cells.get(idx).copied().unwrap_or("")
+    }
+}
+
+fn is_blank(cells: &[&str]) -> bool {
+    cells.iter().all(|c| c.trim().is_empty())
+}
+
+impl Chunk<'_> {
+    /// Calls `f` with every row that has a non-blank cell, in order; returns the number of
+    /// records seen (blank ones included).
+    pub fn for_each_row(&self, mut f: impl FnMut(Row<'_>)) -> u64 {
+        let mut cells: Vec<&str> = Vec::with_capacity(64);
+        match &self.body {
+            Body::Lines { text, delimiter } => {
+                let mut number = 0;
+                for line in text.split('\n') {
+                    let line = line.strip_suffix('\r').unwrap_or(line);
+                    if line.is_empty() {
+                        continue;
+                    }
+                    cells.clear();
+                    cells.extend(line.split(*delimiter));
+                    if !is_blank(&cells) {
+                        f(Row { number, cells: &cells });
+                    }
+                    number += 1;
+                }
+                number
+            }
+            Body::Cells(c) => {
+                for span in &c.rows {
+                    cells.clear();
+                    let mut start = if span.first == 0 { 0 } else { c.ends[span.first - 1] };
+                    for &end in &c.ends[span.first..span.first + span.len] {
+                        cells.push(&c.text[start..end]);
+                        start = end;
+                    }
+                    f(Row { number: span.number, cells: &cells });
+                }
+                c.rows.len() as u64
+            }
+        }
+    }
+
+    /// A guess of the number of rows, for allocations.
+    pub fn capacity(&self) -> usize {
+        match &self.body {
+            Body::Lines { text, .. } => text.len() / 200 + 1,
+            Body::Cells(c) => c.rows.len(),
+        }
+    }
+
+    /// Whether row numbers are relative to the chunk (quote-free CSV): the row numbered 0 is
+    /// the chunk's first record.
+    pub fn relative(&self) -> bool {
+        matches!(self.body, Body::Lines { .. })
+    }
+}
+
+impl Cells {
+    fn new() -> Cells {
+        Cells {
+            text: String::with_capacity(CHUNK_ROWS * 256),
+            ends: Vec::with_capacity(CHUNK_ROWS * 48),
+            rows: Vec::with_capacity(CHUNK_ROWS),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
     }
 
     /// Appends a CSV record whose fields concatenate to `text`; blank rows are skipped.
@@ -162,9 +219,14 @@ fn unreadable(name: &str, reason: impl Into<String>) -> IngestError {
 
 /// An opened file: its header and a way to stream its rows in chunks.
 pub enum Table<'a> {
+    /// A quote-free CSV, UTF-8 checked as a whole; `text` follows the header line.
+    Lines { header: Vec<String>, text: &'a str, delimiter: char, total: u64 },
     Csv { header: Vec<String>, reader: csv::Reader<&'a [u8]>, total: u64 },
     Sheet { header: Vec<String>, rows: Vec<(u64, Vec<String>)>, total: u64 },
 }
+
+/// Bytes per chunk of a quote-free CSV (a few thousand rows).
+const CHUNK_BYTES: usize = 1 << 20;
 
 impl<'a> Table<'a> {
     pub fn open(name: &str, bytes: &'a [u8]) -> Result<Table<'a>, IngestError> {
@@ -176,21 +238,46 @@ impl<'a> Table<'a> {
 
     pub fn header(&self) -> &[String] {
         match self {
-            Table::Csv { header, .. } | Table::Sheet { header, .. } => header,
+            Table::Lines { header, .. } | Table::Csv { header, .. } | Table::Sheet { header, .. } => header,
         }
     }
 
     /// Size of the input for progress: bytes for CSV, rows for spreadsheets.
     pub fn total(&self) -> u64 {
         match self {
-            Table::Csv { total, .. } | Table::Sheet { total, .. } => *total,
+            Table::Lines { total, .. } | Table::Csv { total, .. } | Table::Sheet { total, .. } => *total,
         }
     }
 
-    /// Streams the data rows to `sink` in chunks of up to [`CHUNK_ROWS`] rows.
-    pub fn for_each_chunk(self, name: &str, mut sink: impl FnMut(Chunk)) -> Result<(), IngestError> {
-        let mut chunk = Chunk::new(0);
+    /// Streams the data rows to `sink` in chunks, in file order (at least one chunk).
+    ///
+    /// Rows of quote-free CSV chunks are numbered from 0 within their chunk
+    /// ([`Chunk::relative`]): chunks are cut by size without counting lines first, and the
+    /// caller shifts the numbers by the rows of the chunks before (and by [`FIRST_ROW`]).
+    pub fn for_each_chunk(self, name: &str, mut sink: impl FnMut(Chunk<'a>)) -> Result<(), IngestError> {
+        let mut seq = 0;
+        let mut emit = |bytes: u64, body: Body<'a>| {
+            sink(Chunk { seq, bytes, body });
+            seq += 1;
+        };
+        let take = |cells: &mut Cells| Body::Cells(std::mem::replace(cells, Cells::new()));
+        let mut cells = Cells::new();
         match self {
+            Table::Lines { text, delimiter, .. } => {
+                let mut start = 0;
+                loop {
+                    let mut end = (start + CHUNK_BYTES).min(text.len());
+                    if end < text.len() {
+                        end = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
+                    }
+                    let body = Body::Lines { text: &text[start..end], delimiter };
+                    emit((end - start) as u64, body);
+                    start = end;
+                    if start >= text.len() {
+                        return Ok(());
+                    }
+                }
+            }
             Table::Csv { mut reader, .. } => {
                 let mut record = csv::ByteRecord::new();
                 let mut number = 1u64;
@@ -205,37 +292,66 @@ impl<'a> Table<'a> {
                     let text = std::str::from_utf8(record.as_slice()).map_err(|_| {
                         unreadable(name, format!("row {number} is not valid UTF-8 (save the file as “CSV UTF-8”)"))
                     })?;
-                    chunk.push_record(number, text, &record);
-                    if chunk.len() == CHUNK_ROWS {
+                    cells.push_record(number, text, &record);
+                    if cells.len() == CHUNK_ROWS {
                         let pos = reader.position().byte();
-                        chunk.bytes = pos - last_pos;
+                        emit(pos - last_pos, take(&mut cells));
                         last_pos = pos;
-                        let seq = chunk.seq;
-                        sink(std::mem::replace(&mut chunk, Chunk::new(seq + 1)));
                     }
                 }
-                chunk.bytes = reader.position().byte() - last_pos;
+                let rest = reader.position().byte() - last_pos;
+                emit(rest, take(&mut cells));
             }
             Table::Sheet { rows, .. } => {
-                for (number, cells) in rows {
-                    chunk.push_cells(number, &cells);
-                    chunk.bytes += 1;
-                    if chunk.len() == CHUNK_ROWS {
-                        let seq = chunk.seq;
-                        sink(std::mem::replace(&mut chunk, Chunk::new(seq + 1)));
+                for (number, row) in rows {
+                    cells.push_cells(number, &row);
+                    if cells.len() == CHUNK_ROWS {
+                        emit(CHUNK_ROWS as u64, take(&mut cells));
                     }
                 }
+                let rest = cells.len() as u64;
+                emit(rest, take(&mut cells));
             }
-        }
-        if !chunk.is_empty() || chunk.seq == 0 {
-            sink(chunk);
         }
         Ok(())
     }
 }
 
+/// The number of non-empty lines (CSV records) in `text`.
+fn count_records(text: &str) -> u64 {
+    text.split('\n').filter(|l| !l.is_empty() && *l != "\r").count() as u64
+}
+
 fn open_csv<'a>(name: &str, bytes: &'a [u8], delimiter: u8) -> Result<Table<'a>, IngestError> {
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if !body.contains(&b'"') {
+        // Quote-free: every line is one record, every delimiter separates two cells.
+        let text = std::str::from_utf8(body).map_err(|e| {
+            let before = std::str::from_utf8(&body[..e.valid_up_to()]).expect("valid prefix");
+            let line = before.rfind('\n').map_or(0, |i| i + 1);
+            let row = count_records(&before[..line]) + 1;
+            let what = if row == 1 { "the header row".to_string() } else { format!("row {row}") };
+            unreadable(name, format!("{what} is not valid UTF-8 (save the file as “CSV UTF-8”)"))
+        })?;
+        // A lone carriage return ends a record for the csv crate: leave such files to it.
+        let lone_cr = text.match_indices('\r').any(|(i, _)| text.as_bytes().get(i + 1) != Some(&b'\n'));
+        if !lone_cr {
+            let delimiter = char::from(delimiter);
+            let mut rest = text;
+            loop {
+                let (line, after) = rest.split_once('\n').unwrap_or((rest, ""));
+                let line = line.strip_suffix('\r').unwrap_or(line);
+                if !line.is_empty() || after.is_empty() {
+                    if line.is_empty() {
+                        return Err(unreadable(name, "the file is empty"));
+                    }
+                    let header = line.split(delimiter).map(str::to_string).collect();
+                    return Ok(Table::Lines { header, text: after, delimiter, total: bytes.len() as u64 });
+                }
+                rest = after;
+            }
+        }
+    }
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
@@ -310,34 +426,74 @@ mod tests {
         assert_eq!(detect(b"PK\x03\x04rest"), Format::Spreadsheet);
     }
 
-    #[test]
-    fn csv_rows_are_chunked_with_spreadsheet_row_numbers() {
-        let csv = "\u{feff}a;b;c\n1;x;\n;;\n\"multi\nline\";y;z;extra\n4\n";
-        let table = Table::open("t.csv", csv.as_bytes()).unwrap();
-        assert_eq!(table.header(), ["a", "b", "c"]);
+    fn rows(chunk: &Chunk<'_>) -> Vec<(u64, Vec<String>)> {
+        let mut rows = Vec::new();
+        chunk.for_each_row(|r| rows.push((r.number, r.cells.iter().map(|c| c.to_string()).collect())));
+        rows
+    }
+
+    fn chunks(csv: &[u8]) -> Vec<Chunk<'_>> {
+        let table = Table::open("t.csv", csv).unwrap();
         let mut chunks = Vec::new();
         table.for_each_chunk("t.csv", |c| chunks.push(c)).unwrap();
+        chunks
+    }
+
+    #[test]
+    fn quoted_csv_goes_through_the_csv_crate_with_spreadsheet_row_numbers() {
+        let csv = "\u{feff}a;b;c\n1;x;\n;;\n\"multi\nline\";y;z;extra\n4\n";
+        let table = Table::open("t.csv", csv.as_bytes()).unwrap();
+        assert!(matches!(table, Table::Csv { .. }));
+        assert_eq!(table.header(), ["a", "b", "c"]);
+        let chunks = chunks(csv.as_bytes());
         assert_eq!(chunks.len(), 1);
-        let rows: Vec<(u64, Vec<&str>)> = chunks[0].rows().map(|r| (r.number(), r.cells().collect())).collect();
+        assert!(!chunks[0].relative());
+        let s = |v: &[&str]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            rows,
-            vec![
-                (2, vec!["1", "x", ""]),
-                (4, vec!["multi\nline", "y", "z", "extra"]),
-                (5, vec!["4"]),
-            ]
+            rows(&chunks[0]),
+            vec![(2, s(&["1", "x", ""])), (4, s(&["multi\nline", "y", "z", "extra"])), (5, s(&["4"]))]
         );
-        assert_eq!(chunks[0].rows().nth(2).unwrap().cell(2), "");
         assert_eq!(chunks[0].bytes, csv.len() as u64 - 9);
     }
 
     #[test]
+    fn quote_free_csv_is_split_in_place() {
+        let csv = "\u{feff}\r\na;b;c\r\n1;x;\r\n\r\n;;\r\n2;y;z;extra\r\n3";
+        let table = Table::open("t.csv", csv.as_bytes()).unwrap();
+        assert!(matches!(table, Table::Lines { .. }));
+        assert_eq!(table.header(), ["a", "b", "c"]);
+        let chunks = chunks(csv.as_bytes());
+        assert_eq!(chunks.len(), 1);
+        assert!(chunks[0].relative());
+        let s = |v: &[&str]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        // Numbered from 0 in the chunk: rows 2, 4 and 5 of the file (row 3 is blank).
+        assert_eq!(rows(&chunks[0]), vec![(0, s(&["1", "x", ""])), (2, s(&["2", "y", "z", "extra"])), (3, s(&["3"]))]);
+        assert_eq!(chunks[0].for_each_row(|_| {}), 4);
+
+        // Big files are cut at line ends.
+        let line = "yes;f;35-44;2024-03-05;33138\n";
+        let big = format!("h1;h2;h3;h4;h5\n{}", line.repeat(100_000));
+        let chunks = chunks(big.as_bytes());
+        assert!(chunks.len() > 2);
+        let counts: Vec<u64> = chunks.iter().map(|c| c.for_each_row(|r| assert_eq!(r.len(), 5))).collect();
+        assert_eq!(counts.iter().sum::<u64>(), 100_000);
+        assert_eq!(chunks.iter().map(|c| c.bytes).sum::<u64>(), big.len() as u64 - 15);
+
+        // A lone carriage return ends a record: such files go to the csv crate.
+        assert!(matches!(Table::open("t.csv", b"a;b\r1;2\r").unwrap(), Table::Csv { .. }));
+    }
+
+    #[test]
     fn invalid_utf8_names_the_row() {
-        let err = Table::open("t.csv", b"a;b\n1;2\n\xe9t\xe9;3\n")
-            .unwrap()
-            .for_each_chunk("t.csv", |_| {})
-            .unwrap_err();
-        assert!(err.to_string().contains("row 3 is not valid UTF-8"), "{err}");
+        for csv in [&b"a;b\n1;2\n\n\xe9t\xe9;3\n"[..], b"a;b\n1;2\n\n\"\xe9t\xe9\";3\n"] {
+            let err = match Table::open("t.csv", csv) {
+                Err(e) => e,
+                Ok(t) => t.for_each_chunk("t.csv", |_| {}).unwrap_err(),
+            };
+            assert!(err.to_string().contains("row 3 is not valid UTF-8"), "{err}");
+        }
+        let err = Table::open("t.csv", b"a;\xe9\n1;2\n").err().unwrap();
+        assert!(err.to_string().contains("the header row is not valid UTF-8"), "{err}");
     }
 
     #[test]

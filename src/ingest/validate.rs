@@ -8,7 +8,7 @@ use time::{Date, Month};
 
 use super::columns::{Col, MultiCols, Plan};
 use super::geocode::{h3_cell, Geocoder};
-use super::read::RowRef;
+use super::read::Row;
 use super::RowProblem;
 use crate::codes::{CodeList, CodeSet, Codebook};
 use crate::record::{LocationSource, Record};
@@ -216,7 +216,7 @@ impl Problems {
 }
 
 struct RowCtx<'r, 'c> {
-    row: RowRef<'r>,
+    row: Row<'r>,
     ctx: &'c Ctx<'c>,
     problems: Problems,
 }
@@ -328,10 +328,10 @@ impl<'r> RowCtx<'r, '_> {
 }
 
 /// Validates and geocodes one row.
-pub fn validate_row(ctx: &Ctx<'_>, row: RowRef<'_>) -> RowResult {
+pub fn validate_row(ctx: &Ctx<'_>, row: Row<'_>) -> RowResult {
     let plan = ctx.plan;
     let cell = |c: &Col| row.cell(c.idx);
-    let mut r = RowCtx { row, ctx, problems: Problems { row: row.number(), list: Vec::new() } };
+    let mut r = RowCtx { row, ctx, problems: Problems { row: row.number, list: Vec::new() } };
 
     // Consent first: without a clear yes nothing else of the row is read.
     let consent = cell(&plan.consent);
@@ -348,7 +348,7 @@ pub fn validate_row(ctx: &Ctx<'_>, row: RowRef<'_>) -> RowResult {
     }
     if row.len() > plan.width {
         r.problems.list.push(RowProblem {
-            row: row.number(),
+            row: row.number,
             column: String::new(),
             value: String::new(),
             reason: format!(

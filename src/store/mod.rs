@@ -72,4 +72,28 @@ pub trait Store: Send + Sync {
 
     /// Removes a place; `false` when there was none with that id.
     fn delete_place(&self, id: &str) -> Result<bool, StoreError>;
+
+    // Access control and audit (`crate::auth`, `crate::audit`).
+
+    /// Erases the record with this external id: deletes it (overwriting its bytes on disk),
+    /// remembers the id so that re-importing the same file does not bring it back, bumps the
+    /// data version and appends the audit entry, in one transaction. Returns the new data
+    /// version, or `None` when no record has that id (nothing is written).
+    fn erase_record(&self, external_id: &str, actor: &str) -> Result<Option<u64>, StoreError>;
+
+    /// Every token (valid and revoked), oldest first.
+    fn tokens(&self) -> Result<Vec<crate::auth::TokenInfo>, StoreError>;
+
+    /// Stores a token's digest and appends the audit entry; returns its id.
+    fn create_token(&self, token: &crate::auth::NewToken) -> Result<i64, StoreError>;
+
+    /// Revokes a valid token and appends the audit entry; `false` when there was no valid
+    /// token with that id.
+    fn revoke_token(&self, id: i64, actor: &str) -> Result<bool, StoreError>;
+
+    /// Appends an audit entry; returns its id.
+    fn append_audit(&self, event: &crate::audit::NewEvent) -> Result<i64, StoreError>;
+
+    /// Audit entries, newest first: at most `limit`, with ids below `before` when given.
+    fn audit_log(&self, before: Option<i64>, limit: usize) -> Result<Vec<crate::audit::Event>, StoreError>;
 }

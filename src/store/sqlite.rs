@@ -11,6 +11,8 @@ use super::{BatchOutcome, NewBatch, Store, StoreError};
 use crate::codes::{CodeList, CodeSet, Codebook};
 use crate::places::Place;
 use crate::record::{LocationSource, Record};
+use crate::audit::{Action, Event, NewEvent};
+use crate::auth::{NewToken, Role, TokenInfo};
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
 const MIGRATIONS: &[&str] = &[r#"
@@ -73,6 +75,37 @@ CREATE TABLE places (
     languages TEXT NOT NULL,
     is_demo INTEGER NOT NULL
 );
+"#, r#"
+-- Access control and audit (issue 7): tokens are stored as SHA-256 digests only; the audit
+-- log refuses updates and deletes; erased external ids stay erased on re-import.
+CREATE TABLE tokens (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('editor', 'admin')),
+    sha256 BLOB NOT NULL UNIQUE CHECK (length(sha256) = 32),
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    created_by TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TABLE erased_records (
+    external_id TEXT PRIMARY KEY,
+    erased_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+) WITHOUT ROWID;
+CREATE TRIGGER records_stay_erased BEFORE INSERT ON records
+WHEN EXISTS (SELECT 1 FROM erased_records WHERE external_id = NEW.external_id)
+BEGIN SELECT RAISE(IGNORE); END;
 "#];
 
 const RECORD_COLUMNS: &str = "external_id, survey_round, collected_on, collection_mode, zip, lat, lon, \
@@ -296,6 +329,139 @@ impl Store for SqliteStore {
     fn delete_place(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self.conn().execute("DELETE FROM places WHERE id = ?1", [id]).map_err(writable)? > 0)
     }
+
+    fn erase_record(&self, external_id: &str, actor: &str) -> Result<Option<u64>, StoreError> {
+        let mut conn = self.conn();
+        // Freed pages are zeroed, so the erased answers do not linger in the file.
+        conn.pragma_update(None, "secure_delete", "ON")?;
+        let tx = conn.transaction().map_err(writable)?;
+        let deleted = tx.execute("DELETE FROM records WHERE external_id = ?1", [external_id]).map_err(writable)?;
+        if deleted == 0 {
+            return Ok(None);
+        }
+        tx.execute("INSERT OR IGNORE INTO erased_records (external_id) VALUES (?1)", [external_id])
+            .map_err(writable)?;
+        bump_data_version(&tx)?;
+        let version = read_data_version(&tx)?;
+        insert_audit(
+            &tx,
+            &NewEvent {
+                actor: actor.to_string(),
+                action: Action::Erase,
+                target: format!("record {external_id}"),
+                detail: serde_json::json!({ "data_version": version }),
+            },
+        )?;
+        tx.commit().map_err(writable)?;
+        // Move the committed change out of the write-ahead log, which still holds the old
+        // pages; a busy reader may delay this, which is harmless.
+        let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        Ok(Some(version))
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, name, role, sha256, created_at, created_by, revoked_at FROM tokens ORDER BY id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let role: String = r.get(2)?;
+            let digest: Vec<u8> = r.get(3)?;
+            out.push(TokenInfo {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                role: Role::of_token(&role).ok_or_else(|| StoreError::Corrupt(format!("token role {role:?}")))?,
+                digest: digest.try_into().map_err(|_| StoreError::Corrupt("token digest is not 32 bytes".into()))?,
+                created_at: r.get(4)?,
+                created_by: r.get(5)?,
+                revoked_at: r.get(6)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn create_token(&self, token: &NewToken) -> Result<i64, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(writable)?;
+        tx.execute(
+            "INSERT INTO tokens (name, role, sha256, created_by) VALUES (?1, ?2, ?3, ?4)",
+            params![token.name, token.role.as_str(), &token.digest[..], token.created_by],
+        )
+        .map_err(writable)?;
+        let id = tx.last_insert_rowid();
+        insert_audit(
+            &tx,
+            &NewEvent {
+                actor: token.created_by.clone(),
+                action: Action::TokenCreate,
+                target: format!("token {id}"),
+                detail: serde_json::json!({ "name": token.name, "role": token.role }),
+            },
+        )?;
+        tx.commit().map_err(writable)?;
+        Ok(id)
+    }
+
+    fn revoke_token(&self, id: i64, actor: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(writable)?;
+        let n = tx
+            .execute(
+                "UPDATE tokens SET revoked_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1 AND revoked_at IS NULL",
+                [id],
+            )
+            .map_err(writable)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        insert_audit(
+            &tx,
+            &NewEvent {
+                actor: actor.to_string(),
+                action: Action::TokenRevoke,
+                target: format!("token {id}"),
+                detail: serde_json::json!({}),
+            },
+        )?;
+        tx.commit().map_err(writable)?;
+        Ok(true)
+    }
+
+    fn append_audit(&self, event: &NewEvent) -> Result<i64, StoreError> {
+        insert_audit(&self.conn(), event)
+    }
+
+    fn audit_log(&self, before: Option<i64>, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, at, actor, action, target, detail FROM audit_log WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let mut rows = stmt.query(params![before.unwrap_or(i64::MAX), limit as i64])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let detail: String = r.get(5)?;
+            out.push(Event {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                actor: r.get(2)?,
+                action: r.get(3)?,
+                target: r.get(4)?,
+                detail: serde_json::from_str(&detail).map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn insert_audit(conn: &Connection, e: &NewEvent) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT INTO audit_log (actor, action, target, detail) VALUES (?1, ?2, ?3, ?4)",
+        params![e.actor, e.action.as_str(), e.target, e.detail.to_string()],
+    )
+    .map_err(writable)?;
+    Ok(conn.last_insert_rowid())
 }
 
 fn bump_data_version(conn: &Connection) -> Result<(), StoreError> {

@@ -13,11 +13,12 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Bytes;
 
-use super::source::Source;
+use super::source::{places_version, Source};
+use crate::places::PlaceSet;
 
 /// How a cached body is encoded on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -115,8 +116,6 @@ const SHARDS: usize = 16;
 const ENTRY_OVERHEAD: usize = 160;
 /// Prepared sources kept (each is one layer for one filter and metric).
 const MAX_SOURCES: usize = 32;
-/// How long the places list is trusted before the store is asked again.
-pub const PLACES_TTL: Duration = Duration::from_secs(2);
 
 /// Hit and miss counters, for logs and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -141,7 +140,8 @@ pub struct TileCache {
     hits: AtomicU64,
     misses: AtomicU64,
     sources: Mutex<HashMap<(String, u64), (SourceSlot, Instant)>>,
-    places: Mutex<Option<(Instant, Arc<Vec<crate::places::Place>>, u64)>>,
+    /// The last place set seen and its content version.
+    places: Mutex<Option<(Arc<PlaceSet>, u64)>>,
     /// An external raster basemap URL template for online deployments (`None`: the
     /// built-in offline basemap).
     pub basemap_url: Option<String>,
@@ -291,14 +291,18 @@ impl TileCache {
         slot
     }
 
-    /// The places list and its version, if loaded less than [`PLACES_TTL`] ago.
-    pub fn fresh_places(&self) -> Option<(Arc<Vec<crate::places::Place>>, u64)> {
-        let p = self.places.lock().unwrap_or_else(|e| e.into_inner());
-        p.as_ref().filter(|(at, _, _)| at.elapsed() < PLACES_TTL).map(|(_, list, v)| (list.clone(), *v))
-    }
-
-    pub fn set_places(&self, list: Arc<Vec<crate::places::Place>>, version: u64) {
-        *self.places.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), list, version));
+    /// The content version of a place set: hashed once per set (sets are immutable and
+    /// replaced whole when places change).
+    pub fn places_version(&self, set: &Arc<PlaceSet>) -> u64 {
+        let mut last = self.places.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((seen, v)) = last.as_ref() {
+            if Arc::ptr_eq(seen, set) {
+                return *v;
+            }
+        }
+        let v = places_version(set.places());
+        *last = Some((set.clone(), v));
+        v
     }
 }
 

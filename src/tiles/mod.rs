@@ -27,9 +27,10 @@ use std::sync::Arc;
 
 use crate::aggregate::Unit;
 use crate::app::AppState;
-use crate::codes::{CodeList, Codebook};
 use crate::error::Error;
 use crate::http::layers::LayerRequest;
+use crate::places::{Category, KindFilter, Place, PlaceSet};
+use serde_json::{Map, Value};
 
 pub use cache::TileCache;
 pub use mercator::TileId;
@@ -189,29 +190,28 @@ pub fn aggregate_request(layer: TileLayer, z: u8, pairs: &[(String, String)], ex
     Ok((unit, req))
 }
 
-/// The place kinds of a places query (`kind=a,b`), validated; empty = every kind.
+/// The place kinds a places query keeps: `kind=` (place_kind codes) and `category=`
+/// (consular or association), as on `/api/v1/places`.
 ///
 /// # Errors
-/// Unknown parameters or place kinds.
-pub fn places_request(pairs: &[(String, String)], extra: &[&str]) -> Result<Vec<String>, Error> {
-    let mut kinds = Vec::new();
+/// Unknown parameters, place kinds or categories.
+pub fn places_request(pairs: &[(String, String)], extra: &[&str]) -> Result<KindFilter, Error> {
+    let mut kinds = KindFilter::all();
     for (k, v) in pairs {
         match k.as_str() {
             "kind" => {
-                for code in v.split(',').map(str::trim).filter(|c| !c.is_empty()) {
-                    let i = Codebook::get()
-                        .index(CodeList::PlaceKind, code)
-                        .map_err(|source| Error::UnknownCode { param: "kind".into(), source })?;
-                    kinds.push(Codebook::get().code(CodeList::PlaceKind, i).to_string());
-                }
+                let f = KindFilter::parse(v).map_err(|source| Error::UnknownCode { param: "kind".into(), source })?;
+                kinds = kinds.and(f);
+            }
+            "category" => {
+                let c = Category::parse(v).ok_or_else(|| Error::invalid("category", format!("{v:?}: use consular or association")))?;
+                kinds = kinds.and(KindFilter::category(c));
             }
             "v" => {}
             other if extra.contains(&other) => {}
-            other => return Err(Error::invalid(other, "unknown parameter (places take kind=…)")),
+            other => return Err(Error::invalid(other, "unknown parameter (places tiles take kind and category)")),
         }
     }
-    kinds.sort();
-    kinds.dedup();
     Ok(kinds)
 }
 
@@ -243,34 +243,19 @@ pub async fn aggregate_source(state: &AppState, unit: Unit, req: &LayerRequest) 
     .cloned()
 }
 
-/// The places list and its content version, reloaded from the store at most every
-/// [`cache::PLACES_TTL`].
-///
-/// # Errors
-/// When the store cannot be read.
-pub async fn places(state: &AppState) -> Result<(Arc<Vec<crate::places::Place>>, u64), Error> {
-    if let Some(p) = state.tiles.fresh_places() {
-        return Ok(p);
-    }
-    let store = state.store.clone();
-    let stored = tokio::task::spawn_blocking(move || store.places()).await.map_err(|e| Error::Internal(e.to_string()))??;
-    let list = source::all_places(stored);
-    let version = source::places_version(&list);
-    let list = Arc::new(list);
-    state.tiles.set_places(list.clone(), version);
-    Ok((list, version))
+/// The current place set and its content version.
+pub fn place_set(state: &AppState) -> (Arc<PlaceSet>, u64) {
+    let set = state.places.get();
+    let version = state.tiles.places_version(&set);
+    (set, version)
 }
 
-/// The prepared places source for the given kinds.
-///
-/// # Errors
-/// When the store cannot be read.
-pub async fn places_source(state: &AppState, kinds: &[String]) -> Result<Arc<Source>, Error> {
-    let (list, version) = places(state).await?;
+/// The prepared places source for the kinds kept; `props` gives a place's properties (the
+/// HTTP layer passes those of the `/api/v1/places` GeoJSON).
+pub async fn places_source(state: &AppState, kinds: KindFilter, props: fn(&Place) -> Map<String, Value>) -> Arc<Source> {
+    let (set, version) = place_set(state);
     let slot = state.tiles.source_slot(&format!("places|{kinds:?}"), version);
-    let kinds = kinds.to_vec();
-    slot.get_or_init(|| async move { Arc::new(source::build_places(&list, &kinds, version)) }).await;
-    Ok(slot.get().expect("initialised above").clone())
+    slot.get_or_init(|| async move { Arc::new(source::build_places(&set, kinds, version, props)) }).await.clone()
 }
 
 /// Cuts one tile from a source in a format; `None` for an empty tile.

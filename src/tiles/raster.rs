@@ -117,7 +117,7 @@ mod tests {
             fill: [0x41, 0xb6, 0xc4],
         };
         let s = Source::new("t", Kind::Cells, 1, Vec::new(), vec![f], None);
-        let t = TileId::new(10, 283, 437).unwrap();
+        let t = TileId::new(10, 283, 435).unwrap();
         for scale in [1, 2] {
             let img = decode(&render(&s, t, scale).unwrap().unwrap());
             let c = t.to_tile(to_world(-80.2, 25.8), f64::from(TILE_PX * scale));

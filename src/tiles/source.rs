@@ -19,9 +19,8 @@ use super::mercator::to_world;
 use crate::aggregate::classify::Classification;
 use crate::aggregate::{Engine, Layer, Unit, UnitId};
 use crate::error::Error;
-use crate::geodata::Geodata;
 use crate::http::layers::{classify, selected_units, unit_properties, LayerRequest};
-use crate::places::Place;
+use crate::places::{Category, KindFilter, Place, PlaceSet};
 
 /// A property value as MVT types it.
 #[derive(Clone, Debug, PartialEq)]
@@ -257,36 +256,12 @@ pub fn from_layer(layer: &Layer, req: &LayerRequest) -> Result<Source, Error> {
     Ok(Source::new(layer_name(layer.unit), kind, layer.data_version, keys.keys, features, Some(classification)))
 }
 
-/// Colour of a place marker on raster tiles: consular posts dark, associations lighter.
-fn place_fill(kind: &str) -> [u8; 3] {
-    match kind {
-        "embassy" | "consulate_general" => rgb("#b2182b"),
-        _ => rgb("#2166ac"),
+/// Colour of a place marker on raster tiles: consular posts dark red, associations blue.
+fn place_fill(place: &Place) -> [u8; 3] {
+    match place.category() {
+        Category::Consular => rgb("#b2182b"),
+        Category::Association => rgb("#2166ac"),
     }
-}
-
-/// Every place shown on the map: Haiti's consular posts (geodata) and the stored places.
-pub fn all_places(stored: Vec<Place>) -> Vec<Place> {
-    let geo = Geodata::get();
-    let mut out: Vec<Place> = geo
-        .posts
-        .iter()
-        .filter(|p| !stored.iter().any(|s| s.id == p.id))
-        .map(|p| Place {
-            id: p.id.clone(),
-            kind: p.kind.clone(),
-            name: p.name.clone(),
-            city: p.city.clone(),
-            state: p.state.clone(),
-            lat: p.lat,
-            lon: p.lon,
-            sectors: Vec::new(),
-            languages: Vec::new(),
-            is_demo: false,
-        })
-        .collect();
-    out.extend(stored);
-    out
 }
 
 /// A content hash of the places, which keys their tiles as the data version keys the others.
@@ -299,25 +274,16 @@ pub fn places_version(places: &[Place]) -> u64 {
     h.finish() | 1
 }
 
-/// Builds the places source, keeping the places whose kind is in `kinds` (all when empty).
-pub fn build_places(places: &[Place], kinds: &[String], version: u64) -> Source {
+/// Builds the places source from the places of `set` that `kinds` keeps, each with the
+/// properties `props` gives it (those of the `/api/v1/places` GeoJSON).
+pub fn build_places(set: &PlaceSet, kinds: KindFilter, version: u64, props: impl Fn(&Place) -> Map<String, Value>) -> Source {
     let mut keys = KeyTable::new();
-    let features = places
-        .iter()
-        .filter(|p| kinds.is_empty() || kinds.contains(&p.kind))
-        .filter(|p| p.lon.is_finite() && p.lat.is_finite())
-        .map(|p| {
+    let features = (0..set.len())
+        .filter(|&i| kinds.contains(set.kind(i)))
+        .map(|i| {
+            let p = set.place(i);
             let w = to_world(p.lon, p.lat);
-            let mut m = Map::new();
-            m.insert("id".into(), Value::from(p.id.clone()));
-            m.insert("kind".into(), Value::from(p.kind.clone()));
-            m.insert("name".into(), Value::from(p.name.clone()));
-            m.insert("city".into(), Value::from(p.city.clone()));
-            m.insert("state".into(), Value::from(p.state.clone()));
-            m.insert("sectors".into(), Value::from(p.sectors.clone()));
-            m.insert("languages".into(), Value::from(p.languages.clone()));
-            m.insert("is_demo".into(), Value::from(p.is_demo));
-            Feature { id: None, shape: Shape::Point(w), bounds: [w[0], w[1], w[0], w[1]], props: keys.props(&m), fill: place_fill(&p.kind) }
+            Feature { id: None, shape: Shape::Point(w), bounds: [w[0], w[1], w[0], w[1]], props: keys.props(&props(p)), fill: place_fill(p) }
         })
         .collect();
     Source::new("places", Kind::Points, version, keys.keys, features, None)
@@ -326,6 +292,7 @@ pub fn build_places(places: &[Place], kinds: &[String], version: u64) -> Source 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::geodata::Geodata;
 
     #[test]
     fn json_values_become_mvt_values_and_nulls_disappear() {
@@ -344,12 +311,18 @@ mod tests {
 
     #[test]
     fn consular_posts_are_places_even_with_an_empty_store() {
-        let places = all_places(Vec::new());
-        assert_eq!(places.len(), Geodata::get().posts.len());
-        let s = build_places(&places, &[], places_version(&places));
-        assert_eq!(s.features.len(), places.len());
+        let set = PlaceSet::build(Vec::new());
+        let version = places_version(set.places());
+        let s = build_places(&set, KindFilter::all(), version, |p| {
+            let mut m = Map::new();
+            m.insert("id".into(), Value::from(p.id.clone()));
+            m
+        });
+        assert_eq!(s.features.len(), Geodata::get().posts.len());
         let miami = to_world(-80.19, 25.83);
-        let near = s.select([miami[0] - 0.01, miami[1] - 0.01, miami[0] + 0.01, miami[1] + 0.01]);
+        let near = s.select([miami[0] - 5e-4, miami[1] - 5e-4, miami[0] + 5e-4, miami[1] + 5e-4]);
         assert_eq!(near.len(), 1, "one post in Miami");
+        let embassy = build_places(&set, KindFilter::parse("embassy").unwrap(), version, |_| Map::new());
+        assert_eq!(embassy.features.len(), 1);
     }
 }

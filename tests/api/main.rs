@@ -3,5 +3,10 @@
 
 mod helpers;
 
+mod access;
 mod aggregates;
+mod ogc;
+mod outreach;
+mod places;
 mod service;
+mod tiles;

@@ -37,6 +37,10 @@ export class About {
     }
   }
 
+  refreshIfShown() {
+    if (this.app.state.tab === 'about') this.render();
+  }
+
   render() {
     const k = this.app.k ?? this.meta?.min_count ?? 11;
     fill(this.el,
@@ -55,7 +59,7 @@ export class About {
       h('ul', { class: 'sources' },
         ['src_census', 'src_ne', 'src_geonames', 'src_codes', 'src_leaflet'].map((key) => h('li', {}, t(key)))),
       h('p', {}, h('a', { href: '/ogc' }, t('api_link'))));
-    if (!this.meta) this.load();
+    if (!this.meta && this.app.state.tab === 'about') this.load();
   }
 
   when() {

@@ -105,6 +105,10 @@ export class DataLayer {
     this.renderLegend();
     this.showInfo(null);
     document.documentElement.dataset.features = String(this.fc.features.length);
+    if (!this.drawn) {
+      this.drawn = true;
+      performance.mark('dyaspora:first-layer');
+    }
   }
 
   /** Re-renders the texts (language change) without fetching. */

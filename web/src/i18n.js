@@ -173,6 +173,14 @@ const STRINGS = {
     export_filters: 'Filters: {f}',
     api_link: 'Open data: API and OGC API',
     keyboard_centre: 'Figures at the centre of the map',
+    zoom_in: 'Zoom in',
+    zoom_out: 'Zoom out',
+    close_popup: 'Close',
+    place_type: 'Type',
+    place_where: 'Where',
+    place_languages: 'Languages',
+    out_nearest_label: 'nearest association',
+    ins_suppressed_rule: 'Suppressed values follow the map’s rule: fewer than {k} people, or hidden so that a group under {k} cannot be worked out.',
   },
   fr: {
     tagline: 'La diaspora haïtienne aux États-Unis',
@@ -336,6 +344,14 @@ const STRINGS = {
     export_filters: 'Filtres : {f}',
     api_link: 'Données ouvertes : API et OGC API',
     keyboard_centre: 'Chiffres au centre de la carte',
+    zoom_in: 'Zoomer',
+    zoom_out: 'Dézoomer',
+    close_popup: 'Fermer',
+    place_type: 'Type',
+    place_where: 'Où',
+    place_languages: 'Langues',
+    out_nearest_label: 'association la plus proche',
+    ins_suppressed_rule: 'Les valeurs masquées suivent la règle de la carte : moins de {k} personnes, ou cachées pour qu’un groupe de moins de {k} ne puisse pas être déduit.',
   },
   ht: {
     tagline: 'Dyaspora ayisyen an Ozetazini',
@@ -499,6 +515,14 @@ const STRINGS = {
     export_filters: 'Filtè: {f}',
     api_link: 'Done ouvè: API ak OGC API',
     keyboard_centre: 'Chif nan mitan kat la',
+    zoom_in: 'Rapwoche',
+    zoom_out: 'Eloyen',
+    close_popup: 'Fèmen',
+    place_type: 'Kalite',
+    place_where: 'Ki kote',
+    place_languages: 'Lang',
+    out_nearest_label: 'asosyasyon ki pi pre a',
+    ins_suppressed_rule: 'Valè ki kache yo swiv menm règ ak kat la: mwens pase {k} moun, oswa kache pou yo pa ka dedui yon gwoup ki gen mwens pase {k} moun.',
   },
 };
 
@@ -522,7 +546,7 @@ export function locale() {
 export function t(key, vars) {
   let s = STRINGS[lang][key] ?? STRINGS.en[key];
   if (s === undefined) {
-    console.warn(`missing string ${key}`);
+    console.error(`missing string ${key}`);
     return key;
   }
   if (vars) {

@@ -7,7 +7,7 @@
 
 import { getJSON, isAbort } from './api.js';
 import { h, fill } from './dom.js';
-import { t, codeList, codeLabel, labelled } from './i18n.js';
+import { t, codeList, codeLabel } from './i18n.js';
 import { fmtInt, fmtPercent, fmtUsd } from './format.js';
 import { filterParams } from './state.js';
 import { resForZoom } from './layers.js';
@@ -183,6 +183,6 @@ export class Insights {
       h('p', { class: 'note' }, note),
       charts,
       incomplete.size ? h('p', { class: 'note' }, `* ${t('ins_incomplete')}`) : null,
-      h('p', { class: 'note' }, labelled(t('ins_respondents')).trim(), ' ', t('suppressed_note', { k: fc.privacy.min_count })));
+      h('p', { class: 'note' }, t('ins_suppressed_rule', { k: fc.privacy.min_count })));
   }
 }

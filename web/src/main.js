@@ -7,7 +7,7 @@ import 'leaflet.markercluster/dist/MarkerCluster.css';
 import './style.css';
 import L from './leaflet.js';
 import { h, fill, saveBlob } from './dom.js';
-import { LANGS, setLang, getLang, t, setCodes, codeLabel } from './i18n.js';
+import { LANGS, setLang, getLang, t, setCodes, codeLabel, missingKeys } from './i18n.js';
 import { readState, writeState, FILTER_KEYS } from './state.js';
 import { getJSON, qs } from './api.js';
 import { layerDef, groupCode, measure } from './layers.js';
@@ -18,6 +18,7 @@ import { Outreach } from './outreach.js';
 import { About } from './about.js';
 import { renderMapTab } from './panel.js';
 import { renderPng, pngName } from './exportpng.js';
+import { basemap } from './basemap.js';
 
 const TABS = ['map', 'insights', 'outreach', 'about'];
 const LAYER_KEYS = ['layer', 'm', 'skill', 'code', 'unit', ...FILTER_KEYS];
@@ -40,19 +41,24 @@ class App {
     this.k = null;
     this.buildShell();
     this.map = L.map(this.mapEl, {
-      zoomControl: true,
+      zoomControl: false,
       minZoom: 2,
       maxZoom: 14,
       worldCopyJump: false,
       keyboard: true,
     });
     this.map.attributionControl.setPrefix('Leaflet');
-    this.base = L.tileLayer('/tiles/basemap/{z}/{x}/{y}.png', {
-      maxZoom: 14,
-      maxNativeZoom: 14,
-      attribution: t('attribution'),
-      noWrap: false,
-    }).addTo(this.map);
+    // Leaflet's own labels, in the page's language.
+    this.map.on('popupopen', (e) => {
+      const close = e.popup.getElement()?.querySelector('.leaflet-popup-close-button');
+      if (close) {
+        close.setAttribute('aria-label', t('close_popup'));
+        close.setAttribute('title', t('close_popup'));
+      }
+    });
+    // Added once the first requests are on their way (see start), so tiles do not queue
+    // ahead of them on the browser's six connections.
+    this.base = basemap({ attribution: t('attribution') });
     const s = this.state;
     if (s.z !== '' && Number.isFinite(+s.z) && Number.isFinite(+s.lat) && Number.isFinite(+s.lng)) {
       this.map.setView([+s.lat, +s.lng], Math.round(+s.z));
@@ -93,17 +99,20 @@ class App {
   async start() {
     const codes = getJSON('/api/v1/codes');
     const def = layerDef(this.state.layer);
-    if (!def.group) this.data.refresh();
+    let first = def.group ? null : this.data.refresh();
     setCodes(await codes);
-    if (def.group) this.data.refresh();
+    if (def.group) first = this.data.refresh();
+    this.base.addTo(this.map);
     this.renderAll();
     performance.mark('dyaspora:interactive');
     document.documentElement.dataset.ready = '1';
-    this.places.load().then(() => {
-      this.renderTab();
-      this.outreach.refresh();
-    });
+    // Places and panels that need them come after the first layer.
+    await first;
+    await this.places.load();
+    this.renderTab();
+    this.outreach.refresh();
     this.insights.refresh();
+    this.about.refreshIfShown();
   }
 
   buildShell() {
@@ -171,6 +180,8 @@ class App {
     for (const id of TABS) this.tabButtons[id].textContent = t(`tab_${id}`);
     this.menuButton.textContent = document.body.classList.contains('panel-open') ? t('close') : t('menu');
     this.mapEl.setAttribute('aria-label', t('map_label'));
+    this.zoom?.remove();
+    this.zoom = L.control.zoom({ position: 'topleft', zoomInTitle: t('zoom_in'), zoomOutTitle: t('zoom_out') }).addTo(this.map);
     this.map.attributionControl.removeAttribution(this.base.getAttribution());
     this.base.options.attribution = t('attribution');
     this.map.attributionControl.addAttribution(t('attribution'));
@@ -281,4 +292,5 @@ class App {
 
 const app = new App();
 window.dyaspora = app;
+app.missingStrings = missingKeys();
 app.start();

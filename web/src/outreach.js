@@ -5,7 +5,7 @@
 import L from './leaflet.js';
 import { getJSON, isAbort, qs } from './api.js';
 import { h, fill, select } from './dom.js';
-import { t, labelled } from './i18n.js';
+import { t, labelled, codeLabel } from './i18n.js';
 import { fmtInt, fmtPercent } from './format.js';
 import { filterParams } from './state.js';
 import { placeIcon, placePopup } from './places.js';
@@ -55,7 +55,9 @@ export class Outreach {
 
   /** Shows the layer only while the outreach tab is open with a post chosen. */
   sync() {
-    const on = this.app.state.tab === 'outreach' && this.app.state.post;
+    const on = Boolean(this.app.state.tab === 'outreach' && this.app.state.post);
+    // The thematic layer stays as context, faded under the plan.
+    this.map.getContainer().classList.toggle('outreach-on', on);
     if (on && !this.map.hasLayer(this.layer)) this.layer.addTo(this.map);
     if (!on && this.map.hasLayer(this.layer)) this.map.removeLayer(this.layer);
   }
@@ -105,7 +107,7 @@ export class Outreach {
     const catchment = L.geoJSON({ type: 'FeatureCollection', features: this.catchment }, {
       pane: 'outreach',
       interactive: false,
-      style: { color: CATCHMENT, weight: 0.8, opacity: 0.8, fillColor: CATCHMENT, fillOpacity: 0.12 },
+      style: { color: CATCHMENT, weight: 1.2, opacity: 0.9, fillColor: CATCHMENT, fillOpacity: 0.15 },
     });
     this.layer.addLayer(catchment);
     for (const f of this.plan.features) {
@@ -160,7 +162,10 @@ export class Outreach {
       h('section', { class: 'catchment', 'data-post': plan.post.id },
         h('h3', {}, `${t('out_catchment')}: ${plan.post.name}`),
         h('p', {}, fig.count === null || fig.count === undefined ? t('suppressed') : t('out_people', { n: fmtInt(fig.count) })),
-        fig.female ? h('p', {}, labelled(t('ins_women')), fmtPercent(fig.female / fig.count)) : null),
+        fig.female ? h('p', {}, labelled(t('ins_women')), fmtPercent(fig.female / fig.count), fig.incomplete?.includes('female') ? ' *' : '') : null,
+        top(fig.top_occupations, 'occupation', t('ins_occupations')),
+        top(fig.top_sectors, 'sector', t('ins_sectors')),
+        fig.incomplete?.length ? h('p', { class: 'note' }, `* ${t('ins_incomplete')}`) : null),
       h('section', { class: 'gaps' },
         h('h3', {}, t('out_gaps')),
         h('p', { class: 'note' }, t('out_gap_hint')),
@@ -171,7 +176,7 @@ export class Outreach {
               type: 'button', class: 'linklike',
               onclick: () => this.map.setView([p.lat, p.lon], Math.max(this.map.getZoom(), 9)),
             }, `${fmtInt(p.count ?? 0)} ${t('p_count').toLowerCase()}`),
-            ' · ', p.nearest_km === null ? '–' : t('out_km', { d: fmtInt(p.nearest_km) }),
+            ' · ', labelled(t('out_nearest_label')), p.nearest_km === null ? '–' : t('out_km', { d: fmtInt(p.nearest_km) }),
             this.assocList(p.associations));
         }))),
       h('section', { class: 'export' },
@@ -180,4 +185,10 @@ export class Outreach {
           h('a', { class: 'button', href: link('csv'), download: '', 'data-download': 'plan-csv' }, t('out_export_csv')), ' ',
           h('a', { class: 'button', href: link('geojson'), download: '', 'data-download': 'plan-geojson' }, t('out_export_json')))));
   }
+}
+
+/** "Top occupations: Services and sales (3,171), …" from a post's published figures. */
+function top(list, codes, title) {
+  if (!list?.length) return null;
+  return h('p', {}, labelled(title), list.slice(0, 3).map((x) => `${codeLabel(codes, x.code)} (${fmtInt(x.count)})`).join(', '));
 }

@@ -4,15 +4,17 @@
 import L from './leaflet.js';
 import 'leaflet.markercluster';
 import { getJSON } from './api.js';
-import { t, codeLabel, labelled } from './i18n.js';
+import { t, codeLabel } from './i18n.js';
 import { h } from './dom.js';
 
 export function placeIcon(kind) {
   const post = kind === 'embassy' || kind === 'consulate_general';
+  // The shape is an inner element: Leaflet positions the icon with its own transform.
   return L.divIcon({
-    className: post ? 'pin pin-post' : 'pin pin-assoc',
-    iconSize: post ? [22, 22] : [14, 14],
-    iconAnchor: post ? [11, 11] : [7, 7],
+    className: post ? 'pin-icon post' : 'pin-icon assoc',
+    html: post ? '<span class="pin pin-post"></span>' : '<span class="pin pin-assoc"></span>',
+    iconSize: post ? [20, 20] : [14, 14],
+    iconAnchor: post ? [10, 10] : [7, 7],
     popupAnchor: [0, -8],
   });
 }
@@ -21,16 +23,15 @@ export function placeIcon(kind) {
 export function placePopup(f) {
   const p = f.properties;
   const rows = [
-    [t('layer'), codeLabel('place_kind', p.kind)],
-    [t('about_state'), `${p.city}, ${p.state}`],
+    [t('place_type'), codeLabel('place_kind', p.kind)],
+    [t('place_where'), p.address ? `${p.address}, ${p.city}, ${p.state}` : `${p.city}, ${p.state}`],
   ];
-  if (p.address) rows.push(['', p.address]);
   if (p.jurisdiction_states?.length) rows.push([t('out_mode_jurisdiction'), p.jurisdiction_states.join(', ')]);
   if (p.sectors?.length) rows.push([t('f_sector'), p.sectors.map((c) => codeLabel('sector', c)).join(', ')]);
-  if (p.languages?.length) rows.push([t('language'), p.languages.map((c) => codeLabel('language', c)).join(', ')]);
+  if (p.languages?.length) rows.push([t('place_languages'), p.languages.map((c) => codeLabel('language', c)).join(', ')]);
   return h('div', { class: 'popup' },
     h('h3', {}, p.name, p.is_demo ? h('span', { class: 'badge' }, 'demo') : null),
-    h('dl', {}, rows.map(([k, v]) => [h('dt', {}, k ? labelled(k).trim() : ''), h('dd', {}, v)])));
+    h('dl', { class: 'place' }, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
 }
 
 export class Places {

@@ -6,16 +6,16 @@
 //! with its privacy-checked properties; an H3 cell with a suppressed count is not a feature
 //! (`/items/{fid}` answers 404 for it, as for an id that does not exist).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
-use super::{base_url, json_response, link, negotiate, only_params, param, query_pairs, Collection, GEOJSON, JSON};
+use super::{
+    base_url, json_response, link, only_params, param, query_pairs, refuse_format, Collection,
+    GEOJSON, JSON,
+};
 use super::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::aggregate::filter::Field;
 use crate::aggregate::{Layer, Unit};
@@ -23,7 +23,9 @@ use crate::app::AppState;
 use crate::codes::{CodeList, Codebook};
 use crate::error::Error;
 use crate::geodata::Geodata;
-use crate::http::layers::{geometry_json, layer_for, parse_bbox, selected_units, unit_properties, LayerRequest};
+use crate::http::layers::{
+    geometry_json, layer_for, parse_bbox, selected_units, unit_properties, LayerRequest,
+};
 
 /// Parameters of every items request.
 const PAGING: [&str; 5] = ["limit", "offset", "bbox", "datetime", "f"];
@@ -35,7 +37,11 @@ pub const PLACE_FILTERS: [&str; 4] = ["kind", "sector", "language", "state"];
 /// Every query parameter accepted by `collection`'s items (`single`: of one feature, which
 /// has no paging nor bbox).
 pub fn accepted_params(c: Collection, single: bool) -> Vec<&'static str> {
-    let mut v: Vec<&'static str> = if single { vec!["datetime", "f"] } else { PAGING.to_vec() };
+    let mut v: Vec<&'static str> = if single {
+        vec!["datetime", "f"]
+    } else {
+        PAGING.to_vec()
+    };
     match c {
         Collection::Aggregate(_) => {
             v.extend(AGGREGATE_EXTRA);
@@ -56,7 +62,7 @@ pub async fn items(
     let c = Collection::parse(&id).ok_or_else(|| Error::NotFound(format!("collection {id:?}")))?;
     let pairs = query_pairs(query)?;
     only_params(&pairs, &accepted_params(c, false))?;
-    if let Err(r) = negotiate(&pairs, &headers, &["json", "geojson"], &[GEOJSON, JSON]) {
+    if let Some(r) = refuse_format(&pairs, &headers, &["json", "geojson"], &[GEOJSON, JSON]) {
         return Ok(r);
     }
     let (limit, offset) = (parse_limit(&pairs)?, parse_count(&pairs, "offset", 0)?);
@@ -68,7 +74,12 @@ pub async fn items(
             run_blocking(move || {
                 let units = matching_units(&layer, bbox);
                 let page = window(&units, offset, limit);
-                (units.len(), page.iter().map(|&i| unit_feature(&layer, i, &req)).collect::<Vec<_>>())
+                (
+                    units.len(),
+                    page.iter()
+                        .map(|&i| unit_feature(&layer, i, &req))
+                        .collect::<Vec<_>>(),
+                )
             })
             .await?
         }
@@ -77,24 +88,47 @@ pub async fn items(
             if let Some(d) = param(&pairs, "datetime") {
                 datetime_months(d)?; // validated; places carry no time and are not filtered by it
             }
-            let places = all_places(&state).await?;
-            let hits: Vec<&PlaceItem> = places.iter().filter(|p| filter.matches(p) && p.within(bbox)).collect();
+            let places = all_places(&state);
+            let hits: Vec<&PlaceItem> = places
+                .iter()
+                .filter(|p| filter.matches(p) && p.within(bbox))
+                .collect();
             let page = window(&hits, offset, limit);
             (hits.len(), page.iter().map(|p| p.feature()).collect())
         }
     };
     let base = base_url(&headers, &state);
-    let page_url = |offset: usize| format!("{base}/collections/{id}/items?{}", page_query(&pairs, limit, offset));
+    let page_url = |offset: usize| {
+        format!(
+            "{base}/collections/{id}/items?{}",
+            page_query(&pairs, limit, offset)
+        )
+    };
     let returned = features.len();
     let mut links = vec![
         link(page_url(offset), "self", GEOJSON, "This page"),
-        link(format!("{base}/collections/{id}"), "collection", JSON, "The collection"),
+        link(
+            format!("{base}/collections/{id}"),
+            "collection",
+            JSON,
+            "The collection",
+        ),
     ];
     if offset.saturating_add(returned) < matched {
-        links.push(link(page_url(offset + returned), "next", GEOJSON, "Next page"));
+        links.push(link(
+            page_url(offset + returned),
+            "next",
+            GEOJSON,
+            "Next page",
+        ));
     }
     if offset > 0 {
-        links.push(link(page_url(offset.min(matched).saturating_sub(limit)), "prev", GEOJSON, "Previous page"));
+        links.push(link(
+            page_url(offset.min(matched).saturating_sub(limit)),
+            "prev",
+            GEOJSON,
+            "Previous page",
+        ));
     }
     let body = json!({
         "type": "FeatureCollection",
@@ -116,7 +150,7 @@ pub async fn item(
     let c = Collection::parse(&id).ok_or_else(|| Error::NotFound(format!("collection {id:?}")))?;
     let pairs = query_pairs(query)?;
     only_params(&pairs, &accepted_params(c, true))?;
-    if let Err(r) = negotiate(&pairs, &headers, &["json", "geojson"], &[GEOJSON, JSON]) {
+    if let Some(r) = refuse_format(&pairs, &headers, &["json", "geojson"], &[GEOJSON, JSON]) {
         return Ok(r);
     }
     let absent = || Error::NotFound(format!("feature {fid:?} in collection {id}"));
@@ -127,36 +161,65 @@ pub async fn item(
             let wanted = fid.clone();
             run_blocking(move || {
                 // Only what the items list publishes: a suppressed cell is as absent as a made-up id.
-                let i = selected_units(&layer, None).into_iter().find(|&i| layer.id_string(i) == wanted)?;
+                let i = selected_units(&layer, None)
+                    .into_iter()
+                    .find(|&i| layer.id_string(i) == wanted)?;
                 Some(unit_feature(&layer, i, &req))
             })
             .await?
             .ok_or_else(absent)?
         }
-        Collection::Places => all_places(&state).await?.iter().find(|p| p.id == fid).ok_or_else(absent)?.feature(),
+        Collection::Places => all_places(&state)
+            .iter()
+            .find(|p| p.id == fid)
+            .ok_or_else(absent)?
+            .feature(),
     };
     let base = base_url(&headers, &state);
     let query = page_query(&pairs, 0, 0);
-    let self_href = format!("{base}/collections/{id}/items/{}{}", encode(&fid), if query.is_empty() { String::new() } else { format!("?{query}") });
+    let self_href = format!(
+        "{base}/collections/{id}/items/{}{}",
+        encode(&fid),
+        if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        }
+    );
     feature["links"] = json!([
         link(self_href, "self", GEOJSON, "This feature"),
-        link(format!("{base}/collections/{id}"), "collection", JSON, "The collection"),
+        link(
+            format!("{base}/collections/{id}"),
+            "collection",
+            JSON,
+            "The collection"
+        ),
     ]);
     Ok(json_response(&feature, GEOJSON))
 }
 
-async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Internal(e.to_string()))
+async fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// The layer request of an aggregate collection: its unit, and the filters, `metrics` and
 /// `skill` of the query, with `datetime` turned into the month range `from`/`to`.
 fn layer_request(pairs: &[(String, String)], unit: Unit) -> Result<LayerRequest, Error> {
-    let mut forwarded: Vec<(String, String)> =
-        pairs.iter().filter(|(k, _)| !matches!(k.as_str(), "datetime" | "bbox")).cloned().collect();
+    let mut forwarded: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "datetime" | "bbox"))
+        .cloned()
+        .collect();
     if let Some(d) = param(pairs, "datetime") {
         if param(pairs, "from").is_some() || param(pairs, "to").is_some() {
-            return Err(Error::invalid("datetime", "give either datetime or from/to, not both"));
+            return Err(Error::invalid(
+                "datetime",
+                "give either datetime or from/to, not both",
+            ));
         }
         let (from, to) = datetime_months(d)?;
         forwarded.extend(from.map(|m| ("from".to_string(), m)));
@@ -170,7 +233,12 @@ fn layer_request(pairs: &[(String, String)], unit: Unit) -> Result<LayerRequest,
 /// The published units of the layer whose geometry intersects `bbox`, in ascending id.
 fn matching_units(layer: &Layer, bbox: Option<[f64; 4]>) -> Vec<usize> {
     use geo::Intersects;
-    let rect = bbox.map(|b| geo::Rect::new(geo::coord! { x: b[0], y: b[1] }, geo::coord! { x: b[2], y: b[3] }));
+    let rect = bbox.map(|b| {
+        geo::Rect::new(
+            geo::coord! { x: b[0], y: b[1] },
+            geo::coord! { x: b[2], y: b[3] },
+        )
+    });
     let mut units: Vec<(String, usize)> = selected_units(layer, bbox)
         .into_iter()
         .filter(|&i| rect.is_none_or(|r| layer.geometry(i).intersects(&r)))
@@ -192,12 +260,22 @@ fn unit_feature(layer: &Layer, i: usize, req: &LayerRequest) -> Value {
 /// The bounding box of a unit's geometry.
 pub fn unit_bbox(layer: &Layer, i: usize) -> Option<[f64; 4]> {
     use geo::BoundingRect;
-    layer.geometry(i).bounding_rect().map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
+    layer
+        .geometry(i)
+        .bounding_rect()
+        .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
 }
 
 /// The box covering all the given boxes; `None` when there are none.
 pub fn union_bbox(boxes: impl Iterator<Item = Option<[f64; 4]>>) -> Option<[f64; 4]> {
-    boxes.flatten().reduce(|a, b| [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])])
+    boxes.flatten().reduce(|a, b| {
+        [
+            a[0].min(b[0]),
+            a[1].min(b[1]),
+            a[2].max(b[2]),
+            a[3].max(b[3]),
+        ]
+    })
 }
 
 /// The page `[offset, offset + limit)` of `all`.
@@ -210,7 +288,10 @@ fn window<T>(all: &[T], offset: usize, limit: usize) -> &[T] {
 fn parse_limit(pairs: &[(String, String)]) -> Result<usize, Error> {
     let limit = parse_count(pairs, "limit", DEFAULT_LIMIT)?;
     if limit == 0 {
-        return Err(Error::invalid("limit", format!("give an integer from 1 to {MAX_LIMIT} (larger values are capped)")));
+        return Err(Error::invalid(
+            "limit",
+            format!("give an integer from 1 to {MAX_LIMIT} (larger values are capped)"),
+        ));
     }
     Ok(limit.min(MAX_LIMIT))
 }
@@ -220,8 +301,13 @@ fn parse_limit(pairs: &[(String, String)]) -> Result<usize, Error> {
 fn parse_count(pairs: &[(String, String)], name: &str, default: usize) -> Result<usize, Error> {
     match param(pairs, name) {
         None => Ok(default),
-        Some(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => Ok(s.parse().unwrap_or(usize::MAX)),
-        Some(s) => Err(Error::invalid(name, format!("{s:?} is not a non-negative integer"))),
+        Some(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(s.parse().unwrap_or(usize::MAX))
+        }
+        Some(s) => Err(Error::invalid(
+            name,
+            format!("{s:?} is not a non-negative integer"),
+        )),
     }
 }
 
@@ -255,7 +341,10 @@ fn encode(s: &str) -> String {
 
 fn now() -> String {
     let t = time::OffsetDateTime::now_utc();
-    t.replace_nanosecond(0).unwrap_or(t).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// Turns an OGC `datetime` (an RFC 3339 date or date-time, or an interval `start/end` with
@@ -272,9 +361,13 @@ pub fn datetime_months(value: &str) -> Result<(Option<String>, Option<String>), 
         let date = if s.len() == 10 {
             time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
         } else {
-            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok().map(|t| t.date())
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .map(|t| t.date())
         }
-        .ok_or_else(|| bad("not an RFC 3339 date (2024-05-31) or date-time (2024-05-31T12:00:00Z)"))?;
+        .ok_or_else(|| {
+            bad("not an RFC 3339 date (2024-05-31) or date-time (2024-05-31T12:00:00Z)")
+        })?;
         if !(1900..=2200).contains(&date.year()) {
             return Err(bad("years must be 1900 to 2200"));
         }
@@ -284,7 +377,8 @@ pub fn datetime_months(value: &str) -> Result<(Option<String>, Option<String>), 
     let parts: Vec<&str> = value.split('/').collect();
     match parts.as_slice() {
         [instant] => {
-            let m = month(instant)?.ok_or_else(|| bad("give a date, a date-time or an interval start/end"))?;
+            let m = month(instant)?
+                .ok_or_else(|| bad("give a date, a date-time or an interval start/end"))?;
             Ok((text(Some(m)), text(Some(m))))
         }
         [start, end] => {
@@ -321,7 +415,9 @@ pub struct PlaceItem {
 
 impl PlaceItem {
     fn within(&self, bbox: Option<[f64; 4]>) -> bool {
-        bbox.is_none_or(|b| self.lon >= b[0] && self.lon <= b[2] && self.lat >= b[1] && self.lat <= b[3])
+        bbox.is_none_or(|b| {
+            self.lon >= b[0] && self.lon <= b[2] && self.lat >= b[1] && self.lat <= b[3]
+        })
     }
 
     fn feature(&self) -> Value {
@@ -332,7 +428,10 @@ impl PlaceItem {
         p.insert("city".into(), Value::from(self.city.clone()));
         p.insert("state".into(), Value::from(self.state.clone()));
         p.insert("address".into(), Value::from(self.address.clone()));
-        p.insert("served_states".into(), Value::from(self.served_states.clone()));
+        p.insert(
+            "served_states".into(),
+            Value::from(self.served_states.clone()),
+        );
         p.insert("sectors".into(), Value::from(self.sectors.join(" ")));
         p.insert("languages".into(), Value::from(self.languages.join(" ")));
         p.insert("is_demo".into(), Value::from(self.is_demo));
@@ -345,51 +444,33 @@ impl PlaceItem {
     }
 }
 
-/// Consular posts (embedded geodata) and the places of the store (associations; a stored
-/// place with a post's id replaces it), ordered by id.
-pub async fn all_places(state: &AppState) -> Result<Arc<Vec<PlaceItem>>, Error> {
-    let store = state.store.clone();
-    let stored = run_blocking(move || store.places()).await??;
-    let mut by_id: BTreeMap<String, PlaceItem> = BTreeMap::new();
-    for post in &Geodata::get().posts {
-        by_id.insert(
-            post.id.clone(),
+/// The places of the shared index (consular posts of the geodata, associations of the
+/// store, as the places API serves them), ordered by id.
+pub fn all_places(state: &AppState) -> Vec<PlaceItem> {
+    let set = state.places.get();
+    let mut items: Vec<PlaceItem> = set
+        .places()
+        .iter()
+        .map(|p| {
+            let post = p.post();
             PlaceItem {
-                id: post.id.clone(),
-                kind: post.kind.clone(),
-                name: post.name.clone(),
-                city: post.city.clone(),
-                state: post.state.clone(),
-                address: post.address.clone(),
-                served_states: post.states.join(" "),
-                sectors: Vec::new(),
-                languages: Vec::new(),
-                is_demo: false,
-                lon: post.lon,
-                lat: post.lat,
-            },
-        );
-    }
-    for p in stored {
-        by_id.insert(
-            p.id.clone(),
-            PlaceItem {
-                id: p.id,
-                kind: p.kind,
-                name: p.name,
-                city: p.city,
-                state: p.state,
-                address: String::new(),
-                served_states: String::new(),
-                sectors: p.sectors,
-                languages: p.languages,
+                id: p.id.clone(),
+                kind: p.kind.clone(),
+                name: p.name.clone(),
+                city: p.city.clone(),
+                state: p.state.clone(),
+                address: post.map(|c| c.address.clone()).unwrap_or_default(),
+                served_states: post.map(|c| c.states.join(" ")).unwrap_or_default(),
+                sectors: p.sectors.clone(),
+                languages: p.languages.clone(),
                 is_demo: p.is_demo,
                 lon: p.lon,
                 lat: p.lat,
-            },
-        );
-    }
-    Ok(Arc::new(by_id.into_values().collect()))
+            }
+        })
+        .collect();
+    items.sort_by(|a, b| a.id.cmp(&b.id));
+    items
 }
 
 /// The filters of the places collection: each a comma-separated list of alternatives.
@@ -405,13 +486,18 @@ impl PlaceFilter {
     fn parse(pairs: &[(String, String)]) -> Result<PlaceFilter, Error> {
         let book = Codebook::get();
         let codes = |name: &str, list: CodeList| -> Result<Option<Vec<String>>, Error> {
-            let Some(v) = param(pairs, name) else { return Ok(None) };
+            let Some(v) = param(pairs, name) else {
+                return Ok(None);
+            };
             let parsed: Vec<String> = v
                 .split(',')
                 .map(str::trim)
                 .filter(|c| !c.is_empty())
                 .map(|c| {
-                    let i = book.index(list, c).map_err(|source| Error::UnknownCode { param: name.into(), source })?;
+                    let i = book.index(list, c).map_err(|source| Error::UnknownCode {
+                        param: name.into(),
+                        source,
+                    })?;
                     Ok(book.code(list, i).to_string())
                 })
                 .collect::<Result<_, Error>>()?;
@@ -424,9 +510,16 @@ impl PlaceFilter {
             None => None,
             Some(v) => {
                 let geo = Geodata::get();
-                let list: Vec<String> = v.split(',').map(|s| s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty()).collect();
+                let list: Vec<String> = v
+                    .split(',')
+                    .map(|s| s.trim().to_ascii_uppercase())
+                    .filter(|s| !s.is_empty())
+                    .collect();
                 if let Some(bad) = list.iter().find(|s| geo.state_by_postal(s).is_none()) {
-                    return Err(Error::invalid("state", format!("{bad:?} is not a USPS state code (e.g. FL)")));
+                    return Err(Error::invalid(
+                        "state",
+                        format!("{bad:?} is not a USPS state code (e.g. FL)"),
+                    ));
                 }
                 if list.is_empty() {
                     return Err(Error::invalid("state", "give at least one USPS state code"));
@@ -444,7 +537,10 @@ impl PlaceFilter {
 
     fn matches(&self, p: &PlaceItem) -> bool {
         let any = |want: &Option<Vec<String>>, have: &[String]| {
-            want.as_ref().is_none_or(|w| w.iter().any(|c| have.iter().any(|h| h.eq_ignore_ascii_case(c))))
+            want.as_ref().is_none_or(|w| {
+                w.iter()
+                    .any(|c| have.iter().any(|h| h.eq_ignore_ascii_case(c)))
+            })
         };
         any(&self.kinds, std::slice::from_ref(&p.kind))
             && any(&self.sectors, &p.sectors)
@@ -458,14 +554,22 @@ mod tests {
     use super::*;
 
     fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
-        q.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        q.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn a_limit_above_the_maximum_is_capped_and_zero_or_words_are_refused() {
         assert_eq!(parse_limit(&pairs(&[])).unwrap(), DEFAULT_LIMIT);
-        assert_eq!(parse_limit(&pairs(&[("limit", "20000")])).unwrap(), MAX_LIMIT);
-        assert_eq!(parse_limit(&pairs(&[("limit", "99999999999999999999999")])).unwrap(), MAX_LIMIT);
+        assert_eq!(
+            parse_limit(&pairs(&[("limit", "20000")])).unwrap(),
+            MAX_LIMIT
+        );
+        assert_eq!(
+            parse_limit(&pairs(&[("limit", "99999999999999999999999")])).unwrap(),
+            MAX_LIMIT
+        );
         assert!(parse_limit(&pairs(&[("limit", "0")])).is_err());
         assert!(parse_limit(&pairs(&[("limit", "-1")])).is_err());
         assert!(parse_limit(&pairs(&[("limit", "ten")])).is_err());
@@ -484,9 +588,18 @@ mod tests {
     #[test]
     fn datetime_instants_and_intervals_become_month_ranges() {
         let m = |s: &str| datetime_months(s).unwrap();
-        assert_eq!(m("2024-03-15"), (Some("2024-03".into()), Some("2024-03".into())));
-        assert_eq!(m("2024-03-15T23:00:00Z"), (Some("2024-03".into()), Some("2024-03".into())));
-        assert_eq!(m("2023-11-01/2024-02-29"), (Some("2023-11".into()), Some("2024-02".into())));
+        assert_eq!(
+            m("2024-03-15"),
+            (Some("2024-03".into()), Some("2024-03".into()))
+        );
+        assert_eq!(
+            m("2024-03-15T23:00:00Z"),
+            (Some("2024-03".into()), Some("2024-03".into()))
+        );
+        assert_eq!(
+            m("2023-11-01/2024-02-29"),
+            (Some("2023-11".into()), Some("2024-02".into()))
+        );
         assert_eq!(m("../2024-02-29"), (None, Some("2024-02".into())));
         assert_eq!(m("2024-01-01/"), (Some("2024-01".into()), None));
         assert!(datetime_months("2024-02-30").is_err());
@@ -497,8 +610,16 @@ mod tests {
 
     #[test]
     fn page_links_keep_the_query_and_encode_it() {
-        let q = pairs(&[("gender", "f,x"), ("limit", "5"), ("offset", "10"), ("round", "a b&c")]);
-        assert_eq!(page_query(&q, 5, 15), "gender=f,x&round=a%20b%26c&limit=5&offset=15");
+        let q = pairs(&[
+            ("gender", "f,x"),
+            ("limit", "5"),
+            ("offset", "10"),
+            ("round", "a b&c"),
+        ]);
+        assert_eq!(
+            page_query(&q, 5, 15),
+            "gender=f,x&round=a%20b%26c&limit=5&offset=15"
+        );
         assert_eq!(page_query(&pairs(&[("f", "json")]), 0, 0), "f=json");
     }
 
@@ -507,7 +628,12 @@ mod tests {
         let p = accepted_params(Collection::Places, false);
         assert!(p.contains(&"kind") && !p.contains(&"gender") && !p.contains(&"unit"));
         let a = accepted_params(Collection::Aggregate(Unit::State), false);
-        assert!(a.contains(&"gender") && a.contains(&"bbox") && !a.contains(&"unit") && !a.contains(&"res"));
+        assert!(
+            a.contains(&"gender")
+                && a.contains(&"bbox")
+                && !a.contains(&"unit")
+                && !a.contains(&"res")
+        );
         assert_eq!(accepted_params(Collection::Places, true), vec!["f"]);
     }
 }

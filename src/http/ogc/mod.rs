@@ -56,7 +56,10 @@ pub fn router() -> Router<AppState> {
         .route("/ogc/collections", get(collections))
         .route("/ogc/collections/{collection}", get(collection))
         .route("/ogc/collections/{collection}/items", get(items::items))
-        .route("/ogc/collections/{collection}/items/{feature}", get(items::item))
+        .route(
+            "/ogc/collections/{collection}/items/{feature}",
+            get(items::item),
+        )
 }
 
 /// A feature collection of the service.
@@ -71,7 +74,10 @@ pub enum Collection {
 impl Collection {
     /// Every collection, in the order listed by `/ogc/collections`.
     pub fn all() -> Vec<Collection> {
-        let mut v = vec![Collection::Aggregate(Unit::State), Collection::Aggregate(Unit::County)];
+        let mut v = vec![
+            Collection::Aggregate(Unit::State),
+            Collection::Aggregate(Unit::County),
+        ];
         v.extend((MIN_RES..=MAX_RES).map(|r| Collection::Aggregate(Unit::H3(r))));
         v.push(Collection::Places);
         v
@@ -95,7 +101,9 @@ impl Collection {
         match self {
             Collection::Aggregate(Unit::State) => "Haitian diaspora by state".into(),
             Collection::Aggregate(Unit::County) => "Haitian diaspora by county".into(),
-            Collection::Aggregate(Unit::H3(r)) => format!("Haitian diaspora by H3 hexagon, resolution {r}"),
+            Collection::Aggregate(Unit::H3(r)) => {
+                format!("Haitian diaspora by H3 hexagon, resolution {r}")
+            }
             Collection::Places => "Consular posts and diaspora associations".into(),
         }
     }
@@ -132,9 +140,16 @@ pub fn base_url(headers: &HeaderMap, state: &AppState) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
         .map_or_else(|| state.config.addr.to_string(), str::to_string);
-    let proto = match headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) {
+    let proto = match headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+    {
         Some("https") => "https",
         _ => "http",
     };
@@ -147,60 +162,96 @@ pub fn link(href: impl Into<String>, rel: &str, media_type: &str, title: &str) -
 }
 
 /// The query parameters as decoded pairs, or a 400 problem.
-pub fn query_pairs(query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> Result<Vec<(String, String)>, Error> {
-    query.map(|Query(q)| q).map_err(|e| Error::invalid("query", e.body_text()))
+pub fn query_pairs(
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Vec<(String, String)>, Error> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|e| Error::invalid("query", e.body_text()))
 }
 
 /// Rejects any parameter not in `allowed` (the standard asks for 400, not silence).
 pub fn only_params(pairs: &[(String, String)], allowed: &[&str]) -> Result<(), Error> {
     match pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
         None => Ok(()),
-        Some((k, _)) => Err(Error::invalid(k, format!("unknown parameter; this resource accepts: {}", allowed.join(", ")))),
+        Some((k, _)) => Err(Error::invalid(
+            k,
+            format!(
+                "unknown parameter; this resource accepts: {}",
+                allowed.join(", ")
+            ),
+        )),
     }
 }
 
 /// The last value of a parameter.
 pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Checks `f` (one of `formats`) and the `Accept` header (one of `media`): the only
-/// representations served are JSON ones, so anything else is 400 (`f`) or 406 (`Accept`).
-pub fn negotiate(pairs: &[(String, String)], headers: &HeaderMap, formats: &[&str], media: &[&str]) -> Result<(), Response> {
+/// representations served are JSON ones, so anything else is refused with 400 (`f`) or
+/// 406 (`Accept`); `None` when the request can be served.
+pub fn refuse_format(
+    pairs: &[(String, String)],
+    headers: &HeaderMap,
+    formats: &[&str],
+    media: &[&str],
+) -> Option<Response> {
     if let Some(f) = param(pairs, "f") {
-        if !formats.contains(&f) {
-            let detail = format!("{f:?} is not an available format; use f={}", formats.join(" or f="));
-            return Err(Error::invalid("f", detail).into_response());
+        if formats.contains(&f) {
+            return None;
         }
-        return Ok(());
+        let detail = format!(
+            "{f:?} is not an available format; use f={}",
+            formats.join(" or f=")
+        );
+        return Some(Error::invalid("f", detail).into_response());
     }
     if accepts(headers, media) {
-        Ok(())
-    } else {
-        Err(Problem::new(StatusCode::NOT_ACCEPTABLE, format!("this resource is available as {}", media.join(", ")))
-            .with("available", media)
-            .into_response())
+        return None;
     }
+    let detail = format!("this resource is available as {}", media.join(", "));
+    Some(
+        Problem::new(StatusCode::NOT_ACCEPTABLE, detail)
+            .with("available", media)
+            .into_response(),
+    )
 }
 
 /// Whether the `Accept` header (absent = anything) admits one of `media` (parameters such
 /// as `version=3.0` and `q` weights other than 0 are not compared).
 fn accepts(headers: &HeaderMap, media: &[&str]) -> bool {
-    let values: Vec<&str> = headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect();
+    let values: Vec<&str> = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
     if values.is_empty() {
         return true;
     }
     values.iter().flat_map(|v| v.split(',')).any(|range| {
         let mut parts = range.split(';').map(str::trim);
         let ty = parts.next().unwrap_or("").to_ascii_lowercase();
-        let refused = parts.any(|p| p.strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()) == Some(0.0));
+        let refused = parts.any(|p| {
+            p.strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                == Some(0.0)
+        });
         if refused || ty.is_empty() {
             return false;
         }
         ty == "*/*"
             || media.iter().any(|m| {
                 let m = m.split(';').next().unwrap_or(m);
-                ty == m || ty.strip_suffix("/*").is_some_and(|major| m.split('/').next() == Some(major))
+                ty == m
+                    || ty
+                        .strip_suffix("/*")
+                        .is_some_and(|major| m.split('/').next() == Some(major))
             })
     })
 }
@@ -210,7 +261,10 @@ pub fn json_response(body: &Value, content_type: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60, must-revalidate")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=60, must-revalidate"),
+            ),
         ],
         body.to_string(),
     )
@@ -224,7 +278,7 @@ async fn landing(
 ) -> Result<Response, Error> {
     let pairs = query_pairs(query)?;
     only_params(&pairs, &["f"])?;
-    if let Err(r) = negotiate(&pairs, &headers, &["json"], &[JSON]) {
+    if let Some(r) = refuse_format(&pairs, &headers, &["json"], &[JSON]) {
         return Ok(r);
     }
     let base = base_url(&headers, &state);
@@ -255,7 +309,7 @@ async fn conformance(
 ) -> Result<Response, Error> {
     let pairs = query_pairs(query)?;
     only_params(&pairs, &["f"])?;
-    if let Err(r) = negotiate(&pairs, &headers, &["json"], &[JSON]) {
+    if let Some(r) = refuse_format(&pairs, &headers, &["json"], &[JSON]) {
         return Ok(r);
     }
     let base = base_url(&headers, &state);
@@ -273,7 +327,7 @@ async fn collections(
 ) -> Result<Response, Error> {
     let pairs = query_pairs(query)?;
     only_params(&pairs, &["f"])?;
-    if let Err(r) = negotiate(&pairs, &headers, &["json"], &[JSON]) {
+    if let Some(r) = refuse_format(&pairs, &headers, &["json"], &[JSON]) {
         return Ok(r);
     }
     let base = base_url(&headers, &state);
@@ -297,13 +351,18 @@ async fn collection(
     let c = Collection::parse(&id).ok_or_else(|| Error::NotFound(format!("collection {id:?}")))?;
     let pairs = query_pairs(query)?;
     only_params(&pairs, &["f"])?;
-    if let Err(r) = negotiate(&pairs, &headers, &["json"], &[JSON]) {
+    if let Some(r) = refuse_format(&pairs, &headers, &["json"], &[JSON]) {
         return Ok(r);
     }
     let base = base_url(&headers, &state);
     let mut body = collection_json(&state, &base, c).await?;
     if let Some(links) = body["links"].as_array_mut() {
-        links[0] = link(format!("{base}/collections/{id}"), "self", JSON, "This document");
+        links[0] = link(
+            format!("{base}/collections/{id}"),
+            "self",
+            JSON,
+            "This document",
+        );
     }
     Ok(json_response(&body, JSON))
 }
@@ -318,13 +377,15 @@ async fn collection_json(state: &AppState, base: &str, c: Collection) -> Result<
             tokio::task::spawn_blocking(move || -> Result<Option<[f64; 4]>, Error> {
                 let layer = engine.layer(unit, &Filter::default())?;
                 let units = crate::http::layers::selected_units(&layer, None);
-                Ok(items::union_bbox(units.iter().map(|&i| items::unit_bbox(&layer, i))))
+                Ok(items::union_bbox(
+                    units.iter().map(|&i| items::unit_bbox(&layer, i)),
+                ))
             })
             .await
             .map_err(|e| Error::Internal(e.to_string()))??
         }
         Collection::Places => {
-            let places = items::all_places(state).await?;
+            let places = items::all_places(state);
             items::union_bbox(places.iter().map(|p| Some([p.lon, p.lat, p.lon, p.lat])))
         }
     };

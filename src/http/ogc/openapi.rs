@@ -12,7 +12,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use super::items::accepted_params;
-use super::{base_url, json_response, negotiate, only_params, query_pairs, Collection, CRS84, DEFAULT_LIMIT, MAX_LIMIT};
+use super::{
+    base_url, json_response, only_params, query_pairs, refuse_format, Collection, CRS84,
+    DEFAULT_LIMIT, MAX_LIMIT,
+};
 use super::{GEOJSON, JSON, OPENAPI};
 use crate::aggregate::filter::Field;
 use crate::aggregate::group::{MAX_RES, MIN_RES};
@@ -29,10 +32,13 @@ pub async fn document(
 ) -> Result<Response, Error> {
     let pairs = query_pairs(query)?;
     only_params(&pairs, &["f"])?;
-    if let Err(r) = negotiate(&pairs, &headers, &["json"], &[OPENAPI, JSON]) {
+    if let Some(r) = refuse_format(&pairs, &headers, &["json"], &[OPENAPI, JSON]) {
         return Ok(r);
     }
-    Ok(json_response(&spec(&base_url(&headers, &state), state.engine.min_count()), OPENAPI))
+    Ok(json_response(
+        &spec(&base_url(&headers, &state), state.engine.min_count()),
+        OPENAPI,
+    ))
 }
 
 pub async fn service_doc(
@@ -44,21 +50,26 @@ pub async fn service_doc(
     only_params(&pairs, &[])?;
     let base = base_url(&headers, &state);
     let html = render_html(&spec(&base, state.engine.min_count()));
-    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(super::HTML))], html).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, HeaderValue::from_static(super::HTML))],
+        html,
+    )
+        .into_response())
 }
 
 /// The OpenAPI 3.0 document; `base` is the absolute URL of `/ogc`.
 pub fn spec(base: &str, k: u32) -> Value {
     let mut paths = Map::new();
-    let json_only = |summary: &str, id: &str, description: &str, schema: &str, params: Vec<Value>| {
-        json!({ "get": {
-            "summary": summary,
-            "operationId": id,
-            "description": description,
-            "parameters": params,
-            "responses": responses(JSON, schema, false),
-        }})
-    };
+    let json_only =
+        |summary: &str, id: &str, description: &str, schema: &str, params: Vec<Value>| {
+            json!({ "get": {
+                "summary": summary,
+                "operationId": id,
+                "description": description,
+                "parameters": params,
+                "responses": responses(JSON, schema, false),
+            }})
+        };
     paths.insert(
         "/".into(),
         json_only(
@@ -151,7 +162,11 @@ pub fn spec(base: &str, k: u32) -> Value {
             "description": "The feature id (H3 index in hex, FIPS code or place id).",
             "schema": { "type": "string" },
         })];
-        params.extend(accepted_params(c, true).into_iter().map(|p| parameter(c, p)));
+        params.extend(
+            accepted_params(c, true)
+                .into_iter()
+                .map(|p| parameter(c, p)),
+        );
         paths.insert(
             format!("/collections/{id}/items/{{featureId}}"),
             json!({ "get": {
@@ -193,7 +208,8 @@ fn responses(media: &str, schema: &str, not_found: bool) -> Value {
         "500": problem_response("Internal error (logged, details not sent)."),
     });
     if not_found {
-        r["404"] = problem_response("No such collection or feature (suppressed units are not features).");
+        r["404"] =
+            problem_response("No such collection or feature (suppressed units are not features).");
     }
     r
 }
@@ -225,7 +241,11 @@ fn format_param(values: &[&str]) -> Value {
 
 /// A comma-separated list of codes from `list`.
 fn code_list_param(name: &str, list: CodeList, description: &str) -> Value {
-    let codes: Vec<String> = Codebook::get().codes(list).iter().map(|c| c.code.clone()).collect();
+    let codes: Vec<String> = Codebook::get()
+        .codes(list)
+        .iter()
+        .map(|c| c.code.clone())
+        .collect();
     json!({
         "name": name, "in": "query", "required": false, "style": "form", "explode": false,
         "description": format!("{description} Comma-separated codes of the `{}` list; any of them matches.", list.name()),
@@ -287,7 +307,7 @@ fn parameter(collection: Collection, name: &str) -> Value {
             "name": "round", "in": "query", "required": false, "style": "form", "explode": false,
             "description": "Only records of these survey rounds (comma-separated names; an unknown round is a 400 naming the valid ones).",
             "schema": { "type": "array", "items": { "type": "string" }, "minItems": 1 },
-            "example": ["default"],
+            "example": ["2025-R1"],
         }),
         "from" | "to" => json!({
             "name": name, "in": "query", "required": false,
@@ -296,14 +316,22 @@ fn parameter(collection: Collection, name: &str) -> Value {
             "example": "2024-01",
         }),
         "kind" => code_list_param("kind", CodeList::PlaceKind, "Only places of these kinds."),
-        "language" => code_list_param("language", CodeList::Language, "Only places working in these languages."),
+        "language" => code_list_param(
+            "language",
+            CodeList::Language,
+            "Only places working in these languages.",
+        ),
         "state" => json!({
             "name": "state", "in": "query", "required": false, "style": "form", "explode": false,
             "description": "Only places in these states (USPS codes).",
             "schema": { "type": "array", "items": { "type": "string", "pattern": "^[A-Za-z]{2}$" }, "minItems": 1 },
             "example": ["FL"],
         }),
-        "sector" if places => code_list_param("sector", CodeList::Sector, "Only places focused on these ISIC sections."),
+        "sector" if places => code_list_param(
+            "sector",
+            CodeList::Sector,
+            "Only places focused on these ISIC sections.",
+        ),
         other => match Field::CODED.iter().find(|(_, n, _)| *n == other) {
             Some((_, _, list)) => code_list_param(other, *list, "Only records with these codes."),
             None => unreachable!("parameter {other} of {collection:?} is not documented"),
@@ -312,7 +340,9 @@ fn parameter(collection: Collection, name: &str) -> Value {
 }
 
 fn metric_names() -> Vec<&'static str> {
-    std::iter::once("all").chain(MetricGroup::ALL.iter().map(|g| g.prefix())).collect()
+    std::iter::once("all")
+        .chain(MetricGroup::ALL.iter().map(|g| g.prefix()))
+        .collect()
 }
 
 fn schemas() -> Value {
@@ -320,10 +350,17 @@ fn schemas() -> Value {
     let links = json!({ "type": "array", "items": link });
     let nullable_number = json!({ "type": "number", "nullable": true });
     let mut aggregate_props = Map::new();
-    aggregate_props.insert("id".into(), json!({ "type": "string", "description": "H3 index (hex) or FIPS code." }));
+    aggregate_props.insert(
+        "id".into(),
+        json!({ "type": "string", "description": "H3 index (hex) or FIPS code." }),
+    );
     aggregate_props.insert("name".into(), json!({ "type": "string" }));
     for p in CORE_PROPERTIES {
-        let schema = if p.starts_with("dominant_") { json!({ "type": "string", "nullable": true }) } else { nullable_number.clone() };
+        let schema = if p.starts_with("dominant_") {
+            json!({ "type": "string", "nullable": true })
+        } else {
+            nullable_number.clone()
+        };
         aggregate_props.insert((*p).into(), schema);
     }
     aggregate_props.insert(
@@ -431,7 +468,12 @@ fn schemas() -> Value {
 
 /// The service-doc page: every path with its parameters, from the definition itself.
 fn render_html(spec: &Value) -> String {
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
     let server = spec["servers"][0]["url"].as_str().unwrap_or("");
     let mut out = String::new();
     out.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
@@ -439,8 +481,14 @@ fn render_html(spec: &Value) -> String {
     out.push_str("</title><style>body{font:15px/1.45 system-ui,sans-serif;max-width:70em;margin:1em auto;padding:0 1em}\
                   code{background:#f3f3f3;padding:0 .2em}table{border-collapse:collapse;margin:.5em 0 1.5em}\
                   td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}</style></head><body>");
-    out.push_str(&format!("<h1>{}</h1>", esc(spec["info"]["title"].as_str().unwrap_or(""))));
-    out.push_str(&format!("<p>{}</p>", esc(spec["info"]["description"].as_str().unwrap_or(""))));
+    out.push_str(&format!(
+        "<h1>{}</h1>",
+        esc(spec["info"]["title"].as_str().unwrap_or(""))
+    ));
+    out.push_str(&format!(
+        "<p>{}</p>",
+        esc(spec["info"]["description"].as_str().unwrap_or(""))
+    ));
     out.push_str(&format!(
         "<p>Machine-readable definition: <a href=\"{0}/api\"><code>{0}/api</code></a> (OpenAPI 3.0). \
          With GDAL: <code>ogrinfo OAPIF:{0}</code>; in QGIS: Layer → Add WFS / OGC API – Features layer, URL <code>{0}</code>.</p>",
@@ -472,7 +520,10 @@ fn render_html(spec: &Value) -> String {
                 }
                 out.push_str("</table>");
             }
-            let codes: Vec<&String> = op["responses"].as_object().map(|r| r.keys().collect()).unwrap_or_default();
+            let codes: Vec<&String> = op["responses"]
+                .as_object()
+                .map(|r| r.keys().collect())
+                .unwrap_or_default();
             out.push_str(&format!(
                 "<p>Responses: {}</p>",
                 codes.iter().map(|c| esc(c)).collect::<Vec<_>>().join(", ")
@@ -491,15 +542,28 @@ mod tests {
     fn every_accepted_parameter_is_documented_once_per_path() {
         let spec = spec("http://x/ogc", 11);
         for c in Collection::all() {
-            for (path, single) in [(format!("/collections/{}/items", c.id()), false), (format!("/collections/{}/items/{{featureId}}", c.id()), true)] {
-                let params = spec["paths"][&path]["get"]["parameters"].as_array().unwrap_or_else(|| panic!("{path} documented"));
-                let names: Vec<&str> = params.iter().filter(|p| p["in"] == "query").map(|p| p["name"].as_str().unwrap()).collect();
+            for (path, single) in [
+                (format!("/collections/{}/items", c.id()), false),
+                (format!("/collections/{}/items/{{featureId}}", c.id()), true),
+            ] {
+                let params = spec["paths"][&path]["get"]["parameters"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{path} documented"));
+                let names: Vec<&str> = params
+                    .iter()
+                    .filter(|p| p["in"] == "query")
+                    .map(|p| p["name"].as_str().unwrap())
+                    .collect();
                 let mut accepted = accepted_params(c, single);
                 let mut sorted = names.clone();
                 accepted.sort_unstable();
                 sorted.sort_unstable();
                 sorted.dedup();
-                assert_eq!(sorted.len(), names.len(), "{path}: a parameter documented twice");
+                assert_eq!(
+                    sorted.len(),
+                    names.len(),
+                    "{path}: a parameter documented twice"
+                );
                 assert_eq!(sorted, accepted, "{path}");
             }
         }
@@ -508,7 +572,9 @@ mod tests {
     #[test]
     fn the_limit_is_documented_with_its_default_and_maximum() {
         let spec = spec("http://x/ogc", 11);
-        let params = spec["paths"]["/collections/states/items"]["get"]["parameters"].as_array().unwrap();
+        let params = spec["paths"]["/collections/states/items"]["get"]["parameters"]
+            .as_array()
+            .unwrap();
         let limit = params.iter().find(|p| p["name"] == "limit").unwrap();
         assert_eq!(limit["schema"]["default"], DEFAULT_LIMIT);
         assert_eq!(limit["schema"]["maximum"], MAX_LIMIT);
@@ -522,7 +588,10 @@ mod tests {
         let html = render_html(&spec);
         assert!(!html.to_lowercase().contains("<script"));
         for path in spec["paths"].as_object().unwrap().keys() {
-            assert!(html.contains(&format!("GET {}", path.replace('&', "&amp;"))), "{path}");
+            assert!(
+                html.contains(&format!("GET {}", path.replace('&', "&amp;"))),
+                "{path}"
+            );
         }
     }
 }

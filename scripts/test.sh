@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints, the Rust unit and integration tests, the Python
+# cross-checks (h3, Shapely, GDAL, owslib, MVT decoding) and the browser tests in Chromium.
+# Installs what is missing first (scripts/setup.sh). This is what .ci/run calls.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || { echo "setup failed"; exit 1; }
+
+failed=0
+step() {
+    echo "=== $1"
+    shift
+    if ! "$@"; then
+        echo "=== FAILED: $*"
+        failed=$((failed + 1))
+    fi
+}
+
+step "format" cargo fmt --check
+step "lints" cargo clippy --all-targets --quiet -- -D warnings
+step "rust tests" cargo test --quiet
+if [ -d tests/py ]; then
+    step "python cross-checks" .venv/bin/pytest -q tests/py
+fi
+if [ -f tests/web/package.json ]; then
+    step "browser tests" bash -c 'cd tests/web && npm test --silent'
+fi
+
+if [ "$failed" -ne 0 ]; then
+    echo "test.sh: $failed step(s) failed"
+    exit 1
+fi
+echo "test.sh: every step passed"

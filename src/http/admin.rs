@@ -1,0 +1,210 @@
+//! The admins' endpoints: the only ones that touch single records.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /api/v1/records` | every record as a Kobo-shaped CSV (re-importable), audited before it is sent |
+//! | `DELETE /api/v1/records/{external_id}` | erase a record: gone from every aggregate and tile when the answer comes |
+//! | `GET /api/v1/audit?limit=&before=` | the audit log, newest first |
+//! | `GET /api/v1/tokens` | the tokens (never their text) |
+//! | `DELETE /api/v1/tokens/{id}` | revoke a token, at once |
+//!
+//! The export neutralises spreadsheet formulas: a cell that starts with `=`, `+`, `-`, `@`,
+//! tab or carriage return and is not a number gets a leading `'`, so that a survey answer
+//! like `=cmd|' /C calc'!A0` stays text when the file is opened in a spreadsheet.
+
+use std::borrow::Cow;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Extension, Json, Router};
+use serde_json::json;
+
+use super::guard;
+use super::imports::refresh;
+use super::problem::Problem;
+use crate::app::AppState;
+use crate::audit::{Action, NewEvent, MAX_PAGE};
+use crate::auth::Principal;
+use crate::error::Error;
+use crate::record::Record;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/records", get(export))
+        .route("/api/v1/records/{external_id}", delete(erase))
+        .route("/api/v1/audit", get(audit_log))
+        .route("/api/v1/tokens", get(tokens))
+        .route("/api/v1/tokens/{id}", delete(revoke))
+}
+
+type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+fn pairs(query: Pairs, accepted: &[&str]) -> Result<Vec<(String, String)>, Error> {
+    let Query(pairs) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
+    if let Some((k, _)) = pairs.iter().find(|(k, _)| !accepted.contains(&k.as_str())) {
+        let accepts = if accepted.is_empty() { "no parameters".to_string() } else { accepted.join(", ") };
+        return Err(Error::invalid(k, format!("unknown parameter; this endpoint accepts {accepts}")));
+    }
+    Ok(pairs)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Internal(e.to_string()))?
+}
+
+/// `GET /api/v1/records`: the audit entry is written first; if it cannot be, nothing is sent.
+async fn export(State(state): State<AppState>, Extension(who): Extension<Principal>, query: Pairs) -> Result<Response, Error> {
+    pairs(query, &[])?;
+    let store = state.store.clone();
+    let (csv, count, version) = blocking(move || {
+        let version = store.data_version()?;
+        let count = store.record_count()?;
+        store.append_audit(&NewEvent {
+            actor: who.actor(),
+            action: Action::Export,
+            target: "records".into(),
+            detail: json!({ "records": count, "data_version": version, "format": "csv" }),
+        })?;
+        let mut records: Vec<Record> = Vec::with_capacity(count as usize);
+        store.load_records(&mut |r| records.push(r))?;
+        let mut raw = Vec::with_capacity(records.len() * 320);
+        crate::ingest::write_kobo_csv(&records, &mut raw).map_err(|e| Error::Internal(e.to_string()))?;
+        let csv = neutralise_formulas(&raw, b';').map_err(|e| Error::Internal(e.to_string()))?;
+        Ok((csv, records.len(), version))
+    })
+    .await?;
+    tracing::info!(records = count, "records exported");
+    let disposition = format!("attachment; filename=\"dyaspora-records-v{version}.csv\"");
+    let mut r = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], csv).into_response();
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
+}
+
+/// Rewrites a CSV so that no cell is read as a formula by a spreadsheet.
+///
+/// # Errors
+/// When `csv` is not valid CSV.
+pub fn neutralise_formulas(csv: &[u8], delimiter: u8) -> Result<Vec<u8>, csv::Error> {
+    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(csv);
+    let mut writer = csv::WriterBuilder::new().delimiter(delimiter).flexible(true).from_writer(Vec::with_capacity(csv.len()));
+    let mut record = csv::ByteRecord::new();
+    let mut out = csv::ByteRecord::new();
+    while reader.read_byte_record(&mut record)? {
+        out.clear();
+        for field in &record {
+            out.push_field(&neutral(field));
+        }
+        writer.write_byte_record(&out)?;
+    }
+    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// A cell that a spreadsheet would evaluate, made text with a leading `'`; numbers such as
+/// `-73.95` are left alone.
+fn neutral(field: &[u8]) -> Cow<'_, [u8]> {
+    let risky = matches!(field.first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'));
+    let number = std::str::from_utf8(field).ok().and_then(|s| s.parse::<f64>().ok()).is_some_and(f64::is_finite);
+    if risky && !number {
+        let mut v = Vec::with_capacity(field.len() + 1);
+        v.push(b'\'');
+        v.extend_from_slice(field);
+        Cow::Owned(v)
+    } else {
+        Cow::Borrowed(field)
+    }
+}
+
+/// `DELETE /api/v1/records/{external_id}`.
+async fn erase(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(external_id): Path<String>,
+) -> Result<Response, Error> {
+    let store = state.store.clone();
+    let id = external_id.clone();
+    let erased = blocking(move || Ok(store.erase_record(&id, &who.actor())?)).await?;
+    let Some(version) = erased else {
+        return Err(Error::NotFound(format!("record with external id {external_id:?}")));
+    };
+    tracing::info!(data_version = version, "record erased");
+    refresh(&state).await;
+    Ok(Json(json!({ "erased": external_id, "data_version": version })).into_response())
+}
+
+/// `GET /api/v1/audit`: newest first, `limit` entries (default 100, at most 1000) with ids
+/// below `before`; `next` continues.
+async fn audit_log(State(state): State<AppState>, query: Pairs) -> Result<Response, Error> {
+    let pairs = pairs(query, &["limit", "before"])?;
+    let get = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let limit = match get("limit") {
+        None => 100,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| Error::invalid("limit", format!("{v:?}: give 1 to {MAX_PAGE}")))?,
+    };
+    let before = match get("before") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| Error::invalid("before", format!("{v:?}: give an entry id")))?,
+        ),
+    };
+    let store = state.store.clone();
+    let events = blocking(move || Ok(store.audit_log(before, limit)?)).await?;
+    let next = (events.len() == limit)
+        .then(|| events.last().map(|e| format!("/api/v1/audit?limit={limit}&before={}", e.id)))
+        .flatten();
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(json!({ "events": events, "next": next }))).into_response())
+}
+
+/// `GET /api/v1/tokens`.
+async fn tokens(State(state): State<AppState>, query: Pairs) -> Result<Response, Error> {
+    pairs(query, &[])?;
+    let store = state.store.clone();
+    let tokens = blocking(move || Ok(store.tokens()?)).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(json!({ "tokens": tokens }))).into_response())
+}
+
+/// `DELETE /api/v1/tokens/{id}`: the token stops working with this answer.
+async fn revoke(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
+    let id: i64 = id.parse().ok().filter(|n| *n > 0).ok_or_else(|| Error::invalid("id", format!("{id:?} is not a token id")))?;
+    let store = state.store.clone();
+    let revoked = blocking(move || Ok(store.revoke_token(id, &who.actor())?)).await?;
+    if !revoked {
+        return Ok(Problem::new(StatusCode::NOT_FOUND, format!("no valid token with id {id}")).into_response());
+    }
+    guard::reload(&state).await;
+    Ok(Json(json!({ "revoked": id })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_become_text_and_numbers_stay_numbers() {
+        let csv = b"a;b;c;d\n=cmd|' /C calc'!A0;-73.95;@SUM(A1);+1\n\"-2+3\";\"\tx\";=1+1;plain\n";
+        let out = String::from_utf8(neutralise_formulas(csv, b';').unwrap()).unwrap();
+        assert_eq!(out, "a;b;c;d\n'=cmd|' /C calc'!A0;-73.95;'@SUM(A1);+1\n'-2+3;'\tx;'=1+1;plain\n");
+    }
+
+    #[test]
+    fn quoted_delimiters_survive_neutralisation() {
+        let csv = b"x;y\n\"=a;b\";\"c\"\"d\"\n";
+        let out = String::from_utf8(neutralise_formulas(csv, b';').unwrap()).unwrap();
+        assert_eq!(out, "x;y\n\"'=a;b\";\"c\"\"d\"\n");
+    }
+}

@@ -1,0 +1,459 @@
+//! The guard every request passes, applied once around the router (see [`super::router`]):
+//!
+//! 1. a request id (`x-request-id`, and a tracing span, so internal errors are logged with it);
+//! 2. the route's role from [`crate::auth::ROUTES`] (a matched route missing there is denied
+//!    and logged as a bug), then the bearer token: 401 without a valid one, 403 with too
+//!    small a role;
+//! 3. the body limit of the route (1 MiB, or the import limit), checked on `Content-Length`
+//!    and enforced on the stream;
+//! 4. the per-client rate limit of the expensive routes (429 with `Retry-After`);
+//! 5. the global concurrency bound (requests beyond it wait) and the route's timeout (503);
+//! 6. on the way out: every 4xx/5xx becomes `application/problem+json` (a 5xx carries only
+//!    the request id, never the cause), and the security headers are set, with a
+//!    Content-Security-Policy that allows nothing outside the origin on the web page.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio::sync::Semaphore;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tracing::Instrument;
+
+use super::problem::Problem;
+use crate::app::AppState;
+use crate::auth::{token, Class, Principal, Role, Rule, Verdict};
+use crate::config::ServeArgs;
+
+/// Body limit of every route but imports: places and other JSON bodies are small.
+pub const SMALL_BODY_BYTES: usize = 1 << 20;
+/// Imports may take this many times the request timeout (large files, slow links).
+const UPLOAD_TIMEOUT_FACTOR: u32 = 10;
+/// Most characters of a plain-text error body kept as a problem's detail.
+const MAX_DETAIL: usize = 2048;
+
+/// The web page may load its own scripts, styles, images and data, and nothing else.
+const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:{basemap}; \
+    font-src 'self'; connect-src 'self'; worker-src 'self' blob:; manifest-src 'self'; object-src 'none'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// The OGC API's HTML description carries its style inline and loads nothing.
+const DOC_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/// Data (JSON, tiles, CSV) is never a document that may run or load anything.
+const DATA_CSP: &str = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// State of the guard shared by all requests.
+pub struct Guard {
+    limiter: Option<RateLimiter>,
+    permits: Arc<Semaphore>,
+    timeout: Duration,
+    /// Largest import body, bytes.
+    pub max_import_bytes: usize,
+    /// Imports run one at a time (each holds its whole file in memory).
+    pub imports: tokio::sync::Mutex<()>,
+    page_csp: HeaderValue,
+}
+
+impl Guard {
+    pub fn new(config: &ServeArgs) -> Guard {
+        let basemap = config.basemap_url.as_deref().and_then(origin_of).map(|o| format!(" {o}")).unwrap_or_default();
+        let page_csp = HeaderValue::from_str(&PAGE_CSP.replace("{basemap}", &basemap))
+            .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
+        Guard {
+            limiter: (config.rate_limit > 0).then(|| RateLimiter::new(config.rate_limit)),
+            permits: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
+            timeout: Duration::from_secs(config.request_timeout.max(1)),
+            max_import_bytes: config.max_import_mb.saturating_mul(1 << 20),
+            imports: tokio::sync::Mutex::new(()),
+            page_csp,
+        }
+    }
+}
+
+/// `scheme://host[:port]` of a URL (template), for the page's `img-src`.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    let ok = matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    ok.then(|| format!("{scheme}://{host}"))
+}
+
+/// The guard middleware; see the module documentation.
+pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let id = format!("{:016x}", rand::random::<u64>());
+    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+    let is_ogc = req.uri().path().starts_with("/ogc");
+    let response = check_and_run(&state, req, next).instrument(span.clone()).await;
+    finish(&state.guard, response, &id, is_ogc).instrument(span).await
+}
+
+async fn check_and_run(state: &AppState, mut req: Request, next: Next) -> Response {
+    let (role, class) = match req.extensions().get::<MatchedPath>() {
+        None => (Role::Public, Class::Light), // no route: the router answers 404
+        Some(path) => match crate::auth::rule(req.method(), path.as_str()) {
+            Rule::Declared(role, class) => (role, class),
+            Rule::OtherMethod => (Role::Public, Class::Light), // the router answers 405
+            Rule::Undeclared => {
+                tracing::error!(route = path.as_str(), "route missing from auth::routes::ROUTES: denied");
+                return Problem::new(StatusCode::FORBIDDEN, "this endpoint has no declared access rule").into_response();
+            }
+        },
+    };
+
+    let principal = match authenticate(state, req.headers()).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let granted = principal.as_ref().map_or(Role::Public, |p| p.role);
+    if granted < role {
+        return match principal {
+            None => unauthorized(&format!("this endpoint needs an {role} token (Authorization: Bearer …)"), false),
+            Some(p) => Problem::new(
+                StatusCode::FORBIDDEN,
+                format!("this endpoint needs the {role} role; token {} has the {} role", p.token_id, p.role),
+            )
+            .into_response(),
+        };
+    }
+    if let Some(p) = principal {
+        req.extensions_mut().insert(p);
+    }
+
+    let guard = &state.guard;
+    let limit = if class == Class::Upload { guard.max_import_bytes } else { SMALL_BODY_BYTES };
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large(limit);
+    }
+    let req = req.map(|b| Body::new(http_body_util::Limited::new(b, limit)));
+
+    if class != Class::Light {
+        if let Some(limiter) = &guard.limiter {
+            let client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+            if let Err(wait) = limiter.check(client) {
+                let secs = wait.as_secs() + 1;
+                let mut r = Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("too many requests to expensive endpoints from this client; retry in {secs} s"),
+                )
+                .into_response();
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                return r;
+            }
+        }
+    }
+
+    let timeout = if class == Class::Upload { guard.timeout * UPLOAD_TIMEOUT_FACTOR } else { guard.timeout };
+    let permits = guard.permits.clone();
+    let run = async move {
+        let _permit = permits.acquire_owned().await;
+        next.run(req).await
+    };
+    match tokio::time::timeout(timeout, run).await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::warn!(seconds = timeout.as_secs(), "request timed out");
+            let mut r = Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the request took longer than {} s; try again later", timeout.as_secs()),
+            )
+            .into_response();
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            r
+        }
+    }
+}
+
+/// The caller named by the `Authorization` header: `None` without one; an error response
+/// for anything but a valid bearer token.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, Response> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let text = value.to_str().map_err(|_| unauthorized("the Authorization header is not ASCII", true))?;
+    let (scheme, credential) = text.trim().split_once(' ').unwrap_or((text, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(unauthorized("use Authorization: Bearer <token>", true));
+    }
+    let (_, digest) = token::parse(credential.trim()).map_err(|_| unauthorized("invalid or revoked token", true))?;
+    let auth = &state.auth;
+    if auth.is_stale() {
+        reload(state).await;
+    }
+    let mut verdict = auth.check(&digest);
+    if verdict == Verdict::Unknown && auth.take_miss_reload() {
+        // Perhaps created by the CLI a moment ago.
+        reload(state).await;
+        verdict = auth.check(&digest);
+    }
+    match verdict {
+        Verdict::Valid(p) => Ok(Some(p)),
+        Verdict::Revoked | Verdict::Unknown => Err(unauthorized("invalid or revoked token", true)),
+    }
+}
+
+/// Reloads the tokens on a blocking thread; on failure the tokens in memory stay in use.
+pub async fn reload(state: &AppState) {
+    let (auth, store) = (state.auth.clone(), state.store.clone());
+    match tokio::task::spawn_blocking(move || auth.reload(store.as_ref())).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "tokens could not be reloaded"),
+        Err(e) => tracing::error!(error = %e, "token reload panicked"),
+    }
+}
+
+fn unauthorized(detail: &str, invalid_token: bool) -> Response {
+    let mut r = Problem::new(StatusCode::UNAUTHORIZED, detail).into_response();
+    let challenge = if invalid_token { r#"Bearer realm="dyaspora", error="invalid_token""# } else { r#"Bearer realm="dyaspora""# };
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    r
+}
+
+/// 413 for a body above `limit` bytes.
+pub fn too_large(limit: usize) -> Response {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the request body is larger than this endpoint accepts ({})", human_bytes(limit)),
+    )
+    .with("limit_bytes", limit)
+    .into_response()
+}
+
+fn human_bytes(n: usize) -> String {
+    if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// Makes every error a problem document, adds the request id and the security headers.
+async fn finish(guard: &Guard, response: Response, id: &str, is_ogc: bool) -> Response {
+    let status = response.status();
+    let mut response = if status.is_client_error() || status.is_server_error() {
+        as_problem(response, id).await
+    } else {
+        response
+    };
+    if status.is_server_error() {
+        tracing::warn!(status = status.as_u16(), "answered with a server error");
+    }
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"));
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(id) {
+        h.insert(HeaderName::from_static("x-request-id"), v);
+    }
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"));
+    h.insert(
+        HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
+    );
+    let csp = match (html, is_ogc) {
+        (true, false) => guard.page_csp.clone(),
+        (true, true) => HeaderValue::from_static(DOC_CSP),
+        (false, _) => HeaderValue::from_static(DATA_CSP),
+    };
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    response
+}
+
+/// An error response as `application/problem+json`: a problem from a handler is kept (a 5xx
+/// gains the request id); anything else (axum's rejections, 405, a body-limit error) is
+/// rewritten, keeping a 4xx's plain-text reason as the detail.
+async fn as_problem(response: Response, id: &str) -> Response {
+    let status = response.status();
+    let content_type =
+        response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let is_problem = content_type.starts_with("application/problem+json");
+    if is_problem && status.is_client_error() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let mut problem = if is_problem {
+        serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes).ok()
+    } else {
+        None
+    }
+    .unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(&bytes);
+        let detail = if status.is_client_error() && content_type.starts_with("text/plain") && !text.trim().is_empty() {
+            text.trim().chars().take(MAX_DETAIL).collect()
+        } else {
+            default_detail(status, &parts.headers)
+        };
+        match serde_json::to_value(Problem::new(status, detail)) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        }
+    });
+    if status.is_server_error() {
+        problem.insert("request_id".into(), id.into());
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    Response::from_parts(parts, Body::from(body))
+}
+
+fn default_detail(status: StatusCode, headers: &HeaderMap) -> String {
+    match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allow = headers.get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("");
+            format!("this endpoint does not take this method; it takes {allow}")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large for this endpoint".into(),
+        s if s.is_server_error() => "internal error; it has been logged with the request id".into(),
+        s => s.canonical_reason().unwrap_or("error").to_lowercase(),
+    }
+}
+
+/// The response to a handler that panicked (the panic message is logged, not sent).
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = message, "handler panicked");
+    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; it has been logged with the request id").into_response()
+}
+
+/// CORS: the configured origins may call the API from a browser; none by default.
+pub fn cors(origins: &[String]) -> CorsLayer {
+    let base = CorsLayer::new()
+        .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_NONE_MATCH, header::ACCEPT_LANGUAGE])
+        .expose_headers([
+            header::ETAG,
+            header::RETRY_AFTER,
+            header::CONTENT_DISPOSITION,
+            HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(Duration::from_secs(3600));
+    let origins: Vec<&str> = origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()).collect();
+    if origins.contains(&"*") {
+        return base.allow_origin(AllowOrigin::any());
+    }
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| match HeaderValue::from_str(o.trim_end_matches('/')) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                tracing::warn!(origin = o, "ignoring a CORS origin that is not a valid header value");
+                None
+            }
+        })
+        .collect();
+    if list.is_empty() {
+        base
+    } else {
+        base.allow_origin(AllowOrigin::list(list))
+    }
+}
+
+/// Per-client token buckets: `per_minute` requests a minute, bursts of a quarter of that.
+/// IPv6 clients are keyed by their /64, which one host usually owns whole.
+struct RateLimiter {
+    capacity: f64,
+    per_second: f64,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+/// Above this many clients remembered, full buckets are forgotten.
+const MAX_CLIENTS: usize = 10_000;
+
+impl RateLimiter {
+    fn new(per_minute: u32) -> RateLimiter {
+        RateLimiter {
+            capacity: (f64::from(per_minute) / 4.0).max(1.0),
+            per_second: f64::from(per_minute) / 60.0,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `client`, or says how long until one is available.
+    fn check(&self, client: Option<IpAddr>) -> Result<(), Duration> {
+        let key = match client {
+            Some(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+            Some(IpAddr::V6(v6)) => IpAddr::V4(v6.to_ipv4_mapped().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)),
+            Some(ip) => ip,
+            None => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        };
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() >= MAX_CLIENTS {
+            let (cap, rate) = (self.capacity, self.per_second);
+            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < cap);
+        }
+        let (tokens, at) = buckets.entry(key).or_insert((self.capacity, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.capacity);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / self.per_second))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_gets_a_burst_then_waits() {
+        let limiter = RateLimiter::new(60);
+        let ip = Some("10.0.0.1".parse().unwrap());
+        for _ in 0..15 {
+            assert!(limiter.check(ip).is_ok());
+        }
+        let wait = limiter.check(ip).unwrap_err();
+        assert!(wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(limiter.check(Some("10.0.0.2".parse().unwrap())).is_ok(), "other clients are not affected");
+    }
+
+    #[test]
+    fn ipv6_clients_share_their_64() {
+        let limiter = RateLimiter::new(4);
+        assert!(limiter.check(Some("2001:db8::1".parse().unwrap())).is_ok());
+        assert!(limiter.check(Some("2001:db8::2".parse().unwrap())).is_err());
+        assert!(limiter.check(Some("2001:db8:0:1::1".parse().unwrap())).is_ok());
+    }
+
+    #[test]
+    fn basemap_origins_are_read_from_url_templates() {
+        assert_eq!(origin_of("https://tile.example.org/{z}/{x}/{y}.png").as_deref(), Some("https://tile.example.org"));
+        assert_eq!(origin_of("http://localhost:8081/t/{z}/{x}/{y}").as_deref(), Some("http://localhost:8081"));
+        assert_eq!(origin_of("javascript:alert(1)"), None);
+        assert_eq!(origin_of("https://evil.org; script-src *"), None);
+    }
+
+    #[test]
+    fn the_page_policy_allows_only_the_origin_by_default() {
+        let g = Guard::new(&ServeArgs::default());
+        let csp = g.page_csp.to_str().unwrap();
+        assert!(csp.starts_with("default-src 'self';"), "{csp}");
+        assert!(!csp.contains("http") && !csp.contains('*') && !csp.contains("unsafe"), "{csp}");
+    }
+}

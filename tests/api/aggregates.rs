@@ -1,0 +1,169 @@
+//! The aggregate layers over HTTP on demo data: formats, classification, caching headers,
+//! clear errors, and the differencing attacks of PRIVACY.md tried by hand.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::helpers::{assert_problem, TestApp};
+
+const K: i64 = 11;
+
+fn small(x: i64) -> bool {
+    x > 0 && x < K
+}
+
+/// unit id → count, for features whose count is published.
+fn counts(fc: &Value, property: &str) -> HashMap<String, i64> {
+    fc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| Some((f["properties"]["id"].as_str()?.to_string(), f["properties"][property].as_i64()?)))
+        .collect()
+}
+
+fn h3_parent(id: &str, res: u8) -> String {
+    let cell: h3o::CellIndex = id.parse().unwrap();
+    cell.parent(h3o::Resolution::try_from(res).unwrap()).unwrap().to_string()
+}
+
+#[tokio::test]
+async fn hexagon_layer_is_geojson_with_a_legend_and_no_small_counts() {
+    let app = TestApp::spawn(30_000).await;
+    let r = app.get("/api/v1/aggregates?unit=h3&res=6&metric=female_share").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/geo+json");
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    let fc: Value = r.json().await.unwrap();
+    assert_eq!(fc["type"], "FeatureCollection");
+    assert_eq!(fc["privacy"]["min_count"], K);
+    let cls = &fc["classification"];
+    assert_eq!(cls["metric"], "female_share");
+    assert_eq!(cls["colors"].as_array().unwrap().len(), cls["breaks"].as_array().unwrap().len() + 1);
+    let features = fc["features"].as_array().unwrap();
+    assert!(features.len() > 50, "{} hexagons", features.len());
+    for f in features {
+        let p = &f["properties"];
+        let count = p["count"].as_i64().expect("hexagons with a hidden count are left out");
+        assert!(count >= K);
+        assert_eq!(f["geometry"]["type"], "Polygon");
+        let ring = f["geometry"]["coordinates"][0].as_array().unwrap();
+        assert_eq!(ring.first(), ring.last(), "closed ring");
+        for name in p["suppressed"].as_array().unwrap() {
+            assert!(p[name.as_str().unwrap()].is_null(), "suppressed values are null, never 0");
+        }
+    }
+    // Unchanged data: 304.
+    let again = app.client.get(format!("{}/api/v1/aggregates?unit=h3&res=6&metric=female_share", app.base))
+        .header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(again.status(), 304);
+}
+
+#[tokio::test]
+async fn csv_download_has_an_hxl_row_and_an_attachment_name() {
+    let app = TestApp::spawn(20_000).await;
+    let r = app.get("/api/v1/aggregates?unit=state&format=csv&download=1&metrics=sector").await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"dyaspora-state"));
+    let text = r.text().await.unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let hxl: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header.len(), hxl.len());
+    assert!(hxl.iter().all(|t| t.starts_with('#')), "{hxl:?}");
+    assert_eq!(header[..5], ["id", "name", "lon", "lat", "count"]);
+    assert!(header.contains(&"sector_Q"));
+    assert_eq!(lines.count(), 52, "every state, DC and Puerto Rico");
+}
+
+#[tokio::test]
+async fn bad_parameters_get_problem_bodies_that_say_what_is_wrong() {
+    let app = TestApp::spawn(2_000).await;
+    let body = assert_problem(app.get("/api/v1/aggregates?gender=q").await, 400).await;
+    assert_eq!(body["parameter"], "gender");
+    assert_eq!(body["valid"], serde_json::json!(["f", "m", "x"]));
+    let body = assert_problem(app.get("/api/v1/aggregates?colour=red").await, 400).await;
+    assert_eq!(body["parameter"], "colour");
+    assert_problem(app.get("/api/v1/aggregates?unit=h3&res=12").await, 400).await;
+    assert_problem(app.get("/api/v1/aggregates?bbox=1,2,3").await, 400).await;
+    assert_problem(app.get("/api/v1/aggregates?bbox=-80,NaN,-70,40").await, 400).await;
+    assert_problem(app.get("/api/v1/aggregates?from=2025-13").await, 400).await;
+    assert_problem(app.get("/api/v1/aggregates?round=nope").await, 400).await;
+}
+
+#[tokio::test]
+async fn a_filter_changes_the_figures_and_bbox_limits_the_features() {
+    let app = TestApp::spawn(20_000).await;
+    let (_, all) = app.get_json("/api/v1/aggregates?unit=state").await;
+    let (_, women) = app.get_json("/api/v1/aggregates?unit=state&gender=f").await;
+    let fl = |fc: &Value| counts(fc, "count")["12"];
+    assert!(fl(&women) < fl(&all));
+    let (_, florida) = app.get_json("/api/v1/aggregates?unit=h3&res=5&bbox=-81.0,25.0,-79.8,27.0").await;
+    let (_, us) = app.get_json("/api/v1/aggregates?unit=h3&res=5").await;
+    let n = |fc: &Value| fc["features"].as_array().unwrap().len();
+    assert!(n(&florida) > 0 && n(&florida) < n(&us));
+}
+
+/// The attacks of PRIVACY.md, tried by hand on the public API.
+#[tokio::test]
+async fn differencing_attacks_recover_no_small_group() {
+    let app = TestApp::spawn(20_000).await;
+    let get = |q: String| {
+        let app = &app;
+        async move { app.get_json(&format!("/api/v1/aggregates?{q}&metrics=all")).await.1 }
+    };
+    // A parent hexagon minus its visible children, at every pair of resolutions.
+    let mut by_res = HashMap::new();
+    for res in 3..=7u8 {
+        by_res.insert(res, get(format!("unit=h3&res={res}")).await);
+    }
+    for res in 3..7u8 {
+        for finer in res + 1..=7 {
+            for prop in ["count", "female", "remitters", "sector_Q", "need_transfer_costs"] {
+                let parents = counts(&by_res[&res], prop);
+                let mut sums: HashMap<String, i64> = HashMap::new();
+                for (id, v) in counts(&by_res[&finer], prop) {
+                    *sums.entry(h3_parent(&id, res)).or_default() += v;
+                }
+                for (id, v) in &parents {
+                    let rest = v - sums.get(id).copied().unwrap_or(0);
+                    assert!(!small(rest), "{prop}: res-{res} {id} minus its res-{finer} children leaves {rest}");
+                }
+            }
+        }
+    }
+    // A state minus its visible counties; the nation minus its visible states.
+    let states = get("unit=state".into()).await;
+    let counties = get("unit=county".into()).await;
+    for prop in ["count", "female", "remitters"] {
+        let mut sums: HashMap<String, i64> = HashMap::new();
+        for (id, v) in counts(&counties, prop) {
+            *sums.entry(id[..2].to_string()).or_default() += v;
+        }
+        for (id, v) in counts(&states, prop) {
+            let rest = v - sums.get(&id).copied().unwrap_or(0);
+            assert!(!small(rest), "{prop}: state {id} minus its counties leaves {rest}");
+        }
+        let national = states["totals"][prop].as_i64().unwrap();
+        let rest = national - counts(&states, prop).values().sum::<i64>();
+        assert!(!small(rest), "{prop}: the nation minus its states leaves {rest}");
+    }
+    // A total minus its visible categories, and a query minus the same query for women.
+    for fc in [&states, &counties, &by_res[&6]] {
+        let all = counts(fc, "count");
+        for (id, f) in counts(fc, "female") {
+            assert!(!small(all[&id] - f), "count − female in {id}");
+        }
+    }
+    for (q, unit) in [("unit=county", &counties), ("unit=h3&res=6", &by_res[&6])] {
+        let women = get(format!("{q}&gender=f")).await;
+        let all = counts(unit, "count");
+        for (id, w) in counts(&women, "count") {
+            if let Some(a) = all.get(&id) {
+                assert!(!small(a - w), "{q}: {id} all − women = {}", a - w);
+            }
+        }
+    }
+}

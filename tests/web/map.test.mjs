@@ -1,0 +1,481 @@
+// Browser tests of the web map: Debian's chromium (playwright-core) against the real
+// dyaspora binary serving 50,000 demo records on loopback. Run: `npm test` in tests/web/
+// (after scripts/setup-web.sh). Figures of the first-load test go to tests/web/out/.
+
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { startServer, launch, idle, downloadOf, pngSize, ROOT } from './harness.mjs';
+
+const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** axe-core's serious and critical violations (WCAG 2.1 A and AA) on the page as it is. */
+async function axe(p) {
+  // Evaluated through the DevTools protocol, which the page's CSP does not govern.
+  await p.evaluate(AXE);
+  return p.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return r.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')})`);
+  });
+}
+
+let server;
+let browser;
+let page;
+
+before(async () => {
+  server = await startServer({ records: 50000 });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** Every test ends with a clean console and nothing requested outside the server. */
+afterEach(() => {
+  if (!browser) return;
+  const errors = browser.errors.splice(0);
+  const external = browser.external.splice(0);
+  assert.deepEqual(errors, [], 'console errors or uncaught exceptions');
+  assert.deepEqual(external, [], 'requests that left localhost');
+});
+
+async function open(query = '') {
+  if (!browser) {
+    browser = await launch(server.base);
+    page = await browser.page();
+  }
+  await page.goto(`${server.base}/${query}`);
+  await idle(page);
+  return page;
+}
+
+const app = (p, f, arg) => p.evaluate(f, arg);
+
+/** The thematic layer as drawn: features, classification, path fills and legend swatches. */
+async function drawn(p) {
+  return app(p, () => {
+    const d = window.dyaspora.data;
+    const fills = [...document.querySelectorAll('.leaflet-overlay-pane path.leaflet-interactive')].map((e) => e.getAttribute('fill'));
+    const swatches = [...document.querySelectorAll('.legend .swatch')].map((e) => e.style.backgroundColor);
+    return {
+      features: d.fc.features.length,
+      classification: d.fc.classification,
+      totals: d.fc.totals,
+      unit: d.fc.unit,
+      fills,
+      swatches,
+      legendTitle: document.querySelector('.legend-title')?.textContent,
+      url: window.location.href,
+    };
+  });
+}
+
+function rgb(hex) {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgb(${n >> 16}, ${(n >> 8) & 255}, ${n & 255})`;
+}
+
+test('first load transfers under 1 MB and is interactive within 1 second', async (t) => {
+  const fresh = await launch(server.base);
+  try {
+    const p = await fresh.page();
+    const cdp = await fresh.ctx.newCDPSession(p);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+    const urls = new Map();
+    const sizes = [];
+    cdp.on('Network.requestWillBeSent', (e) => urls.set(e.requestId, e.request.url));
+    cdp.on('Network.loadingFinished', (e) => sizes.push([urls.get(e.requestId), e.encodedDataLength]));
+    await p.goto(`${server.base}/`);
+    await idle(p);
+    await p.waitForFunction(() => [...document.querySelectorAll('img.leaflet-tile')].every((i) => i.complete));
+    await p.waitForTimeout(300);
+    const marks = await p.evaluate(() => {
+      const m = (n) => performance.getEntriesByName(n)[0]?.startTime ?? null;
+      const nav = performance.getEntriesByType('navigation')[0];
+      return {
+        interactive_ms: m('dyaspora:interactive'),
+        first_layer_ms: m('dyaspora:first-layer'),
+        dom_content_loaded_ms: nav.domContentLoadedEventEnd,
+        load_ms: nav.loadEventEnd,
+      };
+    });
+    const bytes = sizes.reduce((a, [, n]) => a + n, 0);
+    const byKind = {};
+    for (const [url, n] of sizes) {
+      const u = new URL(url);
+      const kind = u.pathname.startsWith('/tiles/') ? 'basemap tiles' : u.pathname.startsWith('/assets/') ? 'js+css' : u.pathname;
+      byKind[kind] = (byKind[kind] ?? 0) + n;
+    }
+    const figures = { transferred_bytes: bytes, requests: sizes.length, by_kind: byKind, ...marks, viewport: '1280x800', records: 50000 };
+    fs.mkdirSync(path.join(ROOT, 'tests/web/out'), { recursive: true });
+    fs.writeFileSync(path.join(ROOT, 'tests/web/out/first-load.json'), `${JSON.stringify(figures, null, 2)}\n`);
+    t.diagnostic(`first load: ${JSON.stringify(figures)}`);
+    assert.ok(bytes < 1_000_000, `first load transferred ${bytes} bytes`);
+    assert.ok(marks.interactive_ms !== null && marks.interactive_ms < 1000, `interactive after ${marks.interactive_ms} ms`);
+    assert.deepEqual(fresh.errors, []);
+    assert.deepEqual(fresh.external, []);
+  } finally {
+    await fresh.close();
+  }
+});
+
+test('the page loads with no console errors and no request leaving localhost', async () => {
+  const p = await open();
+  const d = await drawn(p);
+  assert.ok(d.features > 0, 'hexagons are drawn');
+  assert.equal(d.unit.startsWith('h3_res'), true);
+  assert.ok(await p.locator('.leaflet-tile-loaded').count() > 0, 'the offline basemap is drawn');
+  assert.equal(await p.locator('.leaflet-marker-pane .pin-post').count(), 7, 'the seven consular posts are shown');
+});
+
+test('the server keeps API 404s as problem+json and serves the page at /', async () => {
+  const page = await fetch(`${server.base}/`);
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-type'), /^text\/html/);
+  const html = await page.text();
+  assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script');
+  assert.doesNotMatch(html, /<style|style=/, 'no inline style');
+  for (const missing of ['/no-such-page', '/assets/no-such-file.js', '/api/v1/nothing']) {
+    const r = await fetch(`${server.base}${missing}`);
+    assert.equal(r.status, 404, missing);
+    assert.equal(r.headers.get('content-type'), 'application/problem+json', missing);
+  }
+  const js = html.match(/src="(\/assets\/[^"]+\.js)"/)[1];
+  const asset = await fetch(`${server.base}${js}`);
+  assert.equal(asset.status, 200);
+  assert.match(asset.headers.get('content-type'), /javascript/);
+  assert.match(asset.headers.get('cache-control'), /immutable/);
+  const again = await fetch(`${server.base}${js}`, { headers: { 'If-None-Match': asset.headers.get('etag') } });
+  assert.equal(again.status, 304);
+});
+
+test('every layer draws with the legend taken from the classification', async () => {
+  const p = await open();
+  const cases = [
+    { layer: 'density', measure: 'density_km2' },
+    { layer: 'density', measure: 'count' },
+    { layer: 'remit', measure: 'remit_total_usd' },
+    { layer: 'remit', measure: 'remit_mean_usd' },
+    { layer: 'remit', measure: 'remit_median_usd' },
+    { layer: 'remit', measure: 'remit_share' },
+    { layer: 'skills', measure: 'skill_share' },
+    { layer: 'skills', measure: 'skill_lq', group: 'sector', code: 'Q' },
+    { layer: 'gender', measure: 'female_share' },
+    { layer: 'needs', code: 'housing' },
+    { layer: 'willingness', code: 'mentoring' },
+    { layer: 'channels', code: 'whatsapp' },
+  ];
+  for (const c of cases) {
+    await p.selectOption('#layer', c.layer);
+    await idle(p);
+    if (c.measure && (await p.locator('#measure').count())) {
+      await p.selectOption('#measure', c.measure);
+      await idle(p);
+    }
+    if (c.group) {
+      await p.selectOption('#skill-group', c.group);
+      await idle(p);
+      await p.selectOption('#skill-code', c.code);
+      await idle(p);
+    } else if (c.code) {
+      await p.selectOption('#group-code', c.code);
+      await idle(p);
+    }
+    const d = await drawn(p);
+    const expected = c.measure ?? `${{ needs: 'need', willingness: 'willingness', channels: 'channel' }[c.layer]}_${c.code}`;
+    assert.equal(d.classification.metric, expected, `${c.layer}: metric`);
+    assert.ok(d.features > 0, `${c.layer}/${expected}: features`);
+    assert.equal(d.fills.length, d.features, `${c.layer}/${expected}: one path per feature`);
+    const allowed = new Set([...d.classification.colors, d.classification.suppressed_color]);
+    for (const f of d.fills) assert.ok(allowed.has(f), `${expected}: fill ${f} is a class colour`);
+    // The legend shows exactly the server's colours, highest class first, then "suppressed".
+    assert.deepEqual(d.swatches, [...d.classification.colors].reverse().concat([d.classification.suppressed_color]).map(rgb), `${expected}: legend`);
+  }
+  // States and counties as choropleths.
+  await p.selectOption('#layer', 'density');
+  await p.check('input[name="unit"][value="state"]');
+  await idle(p);
+  let d = await drawn(p);
+  assert.equal(d.unit, 'state');
+  assert.equal(d.features, 52);
+  assert.ok(d.fills.includes(d.classification.suppressed_color), 'states with suppressed counts are drawn grey, not as zero');
+  await p.check('input[name="unit"][value="county"]');
+  await idle(p);
+  d = await drawn(p);
+  assert.equal(d.unit, 'county');
+  assert.ok(d.features > 50);
+  await p.check('input[name="unit"][value="h3"]');
+  await idle(p);
+  // Hexagons follow the zoom.
+  const before = (await drawn(p)).unit;
+  await app(p, () => window.dyaspora.map.setView([25.9, -80.2], 9));
+  await p.waitForFunction((u) => window.dyaspora.data.fc.unit !== u, before);
+  await idle(p);
+  d = await drawn(p);
+  assert.notEqual(d.unit, before);
+  assert.match(d.url, /z=9/);
+  // Associations, clustered.
+  await p.check('#show-assoc');
+  await idle(p);
+  await app(p, () => window.dyaspora.map.setView([40.7, -73.9], 7));
+  await idle(p);
+  await p.waitForSelector('.marker-cluster, .pin-assoc');
+  assert.ok(await p.locator('.marker-cluster').count() > 0, 'dense associations are clustered');
+  await p.uncheck('#show-assoc');
+});
+
+test('hover shows the figures and a click opens a popup with suppressed values written out', async () => {
+  const p = await open('?unit=state&z=5&lat=38&lng=-85');
+  const box = await app(p, () => {
+    const d = window.dyaspora.data;
+    const f = d.fc.features.find((x) => x.properties.name === 'Florida');
+    const layer = d.geo.getLayers().find((l) => l.feature === f);
+    const pt = window.dyaspora.map.latLngToContainerPoint([27.3, -81.6]);
+    const r = window.dyaspora.map.getContainer().getBoundingClientRect();
+    return { x: r.left + pt.x, y: r.top + pt.y, found: Boolean(layer) };
+  });
+  assert.ok(box.found);
+  await p.mouse.move(box.x, box.y);
+  await p.waitForFunction(() => document.querySelector('.info h2')?.textContent === 'Florida');
+  await p.mouse.click(box.x, box.y);
+  await p.waitForSelector('.leaflet-popup .popup');
+  const popup = await p.textContent('.leaflet-popup .popup');
+  assert.match(popup, /Florida/);
+  assert.match(popup, /Respondents/);
+  await p.keyboard.press('Escape');
+  // A state whose figures are suppressed reads "suppressed", never 0.
+  const hidden = await app(p, () => {
+    const d = window.dyaspora.data;
+    const f = d.fc.features.find((x) => x.properties.count === null);
+    if (!f) return null;
+    return { text: d.popup(f).textContent, props: f.properties };
+  });
+  assert.ok(hidden, 'some state is suppressed in the demo data');
+  assert.match(hidden.text, /suppressed/);
+  assert.match(hidden.text, /fewer than 11/);
+});
+
+test('a filter changes the figures', async () => {
+  const p = await open();
+  const all = await drawn(p);
+  await p.selectOption('#f-gender', 'f');
+  await idle(p);
+  const women = await drawn(p);
+  assert.match(women.url, /gender=f/);
+  assert.ok(women.totals.count < all.totals.count, 'fewer respondents');
+  assert.equal(women.totals.female, women.totals.count, 'all of them women');
+  await p.selectOption('#f-age_band', '25-34');
+  await p.fill('#f-from', '2026-01');
+  await p.dispatchEvent('#f-from', 'change');
+  await idle(p);
+  const narrower = await drawn(p);
+  assert.ok(narrower.totals.count < women.totals.count);
+  assert.match(await p.textContent('#filter-status'), /3 filter/);
+  await p.click('#reset-filters');
+  await idle(p);
+  assert.equal((await drawn(p)).totals.count, all.totals.count);
+});
+
+test('the language switch changes the strings and lives in the URL with the view', async () => {
+  const p = await open();
+  assert.equal(await p.textContent('#tabbtn-map'), 'Map');
+  await p.click('button[data-lang="fr"]');
+  await idle(p);
+  assert.equal(await p.getAttribute('html', 'lang'), 'fr');
+  assert.equal(await p.textContent('#tabbtn-map'), 'Carte');
+  assert.equal(await p.textContent('#tabbtn-about'), 'Méthodologie');
+  assert.match(await p.textContent('.legend-title'), /Répondants par km²/);
+  assert.match(await p.textContent('.legend'), /Masqué/);
+  assert.match(await p.textContent('#f-occupation'), /Professions intellectuelles|Professionnels|Cadres/);
+  await p.click('button[data-lang="ht"]');
+  await idle(p);
+  assert.equal(await p.getAttribute('html', 'lang'), 'ht');
+  assert.equal(await p.textContent('#tabbtn-map'), 'Kat');
+  assert.match(await p.textContent('.legend'), /Kache/);
+  assert.match(await p.textContent('#f-gender'), /Fanm/);
+  // A shared link reopens the same language, layer and view.
+  await app(p, () => window.dyaspora.map.setView([26.1, -80.3], 8));
+  await p.selectOption('#layer', 'remit');
+  await idle(p);
+  const link = p.url();
+  assert.match(link, /lang=ht/);
+  assert.match(link, /layer=remit/);
+  const other = await browser.ctx.newPage();
+  await other.goto(link);
+  await idle(other);
+  const view = await other.evaluate(() => ({ z: window.dyaspora.map.getZoom(), c: window.dyaspora.map.getCenter(), lang: document.documentElement.lang, layer: document.querySelector('#layer').value }));
+  assert.equal(view.z, 8);
+  assert.ok(Math.abs(view.c.lat - 26.1) < 0.01 && Math.abs(view.c.lng + 80.3) < 0.01);
+  assert.equal(view.lang, 'ht');
+  assert.equal(view.layer, 'remit');
+  await other.close();
+  assert.deepEqual(await app(p, () => window.dyaspora.missingStrings), [], 'every string exists in fr, en and ht');
+});
+
+test('the downloads and the image export produce valid files', async () => {
+  const p = await open('?lang=en&z=6&lat=27.5&lng=-81.5');
+  const geojson = await downloadOf(p, () => p.click('#dl-geojson'));
+  assert.match(geojson.name, /\.geojson$/);
+  const fc = JSON.parse(geojson.bytes.toString('utf8'));
+  assert.equal(fc.type, 'FeatureCollection');
+  assert.ok(fc.features.length > 0);
+  for (const f of fc.features) {
+    assert.ok(['Polygon', 'MultiPolygon'].includes(f.geometry.type));
+    for (const key of f.properties.suppressed) assert.equal(f.properties[key], null, `${key} suppressed as null`);
+  }
+  const csv = await downloadOf(p, () => p.click('#dl-csv'));
+  assert.match(csv.name, /\.csv$/);
+  const lines = csv.bytes.toString('utf8').trim().split(/\r?\n/);
+  assert.match(lines[0], /^id,name,lon,lat,count/);
+  assert.match(lines[1], /^#geo\+h3,/, 'HXL hashtag row');
+  assert.equal(lines.length - 2, fc.features.length, 'same units as the GeoJSON');
+  const png = await downloadOf(p, () => p.click('#dl-png'));
+  assert.match(png.name, /\.png$/);
+  const size = pngSize(png.bytes);
+  assert.ok(size, 'a PNG file');
+  const mapSize = await app(p, () => window.dyaspora.map.getSize());
+  assert.ok(size.width >= mapSize.x && size.height > mapSize.y, `${size.width}x${size.height} holds the map and its title and footer`);
+  assert.ok(png.bytes.length > 20_000, 'not blank');
+  fs.mkdirSync(path.join(ROOT, 'tests/web/out'), { recursive: true });
+  fs.writeFileSync(path.join(ROOT, 'tests/web/out/export.png'), png.bytes);
+});
+
+test('the insights charts follow the filters', async () => {
+  const p = await open('?tab=insights&scope=nation');
+  await p.waitForSelector('[data-chart="occupations"] rect');
+  const read = () => app(p, () => Object.fromEntries([...document.querySelectorAll('[data-chart]')].map((c) => [
+    c.dataset.chart,
+    Object.fromEntries([...c.querySelectorAll('rect')].map((r) => [r.dataset.key ?? r.getAttribute('x'), Number(r.dataset.value)])),
+  ])));
+  const kpi = (name) => p.textContent(`[data-kpi="${name}"] dd`);
+  const all = await read();
+  for (const chart of ['gender', 'occupations', 'sectors', 'remittances', 'needs', 'willingness', 'channels']) {
+    assert.ok(all[chart] && Object.keys(all[chart]).length > 0, `${chart} chart drawn`);
+  }
+  assert.ok(Object.keys(all.occupations).length > 1);
+  const respondents = await kpi('ins_respondents');
+  await p.click('#tabbtn-map');
+  await p.selectOption('#f-occupation', '2');
+  await idle(p);
+  await p.click('#tabbtn-insights');
+  await idle(p);
+  const filtered = await read();
+  assert.deepEqual(Object.keys(filtered.occupations), ['2'], 'only the chosen occupation is left');
+  assert.notEqual(await kpi('ins_respondents'), respondents);
+  assert.ok(filtered.needs.consular_documents < all.needs.consular_documents);
+  // The view scope sums the published areas in view.
+  await p.check('input[name="scope"][value="view"]');
+  await idle(p);
+  await app(p, () => window.dyaspora.map.setView([40.7, -73.9], 8));
+  await idle(p);
+  await p.waitForSelector('[data-chart="occupations"] rect');
+  const ny = await read();
+  assert.ok(ny.occupations['2'] > 0 && ny.occupations['2'] < filtered.occupations['2']);
+  await p.click('#tabbtn-map');
+  await p.click('#reset-filters');
+  await idle(p);
+});
+
+test('outreach mode shows a plan and exports it', async () => {
+  const p = await open('?tab=outreach');
+  await p.waitForSelector('#out-post option[value="HT-CON-MIA"]', { state: 'attached' });
+  await p.selectOption('#out-post', 'HT-CON-MIA');
+  await idle(p);
+  await p.waitForSelector('.gap-list > li');
+  assert.match(p.url(), /post=HT-CON-MIA/);
+  assert.match(await p.textContent('.catchment'), /respondents/);
+  const gaps = await p.locator('.gap-list > li').count();
+  assert.ok(gaps > 0 && gaps <= 10);
+  assert.ok(await p.locator('.leaflet-outreach-pane path').count() > gaps, 'catchment and gap areas drawn');
+  assert.ok(await p.locator('.rank').count() === gaps, 'gap areas numbered on the map');
+  const csv = await downloadOf(p, () => p.click('[data-download="plan-csv"]'));
+  assert.match(csv.name, /HT-CON-MIA\.csv$/);
+  const lines = csv.bytes.toString('utf8').trim().split(/\r?\n/);
+  assert.match(lines[0], /^rank,id,lon,lat,score/);
+  assert.equal(lines.length - 1, gaps);
+  const geo = await downloadOf(p, () => p.click('[data-download="plan-geojson"]'));
+  const plan = JSON.parse(geo.bytes.toString('utf8'));
+  assert.equal(plan.post.id, 'HT-CON-MIA');
+  await p.selectOption('#out-mode', 'jurisdiction');
+  await idle(p);
+  assert.match(p.url(), /mode=jurisdiction/);
+});
+
+test('the methodology panel says how, when and how many, and credits every source', async () => {
+  const p = await open('?tab=about');
+  await p.waitForSelector('table.compare tbody tr');
+  const text = await p.textContent('#tab-about');
+  assert.match(text, /50,000 respondents/);
+  assert.match(text, /2025-R1/);
+  assert.match(text, /not everyone/);
+  assert.match(text, /GeoNames, CC BY 4\.0/);
+  assert.match(text, /Natural Earth/);
+  assert.match(text, /Census Bureau/);
+  assert.match(text, /from 1 to 10 is suppressed/);
+  assert.equal(await p.locator('table.compare tbody tr').count(), 6);
+  assert.match(await p.textContent('.leaflet-control-attribution'), /GeoNames/);
+});
+
+test('keyboard users reach the tabs, the map and its figures', async () => {
+  const p = await open('?unit=state&z=6&lat=28.3&lng=-81.6');
+  await p.focus('#tabbtn-map');
+  await p.keyboard.press('ArrowRight');
+  assert.equal(await p.evaluate(() => document.activeElement.id), 'tabbtn-insights');
+  assert.equal(await p.getAttribute('#tabbtn-insights', 'aria-selected'), 'true');
+  await p.keyboard.press('ArrowLeft');
+  await p.focus('#map');
+  await p.keyboard.press('Enter');
+  await p.waitForSelector('.leaflet-popup .popup');
+  assert.match(await p.textContent('.leaflet-popup .popup'), /Florida/);
+});
+
+test('every tab passes axe-core accessibility checks in every language', async () => {
+  for (const [lang, tab] of [['en', 'map'], ['fr', 'insights'], ['ht', 'outreach'], ['en', 'about']]) {
+    const p = await open(`?lang=${lang}&tab=${tab}${tab === 'outreach' ? '&post=HT-CON-NYC' : ''}&scope=nation`);
+    if (tab === 'insights') await p.waitForSelector('[data-chart] rect');
+    if (tab === 'outreach') await p.waitForSelector('.gap-list > li');
+    if (tab === 'about') await p.waitForSelector('table.compare');
+    assert.deepEqual(await axe(p), [], `${lang}/${tab}`);
+  }
+});
+
+test('the phone viewport works', async () => {
+  const phone = await launch(server.base, { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  try {
+    const p = await phone.page();
+    await p.goto(`${server.base}/?lang=fr`);
+    await idle(p);
+    const layout = await p.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth,
+      map: document.querySelector('#map').getBoundingClientRect(),
+      panelHidden: getComputedStyle(document.querySelector('#panel')).visibility === 'hidden',
+    }));
+    assert.ok(layout.scroll <= 375, `no sideways scrolling (${layout.scroll}px)`);
+    assert.ok(layout.map.width >= 370 && layout.map.height > 500, 'the map fills the screen');
+    assert.ok(layout.panelHidden, 'the panel starts closed');
+    assert.ok(await p.locator('path.leaflet-interactive').count() > 0, 'hexagons drawn');
+    await p.tap('#menu-toggle');
+    await p.waitForFunction(() => getComputedStyle(document.querySelector('#panel')).visibility === 'visible');
+    await p.waitForTimeout(400); // the sheet slides in
+    const panel = await p.evaluate(() => document.querySelector('#panel').getBoundingClientRect().toJSON());
+    assert.ok(panel.left >= 0 && panel.right <= 375 && panel.bottom <= 667 + 1, 'the panel fits the screen');
+    await p.selectOption('#layer', 'remit');
+    await idle(p);
+    assert.equal(await p.evaluate(() => window.dyaspora.data.fc.classification.metric), 'remit_total_usd');
+    await p.tap('#menu-toggle');
+    await p.tap('#tabbtn-map').catch(() => {});
+    const boxes = await p.evaluate(() => [...document.querySelectorAll('.legend, .leaflet-control-zoom, .bar')].map((e) => e.getBoundingClientRect().toJSON()));
+    for (const b of boxes) assert.ok(b.left >= 0 && b.right <= 375, 'controls stay on screen');
+    assert.deepEqual(phone.errors, []);
+    assert.deepEqual(phone.external, []);
+  } finally {
+    await phone.close();
+  }
+});

@@ -1,0 +1,67 @@
+// Takes the screenshots of the main views shown in the README (docs/screenshots/*.png),
+// from the real binary with 50,000 demo records. Run: `npm run screenshots` in tests/web/.
+// `DYASPORA_BASE=http://127.0.0.1:8080` reuses a running server instead of starting one.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { startServer, launch, idle, downloadOf, ROOT } from './harness.mjs';
+
+const OUT = path.join(ROOT, 'docs/screenshots');
+
+const DESKTOP = [
+  { file: 'map-density.png', query: '?lang=en' },
+  { file: 'map-remittances-states.png', query: '?lang=fr&layer=remit&m=remit_mean_usd&unit=state&z=5&lat=36.5&lng=-80' },
+  { file: 'map-skills-health.png', query: '?lang=en&layer=skills&m=skill_lq&skill=sector:Q&z=8&lat=26.6&lng=-80.6&assoc=1' },
+  { file: 'insights.png', query: '?lang=ht&tab=insights&scope=nation&z=5&lat=33&lng=-78' },
+  { file: 'outreach-miami.png', query: '?lang=en&tab=outreach&post=HT-CON-MIA&posts=1' },
+  { file: 'methodology.png', query: '?lang=fr&tab=about' },
+];
+
+async function settle(page) {
+  await idle(page);
+  await page.waitForFunction(() => [...document.querySelectorAll('img.leaflet-tile')].every((i) => i.complete));
+  await page.waitForTimeout(600);
+  await idle(page);
+}
+
+const server = process.env.DYASPORA_BASE ? { base: process.env.DYASPORA_BASE, stop: async () => {} } : await startServer({ records: 50000 });
+fs.mkdirSync(OUT, { recursive: true });
+try {
+  const desktop = await launch(server.base);
+  const page = await desktop.page();
+  for (const shot of DESKTOP) {
+    await page.goto(`${server.base}/${shot.query}`);
+    await settle(page);
+    if (shot.file.startsWith('outreach')) await page.waitForSelector('.gap-list > li');
+    if (shot.file.startsWith('insights')) await page.waitForSelector('[data-chart="occupations"] rect');
+    if (shot.file.startsWith('methodology')) await page.waitForSelector('table.compare tbody tr');
+    await settle(page);
+    await page.screenshot({ path: path.join(OUT, shot.file) });
+    console.log(`wrote docs/screenshots/${shot.file}`);
+  }
+  await page.goto(`${server.base}/?lang=en&layer=remit&m=remit_share&z=6&lat=27.8&lng=-81.5`);
+  await settle(page);
+  const png = await downloadOf(page, () => page.click('#dl-png'));
+  fs.writeFileSync(path.join(OUT, 'export-brief.png'), png.bytes);
+  console.log('wrote docs/screenshots/export-brief.png');
+  await desktop.close();
+
+  const phone = await launch(server.base, { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  const p = await phone.page();
+  await p.goto(`${server.base}/?lang=ht&layer=gender`);
+  await settle(p);
+  await p.screenshot({ path: path.join(OUT, 'phone-map.png') });
+  console.log('wrote docs/screenshots/phone-map.png');
+  await p.tap('#menu-toggle');
+  await p.waitForTimeout(500);
+  await p.screenshot({ path: path.join(OUT, 'phone-panel.png') });
+  console.log('wrote docs/screenshots/phone-panel.png');
+  await phone.close();
+  const problems = [...desktop.errors, ...desktop.external, ...phone.errors, ...phone.external];
+  if (problems.length) {
+    console.error(problems.join('\n'));
+    process.exitCode = 1;
+  }
+} finally {
+  await server.stop();
+}
