@@ -34,7 +34,7 @@ mkdir -p "$WORK"
 
 command -v wrk >/dev/null || bash scripts/setup-tiles.sh
 cargo build --release --quiet
-BIN=target/release/dyaspora
+BIN=${CARGO_TARGET_DIR:-target}/release/dyaspora
 DB="$WORK/demo-$RECORDS.db"
 
 SERVER_PID=""

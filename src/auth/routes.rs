@@ -105,6 +105,15 @@ pub fn rule(method: &Method, path: &str) -> Rule {
     }
 }
 
+/// The methods declared for a path pattern (`HEAD` with `GET`), for a 405's `Allow`.
+pub fn methods(path: &str) -> Vec<Method> {
+    let mut out: Vec<Method> = ROUTES.iter().filter(|r| r.1 == path).map(|r| r.0.clone()).collect();
+    if out.contains(&Method::GET) {
+        out.push(Method::HEAD);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +124,12 @@ mod tests {
         assert_eq!(rule(&Method::POST, "/api/v1/imports"), Rule::Declared(Editor, Upload));
         assert_eq!(rule(&Method::GET, "/api/v1/imports"), Rule::OtherMethod);
         assert_eq!(rule(&Method::GET, "/api/v1/secret"), Rule::Undeclared);
+    }
+
+    #[test]
+    fn the_methods_of_a_path_include_head_with_get() {
+        assert_eq!(methods("/api/v1/places/{id}"), [Method::GET, Method::PUT, Method::DELETE, Method::HEAD]);
+        assert_eq!(methods("/api/v1/imports"), [Method::POST]);
     }
 
     #[test]

@@ -66,9 +66,8 @@ impl Rates {
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R, adjust: impl Fn(u8, f64) -> f64) -> CodeSet {
         let mut set = CodeSet::default();
         for &(code, p) in &self.0 {
-            if unit(rng) < adjust(code, p).min(0.97) {
-                set.insert(code);
-            }
+            // Branch-free: these draws are coin flips a branch predictor cannot learn.
+            set.0 |= u32::from(unit(rng) < adjust(code, p).min(0.97)) << code;
         }
         set
     }

@@ -92,8 +92,9 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let id = format!("{:016x}", rand::random::<u64>());
     let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
     let is_ogc = req.uri().path().starts_with("/ogc");
+    let matched = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
     let response = check_and_run(&state, req, next).instrument(span.clone()).await;
-    finish(&state.guard, response, &id, is_ogc).instrument(span).await
+    finish(&state.guard, response, &id, is_ogc, matched.as_deref()).instrument(span).await
 }
 
 async fn check_and_run(state: &AppState, mut req: Request, next: Next) -> Response {
@@ -237,8 +238,14 @@ fn human_bytes(n: usize) -> String {
 }
 
 /// Makes every error a problem document, adds the request id and the security headers.
-async fn finish(guard: &Guard, response: Response, id: &str, is_ogc: bool) -> Response {
+async fn finish(guard: &Guard, mut response: Response, id: &str, is_ogc: bool, matched: Option<&str>) -> Response {
     let status = response.status();
+    if status == StatusCode::METHOD_NOT_ALLOWED && !response.headers().contains_key(header::ALLOW) {
+        let allow: Vec<String> = matched.map(crate::auth::routes::methods).unwrap_or_default().iter().map(Method::to_string).collect();
+        if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
+            response.headers_mut().insert(header::ALLOW, v);
+        }
+    }
     let mut response = if status.is_client_error() || status.is_server_error() {
         as_problem(response, id).await
     } else {

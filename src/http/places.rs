@@ -10,12 +10,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::{json, Map, Value};
 
 use super::layers::parse_bbox;
 use super::problem::Problem;
 use crate::app::AppState;
+use crate::auth::Principal;
 use crate::codes::{CodeList, Codebook};
 use crate::error::Error;
 use crate::places::edit::{self, PlaceError, PlaceInput};
@@ -272,6 +273,8 @@ fn json_problem(rejection: JsonRejection) -> Response {
 /// Runs an edit on a worker thread, then swaps in a new place index.
 async fn apply<T: Send + 'static>(
     state: &AppState,
+    who: Option<Extension<Principal>>,
+    what: String,
     edit: impl FnOnce(&dyn crate::store::Store) -> Result<T, PlaceError> + Send + 'static,
 ) -> Result<T, Response> {
     let (store, index) = (state.store.clone(), state.places.clone());
@@ -284,18 +287,27 @@ async fn apply<T: Send + 'static>(
         Ok(out)
     })
     .await;
+    let actor = who.map_or_else(|| "anonymous".to_string(), |Extension(p)| p.actor());
     match outcome {
-        Ok(r) => r.map_err(place_problem),
+        Ok(Ok(out)) => {
+            tracing::info!(%actor, edit = %what, "place edited");
+            Ok(out)
+        }
+        Ok(Err(e)) => Err(place_problem(e)),
         Err(e) => Err(Error::Internal(e.to_string()).into_response()),
     }
 }
 
-async fn create(State(state): State<AppState>, body: Result<Json<PlaceInput>, JsonRejection>) -> Response {
+async fn create(
+    State(state): State<AppState>,
+    who: Option<Extension<Principal>>,
+    body: Result<Json<PlaceInput>, JsonRejection>,
+) -> Response {
     let Json(input) = match body {
         Ok(b) => b,
         Err(r) => return json_problem(r),
     };
-    match apply(&state, move |store| edit::create(store, &input)).await {
+    match apply(&state, who, "create".into(), move |store| edit::create(store, &input)).await {
         Ok(place) => {
             let location = HeaderValue::from_str(&format!("/api/v1/places/{}", place.id)).expect("ids are ASCII");
             let mut r = (StatusCode::CREATED, geojson(&place_feature(&place, None))).into_response();
@@ -306,19 +318,24 @@ async fn create(State(state): State<AppState>, body: Result<Json<PlaceInput>, Js
     }
 }
 
-async fn replace(State(state): State<AppState>, Path(id): Path<String>, body: Result<Json<PlaceInput>, JsonRejection>) -> Response {
+async fn replace(
+    State(state): State<AppState>,
+    who: Option<Extension<Principal>>,
+    Path(id): Path<String>,
+    body: Result<Json<PlaceInput>, JsonRejection>,
+) -> Response {
     let Json(input) = match body {
         Ok(b) => b,
         Err(r) => return json_problem(r),
     };
-    match apply(&state, move |store| edit::replace(store, &id, &input)).await {
+    match apply(&state, who, format!("replace {id}"), move |store| edit::replace(store, &id, &input)).await {
         Ok(place) => geojson(&place_feature(&place, None)),
         Err(r) => r,
     }
 }
 
-async fn remove(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    match apply(&state, move |store| edit::remove(store, &id)).await {
+async fn remove(State(state): State<AppState>, who: Option<Extension<Principal>>, Path(id): Path<String>) -> Response {
+    match apply(&state, who, format!("remove {id}"), move |store| edit::remove(store, &id)).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(r) => r,
     }

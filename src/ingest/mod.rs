@@ -235,7 +235,8 @@ pub(crate) fn validate_with(
             let plan = Plan::new(name, table.header(), book)?;
             bar.set_style(bar_style("validating"));
             bar.set_length(table.total());
-            let ctx = Ctx { plan: &plan, book, geocoder, today, default_round: &options.default_round };
+            let codes = validate::CodeIndex::new(book);
+            let ctx = Ctx { plan: &plan, book, codes: &codes, geocoder, today, default_round: &options.default_round };
             let outs: Mutex<Vec<ChunkOut>> = Mutex::new(Vec::new());
             let mut read = Ok(());
             rayon::scope(|s| {

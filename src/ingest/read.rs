@@ -432,7 +432,7 @@ mod tests {
         rows
     }
 
-    fn chunks(csv: &[u8]) -> Vec<Chunk<'_>> {
+    fn chunk_all(csv: &[u8]) -> Vec<Chunk<'_>> {
         let table = Table::open("t.csv", csv).unwrap();
         let mut chunks = Vec::new();
         table.for_each_chunk("t.csv", |c| chunks.push(c)).unwrap();
@@ -445,7 +445,7 @@ mod tests {
         let table = Table::open("t.csv", csv.as_bytes()).unwrap();
         assert!(matches!(table, Table::Csv { .. }));
         assert_eq!(table.header(), ["a", "b", "c"]);
-        let chunks = chunks(csv.as_bytes());
+        let chunks = chunk_all(csv.as_bytes());
         assert_eq!(chunks.len(), 1);
         assert!(!chunks[0].relative());
         let s = |v: &[&str]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>();
@@ -462,7 +462,7 @@ mod tests {
         let table = Table::open("t.csv", csv.as_bytes()).unwrap();
         assert!(matches!(table, Table::Lines { .. }));
         assert_eq!(table.header(), ["a", "b", "c"]);
-        let chunks = chunks(csv.as_bytes());
+        let chunks = chunk_all(csv.as_bytes());
         assert_eq!(chunks.len(), 1);
         assert!(chunks[0].relative());
         let s = |v: &[&str]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>();
@@ -473,7 +473,7 @@ mod tests {
         // Big files are cut at line ends.
         let line = "yes;f;35-44;2024-03-05;33138\n";
         let big = format!("h1;h2;h3;h4;h5\n{}", line.repeat(100_000));
-        let chunks = chunks(big.as_bytes());
+        let chunks = chunk_all(big.as_bytes());
         assert!(chunks.len() > 2);
         let counts: Vec<u64> = chunks.iter().map(|c| c.for_each_row(|r| assert_eq!(r.len(), 5))).collect();
         assert_eq!(counts.iter().sum::<u64>(), 100_000);

@@ -10,7 +10,7 @@ use super::columns::{Col, MultiCols, Plan};
 use super::geocode::{h3_cell, Geocoder};
 use super::read::Row;
 use super::RowProblem;
-use crate::codes::{CodeList, CodeSet, Codebook};
+use crate::codes::{CodeList, CodeSet, Codebook, UnknownCode};
 use crate::record::{LocationSource, Record};
 
 /// Largest accepted annual remittance, in cents (USD 1,000,000).
@@ -25,6 +25,7 @@ pub const MAX_ROUND_LEN: usize = 64;
 pub struct Ctx<'a> {
     pub plan: &'a Plan,
     pub book: &'static Codebook,
+    pub codes: &'a CodeIndex,
     pub geocoder: &'static Geocoder,
     /// Dates after this day are rejected as in the future.
     pub today: Date,
@@ -41,17 +42,86 @@ pub enum RowResult {
     Invalid(Vec<RowProblem>),
 }
 
-/// Parses a yes/no answer: yes/no, oui/non, wi/non (Haitian Creole), true/false, 1/0.
+/// Parses a yes/no answer: yes/no, oui/non, wi/non (Haitian Creole), true/false, 1/0, in
+/// any case.
 pub fn parse_bool(value: &str) -> Option<bool> {
-    let v = value.trim();
-    const YES: [&str; 5] = ["yes", "oui", "wi", "true", "1"];
-    const NO: [&str; 4] = ["no", "non", "false", "0"];
-    if YES.iter().any(|y| v.eq_ignore_ascii_case(y)) {
-        Some(true)
-    } else if NO.iter().any(|n| v.eq_ignore_ascii_case(n)) {
-        Some(false)
-    } else {
-        None
+    let v = trim(value).as_bytes();
+    let is = |word: &[u8]| v.eq_ignore_ascii_case(word);
+    match v.len() {
+        1 if v[0] == b'1' => Some(true),
+        1 if v[0] == b'0' => Some(false),
+        2 if is(b"wi") => Some(true),
+        2 if is(b"no") => Some(false),
+        3 if is(b"yes") || is(b"oui") => Some(true),
+        3 if is(b"non") => Some(false),
+        4 if is(b"true") => Some(true),
+        5 if is(b"false") => Some(false),
+        _ => None,
+    }
+}
+
+/// `str::trim`, with a fast path for the usual cell that needs no trimming.
+pub fn trim(s: &str) -> &str {
+    match s.as_bytes() {
+        [] => s,
+        [first, .., last] | [first @ last] if *first > b' ' && *first < 0x80 && *last > b' ' && *last < 0x80 => s,
+        _ => s.trim(),
+    }
+}
+
+/// Case-insensitive lookup of codes, built once per import: each list's codes are bucketed
+/// by length and first letter, so a lookup compares one or two candidates.
+pub struct CodeIndex {
+    book: &'static Codebook,
+    lists: Vec<Vec<Vec<(&'static str, u8)>>>,
+}
+
+const SLOTS: usize = 64;
+
+fn slot(code: &[u8]) -> usize {
+    (code.len() * 31 + usize::from(code[0].to_ascii_lowercase())) % SLOTS
+}
+
+impl CodeIndex {
+    pub fn new(book: &'static Codebook) -> CodeIndex {
+        let lists = CodeList::ALL
+            .iter()
+            .map(|&list| {
+                let mut slots = vec![Vec::new(); SLOTS];
+                for (i, c) in book.codes(list).iter().enumerate() {
+                    slots[slot(c.code.as_bytes())].push((c.code.as_str(), i as u8));
+                }
+                slots
+            })
+            .collect();
+        CodeIndex { book, lists }
+    }
+
+    /// The index of `value` (trimmed, any case) in `list`, like [`Codebook::index`].
+    pub fn index(&self, list: CodeList, value: &str) -> Result<u8, UnknownCode> {
+        let v = trim(value).as_bytes();
+        if !v.is_empty() {
+            let candidates = &self.lists[list as usize][slot(v)];
+            if let Some((_, i)) = candidates.iter().find(|(c, _)| c.as_bytes().eq_ignore_ascii_case(v)) {
+                return Ok(*i);
+            }
+        }
+        Err(self.book.unknown(list, trim(value)))
+    }
+
+    /// A space-separated multi-select answer, like [`Codebook::parse_set`].
+    pub fn set(&self, list: CodeList, value: &str) -> Result<CodeSet, UnknownCode> {
+        let mut set = CodeSet::default();
+        if value.is_ascii() {
+            for code in value.split_ascii_whitespace() {
+                set.insert(self.index(list, code)?);
+            }
+        } else {
+            for code in value.split_whitespace() {
+                set.insert(self.index(list, code)?);
+            }
+        }
+        Ok(set)
     }
 }
 
@@ -229,13 +299,13 @@ impl<'r> RowCtx<'r, '_> {
     /// The trimmed, non-empty cell of an optional column.
     fn opt<'p>(&self, col: &'p Option<Col>) -> Option<(&'p Col, &'r str)> {
         let col = col.as_ref()?;
-        let v = self.cell(col).trim();
+        let v = trim(self.cell(col));
         (!v.is_empty()).then_some((col, v))
     }
 
     fn code(&mut self, col: &Option<Col>, list: CodeList) -> Option<u8> {
         let (col, v) = self.opt(col)?;
-        match self.ctx.book.index(list, v) {
+        match self.ctx.codes.index(list, v) {
             Ok(i) => Some(i),
             Err(e) => {
                 self.problems.add(col, self.cell(col), e.to_string());
@@ -245,12 +315,12 @@ impl<'r> RowCtx<'r, '_> {
     }
 
     fn required_code(&mut self, col: &Col, list: CodeList) -> u8 {
-        let v = self.cell(col).trim();
+        let v = trim(self.cell(col));
         if v.is_empty() {
             self.problems.add(col, "", "required");
             return 0;
         }
-        match self.ctx.book.index(list, v) {
+        match self.ctx.codes.index(list, v) {
             Ok(i) => i,
             Err(e) => {
                 self.problems.add(col, self.cell(col), e.to_string());
@@ -275,7 +345,7 @@ impl<'r> RowCtx<'r, '_> {
         let mut summary = None;
         if let Some(col) = &m.summary {
             let v = self.cell(col);
-            match book.parse_set(m.list, v) {
+            match self.ctx.codes.set(m.list, v) {
                 Ok(set) => summary = Some(set),
                 Err(e) => {
                     self.problems.add(col, v, e.to_string());
@@ -287,7 +357,7 @@ impl<'r> RowCtx<'r, '_> {
         let mut stated = CodeSet::default();
         let mut any_option = false;
         for opt in &m.options {
-            let v = self.cell(&opt.col).trim();
+            let v = trim(self.cell(&opt.col));
             if v.is_empty() {
                 continue;
             }
@@ -335,7 +405,7 @@ pub fn validate_row(ctx: &Ctx<'_>, row: Row<'_>) -> RowResult {
 
     // Consent first: without a clear yes nothing else of the row is read.
     let consent = cell(&plan.consent);
-    if consent.trim().is_empty() {
+    if trim(consent).is_empty() {
         return RowResult::Refused;
     }
     match parse_bool(consent) {
@@ -416,7 +486,7 @@ pub fn validate_row(ctx: &Ctx<'_>, row: Row<'_>) -> RowResult {
     };
     let point = match (&plan.latitude, &plan.longitude) {
         (Some(lat_col), Some(lon_col)) => {
-            let (lat_v, lon_v) = (cell(lat_col).trim(), cell(lon_col).trim());
+            let (lat_v, lon_v) = (trim(cell(lat_col)), trim(cell(lon_col)));
             match (lat_v.is_empty(), lon_v.is_empty()) {
                 (true, true) => None,
                 (false, true) => {
@@ -463,7 +533,7 @@ pub fn validate_row(ctx: &Ctx<'_>, row: Row<'_>) -> RowResult {
                     }
                     None => {
                         let hint = if ctx.geocoder.in_us(lat, lon) { " (are latitude and longitude swapped?)" } else { "" };
-                        let value = format!("{}, {}", cell(lat_col).trim(), cell(plan.longitude.as_ref().expect("pair")).trim());
+                        let value = format!("{}, {}", trim(cell(lat_col)), trim(cell(plan.longitude.as_ref().expect("pair"))));
                         r.problems.add(lat_col, &value, format!("the point ({lat}, {lon}) is outside every US state and no ZIP code is given{hint}"));
                     }
                 },
@@ -612,6 +682,28 @@ mod tests {
         for bad in ["", "maybe", "2", "n", "si"] {
             assert_eq!(parse_bool(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn code_index_agrees_with_the_codebook() {
+        let book = Codebook::get();
+        let index = CodeIndex::new(book);
+        for list in CodeList::ALL {
+            for (i, c) in book.codes(list).iter().enumerate() {
+                assert_eq!(index.index(list, &c.code), Ok(i as u8));
+                assert_eq!(index.index(list, &format!(" {} ", c.code.to_uppercase())), Ok(i as u8));
+            }
+        }
+        for bad in ["q", " q ", "", "ff", "é"] {
+            assert_eq!(index.index(CodeList::Gender, bad), book.index(CodeList::Gender, bad));
+        }
+        for set in ["whatsapp  church", "WhatsApp\u{a0}church ", "", "whatsapp pigeon"] {
+            assert_eq!(index.set(CodeList::Channel, set), book.parse_set(CodeList::Channel, set), "{set}");
+        }
+        assert_eq!(trim(" a "), "a");
+        assert_eq!(trim("\u{a0}a"), "a");
+        assert_eq!(trim("a"), "a");
+        assert_eq!(trim(" "), "");
     }
 
     #[test]

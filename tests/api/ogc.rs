@@ -12,6 +12,12 @@ use crate::helpers::{assert_problem, TestApp};
 const K: i64 = 11;
 const RECORDS: usize = 20_000;
 
+/// A service on demo data without the per-client rate limit (these tests page through
+/// whole collections, far beyond what the limit allows one client in a minute).
+async fn spawn() -> TestApp {
+    TestApp::spawn_with(RECORDS, |a| a.rate_limit = 0).await
+}
+
 fn content_type(r: &reqwest::Response) -> String {
     r.headers()["content-type"].to_str().unwrap().to_string()
 }
@@ -64,7 +70,7 @@ fn collection_ids() -> Vec<String> {
 
 #[tokio::test]
 async fn the_landing_page_links_to_the_definition_the_docs_the_conformance_and_the_data() {
-    let app = TestApp::spawn(RECORDS).await;
+    let app = spawn().await;
     for path in ["/ogc", "/ogc/"] {
         let r = app.get(path).await;
         assert_eq!(r.status(), 200);
@@ -121,7 +127,7 @@ async fn conformance_declares_core_geojson_and_openapi_3() {
 
 #[tokio::test]
 async fn collections_list_every_aggregate_layer_and_the_places_with_an_extent() {
-    let app = TestApp::spawn(RECORDS).await;
+    let app = spawn().await;
     let r = app.get("/ogc/collections").await;
     assert_eq!(content_type(&r), "application/json");
     let doc: Value = r.json().await.unwrap();
@@ -163,7 +169,7 @@ async fn collections_list_every_aggregate_layer_and_the_places_with_an_extent() 
 
 #[tokio::test]
 async fn paging_to_the_end_sums_to_number_matched_in_every_collection() {
-    let app = TestApp::spawn(RECORDS).await;
+    let app = spawn().await;
     for id in collection_ids() {
         let (_, first) = app
             .get_json(&format!("/ogc/collections/{id}/items?limit=1"))
@@ -213,7 +219,7 @@ async fn paging_to_the_end_sums_to_number_matched_in_every_collection() {
 
 #[tokio::test]
 async fn a_limit_above_the_maximum_is_capped_not_refused() {
-    let app = TestApp::spawn(RECORDS).await;
+    let app = spawn().await;
     let (status, page) = app
         .get_json("/ogc/collections/counties/items?limit=1000000")
         .await;
@@ -246,7 +252,7 @@ async fn a_limit_above_the_maximum_is_capped_not_refused() {
 
 #[tokio::test]
 async fn unknown_or_invalid_parameters_are_400_problems() {
-    let app = TestApp::spawn(RECORDS).await;
+    let app = spawn().await;
     let cases = [
         (
             "a parameter of the aggregates endpoint",
@@ -321,7 +327,7 @@ async fn unknown_or_invalid_parameters_are_400_problems() {
 
 #[tokio::test]
 async fn unknown_collections_and_features_are_404_problems_and_html_only_clients_get_406() {
-    let app = TestApp::spawn(RECORDS).await;
+    let app = spawn().await;
     for path in [
         "/ogc/collections/zips",
         "/ogc/collections/zips/items",
@@ -368,7 +374,7 @@ async fn unknown_collections_and_features_are_404_problems_and_html_only_clients
 #[tokio::test]
 async fn a_suppressed_hexagon_is_neither_listed_nor_served() {
     use dyaspora::store::{SqliteStore, Store};
-    let app = TestApp::spawn(RECORDS).await;
+    let app = spawn().await;
     let store = SqliteStore::open(&app.db_path()).unwrap();
     let mut per_cell: HashMap<u64, u32> = HashMap::new();
     store
@@ -409,7 +415,7 @@ fn by_id(features: &[Value]) -> HashMap<String, Value> {
 
 #[tokio::test]
 async fn items_publish_exactly_what_the_aggregates_endpoint_publishes() {
-    let app = TestApp::spawn(RECORDS).await;
+    let app = spawn().await;
     for (collection, unit, filter) in [
         ("counties", "unit=county", "gender=f&metrics=sector"),
         ("states", "unit=state", "age_band=25-34"),
@@ -456,7 +462,7 @@ fn coords(g: &Value, out: &mut Vec<(f64, f64)>) {
 
 #[tokio::test]
 async fn bbox_keeps_the_features_that_intersect_the_box() {
-    let app = TestApp::spawn(RECORDS).await;
+    let app = spawn().await;
     let b = [-80.5, 25.5, -80.0, 26.2];
     for collection in ["counties", "h3-res6", "places"] {
         let all = all_pages(
@@ -510,7 +516,7 @@ async fn bbox_keeps_the_features_that_intersect_the_box() {
 
 #[tokio::test]
 async fn datetime_is_the_month_range_of_from_and_to() {
-    let app = TestApp::spawn(RECORDS).await;
+    let app = spawn().await;
     let (_, a) = app
         .get_json(
             "/ogc/collections/states/items?datetime=2025-02-10/2025-07-01T00:00:00Z&limit=100",
@@ -537,7 +543,7 @@ async fn datetime_is_the_month_range_of_from_and_to() {
 
 #[tokio::test]
 async fn places_serve_the_consular_posts_and_the_associations() {
-    let app = TestApp::spawn(RECORDS).await;
+    let app = spawn().await;
     let pages = all_pages(&app, "/ogc/collections/places/items?limit=10000").await;
     let features: Vec<Value> = pages
         .iter()
@@ -581,7 +587,7 @@ async fn places_serve_the_consular_posts_and_the_associations() {
 
 #[tokio::test]
 async fn every_documented_parameter_is_accepted_with_its_example() {
-    let app = TestApp::spawn(RECORDS).await;
+    let app = spawn().await;
     let (status, api) = app.get_json("/ogc/api").await;
     assert_eq!(status, 200);
     assert!(api["openapi"].as_str().unwrap().starts_with("3.0"));
@@ -619,10 +625,12 @@ async fn every_documented_parameter_is_accepted_with_its_example() {
             };
             let url = format!("{concrete}?{}={}", p["name"].as_str().unwrap(), value);
             let r = app.get(&url).await;
-            assert_eq!(
+            // A single feature may be absent under a filter (404); the parameter is accepted.
+            let ok = r.status() == 200 || (path.ends_with("{featureId}") && r.status() == 404);
+            assert!(
+                ok,
+                "{url}: {} {}",
                 r.status(),
-                200,
-                "{url}: {}",
                 r.text().await.unwrap_or_default()
             );
         }

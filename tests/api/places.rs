@@ -1,10 +1,19 @@
 //! `/api/v1/places`: the places layer, nearest and within-radius queries, and the editors'
 //! writes, over HTTP on the demo data.
 
+use dyaspora::auth::{token, Role};
+use dyaspora::store::SqliteStore;
 use geo::{Distance, Haversine, Point};
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_problem, TestApp};
+
+/// An editor's bearer token, issued the way the CLI issues it, in the app's database.
+fn editor(app: &TestApp) -> String {
+    let store = SqliteStore::open(&app.db_path()).unwrap();
+    let (_, secret) = token::issue(&store, Role::Editor, "places editor", "test").unwrap();
+    format!("Bearer {secret}")
+}
 
 fn features(body: &Value) -> &Vec<Value> {
     body["features"].as_array().expect("a FeatureCollection")
@@ -99,9 +108,12 @@ async fn nearest_and_within_return_great_circle_kilometres_nearest_first() {
 #[tokio::test]
 async fn editors_add_update_and_remove_an_association_and_queries_see_it_at_once() {
     let app = TestApp::spawn(0).await;
+    let auth = editor(&app);
     let url = format!("{}/api/v1/places", app.base);
     let new = json!({"kind": "womens", "name": "Fanm Test", "city": "Miami", "lat": 25.83, "lon": -80.19, "sectors": ["q"], "languages": ["ht"]});
     let r = app.client.post(&url).json(&new).send().await.unwrap();
+    assert_problem(r, 401).await;
+    let r = app.client.post(&url).header("authorization", &auth).json(&new).send().await.unwrap();
     assert_eq!(r.status(), 201);
     let location = r.headers()["location"].to_str().unwrap().to_string();
     let created: Value = r.json().await.unwrap();
@@ -115,21 +127,23 @@ async fn editors_add_update_and_remove_an_association_and_queries_see_it_at_once
     assert_eq!(features(&near)[0]["properties"]["distance_km"], 0.0);
 
     let changed = json!({"kind": "community_centre", "name": "Sant Test", "lat": 25.84, "lon": -80.2});
-    let r = app.client.put(format!("{url}/{id}")).json(&changed).send().await.unwrap();
+    let r = app.client.put(format!("{url}/{id}")).header("authorization", &auth).json(&changed).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let (_, got) = app.get_json(&format!("/api/v1/places/{id}")).await;
     assert_eq!(got["properties"]["name"], "Sant Test");
     assert_eq!(got["properties"]["kind"], "community_centre");
 
-    let r = app.client.delete(format!("{url}/{id}")).send().await.unwrap();
+    let r = app.client.delete(format!("{url}/{id}")).header("authorization", &auth).send().await.unwrap();
     assert_eq!(r.status(), 204);
     assert_problem(app.get(&format!("/api/v1/places/{id}")).await, 404).await;
-    assert_problem(app.client.delete(format!("{url}/{id}")).send().await.unwrap(), 404).await;
+    let r = app.client.delete(format!("{url}/{id}")).header("authorization", &auth).send().await.unwrap();
+    assert_problem(r, 404).await;
 }
 
 #[tokio::test]
 async fn invalid_edits_are_refused_with_a_problem_naming_the_field() {
     let app = TestApp::spawn(0).await;
+    let auth = editor(&app);
     let url = format!("{}/api/v1/places", app.base);
     let valid = json!({"kind": "hometown", "name": "Test", "lat": 40.65, "lon": -73.95});
     let with = |key: &str, value: Value| {
@@ -150,22 +164,22 @@ async fn invalid_edits_are_refused_with_a_problem_naming_the_field() {
         ("a bad id", with("id", json!("no spaces please")), "id"),
     ];
     for (what, body, field) in cases {
-        let r = app.client.post(&url).json(&body).send().await.unwrap();
+        let r = app.client.post(&url).header("authorization", &auth).json(&body).send().await.unwrap();
         let problem = assert_problem(r, 422).await;
         assert_eq!(problem["field"], field, "{what}: {problem}");
     }
-    let r = app.client.post(&url).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    let r = app.client.post(&url).header("authorization", &auth).header("content-type", "application/json").body("{not json").send().await.unwrap();
     assert_problem(r, 400).await;
-    let r = app.client.post(&url).json(&with("lat", json!("north"))).send().await.unwrap();
+    let r = app.client.post(&url).header("authorization", &auth).json(&with("lat", json!("north"))).send().await.unwrap();
     let problem = assert_problem(r, 422).await;
     assert!(problem["detail"].as_str().unwrap().contains("lat"), "{problem}");
 
-    let r = app.client.put(format!("{url}/HT-CON-MIA")).json(&valid).send().await.unwrap();
+    let r = app.client.put(format!("{url}/HT-CON-MIA")).header("authorization", &auth).json(&valid).send().await.unwrap();
     assert_problem(r, 409).await;
-    let r = app.client.delete(format!("{url}/HT-EMB-WAS")).send().await.unwrap();
+    let r = app.client.delete(format!("{url}/HT-EMB-WAS")).header("authorization", &auth).send().await.unwrap();
     assert_problem(r, 409).await;
-    let r = app.client.post(&url).json(&with("id", json!("HT-CON-NYC"))).send().await.unwrap();
+    let r = app.client.post(&url).header("authorization", &auth).json(&with("id", json!("HT-CON-NYC"))).send().await.unwrap();
     assert_problem(r, 409).await;
-    let r = app.client.put(format!("{url}/unknown")).json(&valid).send().await.unwrap();
+    let r = app.client.put(format!("{url}/unknown")).header("authorization", &auth).json(&valid).send().await.unwrap();
     assert_problem(r, 404).await;
 }

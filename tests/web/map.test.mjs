@@ -5,6 +5,7 @@
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { startServer, launch, idle, downloadOf, pngSize, ROOT } from './harness.mjs';
@@ -81,10 +82,19 @@ function rgb(hex) {
   return `rgb(${n >> 16}, ${(n >> 8) & 255}, ${n & 255})`;
 }
 
-test('first load transfers under 1 MB and is interactive within 1 second', async (t) => {
+/**
+ * One first visit: a fresh browser profile with the cache disabled, so every byte comes over
+ * the wire. Returns the bytes transferred (encoded, as the DevTools protocol counts them),
+ * per kind, and the page's own marks: `dyaspora:interactive` (controls built and bound,
+ * the map draggable) and `dyaspora:first-layer` (the first hexagons drawn).
+ */
+async function firstVisit() {
   const fresh = await launch(server.base);
   try {
     const p = await fresh.page();
+    // Let the new browser settle before measuring (profile creation, first renderer).
+    await p.goto('about:blank');
+    await p.waitForTimeout(500);
     const cdp = await fresh.ctx.newCDPSession(p);
     await cdp.send('Network.enable');
     await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
@@ -100,30 +110,50 @@ test('first load transfers under 1 MB and is interactive within 1 second', async
       const m = (n) => performance.getEntriesByName(n)[0]?.startTime ?? null;
       const nav = performance.getEntriesByType('navigation')[0];
       return {
-        interactive_ms: m('dyaspora:interactive'),
-        first_layer_ms: m('dyaspora:first-layer'),
-        dom_content_loaded_ms: nav.domContentLoadedEventEnd,
-        load_ms: nav.loadEventEnd,
+        interactive_ms: Math.round(m('dyaspora:interactive')),
+        first_layer_ms: Math.round(m('dyaspora:first-layer')),
+        dom_content_loaded_ms: Math.round(nav.domContentLoadedEventEnd),
       };
     });
-    const bytes = sizes.reduce((a, [, n]) => a + n, 0);
     const byKind = {};
-    for (const [url, n] of sizes) {
-      const u = new URL(url);
-      const kind = u.pathname.startsWith('/tiles/') ? 'basemap tiles' : u.pathname.startsWith('/assets/') ? 'js+css' : u.pathname;
+    for (const [url, n] of sizes.filter(([u]) => u.startsWith('http'))) {
+      const path = new URL(url).pathname;
+      const kind = path.startsWith('/tiles/') ? 'basemap tiles' : path.startsWith('/assets/') ? 'js+css' : path;
       byKind[kind] = (byKind[kind] ?? 0) + n;
     }
-    const figures = { transferred_bytes: bytes, requests: sizes.length, by_kind: byKind, ...marks, viewport: '1280x800', records: 50000 };
-    fs.mkdirSync(path.join(ROOT, 'tests/web/out'), { recursive: true });
-    fs.writeFileSync(path.join(ROOT, 'tests/web/out/first-load.json'), `${JSON.stringify(figures, null, 2)}\n`);
-    t.diagnostic(`first load: ${JSON.stringify(figures)}`);
-    assert.ok(bytes < 1_000_000, `first load transferred ${bytes} bytes`);
-    assert.ok(marks.interactive_ms !== null && marks.interactive_ms < 1000, `interactive after ${marks.interactive_ms} ms`);
+    const bytes = Object.values(byKind).reduce((a, n) => a + n, 0);
     assert.deepEqual(fresh.errors, []);
     assert.deepEqual(fresh.external, []);
+    return { bytes, requests: sizes.length, byKind, ...marks };
   } finally {
     await fresh.close();
   }
+}
+
+test('first load transfers under 1 MB and is interactive within 1 second', async (t) => {
+  // The first visit after start-up also warms the server (snapshot layer cache, tile cache):
+  // it is recorded, then three more first visits are measured and their median is checked.
+  const cold = await firstVisit();
+  const runs = [await firstVisit(), await firstVisit(), await firstVisit()];
+  const median = (key) => runs.map((r) => r[key]).sort((a, b) => a - b)[1];
+  const figures = {
+    transferred_bytes: median('bytes'),
+    by_kind: runs[1].byKind,
+    requests: runs[1].requests,
+    interactive_ms: median('interactive_ms'),
+    first_layer_ms: median('first_layer_ms'),
+    dom_content_loaded_ms: median('dom_content_loaded_ms'),
+    runs: runs.map(({ bytes, interactive_ms, first_layer_ms }) => ({ bytes, interactive_ms, first_layer_ms })),
+    server_first_visit: { bytes: cold.bytes, interactive_ms: cold.interactive_ms, first_layer_ms: cold.first_layer_ms },
+    viewport: '1280x800',
+    records: 50000,
+    load_average: os.loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+  fs.mkdirSync(path.join(ROOT, 'tests/web/out'), { recursive: true });
+  fs.writeFileSync(path.join(ROOT, 'tests/web/out/first-load.json'), `${JSON.stringify(figures, null, 2)}\n`);
+  t.diagnostic(`first load: ${JSON.stringify(figures)}`);
+  for (const r of [cold, ...runs]) assert.ok(r.bytes < 1_000_000, `first load transferred ${r.bytes} bytes`);
+  assert.ok(figures.interactive_ms < 1000, `interactive after ${figures.interactive_ms} ms (median of three)`);
 });
 
 test('the page loads with no console errors and no request leaving localhost', async () => {
@@ -142,7 +172,7 @@ test('the server keeps API 404s as problem+json and serves the page at /', async
   const html = await page.text();
   assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script');
   assert.doesNotMatch(html, /<style|style=/, 'no inline style');
-  for (const missing of ['/no-such-page', '/assets/no-such-file.js', '/api/v1/nothing']) {
+  for (const missing of ['/no-such-page', '/assets/no-such-file.js', '/api/v1/nothing', '/assets/..%2f..%2fCargo.toml', '/assets/%2e%2e/%2e%2e/Cargo.toml']) {
     const r = await fetch(`${server.base}${missing}`);
     assert.equal(r.status, 404, missing);
     assert.equal(r.headers.get('content-type'), 'application/problem+json', missing);
@@ -470,7 +500,7 @@ test('the phone viewport works', async () => {
     await idle(p);
     assert.equal(await p.evaluate(() => window.dyaspora.data.fc.classification.metric), 'remit_total_usd');
     await p.tap('#menu-toggle');
-    await p.tap('#tabbtn-map').catch(() => {});
+    await p.waitForFunction(() => getComputedStyle(document.querySelector('#panel')).visibility === 'hidden');
     const boxes = await p.evaluate(() => [...document.querySelectorAll('.legend, .leaflet-control-zoom, .bar')].map((e) => e.getBoundingClientRect().toJSON()));
     for (const b of boxes) assert.ok(b.left >= 0 && b.right <= 375, 'controls stay on screen');
     assert.deepEqual(phone.errors, []);

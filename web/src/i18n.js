@@ -94,7 +94,6 @@ const STRINGS = {
     p_skill_share: 'Share with this skill',
     p_skill_lq: 'Location quotient',
     p_density_km2: 'Respondents per km²',
-    zoom_in_more: 'Zoom in to see hexagons here.',
     // Insights
     ins_title: 'Insights',
     ins_scope: 'Figures for',
@@ -268,7 +267,6 @@ const STRINGS = {
     p_skill_share: 'Part avec cette compétence',
     p_skill_lq: 'Quotient de localisation',
     p_density_km2: 'Répondants par km²',
-    zoom_in_more: 'Zoomez pour voir les hexagones ici.',
     ins_title: 'Aperçu',
     ins_scope: 'Chiffres pour',
     ins_scope_view: 'la vue de la carte',
@@ -439,7 +437,6 @@ const STRINGS = {
     p_skill_share: 'Pati ki gen konpetans sa a',
     p_skill_lq: 'Kosyan lokalizasyon',
     p_density_km2: 'Moun ki reponn pa km²',
-    zoom_in_more: 'Fè zoom pou wè egzagòn yo isit la.',
     ins_title: 'Apèsi',
     ins_scope: 'Chif pou',
     ins_scope_view: 'sa ki parèt sou kat la',

@@ -102,10 +102,10 @@ class App {
     let first = def.group ? null : this.data.refresh();
     setCodes(await codes);
     if (def.group) first = this.data.refresh();
-    this.base.addTo(this.map);
     this.renderAll();
     performance.mark('dyaspora:interactive');
     document.documentElement.dataset.ready = '1';
+    this.base.addTo(this.map);
     // Places and panels that need them come after the first layer.
     await first;
     await this.places.load();
@@ -185,7 +185,8 @@ class App {
     this.map.attributionControl.removeAttribution(this.base.getAttribution());
     this.base.options.attribution = t('attribution');
     this.map.attributionControl.addAttribution(t('attribution'));
-    for (const id of TABS) this.renderTab(id);
+    // The other tabs are drawn when they are opened (see update).
+    this.renderTab(this.state.tab);
     this.showTab();
     this.data.relabel();
   }

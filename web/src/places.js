@@ -2,7 +2,6 @@
 // `GET /api/v1/places`. Markers are keyboard-focusable (Leaflet gives them a tab stop).
 
 import L from './leaflet.js';
-import 'leaflet.markercluster';
 import { getJSON } from './api.js';
 import { t, codeLabel } from './i18n.js';
 import { h } from './dom.js';
@@ -40,12 +39,23 @@ export class Places {
     this.fc = null;
     this.available = true;
     this.posts = L.layerGroup();
-    this.assocs = L.markerClusterGroup({
-      maxClusterRadius: 40,
-      showCoverageOnHover: false,
-      disableClusteringAtZoom: 12,
-      chunkedLoading: true,
-    });
+    this.assocMarkers = [];
+    this.assocs = null;
+  }
+
+  /** The clustered associations; leaflet.markercluster is loaded the first time they show. */
+  async clusters() {
+    if (!this.assocs) {
+      await import('leaflet.markercluster');
+      this.assocs = L.markerClusterGroup({
+        maxClusterRadius: 40,
+        showCoverageOnHover: false,
+        disableClusteringAtZoom: 12,
+        chunkedLoading: true,
+      });
+      this.assocs.addLayers(this.assocMarkers);
+    }
+    return this.assocs;
   }
 
   async load() {
@@ -65,9 +75,10 @@ export class Places {
         keyboard: true,
         riseOnHover: true,
       }).bindPopup(() => placePopup(f), { maxWidth: 280 });
-      (f.properties.category === 'consular' ? this.posts : this.assocs).addLayer(marker);
+      if (f.properties.category === 'consular') this.posts.addLayer(marker);
+      else this.assocMarkers.push(marker);
     }
-    this.sync();
+    await this.sync();
     this.app.emit('places', this.fc);
   }
 
@@ -82,10 +93,11 @@ export class Places {
   }
 
   /** Shows or hides the overlays as the state says. */
-  sync() {
+  async sync() {
     const s = this.app.state;
     toggle(this.app.map, this.posts, s.posts === '1');
-    toggle(this.app.map, this.assocs, s.assoc === '1');
+    if (s.assoc === '1' && this.fc) toggle(this.app.map, await this.clusters(), true);
+    else if (this.assocs) toggle(this.app.map, this.assocs, false);
   }
 }
 
