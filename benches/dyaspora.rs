@@ -18,7 +18,9 @@ mod demo {
         group.sample_size(10);
         for n in [10_000usize, 100_000, 1_000_000] {
             group.throughput(Throughput::Elements(n as u64));
-            group.bench_with_input(BenchmarkId::new("generate", n), &n, |b, &n| b.iter(|| generate(black_box(n), 1)));
+            group.bench_with_input(BenchmarkId::new("generate", n), &n, |b, &n| {
+                b.iter(|| generate(black_box(n), 1))
+            });
         }
         group.finish();
     }

@@ -29,14 +29,20 @@ use dyaspora::places::outreach::{self, GapQuery, Mode, Target};
 use dyaspora::places::{Category, KindFilter, PlaceSet};
 
 fn records() -> usize {
-    std::env::var("DYASPORA_BENCH_PLACES_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000)
+    std::env::var("DYASPORA_BENCH_PLACES_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000)
 }
 
 fn data() -> &'static (Snapshot, PlaceSet) {
     static D: OnceLock<(Snapshot, PlaceSet)> = OnceLock::new();
     D.get_or_init(|| {
         let set = dyaspora::demo::generate(records(), 1);
-        (Snapshot::build(set.records, 1), PlaceSet::build(set.associations))
+        (
+            Snapshot::build(set.records, 1),
+            PlaceSet::build(set.associations),
+        )
     })
 }
 
@@ -45,19 +51,30 @@ pub fn nearest(c: &mut Criterion) {
     let (snap, set) = data();
     let layer = compute(snap, Unit::H3(7), &Filter::default(), 11).expect("a res-7 layer");
     let hexagons = layer.ids.len();
-    eprintln!("places bench: {hexagons} res-7 hexagons, {} places", set.len());
+    eprintln!(
+        "places bench: {hexagons} res-7 hexagons, {} places",
+        set.len()
+    );
     let mut g = c.benchmark_group("places");
     g.sample_size(30).measurement_time(Duration::from_secs(10));
     for (name, filter) in [
-        ("nearest_post_every_res7_hexagon", KindFilter::category(Category::Consular)),
-        ("nearest_association_every_res7_hexagon", KindFilter::category(Category::Association)),
+        (
+            "nearest_post_every_res7_hexagon",
+            KindFilter::category(Category::Consular),
+        ),
+        (
+            "nearest_association_every_res7_hexagon",
+            KindFilter::category(Category::Association),
+        ),
     ] {
         g.bench_function(name, |b| {
             b.iter(|| {
                 let mut total = 0.0;
                 for i in 0..hexagons {
                     let (lon, lat) = layer.center(i);
-                    total += set.nearest_one(lon, lat, filter).map_or(0.0, |h| h.distance_km);
+                    total += set
+                        .nearest_one(lon, lat, filter)
+                        .map_or(0.0, |h| h.distance_km);
                 }
                 total
             })
@@ -86,8 +103,14 @@ pub fn outreach_plan(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let dir = tempfile::tempdir().expect("a temp dir");
     let base = runtime.block_on(async {
-        let args = dyaspora::config::ServeArgs { demo_records: records(), demo_seed: 1, ..Default::default() };
-        let app = dyaspora::App::build(&dir.path().join("bench.db"), args).await.expect("service starts");
+        let args = dyaspora::config::ServeArgs {
+            demo_records: records(),
+            demo_seed: 1,
+            ..Default::default()
+        };
+        let app = dyaspora::App::build(&dir.path().join("bench.db"), args)
+            .await
+            .expect("service starts");
         let base = format!("http://{}", app.local_addr());
         tokio::spawn(app.run_until_stopped());
         base

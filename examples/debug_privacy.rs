@@ -12,9 +12,22 @@ fn main() {
         let p = dyaspora::aggregate::snapshot::parent(target, level.res);
         if let Some(i) = level.ids.iter().position(|&c| c == p) {
             let t = &level.tallies[i];
-            println!("res {} N={} F={} M={} X={} state={} mask F={} M={} N={}", level.res, t.d[tally::N], t.d[tally::F], t.d[tally::M], t.d[tally::X], t.state,
-                privacy::is_visible(vis.levels[li][i], tally::F), privacy::is_visible(vis.levels[li][i], tally::M), privacy::is_visible(vis.levels[li][i], tally::N));
+            println!(
+                "res {} N={} F={} M={} X={} state={} mask F={} M={} N={}",
+                level.res,
+                t.d[tally::N],
+                t.d[tally::F],
+                t.d[tally::M],
+                t.d[tally::X],
+                t.state,
+                privacy::is_visible(vis.levels[li][i], tally::F),
+                privacy::is_visible(vis.levels[li][i], tally::M),
+                privacy::is_visible(vis.levels[li][i], tally::N)
+            );
         }
     }
-    println!("national F vis {}", privacy::is_visible(vis.national, tally::F));
+    println!(
+        "national F vis {}",
+        privacy::is_visible(vis.national, tally::F)
+    );
 }

@@ -42,9 +42,14 @@ impl App {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(db)?);
         if !config.no_demo && store.record_count()? == 0 {
             let (n, seed) = (config.demo_records, config.demo_seed);
-            tracing::info!(records = n, seed, "empty database: loading the demo data set");
+            tracing::info!(
+                records = n,
+                seed,
+                "empty database: loading the demo data set"
+            );
             let s = store.clone();
-            let outcome = tokio::task::spawn_blocking(move || demo::load_into(s.as_ref(), n, seed)).await??;
+            let outcome =
+                tokio::task::spawn_blocking(move || demo::load_into(s.as_ref(), n, seed)).await??;
             tracing::info!(inserted = outcome.inserted, "demo data loaded");
         }
         let engine = Arc::new(Engine::new(config.min_count));
@@ -52,23 +57,39 @@ impl App {
         tokio::task::spawn_blocking(move || e.refresh(s.as_ref())).await??;
         tracing::info!(records = engine.snapshot().len(), "snapshot loaded");
         let listener = TcpListener::bind(config.addr).await?;
-        let tiles = Arc::new(crate::tiles::TileCache::with_megabytes(config.tile_cache_mb, config.basemap_url.clone()));
+        let tiles = Arc::new(crate::tiles::TileCache::with_megabytes(
+            config.tile_cache_mb,
+            config.basemap_url.clone(),
+        ));
         let places = Arc::new(crate::places::PlaceIndex::load(store.as_ref())?);
         let auth = Arc::new(crate::auth::Auth::new());
         let guard = Arc::new(crate::http::guard::Guard::new(&config));
-        let state = AppState { store, engine, config: Arc::new(config), tiles, places, auth, guard };
+        let state = AppState {
+            store,
+            engine,
+            config: Arc::new(config),
+            tiles,
+            places,
+            auth,
+            guard,
+        };
         Ok(App { listener, state })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(addr = %self.local_addr(), "dyaspora listening");
         tokio::spawn(refresh_loop(self.state.clone()));
-        tokio::spawn(crate::places::index::watch(self.state.places.clone(), self.state.store.clone()));
+        tokio::spawn(crate::places::index::watch(
+            self.state.places.clone(),
+            self.state.store.clone(),
+        ));
         // The peer address keys the per-client rate limits.
         let service = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, service)
@@ -83,7 +104,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -104,7 +126,10 @@ async fn refresh_loop(state: AppState) {
         tick.tick().await;
         let (store, engine) = (state.store.clone(), state.engine.clone());
         match tokio::task::spawn_blocking(move || engine.refresh(store.as_ref())).await {
-            Ok(Ok(true)) => tracing::info!(version = state.engine.snapshot().data_version, "snapshot reloaded"),
+            Ok(Ok(true)) => tracing::info!(
+                version = state.engine.snapshot().data_version,
+                "snapshot reloaded"
+            ),
             Ok(Ok(false)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "snapshot refresh failed"),
             Err(e) => tracing::error!(error = %e, "snapshot refresh panicked"),

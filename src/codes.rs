@@ -161,7 +161,9 @@ impl Codebook {
         for list in CodeList::ALL {
             let n = lists.get(&list).map_or(0, Vec::len);
             if n == 0 || n > 32 {
-                return Err(format!("codes.csv: list {list} has {n} codes (1..=32 allowed)"));
+                return Err(format!(
+                    "codes.csv: list {list} has {n} codes (1..=32 allowed)"
+                ));
             }
         }
         Ok(Codebook { lists })
@@ -223,7 +225,11 @@ mod tests {
         let book = Codebook::get();
         for list in CodeList::ALL {
             for code in book.codes(list) {
-                assert!(!code.en.is_empty() && !code.fr.is_empty() && !code.ht.is_empty(), "{list} {}", code.code);
+                assert!(
+                    !code.en.is_empty() && !code.fr.is_empty() && !code.ht.is_empty(),
+                    "{list} {}",
+                    code.code
+                );
             }
         }
         assert_eq!(book.len(CodeList::Occupation), 10);
@@ -234,7 +240,9 @@ mod tests {
     #[test]
     fn multi_select_round_trips_and_unknown_codes_list_the_valid_ones() {
         let book = Codebook::get();
-        let set = book.parse_set(CodeList::Channel, "whatsapp  church").unwrap();
+        let set = book
+            .parse_set(CodeList::Channel, "whatsapp  church")
+            .unwrap();
         assert_eq!(book.format_set(CodeList::Channel, set), "whatsapp church");
         let err = book.index(CodeList::Gender, "q").unwrap_err();
         assert_eq!(err.valid, vec!["f", "m", "x"]);

@@ -10,7 +10,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(version, about)]
 pub struct Config {
     /// SQLite database file (created if missing).
-    #[arg(long, env = "DYASPORA_DB", default_value = "dyaspora.db", global = true)]
+    #[arg(
+        long,
+        env = "DYASPORA_DB",
+        default_value = "dyaspora.db",
+        global = true
+    )]
     pub db: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -56,7 +61,11 @@ pub struct ServeArgs {
     pub basemap_url: Option<String>,
     /// Origins allowed to call the API from a browser (CORS), comma-separated, or `*`; by
     /// default none (same origin only).
-    #[arg(long = "cors-origin", env = "DYASPORA_CORS_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "cors-origin",
+        env = "DYASPORA_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
     pub cors_origins: Vec<String>,
     /// Requests per minute each client (IP address) may make to the expensive endpoints
     /// (aggregates, OGC items, outreach, imports, exports); 0 disables the limit.

@@ -29,6 +29,9 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(param: impl Into<String>, reason: impl Into<String>) -> Error {
-        Error::InvalidParam { param: param.into(), reason: reason.into() }
+        Error::InvalidParam {
+            param: param.into(),
+            reason: reason.into(),
+        }
     }
 }

@@ -100,13 +100,21 @@ impl Geodata {
         let zips = parse_zips(&GeoFiles::text("zips.csv"));
         let posts = parse_posts(&GeoFiles::text("consular_posts.csv"));
         let index_of = |areas: &[Area]| -> HashMap<String, usize> {
-            areas.iter().enumerate().map(|(i, a)| (a.fips.clone(), i)).collect()
+            areas
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (a.fips.clone(), i))
+                .collect()
         };
         Geodata {
             state_index: bbox_tree(&states),
             county_index: bbox_tree(&counties),
             state_by_fips: index_of(&states),
-            state_by_postal: states.iter().enumerate().map(|(i, a)| (a.parent.clone(), i)).collect(),
+            state_by_postal: states
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (a.parent.clone(), i))
+                .collect(),
             county_by_fips: index_of(&counties),
             states,
             counties,
@@ -144,9 +152,16 @@ fn bbox_tree(areas: &[Area]) -> RTree<AreaBox> {
         .enumerate()
         .flat_map(|(i, a)| {
             // One box per polygon part, so Alaska's parts either side of ±180° stay small.
-            a.geometry.0.iter().filter_map(move |p| p.bounding_rect()).map(move |r| {
-                AreaBox::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), i)
-            })
+            a.geometry
+                .0
+                .iter()
+                .filter_map(move |p| p.bounding_rect())
+                .map(move |r| {
+                    AreaBox::new(
+                        Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+                        i,
+                    )
+                })
         })
         .collect();
     RTree::bulk_load(boxes)
@@ -195,9 +210,14 @@ pub fn parse_multipolygon(geometry: &Value) -> MultiPolygon<f64> {
     };
     match geometry["type"].as_str() {
         Some("Polygon") => MultiPolygon(vec![polygon(&geometry["coordinates"])]),
-        Some("MultiPolygon") => {
-            MultiPolygon(geometry["coordinates"].as_array().unwrap().iter().map(polygon).collect())
-        }
+        Some("MultiPolygon") => MultiPolygon(
+            geometry["coordinates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(polygon)
+                .collect(),
+        ),
         other => panic!("unexpected geometry type {other:?}"),
     }
 }
@@ -224,7 +244,12 @@ fn parse_zips(text: &str) -> HashMap<String, Zip> {
 fn parse_posts(text: &str) -> Vec<ConsularPost> {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers = reader.headers().expect("consular_posts.csv header").clone();
-    let col = |name: &str| headers.iter().position(|h| h == name).unwrap_or_else(|| panic!("column {name}"));
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("column {name}"))
+    };
     let (id, name, kind, city, state, zip, addr, lat, lon, note, states, conf) = (
         col("id"),
         col("name"),
@@ -286,20 +311,30 @@ mod tests {
                 continue;
             }
             checked += 1;
-            if geo.state_at(zip.lon, zip.lat).is_some_and(|s| s.parent == zip.state) {
+            if geo
+                .state_at(zip.lon, zip.lat)
+                .is_some_and(|s| s.parent == zip.state)
+            {
                 agree += 1;
             }
         }
         let share = agree as f64 / checked as f64;
         assert!(checked > 40_000, "{checked} ZIPs checked");
-        assert!(share >= 0.995, "ZIP state agrees with point-in-polygon for {share:.4} of ZIPs");
+        assert!(
+            share >= 0.995,
+            "ZIP state agrees with point-in-polygon for {share:.4} of ZIPs"
+        );
     }
 
     #[test]
     fn every_state_is_served_by_exactly_one_consular_post() {
         let geo = Geodata::get();
         for state in &geo.states {
-            let n = geo.posts.iter().filter(|p| p.states.contains(&state.parent)).count();
+            let n = geo
+                .posts
+                .iter()
+                .filter(|p| p.states.contains(&state.parent))
+                .count();
             assert_eq!(n, 1, "{} is served by {n} posts", state.parent);
         }
     }

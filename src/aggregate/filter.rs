@@ -41,8 +41,18 @@ impl Field {
 
     /// Every query parameter a filter may use.
     pub const PARAMS: [&'static str; 12] = [
-        "gender", "age_band", "generation", "occupation", "sector", "need", "difficulty",
-        "willingness", "department", "round", "from", "to",
+        "gender",
+        "age_band",
+        "generation",
+        "occupation",
+        "sector",
+        "need",
+        "difficulty",
+        "willingness",
+        "department",
+        "round",
+        "from",
+        "to",
     ];
 }
 
@@ -62,7 +72,9 @@ impl Filter {
     ///
     /// # Errors
     /// An unknown code (with the valid ones), a malformed or reversed month range.
-    pub fn from_params<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Filter, Error> {
+    pub fn from_params<'a>(
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Filter, Error> {
         let book = Codebook::get();
         let mut f = Filter::default();
         let (mut from, mut to) = (None, None);
@@ -72,7 +84,10 @@ impl Filter {
                 for code in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
                     let i = book
                         .index(*list, code)
-                        .map_err(|source| Error::UnknownCode { param: key.to_string(), source })?;
+                        .map_err(|source| Error::UnknownCode {
+                            param: key.to_string(),
+                            source,
+                        })?;
                     mask |= 1 << i;
                 }
                 if mask == 0 {
@@ -80,7 +95,11 @@ impl Filter {
                 }
                 f.codes.insert(*field, mask);
             } else if key == "round" {
-                let rounds: Vec<String> = value.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+                let rounds: Vec<String> = value
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
                 if rounds.is_empty() {
                     return Err(Error::invalid(key, "give at least one survey round"));
                 }
@@ -145,26 +164,51 @@ impl Filter {
             Some(names) => {
                 let mut mask = vec![false; snap.rounds.len()];
                 for name in names {
-                    let i = snap.rounds.iter().position(|r| r == name).ok_or_else(|| Error::InvalidParam {
-                        param: "round".into(),
-                        reason: format!("unknown survey round {name:?}; valid rounds: {}", snap.rounds.join(", ")),
+                    let i = snap.rounds.iter().position(|r| r == name).ok_or_else(|| {
+                        Error::InvalidParam {
+                            param: "round".into(),
+                            reason: format!(
+                                "unknown survey round {name:?}; valid rounds: {}",
+                                snap.rounds.join(", ")
+                            ),
+                        }
                     })?;
                     mask[i] = true;
                 }
                 Some(mask)
             }
         };
-        Ok(Matcher { codes: self.codes.iter().map(|(f, m)| (*f, *m)).collect(), rounds, period: self.period })
+        Ok(Matcher {
+            codes: self.codes.iter().map(|(f, m)| (*f, *m)).collect(),
+            rounds,
+            period: self.period,
+        })
     }
 }
 
 fn parse_month(key: &str, value: &str) -> Result<u32, Error> {
-    let bad = || Error::invalid(key, format!("{value:?} is not a month (YYYY-MM) or a date (YYYY-MM-DD)"));
+    let bad = || {
+        Error::invalid(
+            key,
+            format!("{value:?} is not a month (YYYY-MM) or a date (YYYY-MM-DD)"),
+        )
+    };
     let mut parts = value.trim().split('-');
-    let year: u32 = parts.next().and_then(|y| y.parse().ok()).filter(|y| (1900..=2200).contains(y)).ok_or_else(bad)?;
-    let month: u32 = parts.next().and_then(|m| m.parse().ok()).filter(|m| (1..=12).contains(m)).ok_or_else(bad)?;
+    let year: u32 = parts
+        .next()
+        .and_then(|y| y.parse().ok())
+        .filter(|y| (1900..=2200).contains(y))
+        .ok_or_else(bad)?;
+    let month: u32 = parts
+        .next()
+        .and_then(|m| m.parse().ok())
+        .filter(|m| (1..=12).contains(m))
+        .ok_or_else(bad)?;
     if let Some(day) = parts.next() {
-        day.parse::<u32>().ok().filter(|d| (1..=31).contains(d)).ok_or_else(bad)?;
+        day.parse::<u32>()
+            .ok()
+            .filter(|d| (1..=31).contains(d))
+            .ok_or_else(bad)?;
     }
     if parts.next().is_some() {
         return Err(bad());

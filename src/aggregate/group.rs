@@ -46,7 +46,11 @@ impl RemitStats {
                 top2 = a;
             }
         }
-        RemitStats { median_cents: Some(median), top1, top2 }
+        RemitStats {
+            median_cents: Some(median),
+            top1,
+            top2,
+        }
     }
 }
 
@@ -79,14 +83,20 @@ impl H3Table {
 
 /// Groups the records matching `m` into H3 cells at `res` and every coarser level.
 pub fn h3_table(s: &Snapshot, m: &Matcher, res: u8) -> H3Table {
-    assert!((MIN_RES..=MAX_RES).contains(&res), "resolution {res} out of range");
+    assert!(
+        (MIN_RES..=MAX_RES).contains(&res),
+        "resolution {res} out of range"
+    );
     // Split the scan at cell boundaries so each chunk owns whole cells.
     let chunks = chunk_bounds(s, res, rayon::current_num_threads().max(1) * 4);
     let parts: Vec<(Level, Vec<RemitStats>)> = chunks
         .par_windows(2)
         .map(|w| scan_cells(s, m, res, w[0], w[1]))
         .collect();
-    let mut finest = Level { res, ..Level::default() };
+    let mut finest = Level {
+        res,
+        ..Level::default()
+    };
     let mut remit = Vec::new();
     for (level, stats) in parts {
         finest.ids.extend(level.ids);
@@ -103,7 +113,11 @@ pub fn h3_table(s: &Snapshot, m: &Matcher, res: u8) -> H3Table {
     for t in &levels[0].tallies {
         national.add(t);
     }
-    H3Table { national, levels, remit }
+    H3Table {
+        national,
+        levels,
+        remit,
+    }
 }
 
 fn chunk_bounds(s: &Snapshot, res: u8, n: usize) -> Vec<usize> {
@@ -122,8 +136,17 @@ fn chunk_bounds(s: &Snapshot, res: u8, n: usize) -> Vec<usize> {
     bounds
 }
 
-fn scan_cells(s: &Snapshot, m: &Matcher, res: u8, from: usize, to: usize) -> (Level, Vec<RemitStats>) {
-    let mut level = Level { res, ..Level::default() };
+fn scan_cells(
+    s: &Snapshot,
+    m: &Matcher,
+    res: u8,
+    from: usize,
+    to: usize,
+) -> (Level, Vec<RemitStats>) {
+    let mut level = Level {
+        res,
+        ..Level::default()
+    };
     let mut stats = Vec::new();
     let mut amounts: Vec<i64> = Vec::new();
     let mut current: Option<(u64, Tally)> = None;
@@ -159,7 +182,10 @@ fn scan_cells(s: &Snapshot, m: &Matcher, res: u8, from: usize, to: usize) -> (Le
 }
 
 fn coarsen(finer: &Level, res: u8) -> Level {
-    let mut level = Level { res, ..Level::default() };
+    let mut level = Level {
+        res,
+        ..Level::default()
+    };
     for (id, t) in finer.ids.iter().zip(&finer.tallies) {
         let p = parent(*id, res);
         if level.ids.last() == Some(&p) {
@@ -219,8 +245,14 @@ pub fn area_table(s: &Snapshot, m: &Matcher) -> AreaTable {
         national,
         states,
         counties,
-        state_remit: state_amounts.iter_mut().map(|a| RemitStats::from_amounts(a)).collect(),
-        county_remit: county_amounts.iter_mut().map(|a| RemitStats::from_amounts(a)).collect(),
+        state_remit: state_amounts
+            .iter_mut()
+            .map(|a| RemitStats::from_amounts(a))
+            .collect(),
+        county_remit: county_amounts
+            .iter_mut()
+            .map(|a| RemitStats::from_amounts(a))
+            .collect(),
     }
 }
 
@@ -271,5 +303,9 @@ pub fn full_counts(lat: &[f64], lon: &[f64], state: &[u8], county: &[u16]) -> Fu
             *n += 1;
         }
     }
-    FullCounts { h3, states, counties }
+    FullCounts {
+        h3,
+        states,
+        counties,
+    }
 }

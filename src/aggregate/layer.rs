@@ -157,13 +157,40 @@ impl Layer {
 
     /// The figures of unit `i` as flat properties (nulls for suppressed values, listed in
     /// `suppressed`). `groups` adds per-code counts; `skill` adds share and location quotient.
-    pub fn properties(&self, i: usize, groups: &[MetricGroup], skill: Option<Skill>) -> Map<String, Value> {
-        figures(&self.tallies[i], self.masks[i], &self.remit[i], Some(self.area_km2(i)), &self.national, self.national_mask, groups, skill)
+    pub fn properties(
+        &self,
+        i: usize,
+        groups: &[MetricGroup],
+        skill: Option<Skill>,
+    ) -> Map<String, Value> {
+        figures(
+            &self.tallies[i],
+            self.masks[i],
+            &self.remit[i],
+            Some(self.area_km2(i)),
+            &self.national,
+            self.national_mask,
+            groups,
+            skill,
+        )
     }
 
     /// National totals of the query, under the same rules.
-    pub fn national_properties(&self, groups: &[MetricGroup], skill: Option<Skill>) -> Map<String, Value> {
-        figures(&self.national, self.national_mask, &self.national_remit, None, &self.national, self.national_mask, groups, skill)
+    pub fn national_properties(
+        &self,
+        groups: &[MetricGroup],
+        skill: Option<Skill>,
+    ) -> Map<String, Value> {
+        figures(
+            &self.national,
+            self.national_mask,
+            &self.national_remit,
+            None,
+            &self.national,
+            self.national_mask,
+            groups,
+            skill,
+        )
     }
 }
 
@@ -209,11 +236,16 @@ fn figures(
     };
     let count = |d: usize| vis(d).then(|| Value::from(t.d[d]));
     let share = |num: usize, den: usize| {
-        (vis(num) && vis(den) && t.d[den] > 0).then(|| Value::from(round(t.d[num] as f64 / t.d[den] as f64, 4)))
+        (vis(num) && vis(den) && t.d[den] > 0)
+            .then(|| Value::from(round(t.d[num] as f64 / t.d[den] as f64, 4)))
     };
     put(&mut p, "count", count(N));
     if let Some(area) = area_km2 {
-        put(&mut p, "density_km2", (vis(N) && area > 0.0).then(|| Value::from(round(t.d[N] as f64 / area, 3))));
+        put(
+            &mut p,
+            "density_km2",
+            (vis(N) && area > 0.0).then(|| Value::from(round(t.d[N] as f64 / area, 3))),
+        );
     }
     put(&mut p, "female", count(F));
     put(&mut p, "female_share", share(F, N));
@@ -221,12 +253,23 @@ fn figures(
     put(&mut p, "remit_share", share(RY, N));
     put(&mut p, "female_remitters", count(FRY));
     let sum_ok = remit_sum_publishable(t, mask, stats);
-    put(&mut p, "remit_total_usd", sum_ok.then(|| Value::from(t.remit_cents as f64 / 100.0)));
-    put(&mut p, "remit_mean_usd", sum_ok.then(|| Value::from((t.remit_cents as f64 / t.d[RA] as f64 / 100.0).round())));
+    put(
+        &mut p,
+        "remit_total_usd",
+        sum_ok.then(|| Value::from(t.remit_cents as f64 / 100.0)),
+    );
+    put(
+        &mut p,
+        "remit_mean_usd",
+        sum_ok.then(|| Value::from((t.remit_cents as f64 / t.d[RA] as f64 / 100.0).round())),
+    );
     put(
         &mut p,
         "remit_median_usd",
-        (vis(RA) && t.d[RA] > 0).then_some(stats.median_cents).flatten().map(|c| Value::from((c as f64 / 100.0).round())),
+        (vis(RA) && t.d[RA] > 0)
+            .then_some(stats.median_cents)
+            .flatten()
+            .map(|c| Value::from((c as f64 / 100.0).round())),
     );
     let dominant = |range: std::ops::Range<usize>, list: CodeList| {
         range
@@ -235,8 +278,16 @@ fn figures(
             .max_by_key(|&d| (t.d[d], std::cmp::Reverse(d)))
             .map(|d| Value::from(book.code(list, (d - range.start) as u8)))
     };
-    put(&mut p, "dominant_occupation", dominant(OCCUPATION, CodeList::Occupation));
-    put(&mut p, "dominant_sector", dominant(SECTOR, CodeList::Sector));
+    put(
+        &mut p,
+        "dominant_occupation",
+        dominant(OCCUPATION, CodeList::Occupation),
+    );
+    put(
+        &mut p,
+        "dominant_sector",
+        dominant(SECTOR, CodeList::Sector),
+    );
     for g in groups {
         for d in g.dims() {
             let code = book.code(g.list(), (d - g.dims().start) as u8);
@@ -247,7 +298,8 @@ fn figures(
         let d = s.dim();
         put(&mut p, "skill_count", count(d));
         put(&mut p, "skill_share", share(d, N));
-        let national_ok = is_visible(national_mask, d) && is_visible(national_mask, N) && national.d[d] > 0;
+        let national_ok =
+            is_visible(national_mask, d) && is_visible(national_mask, N) && national.d[d] > 0;
         let lq = (vis(d) && vis(N) && t.d[N] > 0 && national_ok).then(|| {
             let local = t.d[d] as f64 / t.d[N] as f64;
             let nat = national.d[d] as f64 / national.d[N] as f64;
@@ -291,7 +343,9 @@ impl Layer {
             (UnitId::Area(a), Unit::State) => geo.states[*a].name.clone(),
             (UnitId::Area(a), _) => {
                 let c = &geo.counties[*a];
-                let state = geo.state_by_fips(&c.parent).map_or("", |s| s.parent.as_str());
+                let state = geo
+                    .state_by_fips(&c.parent)
+                    .map_or("", |s| s.parent.as_str());
                 format!("{}, {state}", c.name)
             }
         }
@@ -306,7 +360,9 @@ impl Layer {
             }
             UnitId::Area(_) => {
                 use geo::InteriorPoint;
-                self.geometry(i).interior_point().map_or((0.0, 0.0), |p| (p.x(), p.y()))
+                self.geometry(i)
+                    .interior_point()
+                    .map_or((0.0, 0.0), |p| (p.x(), p.y()))
             }
         }
     }

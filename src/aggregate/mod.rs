@@ -37,7 +37,11 @@ pub struct Engine {
 impl Engine {
     /// An engine with an empty snapshot; `k` is the minimum published count.
     pub fn new(k: u32) -> Engine {
-        Engine { snapshot: ArcSwap::from_pointee(Snapshot::default()), k: k.max(1), cache: Mutex::new(HashMap::new()) }
+        Engine {
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
+            k: k.max(1),
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn min_count(&self) -> u32 {
@@ -60,7 +64,8 @@ impl Engine {
     /// When the store cannot be read.
     pub fn refresh(&self, store: &dyn Store) -> Result<bool, StoreError> {
         let version = store.data_version()?;
-        if version == self.snapshot().data_version && !(version == 0 && self.snapshot().is_empty()) {
+        if version == self.snapshot().data_version && !(version == 0 && self.snapshot().is_empty())
+        {
             return Ok(false);
         }
         let mut records = Vec::with_capacity(store.record_count()? as usize);
@@ -76,12 +81,23 @@ impl Engine {
     pub fn layer(&self, unit: Unit, filter: &Filter) -> Result<Arc<Layer>, Error> {
         if let Unit::H3(r) = unit {
             if !(MIN_RES..=MAX_RES).contains(&r) {
-                return Err(Error::invalid("res", format!("H3 resolution must be {MIN_RES} to {MAX_RES}")));
+                return Err(Error::invalid(
+                    "res",
+                    format!("H3 resolution must be {MIN_RES} to {MAX_RES}"),
+                ));
             }
         }
         let snap = self.snapshot();
-        let key = (unit, format!("{}#{}", snap.data_version, filter.canonical()));
-        if let Some(hit) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        let key = (
+            unit,
+            format!("{}#{}", snap.data_version, filter.canonical()),
+        );
+        if let Some(hit) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
             return Ok(hit.clone());
         }
         let layer = Arc::new(compute(&snap, unit, filter, self.k)?);
@@ -100,8 +116,11 @@ impl Engine {
 /// A filter naming a survey round that does not exist.
 pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<Layer, Error> {
     let m = filter.compile(snap)?;
-    let relaxed: Vec<filter::Matcher> =
-        filter.fields().into_iter().map(|f| filter.without(f).compile(snap)).collect::<Result<_, _>>()?;
+    let relaxed: Vec<filter::Matcher> = filter
+        .fields()
+        .into_iter()
+        .map(|f| filter.without(f).compile(snap))
+        .collect::<Result<_, _>>()?;
     let national_remit = national_remit_stats(snap, &m);
     match unit {
         Unit::H3(res) => {
@@ -130,7 +149,12 @@ pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<L
             let county_state: Vec<usize> = geo
                 .counties
                 .iter()
-                .map(|c| geo.states.iter().position(|s| s.fips == c.parent).unwrap_or(usize::MAX))
+                .map(|c| {
+                    geo.states
+                        .iter()
+                        .position(|s| s.fips == c.parent)
+                        .unwrap_or(usize::MAX)
+                })
                 .collect();
             let vis = privacy::suppress_areas(&table, &relaxed_tables, &county_state, k);
             let (tallies, masks, remit) = if unit == Unit::State {
@@ -139,8 +163,9 @@ pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<L
                 (&table.counties, &vis.counties, &table.county_remit)
             };
             // Every state is listed (zero is a true figure); counties only where people are.
-            let keep: Vec<usize> =
-                (0..tallies.len()).filter(|&i| unit == Unit::State || tallies[i].d[tally::N] > 0).collect();
+            let keep: Vec<usize> = (0..tallies.len())
+                .filter(|&i| unit == Unit::State || tallies[i].d[tally::N] > 0)
+                .collect();
             Ok(Layer {
                 unit,
                 data_version: snap.data_version,

@@ -64,7 +64,12 @@ pub fn unit_rules(t: &Tally, mask: &mut DimMask, k: u32) -> bool {
                 }
                 continue;
             }
-            let shown: u32 = p.categories.iter().filter(|&&c| visible(*mask, c)).map(|&c| t.d[c]).sum();
+            let shown: u32 = p
+                .categories
+                .iter()
+                .filter(|&&c| visible(*mask, c))
+                .map(|&c| t.d[c])
+                .sum();
             let hidden = t.d[p.total] - shown;
             if hidden > 0 && hidden < k {
                 if let Some(&c) = p
@@ -121,7 +126,11 @@ fn residual_rule(
 ) -> bool {
     let mut changed = false;
     loop {
-        let shown: u32 = group.clone().filter(|&i| visible(masks[i], d)).map(|i| tallies[i].d[d]).sum();
+        let shown: u32 = group
+            .clone()
+            .filter(|&i| visible(masks[i], d))
+            .map(|i| tallies[i].d[d])
+            .sum();
         let hidden = total.saturating_sub(shown);
         if hidden == 0 || hidden >= k {
             return changed;
@@ -181,7 +190,12 @@ pub struct H3Visibility {
 
 /// Applies every rule to an H3 query. `relaxed` are the same query without each of its
 /// filters; `areas` is the state grouping of the same query (for rule 5).
-pub fn suppress_h3(table: &H3Table, relaxed: &[H3Table], areas: &AreaTable, k: u32) -> H3Visibility {
+pub fn suppress_h3(
+    table: &H3Table,
+    relaxed: &[H3Table],
+    areas: &AreaTable,
+    k: u32,
+) -> H3Visibility {
     let mut national = primary(&table.national, k);
     unit_rules(&table.national, &mut national, k);
     let mut levels: Vec<Vec<DimMask>> = Vec::with_capacity(table.levels.len());
@@ -194,7 +208,10 @@ pub fn suppress_h3(table: &H3Table, relaxed: &[H3Table], areas: &AreaTable, k: u
         } else {
             parent_groups(level, &table.levels[li - 1])
         };
-        let aligned: Vec<Vec<Option<usize>>> = relaxed.iter().map(|r| align(level, &r.levels[li])).collect();
+        let aligned: Vec<Vec<Option<usize>>> = relaxed
+            .iter()
+            .map(|r| align(level, &r.levels[li]))
+            .collect();
         // Units whose records all lie in one state, grouped by state (rule 5).
         let mut by_state: Vec<Vec<usize>> = vec![Vec::new(); areas.states.len()];
         for (i, t) in tallies.iter().enumerate() {
@@ -223,7 +240,14 @@ pub fn suppress_h3(table: &H3Table, relaxed: &[H3Table], areas: &AreaTable, k: u
             for (state, members) in areas.states.iter().zip(&by_state) {
                 for d in 0..NDIM {
                     if state.d[d] >= k {
-                        changed |= residual_rule(state.d[d], d, members.iter().copied(), tallies, &mut masks, k);
+                        changed |= residual_rule(
+                            state.d[d],
+                            d,
+                            members.iter().copied(),
+                            tallies,
+                            &mut masks,
+                            k,
+                        );
                     }
                 }
             }
@@ -242,7 +266,9 @@ fn parent_groups(level: &Level, parents: &Level) -> Vec<(Option<usize>, std::ops
     let mut start = 0;
     for i in 0..=level.ids.len() {
         let boundary = i == level.ids.len()
-            || (i > start && super::snapshot::parent(level.ids[i], parents.res) != super::snapshot::parent(level.ids[start], parents.res));
+            || (i > start
+                && super::snapshot::parent(level.ids[i], parents.res)
+                    != super::snapshot::parent(level.ids[start], parents.res));
         if boundary && i > start {
             let pid = super::snapshot::parent(level.ids[start], parents.res);
             while parents.ids[p] != pid {
@@ -263,35 +289,68 @@ pub struct AreaVisibility {
 }
 
 /// Applies every rule to a state/county query.
-pub fn suppress_areas(table: &AreaTable, relaxed: &[AreaTable], county_state: &[usize], k: u32) -> AreaVisibility {
+pub fn suppress_areas(
+    table: &AreaTable,
+    relaxed: &[AreaTable],
+    county_state: &[usize],
+    k: u32,
+) -> AreaVisibility {
     let mut national = primary(&table.national, k);
     unit_rules(&table.national, &mut national, k);
-    let states = decide(&table.states, &relaxed.iter().map(|r| &r.states[..]).collect::<Vec<_>>(), k, |masks, changed| {
-        *changed |= hierarchy_rule(&table.national, national, 0..table.states.len(), &table.states, masks, k);
-    });
+    let states = decide(
+        &table.states,
+        &relaxed.iter().map(|r| &r.states[..]).collect::<Vec<_>>(),
+        k,
+        |masks, changed| {
+            *changed |= hierarchy_rule(
+                &table.national,
+                national,
+                0..table.states.len(),
+                &table.states,
+                masks,
+                k,
+            );
+        },
+    );
     let mut by_state: Vec<Vec<usize>> = vec![Vec::new(); table.states.len()];
     for (c, &s) in county_state.iter().enumerate() {
         if s < by_state.len() {
             by_state[s].push(c);
         }
     }
-    let counties = decide(&table.counties, &relaxed.iter().map(|r| &r.counties[..]).collect::<Vec<_>>(), k, |masks, changed| {
-        for (s, members) in by_state.iter().enumerate() {
-            for d in 0..NDIM {
-                if !visible(states[s], d) {
-                    for &c in members {
-                        if visible(masks[c], d) {
-                            hide(&mut masks[c], d);
-                            *changed = true;
+    let counties = decide(
+        &table.counties,
+        &relaxed.iter().map(|r| &r.counties[..]).collect::<Vec<_>>(),
+        k,
+        |masks, changed| {
+            for (s, members) in by_state.iter().enumerate() {
+                for d in 0..NDIM {
+                    if !visible(states[s], d) {
+                        for &c in members {
+                            if visible(masks[c], d) {
+                                hide(&mut masks[c], d);
+                                *changed = true;
+                            }
                         }
+                    } else {
+                        *changed |= residual_rule(
+                            table.states[s].d[d],
+                            d,
+                            members.iter().copied(),
+                            &table.counties,
+                            masks,
+                            k,
+                        );
                     }
-                } else {
-                    *changed |= residual_rule(table.states[s].d[d], d, members.iter().copied(), &table.counties, masks, k);
                 }
             }
-        }
-    });
-    AreaVisibility { national, states, counties }
+        },
+    );
+    AreaVisibility {
+        national,
+        states,
+        counties,
+    }
 }
 
 fn decide(
@@ -322,7 +381,8 @@ pub fn remit_sum_publishable(t: &Tally, mask: DimMask, stats: &RemitStats) -> bo
         return false;
     }
     let total = t.remit_cents as f64;
-    stats.top1 as f64 <= DOMINANCE_TOP1 * total && (stats.top1 + stats.top2) as f64 <= DOMINANCE_TOP2 * total
+    stats.top1 as f64 <= DOMINANCE_TOP1 * total
+        && (stats.top1 + stats.top2) as f64 <= DOMINANCE_TOP2 * total
 }
 
 /// Whether dimension `d` is visible in `mask`.

@@ -20,9 +20,15 @@ use crate::record::{LocationSource, Record, FINEST_RES};
 fn random_records(seed: u64, n: usize) -> Vec<Record> {
     let geo = Geodata::get();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut zips: Vec<&crate::geodata::Zip> = geo.zips.values().filter(|z| z.county_fips.is_some()).collect();
+    let mut zips: Vec<&crate::geodata::Zip> = geo
+        .zips
+        .values()
+        .filter(|z| z.county_fips.is_some())
+        .collect();
     zips.sort_by(|a, b| a.zip.cmp(&b.zip));
-    let centres: Vec<&crate::geodata::Zip> = (0..rng.random_range(2..6)).map(|_| zips[rng.random_range(0..zips.len())]).collect();
+    let centres: Vec<&crate::geodata::Zip> = (0..rng.random_range(2..6))
+        .map(|_| zips[rng.random_range(0..zips.len())])
+        .collect();
     (0..n)
         .map(|i| {
             let z = centres[rng.random_range(0..centres.len())];
@@ -31,11 +37,22 @@ fn random_records(seed: u64, n: usize) -> Vec<Record> {
             let cell = h3o::LatLng::new(lat, lon).unwrap().to_cell(FINEST_RES);
             let state = geo.state_by_postal(&z.state).unwrap();
             let remits = rng.random_bool(0.7);
-            let set = |rng: &mut ChaCha8Rng, n: u32| CodeSet(rng.random_range(0..(1u32 << n)) & rng.random_range(0..(1u32 << n)));
+            let set = |rng: &mut ChaCha8Rng, n: u32| {
+                CodeSet(rng.random_range(0..(1u32 << n)) & rng.random_range(0..(1u32 << n)))
+            };
             Record {
                 external_id: format!("p-{i}"),
-                survey_round: if rng.random_bool(0.5) { "R1".into() } else { "R2".into() },
-                collected_on: time::Date::from_calendar_date(2025, time::Month::try_from(rng.random_range(1..=12u8)).unwrap(), 1).unwrap(),
+                survey_round: if rng.random_bool(0.5) {
+                    "R1".into()
+                } else {
+                    "R2".into()
+                },
+                collected_on: time::Date::from_calendar_date(
+                    2025,
+                    time::Month::try_from(rng.random_range(1..=12u8)).unwrap(),
+                    1,
+                )
+                .unwrap(),
                 collection_mode: Some(0),
                 zip: Some(z.zip.clone()),
                 lat,
@@ -44,7 +61,11 @@ fn random_records(seed: u64, n: usize) -> Vec<Record> {
                 state_fips: state.fips.clone(),
                 county_fips: z.county_fips.clone(),
                 h3_cell: u64::from(cell),
-                gender: if rng.random_bool(0.03) { 2 } else { rng.random_range(0..2) },
+                gender: if rng.random_bool(0.03) {
+                    2
+                } else {
+                    rng.random_range(0..2)
+                },
                 age_band: rng.random_range(0..6),
                 education: None,
                 years_in_us: None,
@@ -55,7 +76,13 @@ fn random_records(seed: u64, n: usize) -> Vec<Record> {
                 support_sectors: CodeSet::default(),
                 remits: Some(remits),
                 // Heavy-tailed amounts so the dominance rule has work to do.
-                remit_amount_cents: remits.then(|| if rng.random_bool(0.05) { rng.random_range(5_000_000..50_000_000) } else { rng.random_range(10_000..500_000) }),
+                remit_amount_cents: remits.then(|| {
+                    if rng.random_bool(0.05) {
+                        rng.random_range(5_000_000..50_000_000)
+                    } else {
+                        rng.random_range(10_000..500_000)
+                    }
+                }),
                 remit_frequency: None,
                 remit_channel: None,
                 needs: set(&mut rng, 10),
@@ -113,7 +140,9 @@ fn counts_of(props: &serde_json::Map<String, Value>) -> HashMap<String, i64> {
 
 fn is_count(name: &str) -> bool {
     matches!(name, "count" | "female" | "remitters" | "female_remitters")
-        || MetricGroup::ALL.iter().any(|g| name.starts_with(&format!("{}_", g.prefix())))
+        || MetricGroup::ALL
+            .iter()
+            .any(|g| name.starts_with(&format!("{}_", g.prefix())))
 }
 
 fn small(x: i64, k: u32) -> bool {
@@ -123,23 +152,45 @@ fn small(x: i64, k: u32) -> bool {
 fn check_unit_rules(p: &Published, k: u32, context: &str) {
     for (id, c) in p {
         for (name, &v) in c {
-            assert!(!small(v, k), "{context}: {id} publishes {name} = {v} < k = {k}");
+            assert!(
+                !small(v, k),
+                "{context}: {id} publishes {name} = {v} < k = {k}"
+            );
         }
-        let pairs: Vec<(&str, String)> = [("count", "female"), ("count", "remitters"), ("remitters", "female_remitters"), ("female", "female_remitters")]
-            .into_iter()
-            .map(|(a, b)| (a, b.to_string()))
-            .chain(c.keys().filter(|n| MetricGroup::ALL.iter().any(|g| n.starts_with(g.prefix()))).map(|n| ("count", n.clone())))
-            .collect();
+        let pairs: Vec<(&str, String)> = [
+            ("count", "female"),
+            ("count", "remitters"),
+            ("remitters", "female_remitters"),
+            ("female", "female_remitters"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a, b.to_string()))
+        .chain(
+            c.keys()
+                .filter(|n| MetricGroup::ALL.iter().any(|g| n.starts_with(g.prefix())))
+                .map(|n| ("count", n.clone())),
+        )
+        .collect();
         for (total, part) in pairs {
             if let (Some(t), Some(v)) = (c.get(total), c.get(&part)) {
-                assert!(!small(t - v, k), "{context}: {id} {total} − {part} = {} reveals a small group", t - v);
+                assert!(
+                    !small(t - v, k),
+                    "{context}: {id} {total} − {part} = {} reveals a small group",
+                    t - v
+                );
             }
         }
     }
 }
 
 /// Parent minus its visible descendants, for every published count.
-fn check_hierarchy(parents: &Published, children: &Published, parent_of: impl Fn(&str) -> Option<String>, k: u32, context: &str) {
+fn check_hierarchy(
+    parents: &Published,
+    children: &Published,
+    parent_of: impl Fn(&str) -> Option<String>,
+    k: u32,
+    context: &str,
+) {
     let mut sums: HashMap<(String, String), i64> = HashMap::new();
     for (id, c) in children {
         if let Some(p) = parent_of(id) {
@@ -151,7 +202,11 @@ fn check_hierarchy(parents: &Published, children: &Published, parent_of: impl Fn
     for (pid, c) in parents {
         for (name, v) in c {
             let shown = sums.get(&(pid.clone(), name.clone())).copied().unwrap_or(0);
-            assert!(!small(v - shown, k), "{context}: {pid} {name} = {v} minus visible children {shown} = {}", v - shown);
+            assert!(
+                !small(v - shown, k),
+                "{context}: {pid} {name} = {v} minus visible children {shown} = {}",
+                v - shown
+            );
         }
     }
 }
@@ -169,14 +224,28 @@ fn check_all(snap: &Snapshot, filter: &Filter, k: u32, records: &[Record]) {
     nat.insert("US".into(), national);
     check_unit_rules(&nat, k, &ctx);
     // H3: every pair of resolutions, and the nation above them.
-    let levels: Vec<(u8, Published)> = (2..=6).map(|r| (r, published(&layer(Unit::H3(r))))).collect();
+    let levels: Vec<(u8, Published)> = (2..=6)
+        .map(|r| (r, published(&layer(Unit::H3(r)))))
+        .collect();
     for (r, p) in &levels {
         check_unit_rules(p, k, &format!("{ctx} res {r}"));
-        check_hierarchy(&nat, p, |_| Some("US".into()), k, &format!("{ctx} US/res {r}"));
+        check_hierarchy(
+            &nat,
+            p,
+            |_| Some("US".into()),
+            k,
+            &format!("{ctx} US/res {r}"),
+        );
     }
     for (i, (r, parents)) in levels.iter().enumerate() {
         for (r2, children) in &levels[i + 1..] {
-            check_hierarchy(parents, children, |id| h3_parent(id, *r), k, &format!("{ctx} res {r}/{r2}"));
+            check_hierarchy(
+                parents,
+                children,
+                |id| h3_parent(id, *r),
+                k,
+                &format!("{ctx} res {r}/{r2}"),
+            );
         }
     }
     // States and counties.
@@ -185,24 +254,46 @@ fn check_all(snap: &Snapshot, filter: &Filter, k: u32, records: &[Record]) {
     let counties = published(&layer(Unit::County));
     check_unit_rules(&states, k, &ctx);
     check_unit_rules(&counties, k, &ctx);
-    check_hierarchy(&nat, &states, |_| Some("US".into()), k, &format!("{ctx} US/states"));
-    check_hierarchy(&states, &counties, |id| Some(id[..2].to_string()), k, &format!("{ctx} states/counties"));
+    check_hierarchy(
+        &nat,
+        &states,
+        |_| Some("US".into()),
+        k,
+        &format!("{ctx} US/states"),
+    );
+    check_hierarchy(
+        &states,
+        &counties,
+        |id| Some(id[..2].to_string()),
+        k,
+        &format!("{ctx} states/counties"),
+    );
     // A state minus the hexagons whose records all lie in it.
-    let state_of: HashMap<u64, std::collections::HashSet<String>> = records.iter().fold(HashMap::new(), |mut m, r| {
-        m.entry(r.h3_cell).or_default().insert(r.state_fips.clone());
-        m
-    });
+    let state_of: HashMap<u64, std::collections::HashSet<String>> =
+        records.iter().fold(HashMap::new(), |mut m, r| {
+            m.entry(r.h3_cell).or_default().insert(r.state_fips.clone());
+            m
+        });
     for (r, hexes) in &levels {
         let mut inside: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
         for (cell, st) in &state_of {
-            inside.entry(format!("{:x}", super::snapshot::parent(*cell, *r))).or_default().extend(st.iter().cloned());
+            inside
+                .entry(format!("{:x}", super::snapshot::parent(*cell, *r)))
+                .or_default()
+                .extend(st.iter().cloned());
         }
         let only: Published = hexes
             .iter()
             .filter(|(id, _)| inside.get(*id).is_some_and(|s| s.len() == 1))
             .map(|(id, c)| (id.clone(), c.clone()))
             .collect();
-        check_hierarchy(&states, &only, |id| inside.get(id).and_then(|s| s.iter().next().cloned()), k, &format!("{ctx} states/res {r}"));
+        check_hierarchy(
+            &states,
+            &only,
+            |id| inside.get(id).and_then(|s| s.iter().next().cloned()),
+            k,
+            &format!("{ctx} states/res {r}"),
+        );
     }
     // Filters: the same query without each filter, unit by unit.
     for field in filter.fields() {
@@ -213,7 +304,10 @@ fn check_all(snap: &Snapshot, filter: &Filter, k: u32, records: &[Record]) {
             for (id, c) in &b {
                 for (name, v) in c {
                     if let Some(w) = a.get(id).and_then(|x| x.get(name)) {
-                        assert!(!small(w - v, k), "{ctx}: without {field:?}, {id} {name} {w} − {v}");
+                        assert!(
+                            !small(w - v, k),
+                            "{ctx}: without {field:?}, {id} {name} {w} − {v}"
+                        );
                     }
                 }
             }
@@ -247,7 +341,9 @@ fn remittance_totals_are_never_dominated_by_one_or_two_senders() {
     let mut checked = 0;
     for i in 0..layer.ids.len() {
         let p = layer.properties(i, &[], None);
-        let Some(total) = p["remit_total_usd"].as_f64() else { continue };
+        let Some(total) = p["remit_total_usd"].as_f64() else {
+            continue;
+        };
         let fips = layer.id_string(i);
         let mut amounts: Vec<i64> = records
             .iter()
@@ -256,7 +352,12 @@ fn remittance_totals_are_never_dominated_by_one_or_two_senders() {
             .collect();
         amounts.sort_unstable_by(|a, b| b.cmp(a));
         let cents = (total * 100.0).round() as i64;
-        assert_eq!(cents, amounts.iter().sum::<i64>(), "sum exact to the cent in {}", geo.state_by_fips(&fips).unwrap().name);
+        assert_eq!(
+            cents,
+            amounts.iter().sum::<i64>(),
+            "sum exact to the cent in {}",
+            geo.state_by_fips(&fips).unwrap().name
+        );
         assert!(amounts[0] as f64 <= 0.5 * cents as f64);
         assert!((amounts[0] + amounts.get(1).copied().unwrap_or(0)) as f64 <= 0.75 * cents as f64);
         checked += 1;

@@ -64,19 +64,36 @@ impl Snapshot {
     pub fn build(mut records: Vec<Record>, data_version: u64) -> Snapshot {
         records.par_sort_unstable_by_key(|r| r.h3_cell);
         let geo = Geodata::get();
-        let state_index: HashMap<&str, u8> =
-            geo.states.iter().enumerate().map(|(i, s)| (s.fips.as_str(), i as u8)).collect();
-        let county_index: HashMap<&str, u16> =
-            geo.counties.iter().enumerate().map(|(i, c)| (c.fips.as_str(), i as u16)).collect();
+        let state_index: HashMap<&str, u8> = geo
+            .states
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.fips.as_str(), i as u8))
+            .collect();
+        let county_index: HashMap<&str, u16> = geo
+            .counties
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.fips.as_str(), i as u16))
+            .collect();
         let mut rounds: Vec<String> = Vec::new();
         let mut round_index: HashMap<String, u16> = HashMap::new();
         let n = records.len();
-        let mut s = Snapshot { data_version, ..Snapshot::default() };
+        let mut s = Snapshot {
+            data_version,
+            ..Snapshot::default()
+        };
         s.reserve(n);
         for r in &records {
             s.cell.push(r.h3_cell);
-            s.state.push(*state_index.get(r.state_fips.as_str()).unwrap_or(&u8::MAX));
-            s.county.push(r.county_fips.as_deref().and_then(|c| county_index.get(c).copied()).unwrap_or(NO_COUNTY));
+            s.state
+                .push(*state_index.get(r.state_fips.as_str()).unwrap_or(&u8::MAX));
+            s.county.push(
+                r.county_fips
+                    .as_deref()
+                    .and_then(|c| county_index.get(c).copied())
+                    .unwrap_or(NO_COUNTY),
+            );
             s.gender.push(r.gender);
             s.age_band.push(r.age_band);
             s.generation.push(r.generation.unwrap_or(NONE));
@@ -93,13 +110,20 @@ impl Snapshot {
                 Some(false) => 0,
                 None => NONE,
             });
-            s.remit_cents.push(if r.remits == Some(true) { r.remit_amount_cents.unwrap_or(-1) } else { -1 });
-            let round = *round_index.entry(r.survey_round.clone()).or_insert_with(|| {
-                rounds.push(r.survey_round.clone());
-                (rounds.len() - 1) as u16
+            s.remit_cents.push(if r.remits == Some(true) {
+                r.remit_amount_cents.unwrap_or(-1)
+            } else {
+                -1
             });
+            let round = *round_index
+                .entry(r.survey_round.clone())
+                .or_insert_with(|| {
+                    rounds.push(r.survey_round.clone());
+                    (rounds.len() - 1) as u16
+                });
             s.round.push(round);
-            s.month.push(r.collected_on.year() as u32 * 12 + r.collected_on.month() as u32 - 1);
+            s.month
+                .push(r.collected_on.year() as u32 * 12 + r.collected_on.month() as u32 - 1);
         }
         s.rounds = rounds;
         s
@@ -152,10 +176,16 @@ mod tests {
 
     #[test]
     fn bitwise_parent_equals_h3o_parent_at_every_resolution() {
-        let cell = h3o::LatLng::new(25.83, -80.19).unwrap().to_cell(Resolution::Nine);
+        let cell = h3o::LatLng::new(25.83, -80.19)
+            .unwrap()
+            .to_cell(Resolution::Nine);
         for res in 0..=9u8 {
             let r = Resolution::try_from(res).unwrap();
-            assert_eq!(parent(u64::from(cell), res), u64::from(cell.parent(r).unwrap()), "res {res}");
+            assert_eq!(
+                parent(u64::from(cell), res),
+                u64::from(cell.parent(r).unwrap()),
+                "res {res}"
+            );
         }
     }
 }

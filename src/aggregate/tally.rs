@@ -45,7 +45,11 @@ pub struct Tally {
 
 impl Default for Tally {
     fn default() -> Self {
-        Tally { d: [0; NDIM], remit_cents: 0, state: NO_STATE }
+        Tally {
+            d: [0; NDIM],
+            remit_cents: 0,
+            state: NO_STATE,
+        }
     }
 }
 
@@ -125,16 +129,37 @@ pub fn partitions() -> &'static [Partition] {
         let mut p = vec![
             // Only women are counted by gender in the output: men and other genders are the
             // remainder, so a handful of "other" answers never forces a complementary cell.
-            Partition { total: N, categories: vec![F] },
-            Partition { total: N, categories: vec![RY] },
-            Partition { total: RY, categories: vec![RA] },
-            Partition { total: RY, categories: vec![FRY] },
-            Partition { total: F, categories: vec![FRY] },
-            Partition { total: N, categories: OCCUPATION.collect() },
+            Partition {
+                total: N,
+                categories: vec![F],
+            },
+            Partition {
+                total: N,
+                categories: vec![RY],
+            },
+            Partition {
+                total: RY,
+                categories: vec![RA],
+            },
+            Partition {
+                total: RY,
+                categories: vec![FRY],
+            },
+            Partition {
+                total: F,
+                categories: vec![FRY],
+            },
+            Partition {
+                total: N,
+                categories: OCCUPATION.collect(),
+            },
         ];
         // A multi-select code splits the unit into "has it" and "has it not".
         for dim in SECTOR.start..LANGUAGE.end {
-            p.push(Partition { total: N, categories: vec![dim] });
+            p.push(Partition {
+                total: N,
+                categories: vec![dim],
+            });
         }
         p
     })

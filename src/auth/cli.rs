@@ -41,7 +41,9 @@ pub enum TokenAction {
 
 /// Who runs the command, for the audit log.
 pub fn cli_actor() -> String {
-    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default();
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_default();
     if user.is_empty() {
         "cli".into()
     } else {
@@ -93,14 +95,19 @@ pub fn run(store: &dyn Store, args: &TokenArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn render(tokens: &[TokenInfo]) -> String {
-    let mut out = format!("{:>4}  {:<6}  {:<20}  {:<20}  {}\n", "ID", "ROLE", "CREATED", "REVOKED", "NAME");
+    let mut out = format!(
+        "{:>4}  {:<6}  {:<20}  {:<20}  {}\n",
+        "ID", "ROLE", "CREATED", "REVOKED", "NAME"
+    );
     for t in tokens {
         out.push_str(&format!(
             "{:>4}  {:<6}  {:<20}  {:<20}  {}\n",
             t.id,
             t.role.as_str(),
             t.created_at.get(..19).unwrap_or(&t.created_at),
-            t.revoked_at.as_deref().map_or("-", |r| r.get(..19).unwrap_or(r)),
+            t.revoked_at
+                .as_deref()
+                .map_or("-", |r| r.get(..19).unwrap_or(r)),
             t.name
         ));
     }

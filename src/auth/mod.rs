@@ -108,7 +108,11 @@ impl Default for Auth {
 impl Auth {
     /// An empty set; the first check loads the tokens.
     pub fn new() -> Auth {
-        Auth { tokens: ArcSwap::from_pointee(Vec::new()), loaded_at: Mutex::new(None), miss_reload_at: Mutex::new(None) }
+        Auth {
+            tokens: ArcSwap::from_pointee(Vec::new()),
+            loaded_at: Mutex::new(None),
+            miss_reload_at: Mutex::new(None),
+        }
     }
 
     /// Replaces the tokens in memory with the stored ones.
@@ -124,12 +128,18 @@ impl Auth {
 
     /// Whether the tokens in memory are older than [`RELOAD_AFTER`] (or were never loaded).
     pub fn is_stale(&self) -> bool {
-        self.loaded_at.lock().unwrap_or_else(|e| e.into_inner()).is_none_or(|t| t.elapsed() >= RELOAD_AFTER)
+        self.loaded_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none_or(|t| t.elapsed() >= RELOAD_AFTER)
     }
 
     /// Whether an unknown token may trigger a reload now (and records that it does).
     pub fn take_miss_reload(&self) -> bool {
-        let mut at = self.miss_reload_at.lock().unwrap_or_else(|e| e.into_inner());
+        let mut at = self
+            .miss_reload_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if at.is_some_and(|t| t.elapsed() < MISS_RELOAD_EVERY) {
             return false;
         }
@@ -150,7 +160,11 @@ impl Auth {
         match found {
             None => Verdict::Unknown,
             Some(t) if t.revoked_at.is_some() => Verdict::Revoked,
-            Some(t) => Verdict::Valid(Principal { token_id: t.id, name: t.name.clone(), role: t.role }),
+            Some(t) => Verdict::Valid(Principal {
+                token_id: t.id,
+                name: t.name.clone(),
+                role: t.role,
+            }),
         }
     }
 }
@@ -176,12 +190,20 @@ mod tests {
         auth.reload(&store).unwrap();
         assert!(!auth.is_stale());
         let (_, digest) = token::parse(&secret).unwrap();
-        let Verdict::Valid(p) = auth.check(&digest) else { panic!("token should be valid") };
-        assert_eq!((p.token_id, p.name.as_str(), p.role), (info.id, "field team", Role::Editor));
+        let Verdict::Valid(p) = auth.check(&digest) else {
+            panic!("token should be valid")
+        };
+        assert_eq!(
+            (p.token_id, p.name.as_str(), p.role),
+            (info.id, "field team", Role::Editor)
+        );
         assert!(store.revoke_token(info.id, "test").unwrap());
         auth.reload(&store).unwrap();
         assert_eq!(auth.check(&digest), Verdict::Revoked);
-        assert_eq!(auth.check(&token::digest("dya_editor_other")), Verdict::Unknown);
+        assert_eq!(
+            auth.check(&token::digest("dya_editor_other")),
+            Verdict::Unknown
+        );
     }
 
     #[test]

@@ -49,8 +49,18 @@ pub const ROUTES: &[(Method, &str, Role, Class)] = &[
     (Method::GET, "/ogc/api.html", Public, Light),
     (Method::GET, "/ogc/collections", Public, Light),
     (Method::GET, "/ogc/collections/{collection}", Public, Light),
-    (Method::GET, "/ogc/collections/{collection}/items", Public, Heavy),
-    (Method::GET, "/ogc/collections/{collection}/items/{feature}", Public, Heavy),
+    (
+        Method::GET,
+        "/ogc/collections/{collection}/items",
+        Public,
+        Heavy,
+    ),
+    (
+        Method::GET,
+        "/ogc/collections/{collection}/items/{feature}",
+        Public,
+        Heavy,
+    ),
     // Places: read by all, written by editors
     (Method::GET, "/api/v1/places", Public, Light),
     (Method::GET, "/api/v1/places/nearest", Public, Light),
@@ -68,7 +78,12 @@ pub const ROUTES: &[(Method, &str, Role, Class)] = &[
     (Method::POST, "/api/v1/imports", Editor, Upload),
     // Records, audit, tokens
     (Method::GET, "/api/v1/records", Admin, Heavy),
-    (Method::DELETE, "/api/v1/records/{external_id}", Admin, Light),
+    (
+        Method::DELETE,
+        "/api/v1/records/{external_id}",
+        Admin,
+        Light,
+    ),
     (Method::GET, "/api/v1/audit", Admin, Light),
     (Method::GET, "/api/v1/tokens", Admin, Light),
     (Method::DELETE, "/api/v1/tokens/{id}", Admin, Light),
@@ -88,7 +103,11 @@ pub enum Rule {
 
 /// Looks up `method` on the axum path pattern `path` (the router's `MatchedPath`).
 pub fn rule(method: &Method, path: &str) -> Rule {
-    let method = if method == Method::HEAD { &Method::GET } else { method };
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
     let mut path_known = false;
     for (m, p, role, class) in ROUTES {
         if *p == path {
@@ -107,7 +126,11 @@ pub fn rule(method: &Method, path: &str) -> Rule {
 
 /// The methods declared for a path pattern (`HEAD` with `GET`), for a 405's `Allow`.
 pub fn methods(path: &str) -> Vec<Method> {
-    let mut out: Vec<Method> = ROUTES.iter().filter(|r| r.1 == path).map(|r| r.0.clone()).collect();
+    let mut out: Vec<Method> = ROUTES
+        .iter()
+        .filter(|r| r.1 == path)
+        .map(|r| r.0.clone())
+        .collect();
     if out.contains(&Method::GET) {
         out.push(Method::HEAD);
     }
@@ -120,15 +143,24 @@ mod tests {
 
     #[test]
     fn head_follows_get_and_other_methods_fall_to_the_router() {
-        assert_eq!(rule(&Method::HEAD, "/health"), Rule::Declared(Public, Light));
-        assert_eq!(rule(&Method::POST, "/api/v1/imports"), Rule::Declared(Editor, Upload));
+        assert_eq!(
+            rule(&Method::HEAD, "/health"),
+            Rule::Declared(Public, Light)
+        );
+        assert_eq!(
+            rule(&Method::POST, "/api/v1/imports"),
+            Rule::Declared(Editor, Upload)
+        );
         assert_eq!(rule(&Method::GET, "/api/v1/imports"), Rule::OtherMethod);
         assert_eq!(rule(&Method::GET, "/api/v1/secret"), Rule::Undeclared);
     }
 
     #[test]
     fn the_methods_of_a_path_include_head_with_get() {
-        assert_eq!(methods("/api/v1/places/{id}"), [Method::GET, Method::PUT, Method::DELETE, Method::HEAD]);
+        assert_eq!(
+            methods("/api/v1/places/{id}"),
+            [Method::GET, Method::PUT, Method::DELETE, Method::HEAD]
+        );
         assert_eq!(methods("/api/v1/imports"), [Method::POST]);
     }
 

@@ -54,7 +54,9 @@ pub struct NewToken {
 /// Why a token, its name or its role was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    #[error("not a dyaspora token (expected {PREFIX}<role>_<{SECRET_CHARS} base64url characters>)")]
+    #[error(
+        "not a dyaspora token (expected {PREFIX}<role>_<{SECRET_CHARS} base64url characters>)"
+    )]
     Malformed,
     #[error("a token's role is editor or admin")]
     BadRole,
@@ -80,8 +82,14 @@ pub fn generate(role: Role) -> Result<String, TokenError> {
         return Err(TokenError::BadRole);
     }
     let mut bytes = [0u8; SECRET_BYTES];
-    rand::rngs::OsRng.try_fill_bytes(&mut bytes).map_err(|e| TokenError::Random(e.to_string()))?;
-    Ok(format!("{PREFIX}{}_{}", role.as_str(), URL_SAFE_NO_PAD.encode(bytes)))
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| TokenError::Random(e.to_string()))?;
+    Ok(format!(
+        "{PREFIX}{}_{}",
+        role.as_str(),
+        URL_SAFE_NO_PAD.encode(bytes)
+    ))
 }
 
 /// Checks a token's shape and returns the role it names and its digest.
@@ -94,8 +102,12 @@ pub fn parse(token: &str) -> Result<(Role, Digest), TokenError> {
     let (role, secret) = rest.split_once('_').ok_or(TokenError::Malformed)?;
     let role = Role::of_token(role).ok_or(TokenError::Malformed)?;
     let ok = secret.len() == SECRET_CHARS
-        && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        && URL_SAFE_NO_PAD.decode(secret).is_ok_and(|b| b.len() == SECRET_BYTES);
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && URL_SAFE_NO_PAD
+            .decode(secret)
+            .is_ok_and(|b| b.len() == SECRET_BYTES);
     if !ok {
         return Err(TokenError::Malformed);
     }
@@ -107,13 +119,26 @@ pub fn parse(token: &str) -> Result<(Role, Digest), TokenError> {
 ///
 /// # Errors
 /// A bad name or role, or a store failure.
-pub fn issue(store: &dyn Store, role: Role, name: &str, actor: &str) -> Result<(TokenInfo, String), TokenError> {
+pub fn issue(
+    store: &dyn Store,
+    role: Role,
+    name: &str,
+    actor: &str,
+) -> Result<(TokenInfo, String), TokenError> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+    if name.is_empty()
+        || name.chars().count() > MAX_NAME_CHARS
+        || name.chars().any(char::is_control)
+    {
         return Err(TokenError::BadName);
     }
     let secret = generate(role)?;
-    let new = NewToken { name: name.to_string(), role, digest: digest(&secret), created_by: actor.to_string() };
+    let new = NewToken {
+        name: name.to_string(),
+        role,
+        digest: digest(&secret),
+        created_by: actor.to_string(),
+    };
     let id = store.create_token(&new)?;
     let info = store
         .tokens()?
@@ -135,7 +160,11 @@ mod tests {
         let (role, d) = parse(&t).unwrap();
         assert_eq!(role, Role::Admin);
         assert_eq!(d, digest(&t));
-        assert_ne!(generate(Role::Admin).unwrap(), t, "two tokens are never equal");
+        assert_ne!(
+            generate(Role::Admin).unwrap(),
+            t,
+            "two tokens are never equal"
+        );
     }
 
     #[test]
@@ -154,7 +183,10 @@ mod tests {
             format!("dya_editor_{}+", &secret[..42]),
             format!("dya_editor_{}é", &secret[..41]),
         ] {
-            assert!(matches!(parse(&bad), Err(TokenError::Malformed)), "{bad:?} was accepted");
+            assert!(
+                matches!(parse(&bad), Err(TokenError::Malformed)),
+                "{bad:?} was accepted"
+            );
         }
     }
 
@@ -167,7 +199,13 @@ mod tests {
     fn names_must_be_short_and_printable() {
         let store = crate::store::SqliteStore::open_in_memory().unwrap();
         for bad in ["", "   ", "a\nb", &"x".repeat(65)] {
-            assert!(matches!(issue(&store, Role::Editor, bad, "test"), Err(TokenError::BadName)), "{bad:?}");
+            assert!(
+                matches!(
+                    issue(&store, Role::Editor, bad, "test"),
+                    Err(TokenError::BadName)
+                ),
+                "{bad:?}"
+            );
         }
         let (info, _) = issue(&store, Role::Editor, "  Port-au-Prince office ", "test").unwrap();
         assert_eq!(info.name, "Port-au-Prince office");

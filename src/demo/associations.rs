@@ -27,15 +27,33 @@ struct City {
     weight: f64,
 }
 
-const fn city(label: &'static str, city: &'static str, state: &'static str, zip: &'static str, weight: f64) -> City {
-    City { label, city, state, zip, weight }
+const fn city(
+    label: &'static str,
+    city: &'static str,
+    state: &'static str,
+    zip: &'static str,
+    weight: f64,
+) -> City {
+    City {
+        label,
+        city,
+        state,
+        zip,
+        weight,
+    }
 }
 
 const CITIES: &[City] = &[
     city("Little Haiti", "Miami", "FL", "33137", 14.0),
     city("Miami", "Miami", "FL", "33150", 12.0),
     city("North Miami", "North Miami", "FL", "33161", 18.0),
-    city("North Miami Beach", "North Miami Beach", "FL", "33162", 12.0),
+    city(
+        "North Miami Beach",
+        "North Miami Beach",
+        "FL",
+        "33162",
+        12.0,
+    ),
     city("Miami Gardens", "Miami Gardens", "FL", "33056", 8.0),
     city("Homestead", "Homestead", "FL", "33030", 4.0),
     city("Fort Lauderdale", "Fort Lauderdale", "FL", "33311", 10.0),
@@ -166,13 +184,35 @@ const COMMUNES: &[(&str, &str)] = &[
     ("Marigot", "de Marigot"),
     ("Anse-d'Hainault", "d'Anse-d'Hainault"),
     ("Grande-Rivière-du-Nord", "de Grande-Rivière-du-Nord"),
-    ("Petite-Rivière-de-l'Artibonite", "de Petite-Rivière-de-l'Artibonite"),
+    (
+        "Petite-Rivière-de-l'Artibonite",
+        "de Petite-Rivière-de-l'Artibonite",
+    ),
 ];
 
 /// Biblical names that Haitian congregations commonly take.
-const CHURCH_NAMES: &[&str] =
-    &["Béthel", "Ebenezer", "Shiloh", "Emmaüs", "Sion", "Maranatha", "Bethesda", "Horeb", "Galilée", "Siloé"];
-const SAINTS: &[&str] = &["Jean-Baptiste", "Pierre", "Joseph", "Antoine", "Louis", "Michel", "Jacques", "Thérèse"];
+const CHURCH_NAMES: &[&str] = &[
+    "Béthel",
+    "Ebenezer",
+    "Shiloh",
+    "Emmaüs",
+    "Sion",
+    "Maranatha",
+    "Bethesda",
+    "Horeb",
+    "Galilée",
+    "Siloé",
+];
+const SAINTS: &[&str] = &[
+    "Jean-Baptiste",
+    "Pierre",
+    "Joseph",
+    "Antoine",
+    "Louis",
+    "Michel",
+    "Jacques",
+    "Thérèse",
+];
 
 /// Kinds (place_kind codes) and their shares.
 const KINDS: &[(&str, f64)] = &[
@@ -213,19 +253,40 @@ fn templates(kind: &str) -> &'static [(&'static str, Sectors)] {
             ("Église Baptiste Haïtienne {x} {dp} (démo)", FAITH),
             ("Église Adventiste Haïtienne {x} {dp} (démo)", FAITH),
             ("Mission Évangélique Haïtienne {x} {dp} (démo)", FAITH),
-            ("Communauté Catholique Haïtienne Saint-{s} {dp} (démo)", FAITH),
+            (
+                "Communauté Catholique Haïtienne Saint-{s} {dp} (démo)",
+                FAITH,
+            ),
             ("Legliz Pannkòt {x} nan {p} (demo)", FAITH),
         ],
         "professional" => &[
-            ("Association des Infirmières et Infirmiers Haïtiens {dp} (démo)", HEALTH),
+            (
+                "Association des Infirmières et Infirmiers Haïtiens {dp} (démo)",
+                HEALTH,
+            ),
             ("Haitian American Nurses Circle of {p} (demo)", HEALTH),
             ("Réseau des Médecins Haïtiens {dp} (démo)", HEALTH),
             ("Haitian Home Health Aides Network of {p} (demo)", HEALTH),
-            ("Haitian Engineers and Architects Network of {p} (demo)", &[("M", 1.0), ("F", 0.5), ("J", 0.2)]),
-            ("Association des Enseignants Haïtiens {dp} (démo)", &[("P", 1.0)]),
-            ("Haitian American Business Network of {p} (demo)", &[("G", 0.7), ("K", 0.5), ("M", 0.3), ("L", 0.2)]),
-            ("Association des Chauffeurs et Transporteurs Haïtiens {dp} (démo)", &[("H", 1.0)]),
-            ("Haitian Lawyers Circle of {p} (demo)", &[("M", 1.0), ("O", 0.2)]),
+            (
+                "Haitian Engineers and Architects Network of {p} (demo)",
+                &[("M", 1.0), ("F", 0.5), ("J", 0.2)],
+            ),
+            (
+                "Association des Enseignants Haïtiens {dp} (démo)",
+                &[("P", 1.0)],
+            ),
+            (
+                "Haitian American Business Network of {p} (demo)",
+                &[("G", 0.7), ("K", 0.5), ("M", 0.3), ("L", 0.2)],
+            ),
+            (
+                "Association des Chauffeurs et Transporteurs Haïtiens {dp} (démo)",
+                &[("H", 1.0)],
+            ),
+            (
+                "Haitian Lawyers Circle of {p} (demo)",
+                &[("M", 1.0), ("O", 0.2)],
+            ),
         ],
         "community_centre" => &[
             ("Centre Communautaire Haïtien {dp} (démo)", COMMUNITY),
@@ -300,7 +361,11 @@ pub fn generate<R: Rng + ?Sized>(rng: &mut R) -> Vec<Place> {
     let geo = Geodata::get();
     let sites = Sites::get();
     // Small communities found associations more readily than their size alone suggests.
-    let weights: Vec<(usize, f64)> = CITIES.iter().enumerate().map(|(i, c)| (i, c.weight.powf(0.85))).collect();
+    let weights: Vec<(usize, f64)> = CITIES
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i, c.weight.powf(0.85)))
+        .collect();
     let total: f64 = weights.iter().map(|w| w.1).sum();
     let mut chosen: Vec<&City> = (0..TARGET)
         .map(|_| {
@@ -315,7 +380,10 @@ pub fn generate<R: Rng + ?Sized>(rng: &mut R) -> Vec<Place> {
         .collect();
     for post in &geo.posts {
         if !chosen.iter().any(|c| c.state == post.state) {
-            let biggest = CITIES.iter().filter(|c| c.state == post.state).max_by(|a, b| a.weight.total_cmp(&b.weight));
+            let biggest = CITIES
+                .iter()
+                .filter(|c| c.state == post.state)
+                .max_by(|a, b| a.weight.total_cmp(&b.weight));
             chosen.extend(biggest);
         }
     }
@@ -326,7 +394,9 @@ pub fn generate<R: Rng + ?Sized>(rng: &mut R) -> Vec<Place> {
         .map(|city| {
             let kind = pick_weighted(rng, KINDS);
             let (name, options) = unique_name(rng, kind, city, &mut names);
-            let site = sites.by_zip(city.zip).unwrap_or_else(|| panic!("demo association ZIP {} is usable", city.zip));
+            let site = sites
+                .by_zip(city.zip)
+                .unwrap_or_else(|| panic!("demo association ZIP {} is usable", city.zip));
             // On land: a jittered point in no state outline (water) is drawn again.
             let (lat, lon) = (0..20)
                 .map(|_| site.locate(geo, rng))
@@ -334,7 +404,11 @@ pub fn generate<R: Rng + ?Sized>(rng: &mut R) -> Vec<Place> {
                 .map_or((site.lat, site.lon), |at| (at.lat, at.lon));
             let mut sectors: Vec<String> = Vec::new();
             while sectors.is_empty() {
-                sectors = options.iter().filter(|(_, p)| rng.random_bool(*p)).map(|(s, _)| s.to_string()).collect();
+                sectors = options
+                    .iter()
+                    .filter(|(_, p)| rng.random_bool(*p))
+                    .map(|(s, _)| s.to_string())
+                    .collect();
             }
             sectors.truncate(3);
             Place {
@@ -375,8 +449,8 @@ fn unique_name<R: Rng + ?Sized>(
             .replace("{dp}", &de(city.label))
             .replace("{ap}", &format!("à {}", city.label))
             .replace("{p}", city.label)
-            .replace("{x}", *pick(rng, CHURCH_NAMES))
-            .replace("{s}", *pick(rng, SAINTS));
+            .replace("{x}", pick::<&str, _>(rng, CHURCH_NAMES))
+            .replace("{s}", pick::<&str, _>(rng, SAINTS));
         if attempt >= 50 {
             // Only reachable with far more associations than cities × templates.
             let demo = name.rfind(" (").expect("a demo marker");

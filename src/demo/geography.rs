@@ -262,64 +262,262 @@ pub const STATES: &[StateShare] = &[
     StateShare {
         state: "PA",
         thousands: 12.0,
-        hotspots: &[("19120", 2.0), ("19111", 1.5), ("19124", 1.0), ("19149", 1.0), ("19141", 1.0)],
+        hotspots: &[
+            ("19120", 2.0),
+            ("19111", 1.5),
+            ("19124", 1.0),
+            ("19149", 1.0),
+            ("19141", 1.0),
+        ],
     },
     StateShare {
         state: "TX",
         thousands: 9.0,
-        hotspots: &[("77072", 1.0), ("77036", 1.0), ("77099", 0.5), ("75243", 0.5)],
+        hotspots: &[
+            ("77072", 1.0),
+            ("77036", 1.0),
+            ("77099", 0.5),
+            ("75243", 0.5),
+        ],
     },
     StateShare {
         state: "MD",
         thousands: 9.0,
-        hotspots: &[("20906", 1.0), ("20904", 1.0), ("20783", 1.0), ("20716", 0.5), ("21215", 0.5)],
+        hotspots: &[
+            ("20906", 1.0),
+            ("20904", 1.0),
+            ("20783", 1.0),
+            ("20716", 0.5),
+            ("21215", 0.5),
+        ],
     },
-    StateShare { state: "OH", thousands: 8.0, hotspots: &[("45505", 2.5), ("45503", 1.5), ("45506", 1.0), ("43229", 1.0)] },
-    StateShare { state: "NC", thousands: 7.0, hotspots: &[("28215", 1.0), ("28212", 0.5), ("27610", 0.5), ("28314", 0.5)] },
+    StateShare {
+        state: "OH",
+        thousands: 8.0,
+        hotspots: &[
+            ("45505", 2.5),
+            ("45503", 1.5),
+            ("45506", 1.0),
+            ("43229", 1.0),
+        ],
+    },
+    StateShare {
+        state: "NC",
+        thousands: 7.0,
+        hotspots: &[
+            ("28215", 1.0),
+            ("28212", 0.5),
+            ("27610", 0.5),
+            ("28314", 0.5),
+        ],
+    },
     StateShare {
         state: "IL",
         thousands: 6.0,
-        hotspots: &[("60626", 1.0), ("60640", 0.8), ("60660", 0.5), ("60201", 0.7), ("60202", 0.5), ("60619", 0.5)],
+        hotspots: &[
+            ("60626", 1.0),
+            ("60640", 0.8),
+            ("60660", 0.5),
+            ("60201", 0.7),
+            ("60202", 0.5),
+            ("60619", 0.5),
+        ],
     },
-    StateShare { state: "VA", thousands: 5.0, hotspots: &[("22304", 0.5), ("22191", 0.5), ("23513", 0.5)] },
-    StateShare { state: "CA", thousands: 5.0, hotspots: &[] },
-    StateShare { state: "RI", thousands: 3.0, hotspots: &[("02908", 0.8), ("02909", 0.5), ("02860", 0.7)] },
-    StateShare { state: "IN", thousands: 3.0, hotspots: &[("46226", 0.8), ("46218", 0.5), ("46235", 0.5)] },
-    StateShare { state: "DE", thousands: 2.5, hotspots: &[("19802", 0.5), ("19805", 0.4), ("19947", 0.6)] },
-    StateShare { state: "TN", thousands: 2.0, hotspots: &[("37013", 0.5)] },
-    StateShare { state: "SC", thousands: 2.0, hotspots: &[] },
-    StateShare { state: "LA", thousands: 2.0, hotspots: &[] },
-    StateShare { state: "MI", thousands: 1.5, hotspots: &[("48235", 0.3)] },
-    StateShare { state: "NH", thousands: 1.5, hotspots: &[] },
-    StateShare { state: "DC", thousands: 1.5, hotspots: &[("20011", 0.5)] },
-    StateShare { state: "ME", thousands: 0.8, hotspots: &[] },
-    StateShare { state: "AL", thousands: 1.0, hotspots: &[] },
-    StateShare { state: "KY", thousands: 1.0, hotspots: &[] },
-    StateShare { state: "MO", thousands: 1.0, hotspots: &[] },
-    StateShare { state: "CO", thousands: 1.0, hotspots: &[] },
-    StateShare { state: "AZ", thousands: 1.0, hotspots: &[] },
-    StateShare { state: "NV", thousands: 1.0, hotspots: &[] },
-    StateShare { state: "WA", thousands: 1.0, hotspots: &[] },
-    StateShare { state: "MN", thousands: 1.0, hotspots: &[] },
-    StateShare { state: "WI", thousands: 0.5, hotspots: &[] },
-    StateShare { state: "IA", thousands: 0.5, hotspots: &[] },
-    StateShare { state: "UT", thousands: 0.5, hotspots: &[] },
-    StateShare { state: "OK", thousands: 0.4, hotspots: &[] },
-    StateShare { state: "KS", thousands: 0.4, hotspots: &[] },
-    StateShare { state: "MS", thousands: 0.4, hotspots: &[] },
-    StateShare { state: "OR", thousands: 0.4, hotspots: &[] },
-    StateShare { state: "NE", thousands: 0.3, hotspots: &[] },
-    StateShare { state: "AR", thousands: 0.3, hotspots: &[] },
-    StateShare { state: "VT", thousands: 0.3, hotspots: &[] },
-    StateShare { state: "NM", thousands: 0.2, hotspots: &[] },
-    StateShare { state: "ID", thousands: 0.1, hotspots: &[] },
-    StateShare { state: "ND", thousands: 0.1, hotspots: &[] },
-    StateShare { state: "SD", thousands: 0.1, hotspots: &[] },
-    StateShare { state: "AK", thousands: 0.1, hotspots: &[] },
-    StateShare { state: "HI", thousands: 0.1, hotspots: &[] },
-    StateShare { state: "WV", thousands: 0.1, hotspots: &[] },
-    StateShare { state: "MT", thousands: 0.05, hotspots: &[] },
-    StateShare { state: "WY", thousands: 0.05, hotspots: &[] },
+    StateShare {
+        state: "VA",
+        thousands: 5.0,
+        hotspots: &[("22304", 0.5), ("22191", 0.5), ("23513", 0.5)],
+    },
+    StateShare {
+        state: "CA",
+        thousands: 5.0,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "RI",
+        thousands: 3.0,
+        hotspots: &[("02908", 0.8), ("02909", 0.5), ("02860", 0.7)],
+    },
+    StateShare {
+        state: "IN",
+        thousands: 3.0,
+        hotspots: &[("46226", 0.8), ("46218", 0.5), ("46235", 0.5)],
+    },
+    StateShare {
+        state: "DE",
+        thousands: 2.5,
+        hotspots: &[("19802", 0.5), ("19805", 0.4), ("19947", 0.6)],
+    },
+    StateShare {
+        state: "TN",
+        thousands: 2.0,
+        hotspots: &[("37013", 0.5)],
+    },
+    StateShare {
+        state: "SC",
+        thousands: 2.0,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "LA",
+        thousands: 2.0,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "MI",
+        thousands: 1.5,
+        hotspots: &[("48235", 0.3)],
+    },
+    StateShare {
+        state: "NH",
+        thousands: 1.5,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "DC",
+        thousands: 1.5,
+        hotspots: &[("20011", 0.5)],
+    },
+    StateShare {
+        state: "ME",
+        thousands: 0.8,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "AL",
+        thousands: 1.0,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "KY",
+        thousands: 1.0,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "MO",
+        thousands: 1.0,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "CO",
+        thousands: 1.0,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "AZ",
+        thousands: 1.0,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "NV",
+        thousands: 1.0,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "WA",
+        thousands: 1.0,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "MN",
+        thousands: 1.0,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "WI",
+        thousands: 0.5,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "IA",
+        thousands: 0.5,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "UT",
+        thousands: 0.5,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "OK",
+        thousands: 0.4,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "KS",
+        thousands: 0.4,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "MS",
+        thousands: 0.4,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "OR",
+        thousands: 0.4,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "NE",
+        thousands: 0.3,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "AR",
+        thousands: 0.3,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "VT",
+        thousands: 0.3,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "NM",
+        thousands: 0.2,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "ID",
+        thousands: 0.1,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "ND",
+        thousands: 0.1,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "SD",
+        thousands: 0.1,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "AK",
+        thousands: 0.1,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "HI",
+        thousands: 0.1,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "WV",
+        thousands: 0.1,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "MT",
+        thousands: 0.05,
+        hotspots: &[],
+    },
+    StateShare {
+        state: "WY",
+        thousands: 0.05,
+        hotspots: &[],
+    },
 ];
 
 /// A ZIP centroid prepared for placing records: its geocoding is computed once.
@@ -364,7 +562,9 @@ impl Site {
         if state_at.is_some_and(|s| s.fips != state.fips) {
             return None;
         }
-        let county_at = geo.county_at(zip.lon, zip.lat).filter(|c| c.parent == state.fips);
+        let county_at = geo
+            .county_at(zip.lon, zip.lat)
+            .filter(|c| c.parent == state.fips);
         let deg_lat_per_km: f64 = 1.0 / 110.574;
         let deg_lon_per_km = 1.0 / (111.320 * zip.lat.to_radians().cos());
         // Any jittered point is at most this far from the centroid in degree space.
@@ -378,7 +578,9 @@ impl Site {
             state_fips: state.fips.clone(),
             zip_county: zip.county_fips.clone(),
             centroid_county: match state_at {
-                Some(_) => county_at.map(|c| c.fips.clone()).or_else(|| zip.county_fips.clone()),
+                Some(_) => county_at
+                    .map(|c| c.fips.clone())
+                    .or_else(|| zip.county_fips.clone()),
                 None => zip.county_fips.clone(),
             },
             deg_lat_per_km,
@@ -402,7 +604,13 @@ impl Site {
                 None => return self.at(lat, lon, self.zip_county.as_deref()),
                 Some(s) if s.fips == self.state_fips => {
                     let county = geo.county_at(lon, lat).filter(|c| c.parent == s.fips);
-                    return self.at(lat, lon, county.map(|c| c.fips.as_str()).or(self.zip_county.as_deref()));
+                    return self.at(
+                        lat,
+                        lon,
+                        county
+                            .map(|c| c.fips.as_str())
+                            .or(self.zip_county.as_deref()),
+                    );
                 }
                 Some(_) => continue,
             }
@@ -412,7 +620,12 @@ impl Site {
     }
 
     fn at<'a>(&'a self, lat: f64, lon: f64, county_fips: Option<&'a str>) -> Located<'a> {
-        Located { lat, lon, state_fips: &self.state_fips, county_fips }
+        Located {
+            lat,
+            lon,
+            state_fips: &self.state_fips,
+            county_fips,
+        }
     }
 }
 
@@ -460,11 +673,21 @@ impl Sites {
             *proxy_sum.entry(zip.state.as_str()).or_default() += u;
         }
         let weight_of = |zip: &Zip, urban: f64| -> f64 {
-            let Some(share) = shares.get(zip.state.as_str()) else { return 0.0 };
+            let Some(share) = shares.get(zip.state.as_str()) else {
+                return 0.0;
+            };
             let hot_sum: f64 = share.hotspots.iter().map(|h| h.1).sum();
             let rest = (share.thousands - hot_sum).max(REST_SHARE * share.thousands);
-            let hot_scale = if hot_sum > 0.0 { (share.thousands - rest) / hot_sum } else { 0.0 };
-            let hot = share.hotspots.iter().find(|h| h.0 == zip.zip).map_or(0.0, |h| h.1 * hot_scale);
+            let hot_scale = if hot_sum > 0.0 {
+                (share.thousands - rest) / hot_sum
+            } else {
+                0.0
+            };
+            let hot = share
+                .hotspots
+                .iter()
+                .find(|h| h.0 == zip.zip)
+                .map_or(0.0, |h| h.1 * hot_scale);
             hot + rest * urban / proxy_sum[zip.state.as_str()]
         };
 
@@ -483,9 +706,17 @@ impl Sites {
             })
             .collect();
         let (sites, weights): (Vec<Site>, Vec<f64>) = prepared.into_iter().unzip();
-        let by_zip = sites.iter().enumerate().map(|(i, s)| (s.zip.clone(), i)).collect();
+        let by_zip = sites
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.zip.clone(), i))
+            .collect();
         let sampler = WeightedAliasIndex::new(weights).expect("positive site weights");
-        Sites { sites, by_zip, sampler }
+        Sites {
+            sites,
+            by_zip,
+            sampler,
+        }
     }
 
     /// A site drawn in proportion to where the Haiti-born population lives.
@@ -515,7 +746,8 @@ fn urban_proxy(zips: &[&Zip]) -> Vec<f64> {
             for dy in -1..=1 {
                 for dx in -3..=3 {
                     for &j in grid.get(&(cy + dy, cx + dx)).map_or(&[][..], Vec::as_slice) {
-                        let (ey, ex) = ((zips[j].lat - z.lat) * 110.574, (zips[j].lon - z.lon) * kx);
+                        let (ey, ex) =
+                            ((zips[j].lat - z.lat) * 110.574, (zips[j].lon - z.lon) * kx);
                         n += usize::from(ey * ey + ex * ex <= 100.0);
                     }
                 }

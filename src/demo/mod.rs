@@ -64,7 +64,10 @@ pub fn generate(n: usize, seed: u64) -> DemoSet {
         .collect_into_vec(&mut records);
     let mut rng = base;
     rng.set_stream(0);
-    DemoSet { records, associations: associations::generate(&mut rng) }
+    DemoSet {
+        records,
+        associations: associations::generate(&mut rng),
+    }
 }
 
 /// `{prefix}{i}` without the formatting machinery (a measurable share of the generation).
@@ -128,7 +131,10 @@ fn write_set(
 /// When the file cannot be written or the store fails.
 pub fn run_demo_command(store: &dyn Store, args: &DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    eprintln!("Generating {} demo records (seed {})…", args.records, args.seed);
+    eprintln!(
+        "Generating {} demo records (seed {})…",
+        args.records, args.seed
+    );
     let set = generate(args.records, args.seed);
     eprintln!(
         "Generated {} records and {} associations in {:.1} s.",
@@ -138,7 +144,8 @@ pub fn run_demo_command(store: &dyn Store, args: &DemoArgs) -> anyhow::Result<()
     );
     match &args.csv {
         Some(path) => {
-            let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            let file =
+                File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
             let mut out = BufWriter::new(file);
             crate::ingest::export::write_kobo_csv(&set.records, &mut out)
                 .and_then(|()| out.flush())
@@ -148,10 +155,14 @@ pub fn run_demo_command(store: &dyn Store, args: &DemoArgs) -> anyhow::Result<()
         None => {
             let bar = indicatif::ProgressBar::new(set.records.len() as u64);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("Writing {bar:40} {pos}/{len} records ({eta})")
-                    .expect("valid template"),
+                indicatif::ProgressStyle::with_template(
+                    "Writing {bar:40} {pos}/{len} records ({eta})",
+                )
+                .expect("valid template"),
             );
-            let outcome = write_set(store, &set, args.records, args.seed, &|n| bar.set_position(n))?;
+            let outcome = write_set(store, &set, args.records, args.seed, &|n| {
+                bar.set_position(n)
+            })?;
             bar.finish_and_clear();
             eprintln!(
                 "Loaded {} demo records ({} already there) and {} associations; data version {}.",

@@ -24,7 +24,10 @@ struct Cat {
 
 impl Cat {
     fn new(book: &Codebook, list: CodeList, weights: &[(&str, f64)]) -> Cat {
-        let indexes: Vec<(u8, f64)> = weights.iter().map(|(c, w)| (ix(book, list, c), *w)).collect();
+        let indexes: Vec<(u8, f64)> = weights
+            .iter()
+            .map(|(c, w)| (ix(book, list, c), *w))
+            .collect();
         Cat::from_indexes(&indexes)
     }
 
@@ -44,13 +47,18 @@ impl Cat {
 
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> u8 {
         let u = unit(rng);
-        let i = self.cumulative.iter().position(|&c| u < c).unwrap_or(self.codes.len() - 1);
+        let i = self
+            .cumulative
+            .iter()
+            .position(|&c| u < c)
+            .unwrap_or(self.codes.len() - 1);
         self.codes[i]
     }
 }
 
 fn ix(book: &Codebook, list: CodeList, code: &str) -> u8 {
-    book.index(list, code).unwrap_or_else(|e| panic!("demo model: {e}"))
+    book.index(list, code)
+        .unwrap_or_else(|e| panic!("demo model: {e}"))
 }
 
 /// Independent yes/no rates per code of a multi-select list.
@@ -74,7 +82,14 @@ impl Rates {
 }
 
 const AGE_BANDS: [&str; 6] = ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"];
-const EDUCATION: [&str; 6] = ["primary", "secondary", "vocational", "bachelor", "master", "doctorate"];
+const EDUCATION: [&str; 6] = [
+    "primary",
+    "secondary",
+    "vocational",
+    "bachelor",
+    "master",
+    "doctorate",
+];
 const OCCUPATIONS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
 /// A survey round and its fieldwork window (inclusive, in the past).
@@ -86,13 +101,25 @@ struct Round {
 }
 
 const ROUNDS: [Round; 2] = [
-    Round { name: "2025-R1", share: 0.42, first: (2025, 2, 3), last: (2025, 5, 30) },
-    Round { name: "2026-R1", share: 0.58, first: (2026, 2, 2), last: (2026, 6, 26) },
+    Round {
+        name: "2025-R1",
+        share: 0.42,
+        first: (2025, 2, 3),
+        last: (2025, 5, 30),
+    },
+    Round {
+        name: "2026-R1",
+        share: 0.58,
+        first: (2026, 2, 2),
+        last: (2026, 6, 26),
+    },
 ];
 
 fn julian(ymd: (i32, u8, u8)) -> i32 {
     let month = time::Month::try_from(ymd.1).expect("valid month");
-    Date::from_calendar_date(ymd.0, month, ymd.2).expect("valid date").to_julian_day()
+    Date::from_calendar_date(ymd.0, month, ymd.2)
+        .expect("valid date")
+        .to_julian_day()
 }
 
 /// The respondent model with every code resolved to its index.
@@ -194,7 +221,10 @@ impl Model {
         let cat = |list, w: &[(&str, f64)]| Cat::new(book, list, w);
         let i = |list, code: &str| ix(book, list, code);
         let years = |w: [f64; 4]| {
-            cat(L::YearsInUs, &[("lt5", w[0]), ("5-9", w[1]), ("10-19", w[2]), ("20+", w[3])])
+            cat(
+                L::YearsInUs,
+                &[("lt5", w[0]), ("5-9", w[1]), ("10-19", w[2]), ("20+", w[3])],
+            )
         };
         let sector_cats = |table: &[&[(&str, f64)]; 10]| -> Vec<Cat> {
             table.iter().map(|w| cat(L::Sector, w)).collect()
@@ -202,33 +232,121 @@ impl Model {
         // Main sector by ISCO major group 0..=9 (women, then men).
         let sector_f: [&[(&str, f64)]; 10] = [
             &[("O", 1.0)],
-            &[("G", 0.3), ("Q", 0.2), ("K", 0.15), ("M", 0.12), ("I", 0.1), ("L", 0.08), ("P", 0.05)],
-            &[("Q", 0.55), ("P", 0.2), ("M", 0.07), ("K", 0.05), ("J", 0.04), ("O", 0.05), ("R", 0.04)],
-            &[("Q", 0.45), ("N", 0.1), ("K", 0.1), ("M", 0.1), ("P", 0.1), ("J", 0.05), ("O", 0.05), ("H", 0.05)],
-            &[("Q", 0.3), ("K", 0.15), ("O", 0.15), ("N", 0.2), ("G", 0.12), ("H", 0.08)],
+            &[
+                ("G", 0.3),
+                ("Q", 0.2),
+                ("K", 0.15),
+                ("M", 0.12),
+                ("I", 0.1),
+                ("L", 0.08),
+                ("P", 0.05),
+            ],
+            &[
+                ("Q", 0.55),
+                ("P", 0.2),
+                ("M", 0.07),
+                ("K", 0.05),
+                ("J", 0.04),
+                ("O", 0.05),
+                ("R", 0.04),
+            ],
+            &[
+                ("Q", 0.45),
+                ("N", 0.1),
+                ("K", 0.1),
+                ("M", 0.1),
+                ("P", 0.1),
+                ("J", 0.05),
+                ("O", 0.05),
+                ("H", 0.05),
+            ],
+            &[
+                ("Q", 0.3),
+                ("K", 0.15),
+                ("O", 0.15),
+                ("N", 0.2),
+                ("G", 0.12),
+                ("H", 0.08),
+            ],
             &[("Q", 0.45), ("I", 0.2), ("G", 0.2), ("S", 0.1), ("N", 0.05)],
             &[("A", 0.95), ("C", 0.05)],
             &[("C", 0.4), ("S", 0.3), ("I", 0.2), ("F", 0.1)],
             &[("H", 0.45), ("C", 0.5), ("F", 0.05)],
-            &[("N", 0.3), ("I", 0.2), ("Q", 0.18), ("T", 0.12), ("C", 0.1), ("H", 0.05), ("A", 0.05)],
+            &[
+                ("N", 0.3),
+                ("I", 0.2),
+                ("Q", 0.18),
+                ("T", 0.12),
+                ("C", 0.1),
+                ("H", 0.05),
+                ("A", 0.05),
+            ],
         ];
         let sector_m: [&[(&str, f64)]; 10] = [
             &[("O", 1.0)],
-            &[("G", 0.3), ("K", 0.15), ("M", 0.15), ("Q", 0.1), ("I", 0.1), ("L", 0.1), ("F", 0.1)],
-            &[("Q", 0.3), ("P", 0.2), ("M", 0.15), ("J", 0.12), ("K", 0.08), ("O", 0.08), ("R", 0.04), ("F", 0.03)],
-            &[("Q", 0.2), ("J", 0.15), ("M", 0.15), ("H", 0.1), ("C", 0.1), ("F", 0.1), ("K", 0.1), ("N", 0.1)],
-            &[("Q", 0.2), ("K", 0.15), ("O", 0.15), ("N", 0.2), ("G", 0.15), ("H", 0.15)],
+            &[
+                ("G", 0.3),
+                ("K", 0.15),
+                ("M", 0.15),
+                ("Q", 0.1),
+                ("I", 0.1),
+                ("L", 0.1),
+                ("F", 0.1),
+            ],
+            &[
+                ("Q", 0.3),
+                ("P", 0.2),
+                ("M", 0.15),
+                ("J", 0.12),
+                ("K", 0.08),
+                ("O", 0.08),
+                ("R", 0.04),
+                ("F", 0.03),
+            ],
+            &[
+                ("Q", 0.2),
+                ("J", 0.15),
+                ("M", 0.15),
+                ("H", 0.1),
+                ("C", 0.1),
+                ("F", 0.1),
+                ("K", 0.1),
+                ("N", 0.1),
+            ],
+            &[
+                ("Q", 0.2),
+                ("K", 0.15),
+                ("O", 0.15),
+                ("N", 0.2),
+                ("G", 0.15),
+                ("H", 0.15),
+            ],
             &[("N", 0.3), ("G", 0.25), ("I", 0.2), ("Q", 0.15), ("S", 0.1)],
             &[("A", 0.95), ("C", 0.05)],
             &[("F", 0.6), ("C", 0.2), ("S", 0.1), ("G", 0.1)],
             &[("H", 0.65), ("C", 0.25), ("F", 0.1)],
-            &[("N", 0.3), ("H", 0.2), ("I", 0.15), ("F", 0.12), ("C", 0.1), ("A", 0.08), ("Q", 0.05)],
+            &[
+                ("N", 0.3),
+                ("H", 0.2),
+                ("I", 0.15),
+                ("F", 0.12),
+                ("C", 0.1),
+                ("A", 0.08),
+                ("Q", 0.05),
+            ],
         ];
         Model {
             gender: cat(L::Gender, &[("f", 0.52), ("m", 0.47), ("x", 0.01)]),
             gender_f: i(L::Gender, "f"),
             gender_m: i(L::Gender, "m"),
-            age: Cat::from_indexes(&[(0, 0.10), (1, 0.21), (2, 0.23), (3, 0.20), (4, 0.15), (5, 0.11)]),
+            age: Cat::from_indexes(&[
+                (0, 0.10),
+                (1, 0.21),
+                (2, 0.23),
+                (3, 0.20),
+                (4, 0.15),
+                (5, 0.11),
+            ]),
             age_bands: AGE_BANDS.map(|c| i(L::AgeBand, c)),
             born_haiti: i(L::Generation, "born_haiti"),
             born_abroad: i(L::Generation, "born_abroad"),
@@ -308,11 +426,21 @@ impl Model {
             ),
             frequency: cat(
                 L::RemitFrequency,
-                &[("monthly", 0.52), ("quarterly", 0.16), ("yearly", 0.07), ("occasional", 0.25)],
+                &[
+                    ("monthly", 0.52),
+                    ("quarterly", 0.16),
+                    ("yearly", 0.07),
+                    ("occasional", 0.25),
+                ],
             ),
             frequency_abroad: cat(
                 L::RemitFrequency,
-                &[("monthly", 0.30), ("quarterly", 0.15), ("yearly", 0.10), ("occasional", 0.45)],
+                &[
+                    ("monthly", 0.30),
+                    ("quarterly", 0.15),
+                    ("yearly", 0.10),
+                    ("occasional", 0.45),
+                ],
             ),
             freq_monthly: i(L::RemitFrequency, "monthly"),
             freq_yearly: i(L::RemitFrequency, "yearly"),
@@ -417,12 +545,21 @@ impl Model {
             },
             lang: ["ht", "fr", "en", "es"].map(|c| i(L::Language, c)),
             modes: ["online", "phone", "in_person", "consulate"].map(|c| i(L::CollectionMode, c)),
-            rounds: ROUNDS.iter().map(|r| (r.name, r.share, julian(r.first), julian(r.last))).collect(),
+            rounds: ROUNDS
+                .iter()
+                .map(|r| (r.name, r.share, julian(r.first), julian(r.last)))
+                .collect(),
         }
     }
 
     /// One respondent living at `at`.
-    pub fn person<R: Rng + ?Sized>(&self, rng: &mut R, external_id: String, zip: &str, at: Located<'_>) -> Record {
+    pub fn person<R: Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+        external_id: String,
+        zip: &str,
+        at: Located<'_>,
+    ) -> Record {
         let h3_cell = h3o::LatLng::new(at.lat, at.lon)
             .expect("finite coordinates")
             .to_cell(crate::record::FINEST_RES)
@@ -458,7 +595,9 @@ impl Model {
         let occupation = self.occupation(rng, age, female, male, edu_level);
 
         let sectors = self.sectors(rng, occupation, female);
-        let department = maybe(rng, if abroad { 0.25 } else { 0.01 }, |rng| self.department.sample(rng));
+        let department = maybe(rng, if abroad { 0.25 } else { 0.01 }, |rng| {
+            self.department.sample(rng)
+        });
         let s = &self.sector;
         let own = |c: u8| sectors.contains(c);
         let support_sectors = if chance(rng, 0.04) {
@@ -486,9 +625,17 @@ impl Model {
         }
         let remits = maybe(rng, 0.02, |rng| chance(rng, p_remit));
         let (remit_amount_cents, remit_frequency, remit_channel) = if remits == Some(true) {
-            let freq = if abroad { self.frequency_abroad.sample(rng) } else { self.frequency.sample(rng) };
+            let freq = if abroad {
+                self.frequency_abroad.sample(rng)
+            } else {
+                self.frequency.sample(rng)
+            };
             let cents = self.remit_amount(rng, edu_level, freq, abroad);
-            (Some(cents), Some(freq), Some(self.remit_channel(rng, age, edu_level)))
+            (
+                Some(cents),
+                Some(freq),
+                Some(self.remit_channel(rng, age, edu_level)),
+            )
         } else {
             (None, None, None)
         };
@@ -537,7 +684,9 @@ impl Model {
         let w = &self.willing;
         let professional = matches!(occupation, Some(o) if o == self.occupation[1] || o == self.occupation[2] || o == self.occupation[3]);
         let willingness = self.willingness.sample(rng, |c, p| {
-            if (c == w.skills_transfer_missions || c == w.remote_expertise || c == w.mentoring) && professional {
+            if (c == w.skills_transfer_missions || c == w.remote_expertise || c == w.mentoring)
+                && professional
+            {
                 p * 1.8
             } else if c == w.teaching && sectors.contains(s.p) {
                 p * 3.0
@@ -598,8 +747,22 @@ impl Model {
         let [ht, fr, en, es] = self.lang;
         let mut languages = CodeSet::default();
         let p_ht = if abroad { 0.70 } else { 0.95 };
-        let p_fr = if educated { 0.55 } else if abroad { 0.12 } else { 0.28 };
-        let p_en = if abroad { 0.99 } else if recent { 0.35 } else if young { 0.85 } else { 0.72 };
+        let p_fr = if educated {
+            0.55
+        } else if abroad {
+            0.12
+        } else {
+            0.28
+        };
+        let p_en = if abroad {
+            0.99
+        } else if recent {
+            0.35
+        } else if young {
+            0.85
+        } else {
+            0.72
+        };
         let p_es = if recent { 0.15 } else { 0.04 };
         for (code, p) in [(ht, p_ht), (fr, p_fr), (en, p_en), (es, p_es)] {
             if chance(rng, p) {
@@ -647,7 +810,13 @@ impl Model {
         }
     }
 
-    fn education<R: Rng + ?Sized>(&self, rng: &mut R, age: usize, abroad: bool, recent: bool) -> u8 {
+    fn education<R: Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+        age: usize,
+        abroad: bool,
+        recent: bool,
+    ) -> u8 {
         // primary, secondary, vocational, bachelor, master, doctorate
         let mut w = if abroad {
             [0.02, 0.38, 0.12, 0.34, 0.12, 0.02]
@@ -704,13 +873,19 @@ impl Model {
             Some(_) => [0.5, 2.0, 8.0, 0.8, 0.5, 0.2, 0.1, 0.2, 0.2, 0.1],
             None => [1.0; 10],
         };
-        let weights: [(u8, f64); 10] = std::array::from_fn(|k| (self.occupation[k], base[k] * by_education[k]));
+        let weights: [(u8, f64); 10] =
+            std::array::from_fn(|k| (self.occupation[k], base[k] * by_education[k]));
         Some(sample_weights(rng, &weights))
     }
 
     /// One to three ISIC sections: the main one follows the occupation (and gender), the
     /// others are drawn from the general mix.
-    fn sectors<R: Rng + ?Sized>(&self, rng: &mut R, occupation: Option<u8>, female: bool) -> CodeSet {
+    fn sectors<R: Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+        occupation: Option<u8>,
+        female: bool,
+    ) -> CodeSet {
         let mut set = CodeSet::default();
         let main = match occupation.and_then(|o| self.occupation.iter().position(|&x| x == o)) {
             Some(group) if female => self.sector_f[group].sample(rng),
@@ -735,7 +910,13 @@ impl Model {
 
     /// Annual remittances in cents: log-normal around USD 2,600 a year, higher with
     /// education and monthly sending, capped at USD 30,000.
-    fn remit_amount<R: Rng + ?Sized>(&self, rng: &mut R, edu_level: Option<usize>, freq: u8, abroad: bool) -> i64 {
+    fn remit_amount<R: Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+        edu_level: Option<usize>,
+        freq: u8,
+        abroad: bool,
+    ) -> i64 {
         const LN_2600: f64 = 7.863_266_724_009_574;
         let mut mu = LN_2600;
         mu += match edu_level {
@@ -768,7 +949,12 @@ impl Model {
         }
     }
 
-    fn remit_channel<R: Rng + ?Sized>(&self, rng: &mut R, age: usize, edu_level: Option<usize>) -> u8 {
+    fn remit_channel<R: Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+        age: usize,
+        edu_level: Option<usize>,
+    ) -> u8 {
         let mut mobile = 0.13;
         let mut bank = 0.10;
         let mut hand = 0.10;
@@ -810,8 +996,15 @@ impl Model {
 
     fn collection_mode<R: Rng + ?Sized>(&self, rng: &mut R, age: usize) -> u8 {
         let [online, phone, in_person, consulate] = self.modes;
-        let (o, p, i) = if age >= 4 { (0.30, 0.30, 0.28) } else { (0.58, 0.18, 0.17) };
-        sample_weights(rng, &[(online, o), (phone, p), (in_person, i), (consulate, 0.07)])
+        let (o, p, i) = if age >= 4 {
+            (0.30, 0.30, 0.28)
+        } else {
+            (0.58, 0.18, 0.17)
+        };
+        sample_weights(
+            rng,
+            &[(online, o), (phone, p), (in_person, i), (consulate, 0.07)],
+        )
     }
 }
 
@@ -827,7 +1020,11 @@ fn chance<R: Rng + ?Sized>(rng: &mut R, p: f64) -> bool {
 }
 
 /// `None` with probability `p_missing` (an unanswered question), else `f(rng)`.
-fn maybe<R: Rng + ?Sized, T>(rng: &mut R, p_missing: f64, f: impl FnOnce(&mut R) -> T) -> Option<T> {
+fn maybe<R: Rng + ?Sized, T>(
+    rng: &mut R,
+    p_missing: f64,
+    f: impl FnOnce(&mut R) -> T,
+) -> Option<T> {
     if chance(rng, p_missing) {
         None
     } else {
@@ -845,5 +1042,10 @@ fn sample_weights<R: Rng + ?Sized>(rng: &mut R, weights: &[(u8, f64)]) -> u8 {
         }
         u -= w;
     }
-    weights.iter().rev().find(|w| w.1 > 0.0).expect("a positive weight").0
+    weights
+        .iter()
+        .rev()
+        .find(|w| w.1 > 0.0)
+        .expect("a positive weight")
+        .0
 }

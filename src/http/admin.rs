@@ -45,18 +45,33 @@ type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
 fn pairs(query: Pairs, accepted: &[&str]) -> Result<Vec<(String, String)>, Error> {
     let Query(pairs) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
     if let Some((k, _)) = pairs.iter().find(|(k, _)| !accepted.contains(&k.as_str())) {
-        let accepts = if accepted.is_empty() { "no parameters".to_string() } else { accepted.join(", ") };
-        return Err(Error::invalid(k, format!("unknown parameter; this endpoint accepts {accepts}")));
+        let accepts = if accepted.is_empty() {
+            "no parameters".to_string()
+        } else {
+            accepted.join(", ")
+        };
+        return Err(Error::invalid(
+            k,
+            format!("unknown parameter; this endpoint accepts {accepts}"),
+        ));
     }
     Ok(pairs)
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Internal(e.to_string()))?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
 }
 
 /// `GET /api/v1/records`: the audit entry is written first; if it cannot be, nothing is sent.
-async fn export(State(state): State<AppState>, Extension(who): Extension<Principal>, query: Pairs) -> Result<Response, Error> {
+async fn export(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    query: Pairs,
+) -> Result<Response, Error> {
     pairs(query, &[])?;
     let store = state.store.clone();
     let (csv, count, version) = blocking(move || {
@@ -71,14 +86,22 @@ async fn export(State(state): State<AppState>, Extension(who): Extension<Princip
         let mut records: Vec<Record> = Vec::with_capacity(count as usize);
         store.load_records(&mut |r| records.push(r))?;
         let mut raw = Vec::with_capacity(records.len() * 320);
-        crate::ingest::write_kobo_csv(&records, &mut raw).map_err(|e| Error::Internal(e.to_string()))?;
+        crate::ingest::write_kobo_csv(&records, &mut raw)
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let csv = neutralise_formulas(&raw, b';').map_err(|e| Error::Internal(e.to_string()))?;
         Ok((csv, records.len(), version))
     })
     .await?;
     tracing::info!(records = count, "records exported");
     let disposition = format!("attachment; filename=\"dyaspora-records-v{version}.csv\"");
-    let mut r = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], csv).into_response();
+    let mut r = (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        csv,
+    )
+        .into_response();
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
@@ -90,8 +113,15 @@ async fn export(State(state): State<AppState>, Extension(who): Extension<Princip
 /// # Errors
 /// When `csv` is not valid CSV.
 pub fn neutralise_formulas(csv: &[u8], delimiter: u8) -> Result<Vec<u8>, csv::Error> {
-    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(csv);
-    let mut writer = csv::WriterBuilder::new().delimiter(delimiter).flexible(true).from_writer(Vec::with_capacity(csv.len()));
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(csv);
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_writer(Vec::with_capacity(csv.len()));
     let mut record = csv::ByteRecord::new();
     let mut out = csv::ByteRecord::new();
     while reader.read_byte_record(&mut record)? {
@@ -101,14 +131,22 @@ pub fn neutralise_formulas(csv: &[u8], delimiter: u8) -> Result<Vec<u8>, csv::Er
         }
         writer.write_byte_record(&out)?;
     }
-    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    writer
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))
 }
 
 /// A cell that a spreadsheet would evaluate, made text with a leading `'`; numbers such as
 /// `-73.95` are left alone.
 fn neutral(field: &[u8]) -> Cow<'_, [u8]> {
-    let risky = matches!(field.first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'));
-    let number = std::str::from_utf8(field).ok().and_then(|s| s.parse::<f64>().ok()).is_some_and(f64::is_finite);
+    let risky = matches!(
+        field.first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    );
+    let number = std::str::from_utf8(field)
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .is_some_and(f64::is_finite);
     if risky && !number {
         let mut v = Vec::with_capacity(field.len() + 1);
         v.push(b'\'');
@@ -129,7 +167,9 @@ async fn erase(
     let id = external_id.clone();
     let erased = blocking(move || Ok(store.erase_record(&id, &who.actor())?)).await?;
     let Some(version) = erased else {
-        return Err(Error::NotFound(format!("record with external id {external_id:?}")));
+        return Err(Error::NotFound(format!(
+            "record with external id {external_id:?}"
+        )));
     };
     tracing::info!(data_version = version, "record erased");
     refresh(&state).await;
@@ -140,7 +180,13 @@ async fn erase(
 /// below `before`; `next` continues.
 async fn audit_log(State(state): State<AppState>, query: Pairs) -> Result<Response, Error> {
     let pairs = pairs(query, &["limit", "before"])?;
-    let get = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let limit = match get("limit") {
         None => 100,
         Some(v) => v
@@ -161,9 +207,17 @@ async fn audit_log(State(state): State<AppState>, query: Pairs) -> Result<Respon
     let store = state.store.clone();
     let events = blocking(move || Ok(store.audit_log(before, limit)?)).await?;
     let next = (events.len() == limit)
-        .then(|| events.last().map(|e| format!("/api/v1/audit?limit={limit}&before={}", e.id)))
+        .then(|| {
+            events
+                .last()
+                .map(|e| format!("/api/v1/audit?limit={limit}&before={}", e.id))
+        })
         .flatten();
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(json!({ "events": events, "next": next }))).into_response())
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(json!({ "events": events, "next": next })),
+    )
+        .into_response())
 }
 
 /// `GET /api/v1/tokens`.
@@ -171,7 +225,11 @@ async fn tokens(State(state): State<AppState>, query: Pairs) -> Result<Response,
     pairs(query, &[])?;
     let store = state.store.clone();
     let tokens = blocking(move || Ok(store.tokens()?)).await?;
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(json!({ "tokens": tokens }))).into_response())
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(json!({ "tokens": tokens })),
+    )
+        .into_response())
 }
 
 /// `DELETE /api/v1/tokens/{id}`: the token stops working with this answer.
@@ -180,11 +238,19 @@ async fn revoke(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, Error> {
-    let id: i64 = id.parse().ok().filter(|n| *n > 0).ok_or_else(|| Error::invalid("id", format!("{id:?} is not a token id")))?;
+    let id: i64 = id
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| Error::invalid("id", format!("{id:?} is not a token id")))?;
     let store = state.store.clone();
     let revoked = blocking(move || Ok(store.revoke_token(id, &who.actor())?)).await?;
     if !revoked {
-        return Ok(Problem::new(StatusCode::NOT_FOUND, format!("no valid token with id {id}")).into_response());
+        return Ok(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("no valid token with id {id}"),
+        )
+        .into_response());
     }
     guard::reload(&state).await;
     Ok(Json(json!({ "revoked": id })).into_response())
@@ -198,7 +264,10 @@ mod tests {
     fn formulas_become_text_and_numbers_stay_numbers() {
         let csv = b"a;b;c;d\n=cmd|' /C calc'!A0;-73.95;@SUM(A1);+1\n\"-2+3\";\"\tx\";=1+1;plain\n";
         let out = String::from_utf8(neutralise_formulas(csv, b';').unwrap()).unwrap();
-        assert_eq!(out, "a;b;c;d\n'=cmd|' /C calc'!A0;-73.95;'@SUM(A1);+1\n'-2+3;'\tx;'=1+1;plain\n");
+        assert_eq!(
+            out,
+            "a;b;c;d\n'=cmd|' /C calc'!A0;-73.95;'@SUM(A1);+1\n'-2+3;'\tx;'=1+1;plain\n"
+        );
     }
 
     #[test]

@@ -17,7 +17,12 @@ async fn codes() -> impl IntoResponse {
     let book = Codebook::get();
     let lists: Map<String, Value> = CodeList::ALL
         .into_iter()
-        .map(|l| (l.name().to_string(), serde_json::to_value(book.codes(l)).unwrap_or_default()))
+        .map(|l| {
+            (
+                l.name().to_string(),
+                serde_json::to_value(book.codes(l)).unwrap_or_default(),
+            )
+        })
         .collect();
     (
         [(header::CACHE_CONTROL, "public, max-age=3600")],

@@ -47,7 +47,8 @@ const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self';
 const DOC_CSP: &str =
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 /// Data (JSON, tiles, CSV) is never a document that may run or load anything.
-const DATA_CSP: &str = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const DATA_CSP: &str =
+    "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// State of the guard shared by all requests.
 pub struct Guard {
@@ -63,7 +64,12 @@ pub struct Guard {
 
 impl Guard {
     pub fn new(config: &ServeArgs) -> Guard {
-        let basemap = config.basemap_url.as_deref().and_then(origin_of).map(|o| format!(" {o}")).unwrap_or_default();
+        let basemap = config
+            .basemap_url
+            .as_deref()
+            .and_then(origin_of)
+            .map(|o| format!(" {o}"))
+            .unwrap_or_default();
         let page_csp = HeaderValue::from_str(&PAGE_CSP.replace("{basemap}", &basemap))
             .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
         Guard {
@@ -83,18 +89,28 @@ fn origin_of(url: &str) -> Option<String> {
     let host = rest.split(['/', '?', '#']).next()?;
     let ok = matches!(scheme, "http" | "https")
         && !host.is_empty()
-        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
     ok.then(|| format!("{scheme}://{host}"))
 }
 
 /// The guard middleware; see the module documentation.
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let id = format!("{:016x}", rand::random::<u64>());
-    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+    let span =
+        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
     let is_ogc = req.uri().path().starts_with("/ogc");
-    let matched = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
-    let response = check_and_run(&state, req, next).instrument(span.clone()).await;
-    finish(&state.guard, response, &id, is_ogc, matched.as_deref()).instrument(span).await
+    let matched = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string());
+    let response = check_and_run(&state, req, next)
+        .instrument(span.clone())
+        .await;
+    finish(&state.guard, response, &id, is_ogc, matched.as_deref())
+        .instrument(span)
+        .await
 }
 
 async fn check_and_run(state: &AppState, mut req: Request, next: Next) -> Response {
@@ -104,8 +120,15 @@ async fn check_and_run(state: &AppState, mut req: Request, next: Next) -> Respon
             Rule::Declared(role, class) => (role, class),
             Rule::OtherMethod => (Role::Public, Class::Light), // the router answers 405
             Rule::Undeclared => {
-                tracing::error!(route = path.as_str(), "route missing from auth::routes::ROUTES: denied");
-                return Problem::new(StatusCode::FORBIDDEN, "this endpoint has no declared access rule").into_response();
+                tracing::error!(
+                    route = path.as_str(),
+                    "route missing from auth::routes::ROUTES: denied"
+                );
+                return Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "this endpoint has no declared access rule",
+                )
+                .into_response();
             }
         },
     };
@@ -117,10 +140,16 @@ async fn check_and_run(state: &AppState, mut req: Request, next: Next) -> Respon
     let granted = principal.as_ref().map_or(Role::Public, |p| p.role);
     if granted < role {
         return match principal {
-            None => unauthorized(&format!("this endpoint needs an {role} token (Authorization: Bearer …)"), false),
+            None => unauthorized(
+                &format!("this endpoint needs an {role} token (Authorization: Bearer …)"),
+                false,
+            ),
             Some(p) => Problem::new(
                 StatusCode::FORBIDDEN,
-                format!("this endpoint needs the {role} role; token {} has the {} role", p.token_id, p.role),
+                format!(
+                    "this endpoint needs the {role} role; token {} has the {} role",
+                    p.token_id, p.role
+                ),
             )
             .into_response(),
         };
@@ -130,8 +159,16 @@ async fn check_and_run(state: &AppState, mut req: Request, next: Next) -> Respon
     }
 
     let guard = &state.guard;
-    let limit = if class == Class::Upload { guard.max_import_bytes } else { SMALL_BODY_BYTES };
-    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let limit = if class == Class::Upload {
+        guard.max_import_bytes
+    } else {
+        SMALL_BODY_BYTES
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return too_large(limit);
     }
@@ -139,7 +176,10 @@ async fn check_and_run(state: &AppState, mut req: Request, next: Next) -> Respon
 
     if class != Class::Light {
         if let Some(limiter) = &guard.limiter {
-            let client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+            let client = req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip());
             if let Err(wait) = limiter.check(client) {
                 let secs = wait.as_secs() + 1;
                 let mut r = Problem::new(
@@ -147,13 +187,18 @@ async fn check_and_run(state: &AppState, mut req: Request, next: Next) -> Respon
                     format!("too many requests to expensive endpoints from this client; retry in {secs} s"),
                 )
                 .into_response();
-                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
                 return r;
             }
         }
     }
 
-    let timeout = if class == Class::Upload { guard.timeout * UPLOAD_TIMEOUT_FACTOR } else { guard.timeout };
+    let timeout = if class == Class::Upload {
+        guard.timeout * UPLOAD_TIMEOUT_FACTOR
+    } else {
+        guard.timeout
+    };
     let permits = guard.permits.clone();
     let run = async move {
         let _permit = permits.acquire_owned().await;
@@ -165,10 +210,14 @@ async fn check_and_run(state: &AppState, mut req: Request, next: Next) -> Respon
             tracing::warn!(seconds = timeout.as_secs(), "request timed out");
             let mut r = Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("the request took longer than {} s; try again later", timeout.as_secs()),
+                format!(
+                    "the request took longer than {} s; try again later",
+                    timeout.as_secs()
+                ),
             )
             .into_response();
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             r
         }
     }
@@ -176,16 +225,22 @@ async fn check_and_run(state: &AppState, mut req: Request, next: Next) -> Respon
 
 /// The caller named by the `Authorization` header: `None` without one; an error response
 /// for anything but a valid bearer token.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, Response> {
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, Response> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let text = value.to_str().map_err(|_| unauthorized("the Authorization header is not ASCII", true))?;
+    let text = value
+        .to_str()
+        .map_err(|_| unauthorized("the Authorization header is not ASCII", true))?;
     let (scheme, credential) = text.trim().split_once(' ').unwrap_or((text, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(unauthorized("use Authorization: Bearer <token>", true));
     }
-    let (_, digest) = token::parse(credential.trim()).map_err(|_| unauthorized("invalid or revoked token", true))?;
+    let (_, digest) = token::parse(credential.trim())
+        .map_err(|_| unauthorized("invalid or revoked token", true))?;
     let auth = &state.auth;
     if auth.is_stale() {
         reload(state).await;
@@ -214,8 +269,15 @@ pub async fn reload(state: &AppState) {
 
 fn unauthorized(detail: &str, invalid_token: bool) -> Response {
     let mut r = Problem::new(StatusCode::UNAUTHORIZED, detail).into_response();
-    let challenge = if invalid_token { r#"Bearer realm="dyaspora", error="invalid_token""# } else { r#"Bearer realm="dyaspora""# };
-    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    let challenge = if invalid_token {
+        r#"Bearer realm="dyaspora", error="invalid_token""#
+    } else {
+        r#"Bearer realm="dyaspora""#
+    };
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
     r
 }
 
@@ -223,14 +285,17 @@ fn unauthorized(detail: &str, invalid_token: bool) -> Response {
 pub fn too_large(limit: usize) -> Response {
     Problem::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        format!("the request body is larger than this endpoint accepts ({})", human_bytes(limit)),
+        format!(
+            "the request body is larger than this endpoint accepts ({})",
+            human_bytes(limit)
+        ),
     )
     .with("limit_bytes", limit)
     .into_response()
 }
 
 fn human_bytes(n: usize) -> String {
-    if n >= 1 << 20 && n % (1 << 20) == 0 {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
         format!("{} MiB", n >> 20)
     } else {
         format!("{n} bytes")
@@ -238,10 +303,21 @@ fn human_bytes(n: usize) -> String {
 }
 
 /// Makes every error a problem document, adds the request id and the security headers.
-async fn finish(guard: &Guard, mut response: Response, id: &str, is_ogc: bool, matched: Option<&str>) -> Response {
+async fn finish(
+    guard: &Guard,
+    mut response: Response,
+    id: &str,
+    is_ogc: bool,
+    matched: Option<&str>,
+) -> Response {
     let status = response.status();
     if status == StatusCode::METHOD_NOT_ALLOWED && !response.headers().contains_key(header::ALLOW) {
-        let allow: Vec<String> = matched.map(crate::auth::routes::methods).unwrap_or_default().iter().map(Method::to_string).collect();
+        let allow: Vec<String> = matched
+            .map(crate::auth::routes::methods)
+            .unwrap_or_default()
+            .iter()
+            .map(Method::to_string)
+            .collect();
         if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
             response.headers_mut().insert(header::ALLOW, v);
         }
@@ -263,10 +339,19 @@ async fn finish(guard: &Guard, mut response: Response, id: &str, is_ogc: bool, m
     if let Ok(v) = HeaderValue::from_str(id) {
         h.insert(HeaderName::from_static("x-request-id"), v);
     }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"));
+    h.insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert(
         HeaderName::from_static("permissions-policy"),
         HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
@@ -285,14 +370,20 @@ async fn finish(guard: &Guard, mut response: Response, id: &str, is_ogc: bool, m
 /// rewritten, keeping a 4xx's plain-text reason as the detail.
 async fn as_problem(response: Response, id: &str) -> Response {
     let status = response.status();
-    let content_type =
-        response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let is_problem = content_type.starts_with("application/problem+json");
     if is_problem && status.is_client_error() {
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
     let mut problem = if is_problem {
         serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes).ok()
     } else {
@@ -300,7 +391,10 @@ async fn as_problem(response: Response, id: &str) -> Response {
     }
     .unwrap_or_else(|| {
         let text = String::from_utf8_lossy(&bytes);
-        let detail = if status.is_client_error() && content_type.starts_with("text/plain") && !text.trim().is_empty() {
+        let detail = if status.is_client_error()
+            && content_type.starts_with("text/plain")
+            && !text.trim().is_empty()
+        {
             text.trim().chars().take(MAX_DETAIL).collect()
         } else {
             default_detail(status, &parts.headers)
@@ -314,7 +408,10 @@ async fn as_problem(response: Response, id: &str) -> Response {
         problem.insert("request_id".into(), id.into());
     }
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     let body = serde_json::to_vec(&problem).unwrap_or_default();
     Response::from_parts(parts, Body::from(body))
 }
@@ -322,7 +419,10 @@ async fn as_problem(response: Response, id: &str) -> Response {
 fn default_detail(status: StatusCode, headers: &HeaderMap) -> String {
     match status {
         StatusCode::METHOD_NOT_ALLOWED => {
-            let allow = headers.get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let allow = headers
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             format!("this endpoint does not take this method; it takes {allow}")
         }
         StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large for this endpoint".into(),
@@ -339,14 +439,29 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("(no message)");
     tracing::error!(panic = message, "handler panicked");
-    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; it has been logged with the request id").into_response()
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error; it has been logged with the request id",
+    )
+    .into_response()
 }
 
 /// CORS: the configured origins may call the API from a browser; none by default.
 pub fn cors(origins: &[String]) -> CorsLayer {
     let base = CorsLayer::new()
-        .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_NONE_MATCH, header::ACCEPT_LANGUAGE])
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_NONE_MATCH,
+            header::ACCEPT_LANGUAGE,
+        ])
         .expose_headers([
             header::ETAG,
             header::RETRY_AFTER,
@@ -354,7 +469,11 @@ pub fn cors(origins: &[String]) -> CorsLayer {
             HeaderName::from_static("x-request-id"),
         ])
         .max_age(Duration::from_secs(3600));
-    let origins: Vec<&str> = origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()).collect();
+    let origins: Vec<&str> = origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .collect();
     if origins.contains(&"*") {
         return base.allow_origin(AllowOrigin::any());
     }
@@ -363,7 +482,10 @@ pub fn cors(origins: &[String]) -> CorsLayer {
         .filter_map(|o| match HeaderValue::from_str(o.trim_end_matches('/')) {
             Ok(v) => Some(v),
             Err(_) => {
-                tracing::warn!(origin = o, "ignoring a CORS origin that is not a valid header value");
+                tracing::warn!(
+                    origin = o,
+                    "ignoring a CORS origin that is not a valid header value"
+                );
                 None
             }
         })
@@ -402,7 +524,10 @@ impl RateLimiter {
                 let s = v6.segments();
                 IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
             }
-            Some(IpAddr::V6(v6)) => IpAddr::V4(v6.to_ipv4_mapped().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)),
+            Some(IpAddr::V6(v6)) => IpAddr::V4(
+                v6.to_ipv4_mapped()
+                    .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+            ),
             Some(ip) => ip,
             None => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
         };
@@ -410,10 +535,13 @@ impl RateLimiter {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_CLIENTS {
             let (cap, rate) = (self.capacity, self.per_second);
-            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < cap);
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * rate < cap
+            });
         }
         let (tokens, at) = buckets.entry(key).or_insert((self.capacity, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.capacity);
+        *tokens =
+            (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.capacity);
         *at = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
@@ -437,7 +565,10 @@ mod tests {
         }
         let wait = limiter.check(ip).unwrap_err();
         assert!(wait <= Duration::from_secs(1), "{wait:?}");
-        assert!(limiter.check(Some("10.0.0.2".parse().unwrap())).is_ok(), "other clients are not affected");
+        assert!(
+            limiter.check(Some("10.0.0.2".parse().unwrap())).is_ok(),
+            "other clients are not affected"
+        );
     }
 
     #[test]
@@ -445,13 +576,21 @@ mod tests {
         let limiter = RateLimiter::new(4);
         assert!(limiter.check(Some("2001:db8::1".parse().unwrap())).is_ok());
         assert!(limiter.check(Some("2001:db8::2".parse().unwrap())).is_err());
-        assert!(limiter.check(Some("2001:db8:0:1::1".parse().unwrap())).is_ok());
+        assert!(limiter
+            .check(Some("2001:db8:0:1::1".parse().unwrap()))
+            .is_ok());
     }
 
     #[test]
     fn basemap_origins_are_read_from_url_templates() {
-        assert_eq!(origin_of("https://tile.example.org/{z}/{x}/{y}.png").as_deref(), Some("https://tile.example.org"));
-        assert_eq!(origin_of("http://localhost:8081/t/{z}/{x}/{y}").as_deref(), Some("http://localhost:8081"));
+        assert_eq!(
+            origin_of("https://tile.example.org/{z}/{x}/{y}.png").as_deref(),
+            Some("https://tile.example.org")
+        );
+        assert_eq!(
+            origin_of("http://localhost:8081/t/{z}/{x}/{y}").as_deref(),
+            Some("http://localhost:8081")
+        );
         assert_eq!(origin_of("javascript:alert(1)"), None);
         assert_eq!(origin_of("https://evil.org; script-src *"), None);
     }
@@ -461,6 +600,9 @@ mod tests {
         let g = Guard::new(&ServeArgs::default());
         let csp = g.page_csp.to_str().unwrap();
         assert!(csp.starts_with("default-src 'self';"), "{csp}");
-        assert!(!csp.contains("http") && !csp.contains('*') && !csp.contains("unsafe"), "{csp}");
+        assert!(
+            !csp.contains("http") && !csp.contains('*') && !csp.contains("unsafe"),
+            "{csp}"
+        );
     }
 }

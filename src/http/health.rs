@@ -19,5 +19,7 @@ async fn health(State(state): State<AppState>) -> Result<Json<Value>, Error> {
     })
     .await
     .map_err(|e| Error::Internal(e.to_string()))??;
-    Ok(Json(json!({ "status": "ok", "records": records, "data_version": version })))
+    Ok(Json(
+        json!({ "status": "ok", "records": records, "data_version": version }),
+    ))
 }

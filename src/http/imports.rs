@@ -51,13 +51,27 @@ struct Params {
 
 fn parse_params(pairs: &[(String, String)]) -> Result<Params, Error> {
     if let Some((k, _)) = pairs.iter().find(|(k, _)| !PARAMS.contains(&k.as_str())) {
-        return Err(Error::invalid(k, format!("unknown parameter; this endpoint accepts {}", PARAMS.join(", "))));
+        return Err(Error::invalid(
+            k,
+            format!(
+                "unknown parameter; this endpoint accepts {}",
+                PARAMS.join(", ")
+            ),
+        ));
     }
-    let get = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let name = get("name").unwrap_or("upload").trim();
     if name.is_empty()
         || name.chars().count() > MAX_NAME_CHARS
-        || name.chars().any(|c| c.is_control() || matches!(c, '/' | '\\'))
+        || name
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '/' | '\\'))
         || name == "."
         || name == ".."
     {
@@ -69,19 +83,43 @@ fn parse_params(pairs: &[(String, String)]) -> Result<Params, Error> {
     let dry_run = match get("dry_run") {
         None | Some("false" | "0" | "no") => false,
         Some("true" | "1" | "yes") => true,
-        Some(other) => return Err(Error::invalid("dry_run", format!("{other:?}: use true or false"))),
+        Some(other) => {
+            return Err(Error::invalid(
+                "dry_run",
+                format!("{other:?}: use true or false"),
+            ))
+        }
     };
     let on_error = match get("on_error") {
         None | Some("reject") => OnError::Reject,
         Some("skip") => OnError::Skip,
-        Some(other) => return Err(Error::invalid("on_error", format!("{other:?}: use reject or skip"))),
+        Some(other) => {
+            return Err(Error::invalid(
+                "on_error",
+                format!("{other:?}: use reject or skip"),
+            ))
+        }
     };
     let default_round = match get("round") {
         None => "default".to_string(),
-        Some(r) if !r.trim().is_empty() && r.chars().count() <= 64 && !r.chars().any(char::is_control) => r.trim().to_string(),
+        Some(r)
+            if !r.trim().is_empty()
+                && r.chars().count() <= 64
+                && !r.chars().any(char::is_control) =>
+        {
+            r.trim().to_string()
+        }
         Some(_) => return Err(Error::invalid("round", "give 1 to 64 printable characters")),
     };
-    Ok(Params { name: name.to_string(), options: ImportOptions { dry_run, on_error, default_round, progress: false } })
+    Ok(Params {
+        name: name.to_string(),
+        options: ImportOptions {
+            dry_run,
+            on_error,
+            default_round,
+            progress: false,
+        },
+    })
 }
 
 async fn import(
@@ -99,13 +137,18 @@ async fn import(
         Err(r) => return Ok(r),
     };
     if bytes.is_empty() {
-        return Err(Error::invalid("body", "empty: send the CSV or XLSX file as the request body"));
+        return Err(Error::invalid(
+            "body",
+            "empty: send the CSV or XLSX file as the request body",
+        ));
     }
     let store = state.store.clone();
     let (n, opts) = (name.clone(), options.clone());
-    let report = tokio::task::spawn_blocking(move || ingest::import_bytes(store.as_ref(), &n, &bytes, &opts))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))??;
+    let report = tokio::task::spawn_blocking(move || {
+        ingest::import_bytes(store.as_ref(), &n, &bytes, &opts)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))??;
 
     if let Some(outcome) = &report.outcome {
         tracing::info!(batch = outcome.batch_id, inserted = outcome.inserted, by = %principal.actor(), "import written");
@@ -120,7 +163,9 @@ async fn import(
              send it with on_error=skip to write the {} valid row(s).",
             report.rows_rejected, report.rows_valid
         );
-        return Ok(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail).with("report", &report).into_response());
+        return Ok(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+            .with("report", &report)
+            .into_response());
     }
     Ok(Json(report).into_response())
 }
@@ -133,7 +178,11 @@ async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, Response> {
             if is_length_limit(&e) {
                 too_large(limit)
             } else {
-                Problem::new(StatusCode::BAD_REQUEST, "the upload was interrupted before its end").into_response()
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "the upload was interrupted before its end",
+                )
+                .into_response()
             }
         })?;
         if let Ok(data) = frame.into_data() {
@@ -178,7 +227,9 @@ async fn audit(state: &AppState, principal: &Principal, report: &ImportReport) {
     match tokio::task::spawn_blocking(move || store.append_audit(&event)).await {
         Ok(Ok(_)) => {}
         // The batch is committed (its import_batches row is the trace): report, do not fail.
-        Ok(Err(e)) => tracing::error!(error = %e, batch = o.batch_id, "import written but not audited"),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, batch = o.batch_id, "import written but not audited")
+        }
         Err(e) => tracing::error!(error = %e, "audit append panicked"),
     }
 }
@@ -199,7 +250,9 @@ mod tests {
     use super::*;
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -213,10 +266,23 @@ mod tests {
 
     #[test]
     fn names_with_paths_are_refused() {
-        for bad in ["../../etc/passwd", "a/b.csv", "C:\\x.csv", "..", "", "a\u{0}b", &"x".repeat(201)] {
+        for bad in [
+            "../../etc/passwd",
+            "a/b.csv",
+            "C:\\x.csv",
+            "..",
+            "",
+            "a\u{0}b",
+            &"x".repeat(201),
+        ] {
             assert!(parse_params(&pairs(&[("name", bad)])).is_err(), "{bad:?}");
         }
-        assert_eq!(parse_params(&pairs(&[("name", "kobo 2026.xlsx")])).unwrap().name, "kobo 2026.xlsx");
+        assert_eq!(
+            parse_params(&pairs(&[("name", "kobo 2026.xlsx")]))
+                .unwrap()
+                .name,
+            "kobo 2026.xlsx"
+        );
     }
 
     #[test]
@@ -224,7 +290,12 @@ mod tests {
         assert!(parse_params(&pairs(&[("dryrun", "1")])).is_err());
         assert!(parse_params(&pairs(&[("on_error", "ignore")])).is_err());
         assert!(parse_params(&pairs(&[("dry_run", "maybe")])).is_err());
-        let p = parse_params(&pairs(&[("dry_run", "true"), ("on_error", "skip"), ("round", "2026-A")])).unwrap();
+        let p = parse_params(&pairs(&[
+            ("dry_run", "true"),
+            ("on_error", "skip"),
+            ("round", "2026-A"),
+        ]))
+        .unwrap();
         assert!(p.options.dry_run);
         assert_eq!(p.options.on_error, OnError::Skip);
         assert_eq!(p.options.default_round, "2026-A");

@@ -22,7 +22,9 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Parameters other than the filters.
-const PARAMS: [&str; 9] = ["unit", "res", "bbox", "metric", "metrics", "skill", "format", "download", "lang"];
+const PARAMS: [&str; 9] = [
+    "unit", "res", "bbox", "metric", "metrics", "skill", "format", "download", "lang",
+];
 
 /// A parsed layer request, shared by the GeoJSON/CSV, tile and OGC endpoints.
 #[derive(Clone, Debug)]
@@ -44,20 +46,36 @@ impl LayerRequest {
     /// Unknown parameters, unknown codes, malformed numbers or boxes.
     pub fn parse(pairs: &[(String, String)], extra: &[&str]) -> Result<LayerRequest, Error> {
         for (k, _) in pairs {
-            if !PARAMS.contains(&k.as_str()) && !Field::PARAMS.contains(&k.as_str()) && !extra.contains(&k.as_str()) {
+            if !PARAMS.contains(&k.as_str())
+                && !Field::PARAMS.contains(&k.as_str())
+                && !extra.contains(&k.as_str())
+            {
                 return Err(Error::invalid(k, "unknown parameter"));
             }
         }
-        let get = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let get = |name: &str| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
         let res = match get("res") {
             None => 6,
-            Some(r) => r.parse::<u8>().map_err(|_| Error::invalid("res", format!("{r:?} is not a resolution (2 to 9)")))?,
+            Some(r) => r.parse::<u8>().map_err(|_| {
+                Error::invalid("res", format!("{r:?} is not a resolution (2 to 9)"))
+            })?,
         };
         let unit = match get("unit").unwrap_or("h3") {
             "h3" => Unit::H3(res),
             "state" => Unit::State,
             "county" => Unit::County,
-            other => return Err(Error::invalid("unit", format!("{other:?}: use h3, state or county"))),
+            other => {
+                return Err(Error::invalid(
+                    "unit",
+                    format!("{other:?}: use h3, state or county"),
+                ))
+            }
         };
         let filter = Filter::from_params(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         let groups = match get("metrics") {
@@ -75,17 +93,34 @@ impl LayerRequest {
         let skill = get("skill").map(parse_skill).transpose()?;
         let metric = get("metric").unwrap_or("count").to_string();
         let bbox = get("bbox").map(parse_bbox).transpose()?;
-        Ok(LayerRequest { unit, filter, groups, skill, metric, bbox })
+        Ok(LayerRequest {
+            unit,
+            filter,
+            groups,
+            skill,
+            metric,
+            bbox,
+        })
     }
 }
 
 fn parse_skill(s: &str) -> Result<Skill, Error> {
-    let bad = || Error::invalid("skill", format!("{s:?}: use occupation:CODE or sector:CODE, e.g. sector:Q"));
+    let bad = || {
+        Error::invalid(
+            "skill",
+            format!("{s:?}: use occupation:CODE or sector:CODE, e.g. sector:Q"),
+        )
+    };
     let (group, code) = s.split_once(':').ok_or_else(bad)?;
-    let group = MetricGroup::parse(group).filter(|g| matches!(g, MetricGroup::Occupation | MetricGroup::Sector)).ok_or_else(bad)?;
+    let group = MetricGroup::parse(group)
+        .filter(|g| matches!(g, MetricGroup::Occupation | MetricGroup::Sector))
+        .ok_or_else(bad)?;
     let index = Codebook::get()
         .index(group.list(), code)
-        .map_err(|source| Error::UnknownCode { param: "skill".into(), source })?;
+        .map_err(|source| Error::UnknownCode {
+            param: "skill".into(),
+            source,
+        })?;
     Ok(Skill { group, index })
 }
 
@@ -94,19 +129,36 @@ fn parse_skill(s: &str) -> Result<Skill, Error> {
 /// # Errors
 /// Not four finite numbers, out of range, or min above max.
 pub fn parse_bbox(s: &str) -> Result<[f64; 4], Error> {
-    let v: Vec<f64> = s.split(',').map(|x| x.trim().parse::<f64>()).collect::<Result<_, _>>()
-        .map_err(|_| Error::invalid("bbox", format!("{s:?} is not four numbers minLon,minLat,maxLon,maxLat")))?;
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|x| x.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| {
+            Error::invalid(
+                "bbox",
+                format!("{s:?} is not four numbers minLon,minLat,maxLon,maxLat"),
+            )
+        })?;
     if v.len() != 4 || v.iter().any(|x| !x.is_finite()) {
-        return Err(Error::invalid("bbox", "give four finite numbers minLon,minLat,maxLon,maxLat"));
+        return Err(Error::invalid(
+            "bbox",
+            "give four finite numbers minLon,minLat,maxLon,maxLat",
+        ));
     }
     if v[0] < -180.0 || v[2] > 180.0 || v[1] < -90.0 || v[3] > 90.0 || v[0] > v[2] || v[1] > v[3] {
-        return Err(Error::invalid("bbox", "longitudes must be within -180..180, latitudes within -90..90, min before max"));
+        return Err(Error::invalid(
+            "bbox",
+            "longitudes must be within -180..180, latitudes within -90..90, min before max",
+        ));
     }
     Ok([v[0], v[1], v[2], v[3]])
 }
 
 /// Computes the layer on a worker thread (aggregation is CPU work).
-pub async fn layer_for(state: &AppState, req: &LayerRequest) -> Result<std::sync::Arc<Layer>, Error> {
+pub async fn layer_for(
+    state: &AppState,
+    req: &LayerRequest,
+) -> Result<std::sync::Arc<Layer>, Error> {
     let engine = state.engine.clone();
     let (unit, filter) = (req.unit, req.filter.clone());
     tokio::task::spawn_blocking(move || engine.layer(unit, &filter))
@@ -131,28 +183,45 @@ pub fn selected_units(layer: &Layer, bbox: Option<[f64; 4]>) -> Vec<usize> {
 }
 
 /// The classification of `metric` over the published values of the selected units.
-pub fn classify(layer: &Layer, units: &[usize], req: &LayerRequest) -> Result<Classification, Error> {
-    let props: Vec<Map<String, Value>> = units.iter().map(|&i| layer.properties(i, &req.groups, req.skill)).collect();
-    let known = props.first().map_or(true, |p| p.contains_key(&req.metric));
+pub fn classify(
+    layer: &Layer,
+    units: &[usize],
+    req: &LayerRequest,
+) -> Result<Classification, Error> {
+    let props: Vec<Map<String, Value>> = units
+        .iter()
+        .map(|&i| layer.properties(i, &req.groups, req.skill))
+        .collect();
+    let known = props.first().is_none_or(|p| p.contains_key(&req.metric));
     if !known || req.metric == "suppressed" || req.metric.starts_with("dominant_") {
-        return Err(Error::invalid("metric", format!("{:?} is not a numeric metric of this layer", req.metric)));
+        return Err(Error::invalid(
+            "metric",
+            format!("{:?} is not a numeric metric of this layer", req.metric),
+        ));
     }
-    let values: Vec<f64> = props.iter().filter_map(|p| p.get(&req.metric).and_then(Value::as_f64)).collect();
+    let values: Vec<f64> = props
+        .iter()
+        .filter_map(|p| p.get(&req.metric).and_then(Value::as_f64))
+        .collect();
     Ok(Classification::new(&req.metric, &values))
 }
 
 fn etag(state: &AppState, raw_query: &str) -> String {
     let mut h = DefaultHasher::new();
     raw_query.hash(&mut h);
-    format!("W/\"v{}-{:x}\"", state.engine.snapshot().data_version, h.finish())
+    format!(
+        "W/\"v{}-{:x}\"",
+        state.engine.snapshot().data_version,
+        h.finish()
+    )
 }
 
 /// Answers 304 when the client's `If-None-Match` matches.
 pub fn not_modified(headers: &HeaderMap, tag: &str) -> Option<Response> {
     let inm = headers.get(header::IF_NONE_MATCH)?.to_str().ok()?;
-    inm.split(',').any(|t| t.trim() == tag || t.trim() == "*").then(|| {
-        (StatusCode::NOT_MODIFIED, [(header::ETAG, tag.to_string())]).into_response()
-    })
+    inm.split(',')
+        .any(|t| t.trim() == tag || t.trim() == "*")
+        .then(|| (StatusCode::NOT_MODIFIED, [(header::ETAG, tag.to_string())]).into_response())
 }
 
 async fn aggregates(
@@ -170,31 +239,63 @@ async fn aggregates(
     let layer = layer_for(&state, &req).await?;
     let units = selected_units(&layer, req.bbox);
     let classification = classify(&layer, &units, &req)?;
-    let get = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let csv = match get("format").unwrap_or("geojson") {
         "geojson" | "json" => false,
         "csv" => true,
-        other => return Err(Error::invalid("format", format!("{other:?}: use geojson or csv"))),
+        other => {
+            return Err(Error::invalid(
+                "format",
+                format!("{other:?}: use geojson or csv"),
+            ))
+        }
     };
     let download = matches!(get("download"), Some("1" | "true" | "yes"));
     let (body, content_type, ext) = if csv {
-        (to_csv(&layer, &units, &req), "text/csv; charset=utf-8", "csv")
+        (
+            to_csv(&layer, &units, &req),
+            "text/csv; charset=utf-8",
+            "csv",
+        )
     } else {
-        (to_geojson(&layer, &units, &req, &classification).to_string(), "application/geo+json", "geojson")
+        (
+            to_geojson(&layer, &units, &req, &classification).to_string(),
+            "application/geo+json",
+            "geojson",
+        )
     };
     let mut response = (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60, must-revalidate")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=60, must-revalidate"),
+            ),
         ],
         body,
     )
         .into_response();
     let h = response.headers_mut();
-    h.insert(header::ETAG, HeaderValue::from_str(&tag).expect("ASCII etag"));
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(&tag).expect("ASCII etag"),
+    );
     if download {
-        let name = format!("attachment; filename=\"dyaspora-{}-v{}.{ext}\"", layer.unit.name(), layer.data_version);
-        h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&name).expect("ASCII file name"));
+        let name = format!(
+            "attachment; filename=\"dyaspora-{}-v{}.{ext}\"",
+            layer.unit.name(),
+            layer.data_version
+        );
+        h.insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&name).expect("ASCII file name"),
+        );
     }
     Ok(response)
 }
@@ -208,14 +309,21 @@ fn coord(x: f64) -> Value {
 pub fn geometry_json(layer: &Layer, i: usize) -> Value {
     let mp = layer.geometry(i);
     let ring = |ls: &geo::LineString<f64>| -> Value {
-        let mut pts: Vec<Value> = ls.coords().map(|c| json!([coord(c.x), coord(c.y)])).collect();
+        let mut pts: Vec<Value> = ls
+            .coords()
+            .map(|c| json!([coord(c.x), coord(c.y)]))
+            .collect();
         if ls.0.first() != ls.0.last() {
             pts.push(pts[0].clone());
         }
         Value::Array(pts)
     };
     let polygon = |p: &geo::Polygon<f64>| -> Value {
-        Value::Array(std::iter::once(ring(p.exterior())).chain(p.interiors().iter().map(ring)).collect())
+        Value::Array(
+            std::iter::once(ring(p.exterior()))
+                .chain(p.interiors().iter().map(ring))
+                .collect(),
+        )
     };
     if mp.0.len() == 1 {
         json!({"type": "Polygon", "coordinates": polygon(&mp.0[0])})
@@ -225,20 +333,33 @@ pub fn geometry_json(layer: &Layer, i: usize) -> Value {
 }
 
 /// The properties of a unit as published in every format: id and name, then the figures.
-pub fn unit_properties(layer: &Layer, i: usize, req: &LayerRequest, classification: Option<&Classification>) -> Map<String, Value> {
+pub fn unit_properties(
+    layer: &Layer,
+    i: usize,
+    req: &LayerRequest,
+    classification: Option<&Classification>,
+) -> Map<String, Value> {
     let mut p = Map::new();
     p.insert("id".into(), Value::from(layer.id_string(i)));
     p.insert("name".into(), Value::from(layer.name(i)));
     let figures = layer.properties(i, &req.groups, req.skill);
     if let Some(c) = classification {
         let v = figures.get(&c.metric).and_then(Value::as_f64);
-        p.insert("class".into(), v.map_or(Value::Null, |v| Value::from(c.class_of(v))));
+        p.insert(
+            "class".into(),
+            v.map_or(Value::Null, |v| Value::from(c.class_of(v))),
+        );
     }
     p.extend(figures);
     p
 }
 
-pub fn to_geojson(layer: &Layer, units: &[usize], req: &LayerRequest, classification: &Classification) -> Value {
+pub fn to_geojson(
+    layer: &Layer,
+    units: &[usize],
+    req: &LayerRequest,
+    classification: &Classification,
+) -> Value {
     let features: Vec<Value> = units
         .iter()
         .map(|&i| {
@@ -296,7 +417,16 @@ fn hxl_tag(column: &str, unit: Unit) -> String {
         "class" => "#meta+class".into(),
         other => {
             let (group, code) = other.split_once('_').unwrap_or((other, ""));
-            let code: String = code.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+            let code: String = code
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
             format!("#population+{group}+code_{code}")
         }
     }
@@ -321,12 +451,21 @@ fn to_csv(layer: &Layer, units: &[usize], req: &LayerRequest) -> String {
     for &i in units {
         let p = layer.properties(i, &req.groups, req.skill);
         let (lon, lat) = layer.center(i);
-        let mut row = vec![layer.id_string(i), csv_text(&layer.name(i)), format!("{lon:.6}"), format!("{lat:.6}")];
+        let mut row = vec![
+            layer.id_string(i),
+            csv_text(&layer.name(i)),
+            format!("{lon:.6}"),
+            format!("{lat:.6}"),
+        ];
         for c in &columns[4..] {
             row.push(match p.get(c) {
                 None | Some(Value::Null) => String::new(),
                 Some(Value::String(s)) => csv_text(s),
-                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "),
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 Some(v) => v.to_string(),
             });
         }

@@ -18,8 +18,8 @@ mod web;
 use axum::extract::rejection::QueryRejection;
 use axum::http::StatusCode;
 use axum::Router;
-use tower_http::compression::CompressionLayer;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
@@ -43,7 +43,10 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone())
         // Access, limits, timeouts, problem bodies, security headers: see guard.rs.
         .layer(CatchPanicLayer::custom(guard::panic_response))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
         .layer(guard::cors(&state.config.cors_origins))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())

@@ -18,11 +18,21 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/vnd.oai.openapi+json;version=3.0")], document().to_string())
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/vnd.oai.openapi+json;version=3.0",
+        )],
+        document().to_string(),
+    )
 }
 
 fn codes(list: CodeList) -> Vec<String> {
-    Codebook::get().codes(list).iter().map(|c| c.code.clone()).collect()
+    Codebook::get()
+        .codes(list)
+        .iter()
+        .map(|c| c.code.clone())
+        .collect()
 }
 
 fn query(name: &str, description: &str, schema: Value) -> Value {
@@ -42,9 +52,17 @@ fn filter_parameters() -> Vec<Value> {
             )
         })
         .collect();
-    params.push(query("round", "Survey rounds (comma-separated names).", json!({"type": "string", "minLength": 1})));
+    params.push(query(
+        "round",
+        "Survey rounds (comma-separated names).",
+        json!({"type": "string", "minLength": 1}),
+    ));
     let month = json!({"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?$"});
-    params.push(query("from", "First collection month, YYYY-MM (a date's month is used).", month.clone()));
+    params.push(query(
+        "from",
+        "First collection month, YYYY-MM (a date's month is used).",
+        month.clone(),
+    ));
     params.push(query("to", "Last collection month, YYYY-MM.", month));
     params
 }
@@ -56,8 +74,15 @@ fn problem_response(description: &str) -> Value {
 fn document() -> Value {
     let groups: Vec<&str> = MetricGroup::ALL.iter().map(|g| g.prefix()).collect();
     let group_alt = groups.join("|");
-    let mut skill_alt: Vec<String> = codes(CodeList::Occupation).iter().map(|c| format!("occupation:{c}")).collect();
-    skill_alt.extend(codes(CodeList::Sector).iter().map(|c| format!("sector:{c}")));
+    let mut skill_alt: Vec<String> = codes(CodeList::Occupation)
+        .iter()
+        .map(|c| format!("occupation:{c}"))
+        .collect();
+    skill_alt.extend(
+        codes(CodeList::Sector)
+            .iter()
+            .map(|c| format!("sector:{c}")),
+    );
     let mut aggregate_params = vec![
         query("unit", "Grouping: H3 hexagons, US states or counties.", json!({"type": "string", "enum": ["h3", "state", "county"], "default": "h3"})),
         query("res", "H3 resolution (unit=h3).", json!({"type": "integer", "minimum": 2, "maximum": 9, "default": 6})),
@@ -71,8 +96,15 @@ fn document() -> Value {
     aggregate_params.extend(filter_parameters());
     let code_item = json!({"type": "object", "required": ["code", "en", "fr", "ht"], "properties": {
         "code": {"type": "string"}, "en": {"type": "string"}, "fr": {"type": "string"}, "ht": {"type": "string"}}});
-    let code_lists: Map<String, Value> =
-        CodeList::ALL.iter().map(|l| (l.name().to_string(), json!({"type": "array", "items": code_item}))).collect();
+    let code_lists: Map<String, Value> = CodeList::ALL
+        .iter()
+        .map(|l| {
+            (
+                l.name().to_string(),
+                json!({"type": "array", "items": code_item}),
+            )
+        })
+        .collect();
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -139,9 +171,14 @@ mod tests {
     #[test]
     fn every_filter_parameter_is_documented() {
         let doc = super::document();
-        let params = doc["paths"]["/api/v1/aggregates"]["get"]["parameters"].as_array().unwrap();
+        let params = doc["paths"]["/api/v1/aggregates"]["get"]["parameters"]
+            .as_array()
+            .unwrap();
         for name in crate::aggregate::filter::Field::PARAMS {
-            assert!(params.iter().any(|p| p["name"] == name), "{name} is missing from the OpenAPI document");
+            assert!(
+                params.iter().any(|p| p["name"] == name),
+                "{name} is missing from the OpenAPI document"
+            );
         }
     }
 }

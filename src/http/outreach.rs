@@ -30,7 +30,17 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Parameters of the outreach endpoints besides the layer's.
-const EXTRA: [&str; 9] = ["mode", "target", "kind", "saturation_km", "beyond_km", "top", "near", "limit", "post"];
+const EXTRA: [&str; 9] = [
+    "mode",
+    "target",
+    "kind",
+    "saturation_km",
+    "beyond_km",
+    "top",
+    "near",
+    "limit",
+    "post",
+];
 /// Most hexagons a gap ranking returns.
 const MAX_LIMIT: usize = 5_000;
 
@@ -43,26 +53,46 @@ struct Request {
 }
 
 impl Request {
-    fn parse(query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> Result<Request, Error> {
+    fn parse(
+        query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    ) -> Result<Request, Error> {
         let Query(pairs) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
         let layer = LayerRequest::parse(&pairs, &EXTRA)?;
         if !matches!(layer.unit, Unit::H3(_)) {
-            return Err(Error::invalid("unit", "outreach works on hexagons: use unit=h3 (the default) and res"));
+            return Err(Error::invalid(
+                "unit",
+                "outreach works on hexagons: use unit=h3 (the default) and res",
+            ));
         }
-        let get = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let get = |name: &str| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
         let mode = match get("mode") {
             None => Mode::Nearest,
-            Some(m) => Mode::parse(m).ok_or_else(|| Error::invalid("mode", format!("{m:?}: use nearest or jurisdiction")))?,
+            Some(m) => Mode::parse(m).ok_or_else(|| {
+                Error::invalid("mode", format!("{m:?}: use nearest or jurisdiction"))
+            })?,
         };
         let target = match get("target") {
             None => Target::Count,
-            Some(t) => Target::parse(t).ok_or_else(|| Error::invalid("target", format!("{t:?}: use count or female")))?,
+            Some(t) => Target::parse(t)
+                .ok_or_else(|| Error::invalid("target", format!("{t:?}: use count or female")))?,
         };
         let mut gap = GapQuery::new(target);
         if let Some(list) = get("kind") {
-            let kinds = KindFilter::parse(list).map_err(|source| Error::UnknownCode { param: "kind".into(), source })?;
+            let kinds = KindFilter::parse(list).map_err(|source| Error::UnknownCode {
+                param: "kind".into(),
+                source,
+            })?;
             if kinds.is_empty() || kinds.and(KindFilter::category(Category::Association)) != kinds {
-                return Err(Error::invalid("kind", "give one or more association kinds (not embassy or consulate_general)"));
+                return Err(Error::invalid(
+                    "kind",
+                    "give one or more association kinds (not embassy or consulate_general)",
+                ));
             }
             gap.kinds = kinds;
         }
@@ -72,7 +102,12 @@ impl Request {
                     v.parse::<f64>()
                         .ok()
                         .filter(|x| x.is_finite() && *x > 0.0 && *x <= 20_100.0)
-                        .ok_or_else(|| Error::invalid(name, format!("{v:?}: give kilometres above 0, at most 20100")))
+                        .ok_or_else(|| {
+                            Error::invalid(
+                                name,
+                                format!("{v:?}: give kilometres above 0, at most 20100"),
+                            )
+                        })
                 })
                 .transpose()
         };
@@ -80,11 +115,20 @@ impl Request {
             gap.saturation_km = d;
         }
         gap.beyond_km = positive("beyond_km")?;
-        Ok(Request { layer, mode, gap, pairs })
+        Ok(Request {
+            layer,
+            mode,
+            gap,
+            pairs,
+        })
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn count(&self, name: &str, default: usize, max: usize) -> Result<usize, Error> {
@@ -103,7 +147,10 @@ impl Request {
         match self.get("format").unwrap_or("geojson") {
             "geojson" | "json" => Ok(false),
             "csv" => Ok(true),
-            other => Err(Error::invalid("format", format!("{other:?}: use geojson or csv"))),
+            other => Err(Error::invalid(
+                "format",
+                format!("{other:?}: use geojson or csv"),
+            )),
         }
     }
 
@@ -129,14 +176,29 @@ struct Computed {
     assignments: Vec<Assignment>,
 }
 
-async fn compute(state: &AppState, req: &Request, set: std::sync::Arc<PlaceSet>) -> Result<Computed, Error> {
+async fn compute(
+    state: &AppState,
+    req: &Request,
+    set: std::sync::Arc<PlaceSet>,
+) -> Result<Computed, Error> {
     let hexagons = layer_for(state, &req.layer).await?;
-    let states = layer_for(state, &LayerRequest { unit: Unit::State, ..req.layer.clone() }).await?;
+    let states = layer_for(
+        state,
+        &LayerRequest {
+            unit: Unit::State,
+            ..req.layer.clone()
+        },
+    )
+    .await?;
     let (layer, mode) = (hexagons.clone(), req.mode);
     let assignments = tokio::task::spawn_blocking(move || outreach::assign(&layer, &set, mode))
         .await
         .map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(Computed { hexagons, states, assignments })
+    Ok(Computed {
+        hexagons,
+        states,
+        assignments,
+    })
 }
 
 fn catchment_method(req: &Request, c: &Computed) -> Value {
@@ -159,7 +221,10 @@ fn privacy(layer: &Layer) -> Value {
     })
 }
 
-async fn posts(State(state): State<AppState>, query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> Result<Response, Error> {
+async fn posts(
+    State(state): State<AppState>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, Error> {
     let req = Request::parse(query)?;
     let set = state.places.get();
     let c = compute(&state, &req, set.clone()).await?;
@@ -170,16 +235,26 @@ async fn posts(State(state): State<AppState>, query: Result<Query<Vec<(String, S
         "coverage": outreach::hexagon_coverage(&c.hexagons),
         "posts": outreach::post_figures(&set, req.mode, &c.hexagons, &c.assignments, &c.states),
     });
-    Ok(([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response())
 }
 
 /// Published count and female count of a unit (nulls when suppressed).
 fn core_figures(layer: &Layer, unit: usize) -> (Value, Value) {
     let p = layer.properties(unit, &[], None);
-    (p.get("count").cloned().unwrap_or(Value::Null), p.get("female").cloned().unwrap_or(Value::Null))
+    (
+        p.get("count").cloned().unwrap_or(Value::Null),
+        p.get("female").cloned().unwrap_or(Value::Null),
+    )
 }
 
-async fn catchments(State(state): State<AppState>, query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> Result<Response, Error> {
+async fn catchments(
+    State(state): State<AppState>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, Error> {
     let req = Request::parse(query)?;
     let set = state.places.get();
     let c = compute(&state, &req, set.clone()).await?;
@@ -215,7 +290,11 @@ async fn catchments(State(state): State<AppState>, query: Result<Query<Vec<(Stri
         "posts": outreach::post_figures(&set, req.mode, &c.hexagons, &c.assignments, &c.states),
         "features": features,
     });
-    Ok(([(header::CONTENT_TYPE, "application/geo+json")], body.to_string()).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "application/geo+json")],
+        body.to_string(),
+    )
+        .into_response())
 }
 
 /// A short description of a place for lists inside a feature's properties.
@@ -225,13 +304,28 @@ fn place_ref(set: &PlaceSet, index: usize, distance_km: f64) -> Value {
 }
 
 /// The properties of a ranked hexagon: rank, score, distance, then the unit's published figures.
-fn gap_properties(layer: &Layer, set: &PlaceSet, req: &Request, rank: usize, gap: &outreach::Gap, post: Option<usize>) -> Map<String, Value> {
+fn gap_properties(
+    layer: &Layer,
+    set: &PlaceSet,
+    req: &Request,
+    rank: usize,
+    gap: &outreach::Gap,
+    post: Option<usize>,
+) -> Map<String, Value> {
     let mut p = Map::new();
     p.insert("rank".into(), json!(rank));
     p.insert("score".into(), json!((gap.score * 1000.0).round() / 1000.0));
     p.insert("value".into(), json!(gap.value));
-    p.insert("nearest_km".into(), gap.nearest.map_or(Value::Null, |h| json!(round_km(h.distance_km))));
-    p.insert("nearest_association".into(), gap.nearest.map_or(Value::Null, |h| place_ref(set, h.index, h.distance_km)));
+    p.insert(
+        "nearest_km".into(),
+        gap.nearest
+            .map_or(Value::Null, |h| json!(round_km(h.distance_km))),
+    );
+    p.insert(
+        "nearest_association".into(),
+        gap.nearest
+            .map_or(Value::Null, |h| place_ref(set, h.index, h.distance_km)),
+    );
     if let Some(post) = post {
         p.insert("post_id".into(), json!(set.place(post).id));
     }
@@ -242,36 +336,71 @@ fn gap_properties(layer: &Layer, set: &PlaceSet, req: &Request, rank: usize, gap
     p
 }
 
-async fn gaps(State(state): State<AppState>, query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> Result<Response, Error> {
+async fn gaps(
+    State(state): State<AppState>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, Error> {
     let req = Request::parse(query)?;
     let limit = req.count("limit", 50, MAX_LIMIT)?;
     let csv = req.csv()?;
     let set = state.places.get();
-    let post = req.get("post").map(|id| Request::post(&set, id, "post")).transpose()?;
+    let post = req
+        .get("post")
+        .map(|id| Request::post(&set, id, "post"))
+        .transpose()?;
     let c = compute(&state, &req, set.clone()).await?;
-    let units: Vec<usize> = c.assignments.iter().filter(|a| post.is_none_or(|p| a.post == p)).map(|a| a.unit).collect();
-    let posts_of: std::collections::HashMap<usize, usize> = c.assignments.iter().map(|a| (a.unit, a.post)).collect();
+    let units: Vec<usize> = c
+        .assignments
+        .iter()
+        .filter(|a| post.is_none_or(|p| a.post == p))
+        .map(|a| a.unit)
+        .collect();
+    let posts_of: std::collections::HashMap<usize, usize> =
+        c.assignments.iter().map(|a| (a.unit, a.post)).collect();
     let post_of = |unit: usize| posts_of.get(&unit).copied();
     let (layer, set2, q) = (c.hexagons.clone(), set.clone(), req.gap);
-    let ranked = tokio::task::spawn_blocking(move || outreach::rank_gaps(&layer, &set2, &units, &q))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    let ranked =
+        tokio::task::spawn_blocking(move || outreach::rank_gaps(&layer, &set2, &units, &q))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
     let considered = ranked.len();
     let rows: Vec<(usize, Map<String, Value>)> = ranked
         .iter()
         .take(limit)
         .enumerate()
-        .map(|(i, g)| (g.unit, gap_properties(&c.hexagons, &set, &req, i + 1, g, post_of(g.unit))))
+        .map(|(i, g)| {
+            (
+                g.unit,
+                gap_properties(&c.hexagons, &set, &req, i + 1, g, post_of(g.unit)),
+            )
+        })
         .collect();
     let ranking = req.gap.describe();
     if csv {
-        let columns = ["rank", "id", "post_id", "lon", "lat", "score", "value", "nearest_km", "count", "female", "female_share", "remitters"];
+        let columns = [
+            "rank",
+            "id",
+            "post_id",
+            "lon",
+            "lat",
+            "score",
+            "value",
+            "nearest_km",
+            "count",
+            "female",
+            "female_share",
+            "remitters",
+        ];
         let mut w = csv::Writer::from_writer(Vec::new());
         let _ = w.write_record(columns);
         for (_, p) in &rows {
             let _ = w.write_record(columns.iter().map(|c| csv_value(p.get(*c))));
         }
-        return Ok(text_response(w, "text/csv; charset=utf-8", req.download().then_some("dyaspora-gaps.csv")));
+        return Ok(text_response(
+            w,
+            "text/csv; charset=utf-8",
+            req.download().then_some("dyaspora-gaps.csv"),
+        ));
     }
     let features: Vec<Value> = rows
         .into_iter()
@@ -288,7 +417,11 @@ async fn gaps(State(state): State<AppState>, query: Result<Query<Vec<(String, St
         "features": features,
     });
     Ok(with_download(
-        ([(header::CONTENT_TYPE, "application/geo+json")], body.to_string()).into_response(),
+        (
+            [(header::CONTENT_TYPE, "application/geo+json")],
+            body.to_string(),
+        )
+            .into_response(),
         req.download().then_some("dyaspora-gaps.geojson"),
     ))
 }
@@ -300,7 +433,10 @@ async fn plan(
 ) -> Result<Response, Error> {
     let req = Request::parse(query)?;
     if req.get("post").is_some() {
-        return Err(Error::invalid("post", "the post is in the path: /api/v1/outreach/plan/{post}"));
+        return Err(Error::invalid(
+            "post",
+            "the post is in the path: /api/v1/outreach/plan/{post}",
+        ));
     }
     let top = req.count("top", 10, 100)?;
     let near = req.count("near", 3, 20)?;
@@ -308,45 +444,90 @@ async fn plan(
     let set = state.places.get();
     let post = Request::post(&set, &post_id, "path")?;
     let c = compute(&state, &req, set.clone()).await?;
-    let (layer, set2, assignments, q) = (c.hexagons.clone(), set.clone(), c.assignments.clone(), req.gap);
-    let areas: Vec<PlanArea> =
-        tokio::task::spawn_blocking(move || outreach::plan(&layer, &set2, post, &assignments, &q, top, near))
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+    let (layer, set2, assignments, q) = (
+        c.hexagons.clone(),
+        set.clone(),
+        c.assignments.clone(),
+        req.gap,
+    );
+    let areas: Vec<PlanArea> = tokio::task::spawn_blocking(move || {
+        outreach::plan(&layer, &set2, post, &assignments, &q, top, near)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))?;
     let place = set.place(post);
-    let file = format!("dyaspora-plan-{}.{}", place.id, if csv { "csv" } else { "geojson" });
+    let file = format!(
+        "dyaspora-plan-{}.{}",
+        place.id,
+        if csv { "csv" } else { "geojson" }
+    );
     if csv {
-        let mut columns: Vec<String> =
-            ["rank", "id", "lon", "lat", "score", "value", "nearest_km", "count", "female", "female_share", "remitters", "dominant_sector"]
-                .map(String::from)
-                .to_vec();
+        let mut columns: Vec<String> = [
+            "rank",
+            "id",
+            "lon",
+            "lat",
+            "score",
+            "value",
+            "nearest_km",
+            "count",
+            "female",
+            "female_share",
+            "remitters",
+            "dominant_sector",
+        ]
+        .map(String::from)
+        .to_vec();
         for n in 1..=near {
-            columns.extend([format!("association_{n}_id"), format!("association_{n}_name"), format!("association_{n}_km")]);
+            columns.extend([
+                format!("association_{n}_id"),
+                format!("association_{n}_name"),
+                format!("association_{n}_km"),
+            ]);
         }
         let mut w = csv::Writer::from_writer(Vec::new());
         let _ = w.write_record(&columns);
         for area in &areas {
             let p = gap_properties(&c.hexagons, &set, &req, area.rank, &area.gap, Some(post));
-            let mut row: Vec<String> = columns[..12].iter().map(|c| csv_value(p.get(c.as_str()))).collect();
+            let mut row: Vec<String> = columns[..12]
+                .iter()
+                .map(|c| csv_value(p.get(c.as_str())))
+                .collect();
             for n in 0..near {
                 match area.associations.get(n) {
                     Some(h) => {
                         let a = set.place(h.index);
-                        row.extend([csv_text(&a.id), csv_text(&a.name), format!("{:.3}", h.distance_km)]);
+                        row.extend([
+                            csv_text(&a.id),
+                            csv_text(&a.name),
+                            format!("{:.3}", h.distance_km),
+                        ]);
                     }
                     None => row.extend([String::new(), String::new(), String::new()]),
                 }
             }
             let _ = w.write_record(&row);
         }
-        return Ok(text_response(w, "text/csv; charset=utf-8", req.download().then_some(&file)));
+        return Ok(text_response(
+            w,
+            "text/csv; charset=utf-8",
+            req.download().then_some(&file),
+        ));
     }
     let mut features: Vec<Value> = Vec::new();
     let mut listed: Vec<usize> = Vec::new();
     for area in &areas {
         let mut p = gap_properties(&c.hexagons, &set, &req, area.rank, &area.gap, Some(post));
         p.insert("feature_type".into(), json!("gap_area"));
-        p.insert("associations".into(), Value::from(area.associations.iter().map(|h| place_ref(&set, h.index, h.distance_km)).collect::<Vec<_>>()));
+        p.insert(
+            "associations".into(),
+            Value::from(
+                area.associations
+                    .iter()
+                    .map(|h| place_ref(&set, h.index, h.distance_km))
+                    .collect::<Vec<_>>(),
+            ),
+        );
         features.push(json!({"type": "Feature", "id": c.hexagons.id_string(area.gap.unit), "geometry": geometry_json(&c.hexagons, area.gap.unit), "properties": p}));
         listed.extend(area.associations.iter().map(|h| h.index));
     }
@@ -376,7 +557,14 @@ async fn plan(
         "privacy": privacy(&c.hexagons),
         "features": features,
     });
-    Ok(with_download(([(header::CONTENT_TYPE, "application/geo+json")], body.to_string()).into_response(), req.download().then_some(&file)))
+    Ok(with_download(
+        (
+            [(header::CONTENT_TYPE, "application/geo+json")],
+            body.to_string(),
+        )
+            .into_response(),
+        req.download().then_some(&file),
+    ))
 }
 
 /// A CSV cell, neutralised against formula injection in spreadsheets.
@@ -396,9 +584,16 @@ fn csv_value(v: Option<&Value>) -> String {
     }
 }
 
-fn text_response(w: csv::Writer<Vec<u8>>, content_type: &'static str, download: Option<&str>) -> Response {
+fn text_response(
+    w: csv::Writer<Vec<u8>>,
+    content_type: &'static str,
+    download: Option<&str>,
+) -> Response {
     let body = String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default();
-    with_download(([(header::CONTENT_TYPE, content_type)], body).into_response(), download)
+    with_download(
+        ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+        download,
+    )
 }
 
 fn with_download(mut r: Response, file: Option<&str>) -> Response {

@@ -61,13 +61,23 @@ impl Params {
     fn new(query: Pairs, accepted: &[&str]) -> Result<Params, Error> {
         let Query(pairs) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
         if let Some((k, _)) = pairs.iter().find(|(k, _)| !accepted.contains(&k.as_str())) {
-            return Err(Error::invalid(k, format!("unknown parameter; this endpoint accepts {}", accepted.join(", "))));
+            return Err(Error::invalid(
+                k,
+                format!(
+                    "unknown parameter; this endpoint accepts {}",
+                    accepted.join(", ")
+                ),
+            ));
         }
         Ok(Params(pairs))
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn number(&self, name: &str, min: f64, max: f64) -> Result<Option<f64>, Error> {
@@ -77,13 +87,16 @@ impl Params {
                     .parse::<f64>()
                     .ok()
                     .filter(|x| x.is_finite() && (min..=max).contains(x))
-                    .ok_or_else(|| Error::invalid(name, format!("{v:?} is not a number from {min} to {max}")))
+                    .ok_or_else(|| {
+                        Error::invalid(name, format!("{v:?} is not a number from {min} to {max}"))
+                    })
             })
             .transpose()
     }
 
     fn required(&self, name: &str, min: f64, max: f64) -> Result<f64, Error> {
-        self.number(name, min, max)?.ok_or_else(|| Error::invalid(name, "required"))
+        self.number(name, min, max)?
+            .ok_or_else(|| Error::invalid(name, "required"))
     }
 }
 
@@ -102,17 +115,27 @@ impl PlaceFilter {
     fn parse(p: &Params) -> Result<PlaceFilter, Error> {
         let mut kinds = match p.get("kind") {
             None => KindFilter::all(),
-            Some(list) => KindFilter::parse(list).map_err(|source| Error::UnknownCode { param: "kind".into(), source })?,
+            Some(list) => KindFilter::parse(list).map_err(|source| Error::UnknownCode {
+                param: "kind".into(),
+                source,
+            })?,
         };
         if let Some(c) = p.get("category") {
-            let c = Category::parse(c).ok_or_else(|| Error::invalid("category", format!("{c:?}: use consular or association")))?;
+            let c = Category::parse(c).ok_or_else(|| {
+                Error::invalid("category", format!("{c:?}: use consular or association"))
+            })?;
             kinds = kinds.and(KindFilter::category(c));
         }
         let demo = match p.get("demo") {
             None => None,
             Some("true" | "1" | "yes") => Some(true),
             Some("false" | "0" | "no") => Some(false),
-            Some(other) => return Err(Error::invalid("demo", format!("{other:?}: use true or false"))),
+            Some(other) => {
+                return Err(Error::invalid(
+                    "demo",
+                    format!("{other:?}: use true or false"),
+                ))
+            }
         };
         Ok(PlaceFilter {
             kinds,
@@ -126,7 +149,8 @@ impl PlaceFilter {
         let place = set.place(i);
         self.kinds.contains(set.kind(i))
             && (self.sectors.is_empty() || place.sectors.iter().any(|s| self.sectors.contains(s)))
-            && (self.languages.is_empty() || place.languages.iter().any(|l| self.languages.contains(l)))
+            && (self.languages.is_empty()
+                || place.languages.iter().any(|l| self.languages.contains(l)))
             && self.demo.is_none_or(|d| place.is_demo == d)
     }
 }
@@ -134,7 +158,9 @@ impl PlaceFilter {
 /// Canonical codes of a comma-separated parameter (any of them matches).
 fn codes(p: &Params, name: &str, list: CodeList) -> Result<Vec<String>, Error> {
     let book = Codebook::get();
-    let Some(value) = p.get(name) else { return Ok(Vec::new()) };
+    let Some(value) = p.get(name) else {
+        return Ok(Vec::new());
+    };
     value
         .split(',')
         .map(str::trim)
@@ -142,7 +168,10 @@ fn codes(p: &Params, name: &str, list: CodeList) -> Result<Vec<String>, Error> {
         .map(|c| {
             book.index(list, c)
                 .map(|i| book.code(list, i).to_string())
-                .map_err(|source| Error::UnknownCode { param: name.into(), source })
+                .map_err(|source| Error::UnknownCode {
+                    param: name.into(),
+                    source,
+                })
         })
         .collect()
 }
@@ -193,7 +222,14 @@ fn collection(features: Vec<Value>, extra: Map<String, Value>) -> Response {
 }
 
 fn geojson(body: &Value) -> Response {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json"))], body.to_string()).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/geo+json"),
+        )],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn list(State(state): State<AppState>, query: Pairs) -> Result<Response, Error> {
@@ -205,12 +241,19 @@ async fn list(State(state): State<AppState>, query: Pairs) -> Result<Response, E
         Some(b) => set.in_bbox(b, filter.kinds),
         None => (0..set.len()).collect(),
     };
-    let features = candidates.into_iter().filter(|&i| filter.keeps(&set, i)).map(|i| place_feature(set.place(i), None)).collect();
+    let features = candidates
+        .into_iter()
+        .filter(|&i| filter.keeps(&set, i))
+        .map(|i| place_feature(set.place(i), None))
+        .collect();
     Ok(collection(features, Map::new()))
 }
 
 fn hits_collection(set: &PlaceSet, hits: Vec<Hit>, query: Value) -> Response {
-    let features = hits.into_iter().map(|h| place_feature(set.place(h.index), Some(h.distance_km))).collect();
+    let features = hits
+        .into_iter()
+        .map(|h| place_feature(set.place(h.index), Some(h.distance_km)))
+        .collect();
     let mut extra = Map::new();
     extra.insert("query".into(), query);
     collection(features, extra)
@@ -224,43 +267,80 @@ async fn nearest(State(state): State<AppState>, query: Pairs) -> Result<Response
     let lat = p.required("lat", -90.0, 90.0)?;
     let k = match p.get("k") {
         None => 5,
-        Some(v) => v.parse::<usize>().ok().filter(|k| (1..=MAX_K).contains(k)).ok_or_else(|| Error::invalid("k", format!("{v:?}: give 1 to {MAX_K}")))?,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|k| (1..=MAX_K).contains(k))
+            .ok_or_else(|| Error::invalid("k", format!("{v:?}: give 1 to {MAX_K}")))?,
     };
     let set = state.places.get();
     // The tree answers the kind filter; the other filters thin the nearest-first stream.
-    let hits: Vec<Hit> = set.nearest(lon, lat, set.len(), filter.kinds).into_iter().filter(|h| filter.keeps(&set, h.index)).take(k).collect();
-    Ok(hits_collection(&set, hits, json!({"lon": lon, "lat": lat, "k": k})))
+    let hits: Vec<Hit> = set
+        .nearest(lon, lat, set.len(), filter.kinds)
+        .into_iter()
+        .filter(|h| filter.keeps(&set, h.index))
+        .take(k)
+        .collect();
+    Ok(hits_collection(
+        &set,
+        hits,
+        json!({"lon": lon, "lat": lat, "k": k}),
+    ))
 }
 
 async fn within(State(state): State<AppState>, query: Pairs) -> Result<Response, Error> {
-    let accepted: Vec<&str> = FILTERS.iter().copied().chain(["lon", "lat", "radius_km"]).collect();
+    let accepted: Vec<&str> = FILTERS
+        .iter()
+        .copied()
+        .chain(["lon", "lat", "radius_km"])
+        .collect();
     let p = Params::new(query, &accepted)?;
     let filter = PlaceFilter::parse(&p)?;
     let lon = p.required("lon", -180.0, 180.0)?;
     let lat = p.required("lat", -90.0, 90.0)?;
     let radius = p.required("radius_km", 0.0, MAX_RADIUS_KM)?;
     let set = state.places.get();
-    let hits: Vec<Hit> = set.within(lon, lat, radius, filter.kinds).into_iter().filter(|h| filter.keeps(&set, h.index)).collect();
-    Ok(hits_collection(&set, hits, json!({"lon": lon, "lat": lat, "radius_km": radius})))
+    let hits: Vec<Hit> = set
+        .within(lon, lat, radius, filter.kinds)
+        .into_iter()
+        .filter(|h| filter.keeps(&set, h.index))
+        .collect();
+    Ok(hits_collection(
+        &set,
+        hits,
+        json!({"lon": lon, "lat": lat, "radius_km": radius}),
+    ))
 }
 
 async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, Error> {
     let set = state.places.get();
-    let place = set.get(&id).ok_or_else(|| Error::NotFound(format!("place {id:?}")))?;
+    let place = set
+        .get(&id)
+        .ok_or_else(|| Error::NotFound(format!("place {id:?}")))?;
     Ok(geojson(&place_feature(place, None)))
 }
 
 /// A refused edit as a problem: 422 naming the field, 409, 404, or the store's 500/503.
 fn place_problem(e: PlaceError) -> Response {
     match e {
-        PlaceError::Invalid { field, reason, valid } => {
-            let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, format!("invalid {field}: {reason}")).with("field", field);
+        PlaceError::Invalid {
+            field,
+            reason,
+            valid,
+        } => {
+            let mut p = Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("invalid {field}: {reason}"),
+            )
+            .with("field", field);
             if let Some(valid) = valid {
                 p = p.with("valid", valid);
             }
             p.into_response()
         }
-        PlaceError::ReadOnly(_) | PlaceError::Exists(_) => Problem::new(StatusCode::CONFLICT, e.to_string()).into_response(),
+        PlaceError::ReadOnly(_) | PlaceError::Exists(_) => {
+            Problem::new(StatusCode::CONFLICT, e.to_string()).into_response()
+        }
         PlaceError::NotFound(id) => Error::NotFound(format!("place {id:?}")).into_response(),
         PlaceError::Store(s) => Error::Store(s).into_response(),
     }
@@ -307,10 +387,16 @@ async fn create(
         Ok(b) => b,
         Err(r) => return json_problem(r),
     };
-    match apply(&state, who, "create".into(), move |store| edit::create(store, &input)).await {
+    match apply(&state, who, "create".into(), move |store| {
+        edit::create(store, &input)
+    })
+    .await
+    {
         Ok(place) => {
-            let location = HeaderValue::from_str(&format!("/api/v1/places/{}", place.id)).expect("ids are ASCII");
-            let mut r = (StatusCode::CREATED, geojson(&place_feature(&place, None))).into_response();
+            let location = HeaderValue::from_str(&format!("/api/v1/places/{}", place.id))
+                .expect("ids are ASCII");
+            let mut r =
+                (StatusCode::CREATED, geojson(&place_feature(&place, None))).into_response();
             r.headers_mut().insert(header::LOCATION, location);
             r
         }
@@ -328,14 +414,26 @@ async fn replace(
         Ok(b) => b,
         Err(r) => return json_problem(r),
     };
-    match apply(&state, who, format!("replace {id}"), move |store| edit::replace(store, &id, &input)).await {
+    match apply(&state, who, format!("replace {id}"), move |store| {
+        edit::replace(store, &id, &input)
+    })
+    .await
+    {
         Ok(place) => geojson(&place_feature(&place, None)),
         Err(r) => r,
     }
 }
 
-async fn remove(State(state): State<AppState>, who: Option<Extension<Principal>>, Path(id): Path<String>) -> Response {
-    match apply(&state, who, format!("remove {id}"), move |store| edit::remove(store, &id)).await {
+async fn remove(
+    State(state): State<AppState>,
+    who: Option<Extension<Principal>>,
+    Path(id): Path<String>,
+) -> Response {
+    match apply(&state, who, format!("remove {id}"), move |store| {
+        edit::remove(store, &id)
+    })
+    .await
+    {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(r) => r,
     }

@@ -35,7 +35,10 @@ impl Problem {
     }
 
     pub fn with(mut self, key: &str, value: impl Serialize) -> Problem {
-        self.extra.insert(key.to_string(), serde_json::to_value(value).unwrap_or(Value::Null));
+        self.extra.insert(
+            key.to_string(),
+            serde_json::to_value(value).unwrap_or(Value::Null),
+        );
         self
     }
 }
@@ -44,16 +47,23 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
-        (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
     }
 }
 
 impl From<&Error> for Problem {
     fn from(e: &Error) -> Problem {
         match e {
-            Error::UnknownCode { param, source } => Problem::new(StatusCode::BAD_REQUEST, e.to_string())
-                .with("parameter", param)
-                .with("valid", &source.valid),
+            Error::UnknownCode { param, source } => {
+                Problem::new(StatusCode::BAD_REQUEST, e.to_string())
+                    .with("parameter", param)
+                    .with("valid", &source.valid)
+            }
             Error::InvalidParam { param, .. } => {
                 Problem::new(StatusCode::BAD_REQUEST, e.to_string()).with("parameter", param)
             }
@@ -76,7 +86,10 @@ fn store_problem(e: &StoreError) -> Problem {
 }
 
 fn internal() -> Problem {
-    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; it has been logged")
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error; it has been logged",
+    )
 }
 
 impl IntoResponse for Error {

@@ -32,8 +32,8 @@ use crate::error::Error;
 use crate::tiles::cache::{Cached, Encoding, TileKey};
 use crate::tiles::mercator::MAX_ZOOM;
 use crate::tiles::{
-    aggregate_request, aggregate_source, basemap, parse_index, place_set, places_request, places_source, render, tilejson,
-    Format, TileId, TileLayer,
+    aggregate_request, aggregate_source, basemap, parse_index, place_set, places_request,
+    places_source, render, tilejson, Format, TileId, TileLayer,
 };
 
 pub fn router() -> Router<AppState> {
@@ -65,31 +65,62 @@ struct Address {
 fn parse_path(path: &str) -> Result<Address, Error> {
     let rest = path.strip_prefix("/tiles/").unwrap_or(path);
     let mut seg = rest.split('/');
-    let (Some(layer), Some(z), Some(x), Some(file), None) = (seg.next(), seg.next(), seg.next(), seg.next(), seg.next()) else {
+    let (Some(layer), Some(z), Some(x), Some(file), None) =
+        (seg.next(), seg.next(), seg.next(), seg.next(), seg.next())
+    else {
         return Err(Error::NotFound("tile path".into()));
     };
-    let layer = TileLayer::parse(layer).ok_or_else(|| Error::NotFound(format!("tile layer {layer:?}")))?;
+    let layer =
+        TileLayer::parse(layer).ok_or_else(|| Error::NotFound(format!("tile layer {layer:?}")))?;
     let bad_z = || Error::invalid("z", format!("{z:?} is not a zoom from 0 to {MAX_ZOOM}"));
-    let z = parse_index(z).and_then(|z| u8::try_from(z).ok()).filter(|z| *z <= MAX_ZOOM).ok_or_else(bad_z)?;
-    let x = parse_index(x).ok_or_else(|| Error::invalid("x", format!("{x:?} is not a tile column")))?;
-    let (y, format) = Format::parse_file(file)
-        .ok_or_else(|| Error::invalid("y", format!("{file:?}: use {{y}}.mvt, {{y}}.png or {{y}}@2x.png")))?;
+    let z = parse_index(z)
+        .and_then(|z| u8::try_from(z).ok())
+        .filter(|z| *z <= MAX_ZOOM)
+        .ok_or_else(bad_z)?;
+    let x =
+        parse_index(x).ok_or_else(|| Error::invalid("x", format!("{x:?} is not a tile column")))?;
+    let (y, format) = Format::parse_file(file).ok_or_else(|| {
+        Error::invalid(
+            "y",
+            format!("{file:?}: use {{y}}.mvt, {{y}}.png or {{y}}@2x.png"),
+        )
+    })?;
     let last = (1u64 << z) - 1;
-    let tile = TileId::new(z, x, y)
-        .ok_or_else(|| Error::invalid(if u64::from(x) > last { "x" } else { "y" }, format!("tile {z}/{x}/{y} does not exist: x and y run from 0 to {last} at zoom {z}")))?;
+    let tile = TileId::new(z, x, y).ok_or_else(|| {
+        Error::invalid(
+            if u64::from(x) > last { "x" } else { "y" },
+            format!("tile {z}/{x}/{y} does not exist: x and y run from 0 to {last} at zoom {z}"),
+        )
+    })?;
     let (lo, hi) = layer.zooms();
     if z < lo || z > hi {
-        return Err(Error::invalid("z", format!("the {} layer is served from zoom {lo} to {hi}; clients overzoom beyond", layer.name())));
+        return Err(Error::invalid(
+            "z",
+            format!(
+                "the {} layer is served from zoom {lo} to {hi}; clients overzoom beyond",
+                layer.name()
+            ),
+        ));
     }
     if layer == TileLayer::Basemap && format == Format::Mvt {
-        return Err(Error::invalid("format", "the basemap is raster only: ask for .png"));
+        return Err(Error::invalid(
+            "format",
+            "the basemap is raster only: ask for .png",
+        ));
     }
-    Ok(Address { layer, tile, format })
+    Ok(Address {
+        layer,
+        tile,
+        format,
+    })
 }
 
 /// The best encoding the client accepts: brotli, then gzip, then none. `q=0` excludes.
 pub fn negotiate(headers: &HeaderMap) -> Encoding {
-    let Some(accept) = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()) else {
+    let Some(accept) = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    else {
         return Encoding::Identity;
     };
     let (mut br, mut gzip) = (false, false);
@@ -98,7 +129,9 @@ pub fn negotiate(headers: &HeaderMap) -> Encoding {
         let coding = parts.next().unwrap_or("").trim();
         let refused = parts.any(|p| {
             let p = p.trim();
-            p.strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()).is_some_and(|q| q <= 0.0)
+            p.strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
         });
         if refused {
             continue;
@@ -121,7 +154,10 @@ pub fn negotiate(headers: &HeaderMap) -> Encoding {
 
 /// Whether the query pins the data version the tile was cut from (`v=`).
 fn pinned(query: &str, version: u64) -> bool {
-    query.split('&').filter_map(|p| p.strip_prefix("v=")).any(|v| v.parse::<u64>() == Ok(version))
+    query
+        .split('&')
+        .filter_map(|p| p.strip_prefix("v="))
+        .any(|v| v.parse::<u64>() == Ok(version))
 }
 
 fn content_tag(raw: &[u8], encoding: Encoding) -> String {
@@ -133,8 +169,16 @@ fn content_tag(raw: &[u8], encoding: Encoding) -> String {
 async fn serve_tile(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<Response, Error> {
     let path = uri.path();
     let query = uri.query().unwrap_or("");
-    let Address { layer, tile, format } = parse_path(path)?;
-    let encoding = if format == Format::Mvt { negotiate(headers) } else { Encoding::Identity };
+    let Address {
+        layer,
+        tile,
+        format,
+    } = parse_path(path)?;
+    let encoding = if format == Format::Mvt {
+        negotiate(headers)
+    } else {
+        Encoding::Identity
+    };
     let version = match layer {
         TileLayer::Basemap => basemap::STYLE_VERSION,
         TileLayer::Places => place_set(state).1,
@@ -144,9 +188,21 @@ async fn serve_tile(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<
             v
         }
     };
-    let key = TileKey { version, encoding, path, query };
+    let key = TileKey {
+        version,
+        encoding,
+        path,
+        query,
+    };
     if let Some(hit) = state.tiles.get(&key) {
-        return Ok(respond(&hit, layer, format, encoding, pinned(query, version), headers));
+        return Ok(respond(
+            &hit,
+            layer,
+            format,
+            encoding,
+            pinned(query, version),
+            headers,
+        ));
     }
     let pairs = parse_query(uri)?;
     let (raw, version) = match layer {
@@ -154,7 +210,9 @@ async fn serve_tile(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<
             if let Some((k, _)) = pairs.first() {
                 return Err(Error::invalid(k, "the basemap takes no parameters"));
             }
-            let Format::Png(scale) = format else { unreachable!("checked in parse_path") };
+            let Format::Png(scale) = format else {
+                unreachable!("checked in parse_path")
+            };
             let png = tokio::task::spawn_blocking(move || basemap::render(tile, scale))
                 .await
                 .map_err(|e| Error::Internal(e.to_string()))??;
@@ -183,15 +241,34 @@ async fn serve_tile(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<
         }
     };
     let cached = match raw {
-        None => Cached { body: None, etag: "\"empty\"".into() },
+        None => Cached {
+            body: None,
+            etag: "\"empty\"".into(),
+        },
         Some(raw) => {
             let etag = content_tag(&raw, encoding);
-            let body = if encoding == Encoding::Identity { raw } else { encoding.compress(&raw) };
-            Cached { body: Some(Bytes::from(body)), etag: etag.into() }
+            let body = if encoding == Encoding::Identity {
+                raw
+            } else {
+                encoding.compress(&raw)
+            };
+            Cached {
+                body: Some(Bytes::from(body)),
+                etag: etag.into(),
+            }
         }
     };
-    state.tiles.insert(&TileKey { version, ..key }, cached.clone());
-    Ok(respond(&cached, layer, format, encoding, pinned(query, version), headers))
+    state
+        .tiles
+        .insert(&TileKey { version, ..key }, cached.clone());
+    Ok(respond(
+        &cached,
+        layer,
+        format,
+        encoding,
+        pinned(query, version),
+        headers,
+    ))
 }
 
 /// A place's properties in tiles: those of its `/api/v1/places` GeoJSON feature.
@@ -204,57 +281,101 @@ fn place_properties(place: &crate::places::Place) -> serde_json::Map<String, ser
 }
 
 fn parse_query(uri: &Uri) -> Result<Vec<(String, String)>, Error> {
-    Query::<Vec<(String, String)>>::try_from_uri(uri).map(|q| q.0).map_err(|e| Error::invalid("query", e.body_text()))
+    Query::<Vec<(String, String)>>::try_from_uri(uri)
+        .map(|q| q.0)
+        .map_err(|e| Error::invalid("query", e.body_text()))
 }
 
-fn respond(c: &Cached, layer: TileLayer, format: Format, encoding: Encoding, pinned: bool, headers: &HeaderMap) -> Response {
+fn respond(
+    c: &Cached,
+    layer: TileLayer,
+    format: Format,
+    encoding: Encoding,
+    pinned: bool,
+    headers: &HeaderMap,
+) -> Response {
     let cache_control = match layer {
         TileLayer::Basemap => BASEMAP_CACHE,
         _ if pinned => PINNED_CACHE,
         _ => MVT_CACHE,
     };
-    let mut builder = Response::builder().header(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    let mut builder = Response::builder().header(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
     if format == Format::Mvt {
         builder = builder.header(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     let Some(body) = &c.body else {
-        return builder.status(StatusCode::NO_CONTENT).body(Body::empty()).unwrap_or_default();
+        return builder
+            .status(StatusCode::NO_CONTENT)
+            .body(Body::empty())
+            .unwrap_or_default();
     };
     let etag = HeaderValue::from_str(&c.etag).expect("ETags are ASCII");
     builder = builder.header(header::ETAG, etag);
     if if_none_match(headers, &c.etag) {
-        return builder.status(StatusCode::NOT_MODIFIED).body(Body::empty()).unwrap_or_default();
+        return builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .unwrap_or_default();
     }
-    builder = builder.header(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    builder = builder.header(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
     if let Some(ce) = encoding.header() {
         builder = builder.header(header::CONTENT_ENCODING, HeaderValue::from_static(ce));
     }
-    builder.status(StatusCode::OK).body(Body::from(body.clone())).unwrap_or_default()
+    builder
+        .status(StatusCode::OK)
+        .body(Body::from(body.clone()))
+        .unwrap_or_default()
 }
 
 /// `If-None-Match` with weak comparison (RFC 9110 §13.1.2).
 fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
-    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|t| {
-        let t = t.trim();
-        t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag
-    })
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let t = t.trim();
+            t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag
+        })
 }
 
 /// The service's own address as the client sees it, for absolute URLs in TileJSON.
 fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|s| !s.is_empty());
-    let clean = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c));
+    let h = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
+    let clean = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
+    };
     let host = h("x-forwarded-host")
         .or_else(|| h("host"))
         .filter(|s| clean(s))
         .map_or_else(|| state.config.addr.to_string(), str::to_string);
-    let proto = h("x-forwarded-proto").filter(|p| *p == "https" || *p == "http").unwrap_or("http");
+    let proto = h("x-forwarded-proto")
+        .filter(|p| *p == "https" || *p == "http")
+        .unwrap_or("http");
     format!("{proto}://{host}")
 }
 
 async fn catalogue(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let base = base_url(&state, &headers);
-    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(tilejson::catalogue(&base))).into_response()
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(tilejson::catalogue(&base)),
+    )
+        .into_response()
 }
 
 /// The raw query without some parameters, keeping the client's own encoding.
@@ -267,14 +388,32 @@ fn query_without(uri: &Uri, drop: &[&str]) -> String {
         .join("&")
 }
 
-async fn tile_json(State(state): State<AppState>, axum::extract::Path(file): axum::extract::Path<String>, headers: HeaderMap, uri: Uri) -> Result<Response, Error> {
-    let name = file.strip_suffix(".json").ok_or_else(|| Error::NotFound(format!("{file:?} (TileJSON is at /tiles/{{layer}}.json)")))?;
-    let layer = TileLayer::parse(name).ok_or_else(|| Error::NotFound(format!("tile layer {name:?}")))?;
+async fn tile_json(
+    State(state): State<AppState>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, Error> {
+    let name = file.strip_suffix(".json").ok_or_else(|| {
+        Error::NotFound(format!("{file:?} (TileJSON is at /tiles/{{layer}}.json)"))
+    })?;
+    let layer =
+        TileLayer::parse(name).ok_or_else(|| Error::NotFound(format!("tile layer {name:?}")))?;
     let pairs = parse_query(&uri)?;
-    let png = match pairs.iter().rev().find(|(k, _)| k == "format").map(|(_, v)| v.as_str()) {
+    let png = match pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "format")
+        .map(|(_, v)| v.as_str())
+    {
         None | Some("mvt" | "pbf") => false,
         Some("png") => true,
-        Some(other) => return Err(Error::invalid("format", format!("{other:?}: use mvt or png"))),
+        Some(other) => {
+            return Err(Error::invalid(
+                "format",
+                format!("{other:?}: use mvt or png"),
+            ))
+        }
     };
     let base = base_url(&state, &headers);
     let mut query = query_without(&uri, &["format", "v"]);
@@ -300,25 +439,55 @@ async fn tile_json(State(state): State<AppState>, axum::extract::Path(file): axu
         }
     };
     if layer != TileLayer::Basemap {
-        query = if query.is_empty() { format!("v={version}") } else { format!("{query}&v={version}") };
+        query = if query.is_empty() {
+            format!("v={version}")
+        } else {
+            format!("{query}&v={version}")
+        };
     }
-    let doc = tilejson::document(layer, &base, &query, png, source.as_deref(), version, state.tiles.basemap_url.as_deref());
+    let doc = tilejson::document(
+        layer,
+        &base,
+        &query,
+        png,
+        source.as_deref(),
+        version,
+        state.tiles.basemap_url.as_deref(),
+    );
     Ok(([(header::CACHE_CONTROL, "public, max-age=60")], Json(doc)).into_response())
 }
 
-async fn legend(State(state): State<AppState>, axum::extract::Path(name): axum::extract::Path<String>, uri: Uri) -> Result<Response, Error> {
-    let layer = TileLayer::parse(&name).ok_or_else(|| Error::NotFound(format!("tile layer {name:?}")))?;
+async fn legend(
+    State(state): State<AppState>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    uri: Uri,
+) -> Result<Response, Error> {
+    let layer =
+        TileLayer::parse(&name).ok_or_else(|| Error::NotFound(format!("tile layer {name:?}")))?;
     if !layer.is_aggregate() {
-        return Err(Error::invalid("layer", format!("the {name} layer has no legend classes")));
+        return Err(Error::invalid(
+            "layer",
+            format!("the {name} layer has no legend classes"),
+        ));
     }
     let pairs = parse_query(&uri)?;
     let (lo, hi) = layer.zooms();
     let z = match pairs.iter().rev().find(|(k, _)| k == "z") {
-        None => return Err(Error::invalid("z", "give the zoom the legend is for (the hexagon resolution depends on it)")),
+        None => {
+            return Err(Error::invalid(
+                "z",
+                "give the zoom the legend is for (the hexagon resolution depends on it)",
+            ))
+        }
         Some((_, z)) => parse_index(z)
             .and_then(|z| u8::try_from(z).ok())
             .filter(|z| (lo..=hi).contains(z))
-            .ok_or_else(|| Error::invalid("z", format!("{z:?}: the {name} layer has zooms {lo} to {hi}")))?,
+            .ok_or_else(|| {
+                Error::invalid(
+                    "z",
+                    format!("{z:?}: the {name} layer has zooms {lo} to {hi}"),
+                )
+            })?,
     };
     let (unit, req) = aggregate_request(layer, z, &pairs, &["z"])?;
     let source = aggregate_source(&state, unit, &req).await?;
@@ -340,7 +509,10 @@ mod tests {
 
     fn headers(accept: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(accept).unwrap());
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_str(accept).unwrap(),
+        );
         h
     }
 
@@ -356,11 +528,26 @@ mod tests {
     #[test]
     fn tile_paths_are_checked_before_anything_is_computed() {
         assert!(parse_path("/tiles/hexagons/3/2/3.mvt").is_ok());
-        assert!(matches!(parse_path("/tiles/nope/3/2/3.mvt"), Err(Error::NotFound(_))));
-        assert!(matches!(parse_path("/tiles/hexagons/3/8/3.mvt"), Err(Error::InvalidParam { .. })));
-        assert!(matches!(parse_path("/tiles/hexagons/23/0/0.mvt"), Err(Error::InvalidParam { .. })));
-        assert!(matches!(parse_path("/tiles/basemap/3/2/3.mvt"), Err(Error::InvalidParam { .. })));
-        assert!(matches!(parse_path("/tiles/counties/1/0/0.mvt"), Err(Error::InvalidParam { .. })));
+        assert!(matches!(
+            parse_path("/tiles/nope/3/2/3.mvt"),
+            Err(Error::NotFound(_))
+        ));
+        assert!(matches!(
+            parse_path("/tiles/hexagons/3/8/3.mvt"),
+            Err(Error::InvalidParam { .. })
+        ));
+        assert!(matches!(
+            parse_path("/tiles/hexagons/23/0/0.mvt"),
+            Err(Error::InvalidParam { .. })
+        ));
+        assert!(matches!(
+            parse_path("/tiles/basemap/3/2/3.mvt"),
+            Err(Error::InvalidParam { .. })
+        ));
+        assert!(matches!(
+            parse_path("/tiles/counties/1/0/0.mvt"),
+            Err(Error::InvalidParam { .. })
+        ));
     }
 
     #[test]

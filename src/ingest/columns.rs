@@ -25,7 +25,10 @@ pub const ALIASES: &[(&str, &[&str])] = &[
     ("external_id", &["external_id", "_uuid", "uuid"]),
     ("survey_round", &["survey_round", "round"]),
     ("collection_date", &["collection_date", "today"]),
-    ("zip", &["zip", "zip_code", "zipcode", "postal_code", "postcode"]),
+    (
+        "zip",
+        &["zip", "zip_code", "zipcode", "postal_code", "postcode"],
+    ),
     ("latitude", &["latitude", "lat"]),
     ("longitude", &["longitude", "lon", "lng", "long"]),
 ];
@@ -61,7 +64,11 @@ pub struct MultiCols {
 
 impl MultiCols {
     fn new(list: CodeList) -> Self {
-        MultiCols { list, summary: None, options: Vec::new() }
+        MultiCols {
+            list,
+            summary: None,
+            options: Vec::new(),
+        }
     }
 }
 
@@ -134,7 +141,10 @@ fn field_of(name: &str) -> Option<(&'static str, usize)> {
 }
 
 fn multi_field(name: &str) -> Option<&'static str> {
-    FIELDS.iter().find(|(f, _, multi)| *multi && *f == name).map(|(f, _, _)| *f)
+    FIELDS
+        .iter()
+        .find(|(f, _, multi)| *multi && *f == name)
+        .map(|(f, _, _)| *f)
 }
 
 /// `_location_latitude` → ("location", Lat).
@@ -168,7 +178,10 @@ impl Plan {
             }
             let segments: Vec<&str> = norm.split('/').collect();
             let last = segments[segments.len() - 1];
-            let col = Col { idx, header: header.clone() };
+            let col = Col {
+                idx,
+                header: header.clone(),
+            };
             let claim = if let Some((field, prio)) = field_of(last) {
                 Some((Target::Field(field), prio))
             } else if SUBMISSION_TIME_ALIASES.contains(&last) {
@@ -182,7 +195,11 @@ impl Plan {
                     }
                 };
                 let g = &mut geopoints[slot];
-                let place = if axis == Axis::Lat { &mut g.1 } else { &mut g.2 };
+                let place = if axis == Axis::Lat {
+                    &mut g.1
+                } else {
+                    &mut g.2
+                };
                 if place.is_some() {
                     ignored.push((idx, header));
                 } else {
@@ -190,7 +207,8 @@ impl Plan {
                 }
                 continue;
             } else if segments.len() >= 2 {
-                multi_field(segments[segments.len() - 2]).map(|f| (Target::Option(f, last.to_string()), 0))
+                multi_field(segments[segments.len() - 2])
+                    .map(|f| (Target::Option(f, last.to_string()), 0))
             } else {
                 None
             };
@@ -222,7 +240,9 @@ impl Plan {
         }
 
         let mut take = |field: &'static str| chosen.remove(&Target::Field(field)).map(|(_, c)| c);
-        let missing = |column: &str| IngestError::MissingColumn { column: column.to_string() };
+        let missing = |column: &str| IngestError::MissingColumn {
+            column: column.to_string(),
+        };
 
         let mut latitude = take("latitude");
         let mut longitude = take("longitude");
@@ -289,7 +309,9 @@ impl Plan {
         for (target, (_, col)) in chosen {
             match target {
                 Target::Field(field) => {
-                    let multi = plan.multi_mut(field).expect("only multi-select fields remain");
+                    let multi = plan
+                        .multi_mut(field)
+                        .expect("only multi-select fields remain");
                     multi.summary = Some(col);
                 }
                 t @ Target::Option(..) => options.push((t, col)),
@@ -298,10 +320,20 @@ impl Plan {
         }
         options.sort_by_key(|(_, c)| c.idx);
         for (target, col) in options {
-            let Target::Option(field, option) = target else { unreachable!() };
-            let multi = plan.multi_mut(field).expect("option of a multi-select field");
+            let Target::Option(field, option) = target else {
+                unreachable!()
+            };
+            let multi = plan
+                .multi_mut(field)
+                .expect("option of a multi-select field");
             let code = book.index(multi.list, &option).ok();
-            let option = col.header.rsplit('/').next().unwrap_or_default().trim().to_string();
+            let option = col
+                .header
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
             multi.options.push(OptionCol { col, option, code });
         }
 
@@ -378,14 +410,25 @@ mod tests {
             "_submission_time",
         ])
         .unwrap();
-        assert_eq!(p.gender, Col { idx: 2, header: "respondent/gender".into() });
+        assert_eq!(
+            p.gender,
+            Col {
+                idx: 2,
+                header: "respondent/gender".into()
+            }
+        );
         assert_eq!(p.age_band.idx, 3);
         assert_eq!(p.collection_date.as_ref().unwrap().header, "today");
         assert_eq!(p.zip.as_ref().unwrap().idx, 5);
         assert_eq!(p.latitude.as_ref().unwrap().header, "_location_latitude");
         assert_eq!(p.longitude.as_ref().unwrap().header, "_location_longitude");
         assert_eq!(p.needs.summary.as_ref().unwrap().idx, 9);
-        let opts: Vec<(&str, Option<u8>)> = p.needs.options.iter().map(|o| (o.option.as_str(), o.code)).collect();
+        let opts: Vec<(&str, Option<u8>)> = p
+            .needs
+            .options
+            .iter()
+            .map(|o| (o.option.as_str(), o.code))
+            .collect();
         let book = Codebook::get();
         let ix = |c| Some(book.index(CodeList::Need, c).unwrap());
         assert_eq!(
@@ -405,7 +448,14 @@ mod tests {
     #[test]
     fn canonical_names_beat_aliases_and_equal_claims_are_ambiguous() {
         let mut h = BASE.to_vec();
-        h.extend(["_uuid", "external_id", "lat", "longitude", "latitude", "lng"]);
+        h.extend([
+            "_uuid",
+            "external_id",
+            "lat",
+            "longitude",
+            "latitude",
+            "lng",
+        ]);
         let p = plan(&h).unwrap();
         assert_eq!(p.external_id.unwrap().header, "external_id");
         assert_eq!(p.latitude.unwrap().header, "latitude");
@@ -415,16 +465,28 @@ mod tests {
         let mut h = BASE.to_vec();
         h.push("other/gender");
         let err = plan(&h).unwrap_err().to_string();
-        assert!(err.contains("\"gender\" and \"other/gender\" both map to field gender"), "{err}");
+        assert!(
+            err.contains("\"gender\" and \"other/gender\" both map to field gender"),
+            "{err}"
+        );
     }
 
     #[test]
     fn explicit_coordinates_win_over_geopoints() {
         let mut h = BASE.to_vec();
-        h.extend(["_home_latitude", "_home_longitude", "lat", "lon", "_work_latitude"]);
+        h.extend([
+            "_home_latitude",
+            "_home_longitude",
+            "lat",
+            "lon",
+            "_work_latitude",
+        ]);
         let p = plan(&h).unwrap();
         assert_eq!(p.latitude.unwrap().header, "lat");
-        assert_eq!(p.ignored, vec!["_home_latitude", "_home_longitude", "_work_latitude"]);
+        assert_eq!(
+            p.ignored,
+            vec!["_home_latitude", "_home_longitude", "_work_latitude"]
+        );
     }
 
     #[test]
@@ -433,13 +495,33 @@ mod tests {
             Err(IngestError::MissingColumn { column }) => column,
             other => panic!("{other:?}"),
         };
-        assert_eq!(missing(&["gender", "age_band", "collection_date", "zip"]), "consent");
-        assert_eq!(missing(&["consent", "age_band", "collection_date", "zip"]), "gender");
-        assert_eq!(missing(&["consent", "gender", "age_band", "zip"]), "collection_date");
+        assert_eq!(
+            missing(&["gender", "age_band", "collection_date", "zip"]),
+            "consent"
+        );
+        assert_eq!(
+            missing(&["consent", "age_band", "collection_date", "zip"]),
+            "gender"
+        );
+        assert_eq!(
+            missing(&["consent", "gender", "age_band", "zip"]),
+            "collection_date"
+        );
         assert!(missing(&["consent", "gender", "age_band", "today"]).starts_with("zip"));
-        assert_eq!(missing(&["consent", "gender", "age_band", "today", "lat"]), "longitude");
+        assert_eq!(
+            missing(&["consent", "gender", "age_band", "today", "lat"]),
+            "longitude"
+        );
         // `_submission_time` alone is enough for the date; a geopoint alone for the place.
-        let p = plan(&["consent", "gender", "age_band", "_submission_time", "_gps_latitude", "_gps_longitude"]).unwrap();
+        let p = plan(&[
+            "consent",
+            "gender",
+            "age_band",
+            "_submission_time",
+            "_gps_latitude",
+            "_gps_longitude",
+        ])
+        .unwrap();
         assert!(p.collection_date.is_none() && p.submission_time.is_some());
     }
 }

@@ -53,9 +53,15 @@ const HEADER_AFTER_NEEDS: &[&str] = &[
 /// When `w` fails.
 pub fn write_kobo_csv(records: &[Record], w: impl Write) -> std::io::Result<()> {
     let book = Codebook::get();
-    let mut out = csv::WriterBuilder::new().delimiter(b';').buffer_capacity(1 << 16).from_writer(w);
+    let mut out = csv::WriterBuilder::new()
+        .delimiter(b';')
+        .buffer_capacity(1 << 16)
+        .from_writer(w);
     let needs = book.codes(CodeList::Need);
-    let needs_headers: Vec<String> = needs.iter().map(|c| format!("support/needs/{}", c.code)).collect();
+    let needs_headers: Vec<String> = needs
+        .iter()
+        .map(|c| format!("support/needs/{}", c.code))
+        .collect();
     out.write_record(
         HEADER_BEFORE_NEEDS
             .iter()

@@ -47,10 +47,13 @@ impl Geocoder {
     fn new(geo: &'static Geodata) -> Geocoder {
         let mut zips = vec![None; 100_000];
         for zip in geo.zips.values() {
-            let (Ok(n), Some(state)) = (zip.zip.parse::<usize>(), geo.state_by_postal(&zip.state)) else {
+            let (Ok(n), Some(state)) = (zip.zip.parse::<usize>(), geo.state_by_postal(&zip.state))
+            else {
                 continue;
             };
-            let Ok(ll) = LatLng::new(zip.lat, zip.lon) else { continue };
+            let Ok(ll) = LatLng::new(zip.lat, zip.lon) else {
+                continue;
+            };
             if zip.zip.len() != 5 || n >= zips.len() {
                 continue;
             }
@@ -74,8 +77,14 @@ impl Geocoder {
     /// The state (and county, when a county polygon contains it) of a WGS84 point.
     pub fn locate(&self, lon: f64, lat: f64) -> Option<PointPlace> {
         let state = self.geo.state_at(lon, lat)?;
-        let county = self.geo.county_at(lon, lat).filter(|c| c.parent == state.fips);
-        Some(PointPlace { state_fips: state.fips.as_str(), county_fips: county.map(|c| c.fips.as_str()) })
+        let county = self
+            .geo
+            .county_at(lon, lat)
+            .filter(|c| c.parent == state.fips);
+        Some(PointPlace {
+            state_fips: state.fips.as_str(),
+            county_fips: county.map(|c| c.fips.as_str()),
+        })
     }
 
     /// Whether a point lies in some state (used to hint at swapped coordinates).
@@ -86,7 +95,9 @@ impl Geocoder {
 
 /// The H3 cell at [`FINEST_RES`] of a valid (finite) point.
 pub fn h3_cell(lat: f64, lon: f64) -> Option<u64> {
-    LatLng::new(lat, lon).ok().map(|ll| u64::from(ll.to_cell(FINEST_RES)))
+    LatLng::new(lat, lon)
+        .ok()
+        .map(|ll| u64::from(ll.to_cell(FINEST_RES)))
 }
 
 #[cfg(test)]
@@ -104,7 +115,13 @@ mod tests {
         assert!(g.zip("00000").is_none());
         assert!(g.zip("abcde").is_none());
         // Little Haiti, Miami.
-        assert_eq!(g.locate(-80.19, 25.83), Some(PointPlace { state_fips: "12", county_fips: Some("12086") }));
+        assert_eq!(
+            g.locate(-80.19, 25.83),
+            Some(PointPlace {
+                state_fips: "12",
+                county_fips: Some("12086")
+            })
+        );
         assert_eq!(g.locate(-60.0, 30.0), None);
     }
 }

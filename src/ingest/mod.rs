@@ -60,7 +60,12 @@ pub struct ImportOptions {
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        ImportOptions { dry_run: false, on_error: OnError::Reject, default_round: "default".into(), progress: false }
+        ImportOptions {
+            dry_run: false,
+            on_error: OnError::Reject,
+            default_round: "default".into(),
+            progress: false,
+        }
     }
 }
 
@@ -129,7 +134,10 @@ pub fn import_bytes(
 ) -> Result<ImportReport, IngestError> {
     let bar = progress_bar(options.progress);
     let started = Instant::now();
-    let Validated { records, mut report } = validate_with(name, bytes, options, today(), &bar)?;
+    let Validated {
+        records,
+        mut report,
+    } = validate_with(name, bytes, options, today(), &bar)?;
     let validated = started.elapsed();
     tracing::debug!(
         source = name,
@@ -169,7 +177,11 @@ pub fn import_bytes(
 }
 
 /// Parses, validates and geocodes a file without writing anything.
-pub fn validate_bytes(name: &str, bytes: &[u8], options: &ImportOptions) -> Result<Validated, IngestError> {
+pub fn validate_bytes(
+    name: &str,
+    bytes: &[u8],
+    options: &ImportOptions,
+) -> Result<Validated, IngestError> {
     validate_with(name, bytes, options, today(), &ProgressBar::hidden())
 }
 
@@ -236,7 +248,14 @@ pub(crate) fn validate_with(
             bar.set_style(bar_style("validating"));
             bar.set_length(table.total());
             let codes = validate::CodeIndex::new(book);
-            let ctx = Ctx { plan: &plan, book, codes: &codes, geocoder, today, default_round: &options.default_round };
+            let ctx = Ctx {
+                plan: &plan,
+                book,
+                codes: &codes,
+                geocoder,
+                today,
+                default_round: &options.default_round,
+            };
             let outs: Mutex<Vec<ChunkOut>> = Mutex::new(Vec::new());
             let mut read = Ok(());
             rayon::scope(|s| {
@@ -315,9 +334,11 @@ fn progress_bar(show: bool) -> ProgressBar {
 }
 
 fn bar_style(stage: &str) -> ProgressStyle {
-    ProgressStyle::with_template(&format!("{stage} [{{bar:40}}] {{percent:>3}}% {{elapsed_precise}} (eta {{eta}})"))
-        .expect("valid template")
-        .progress_chars("=> ")
+    ProgressStyle::with_template(&format!(
+        "{stage} [{{bar:40}}] {{percent:>3}}% {{elapsed_precise}} (eta {{eta}})"
+    ))
+    .expect("valid template")
+    .progress_chars("=> ")
 }
 
 /// `dyaspora import FILE`: imports one file and prints the report (a table, or JSON with
@@ -328,10 +349,10 @@ fn bar_style(stage: &str) -> ProgressStyle {
 /// # Errors
 /// Database failures (the import is rolled back).
 pub fn run_import_command(store: &dyn Store, args: &ImportArgs) -> anyhow::Result<ExitCode> {
-    let name = args
-        .file
-        .file_name()
-        .map_or_else(|| args.file.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = args.file.file_name().map_or_else(
+        || args.file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let options = ImportOptions {
         dry_run: args.dry_run,
         on_error: args.on_error,
@@ -339,7 +360,10 @@ pub fn run_import_command(store: &dyn Store, args: &ImportArgs) -> anyhow::Resul
         progress: !args.quiet,
     };
     let result = std::fs::read(&args.file)
-        .map_err(|e| IngestError::Unreadable { name: args.file.display().to_string(), reason: e.to_string() })
+        .map_err(|e| IngestError::Unreadable {
+            name: args.file.display().to_string(),
+            reason: e.to_string(),
+        })
         .and_then(|bytes| import_bytes(store, &name, &bytes, &options));
     match result {
         Ok(report) => {
@@ -348,7 +372,11 @@ pub fn run_import_command(store: &dyn Store, args: &ImportArgs) -> anyhow::Resul
             } else {
                 print!("{}", report::render_table(&report));
             }
-            Ok(if report.rejected() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+            Ok(if report.rejected() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Err(IngestError::Store(e)) => Err(e.into()),
         Err(e) => {

@@ -54,7 +54,10 @@ pub struct Chunk<'a> {
 #[derive(Debug)]
 enum Body<'a> {
     /// Quote-free CSV lines, split in place; rows numbered from 0.
-    Lines { text: &'a str, delimiter: char },
+    Lines {
+        text: &'a str,
+        delimiter: char,
+    },
     Cells(Cells),
 }
 
@@ -100,7 +103,10 @@ impl Chunk<'_> {
                     cells.clear();
                     cells.extend(line.split(*delimiter));
                     if !is_blank(&cells) {
-                        f(Row { number, cells: &cells });
+                        f(Row {
+                            number,
+                            cells: &cells,
+                        });
                     }
                     number += 1;
                 }
@@ -109,12 +115,19 @@ impl Chunk<'_> {
             Body::Cells(c) => {
                 for span in &c.rows {
                     cells.clear();
-                    let mut start = if span.first == 0 { 0 } else { c.ends[span.first - 1] };
+                    let mut start = if span.first == 0 {
+                        0
+                    } else {
+                        c.ends[span.first - 1]
+                    };
                     for &end in &c.ends[span.first..span.first + span.len] {
                         cells.push(&c.text[start..end]);
                         start = end;
                     }
-                    f(Row { number: span.number, cells: &cells });
+                    f(Row {
+                        number: span.number,
+                        cells: &cells,
+                    });
                 }
                 c.rows.len() as u64
             }
@@ -161,7 +174,11 @@ impl Cells {
             end += field.len();
             self.ends.push(end);
         }
-        self.rows.push(RowSpan { number, first, len: self.ends.len() - first });
+        self.rows.push(RowSpan {
+            number,
+            first,
+            len: self.ends.len() - first,
+        });
     }
 
     /// Appends a spreadsheet row; rows whose cells are all blank are skipped.
@@ -174,7 +191,11 @@ impl Cells {
             self.text.push_str(cell);
             self.ends.push(self.text.len());
         }
-        self.rows.push(RowSpan { number, first, len: self.ends.len() - first });
+        self.rows.push(RowSpan {
+            number,
+            first,
+            len: self.ends.len() - first,
+        });
     }
 }
 
@@ -214,15 +235,31 @@ pub fn detect(bytes: &[u8]) -> Format {
 }
 
 fn unreadable(name: &str, reason: impl Into<String>) -> IngestError {
-    IngestError::Unreadable { name: name.to_string(), reason: reason.into() }
+    IngestError::Unreadable {
+        name: name.to_string(),
+        reason: reason.into(),
+    }
 }
 
 /// An opened file: its header and a way to stream its rows in chunks.
 pub enum Table<'a> {
     /// A quote-free CSV, UTF-8 checked as a whole; `text` follows the header line.
-    Lines { header: Vec<String>, text: &'a str, delimiter: char, total: u64 },
-    Csv { header: Vec<String>, reader: csv::Reader<&'a [u8]>, total: u64 },
-    Sheet { header: Vec<String>, rows: Vec<(u64, Vec<String>)>, total: u64 },
+    Lines {
+        header: Vec<String>,
+        text: &'a str,
+        delimiter: char,
+        total: u64,
+    },
+    Csv {
+        header: Vec<String>,
+        reader: csv::Reader<&'a [u8]>,
+        total: u64,
+    },
+    Sheet {
+        header: Vec<String>,
+        rows: Vec<(u64, Vec<String>)>,
+        total: u64,
+    },
 }
 
 /// Bytes per chunk of a quote-free CSV (a few thousand rows).
@@ -238,14 +275,18 @@ impl<'a> Table<'a> {
 
     pub fn header(&self) -> &[String] {
         match self {
-            Table::Lines { header, .. } | Table::Csv { header, .. } | Table::Sheet { header, .. } => header,
+            Table::Lines { header, .. }
+            | Table::Csv { header, .. }
+            | Table::Sheet { header, .. } => header,
         }
     }
 
     /// Size of the input for progress: bytes for CSV, rows for spreadsheets.
     pub fn total(&self) -> u64 {
         match self {
-            Table::Lines { total, .. } | Table::Csv { total, .. } | Table::Sheet { total, .. } => *total,
+            Table::Lines { total, .. } | Table::Csv { total, .. } | Table::Sheet { total, .. } => {
+                *total
+            }
         }
     }
 
@@ -254,7 +295,11 @@ impl<'a> Table<'a> {
     /// Rows of quote-free CSV chunks are numbered from 0 within their chunk
     /// ([`Chunk::relative`]): chunks are cut by size without counting lines first, and the
     /// caller shifts the numbers by the rows of the chunks before (and by [`FIRST_ROW`]).
-    pub fn for_each_chunk(self, name: &str, mut sink: impl FnMut(Chunk<'a>)) -> Result<(), IngestError> {
+    pub fn for_each_chunk(
+        self,
+        name: &str,
+        mut sink: impl FnMut(Chunk<'a>),
+    ) -> Result<(), IngestError> {
         let mut seq = 0;
         let mut emit = |bytes: u64, body: Body<'a>| {
             sink(Chunk { seq, bytes, body });
@@ -263,14 +308,19 @@ impl<'a> Table<'a> {
         let take = |cells: &mut Cells| Body::Cells(std::mem::replace(cells, Cells::new()));
         let mut cells = Cells::new();
         match self {
-            Table::Lines { text, delimiter, .. } => {
+            Table::Lines {
+                text, delimiter, ..
+            } => {
                 let mut start = 0;
                 loop {
                     let mut end = (start + CHUNK_BYTES).min(text.len());
                     if end < text.len() {
                         end = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
                     }
-                    let body = Body::Lines { text: &text[start..end], delimiter };
+                    let body = Body::Lines {
+                        text: &text[start..end],
+                        delimiter,
+                    };
                     emit((end - start) as u64, body);
                     start = end;
                     if start >= text.len() {
@@ -290,7 +340,12 @@ impl<'a> Table<'a> {
                     }
                     number += 1;
                     let text = std::str::from_utf8(record.as_slice()).map_err(|_| {
-                        unreadable(name, format!("row {number} is not valid UTF-8 (save the file as “CSV UTF-8”)"))
+                        unreadable(
+                            name,
+                            format!(
+                                "row {number} is not valid UTF-8 (save the file as “CSV UTF-8”)"
+                            ),
+                        )
                     })?;
                     cells.push_record(number, text, &record);
                     if cells.len() == CHUNK_ROWS {
@@ -319,7 +374,9 @@ impl<'a> Table<'a> {
 
 /// The number of non-empty lines (CSV records) in `text`.
 fn count_records(text: &str) -> u64 {
-    text.split('\n').filter(|l| !l.is_empty() && *l != "\r").count() as u64
+    text.split('\n')
+        .filter(|l| !l.is_empty() && *l != "\r")
+        .count() as u64
 }
 
 fn open_csv<'a>(name: &str, bytes: &'a [u8], delimiter: u8) -> Result<Table<'a>, IngestError> {
@@ -330,11 +387,20 @@ fn open_csv<'a>(name: &str, bytes: &'a [u8], delimiter: u8) -> Result<Table<'a>,
             let before = std::str::from_utf8(&body[..e.valid_up_to()]).expect("valid prefix");
             let line = before.rfind('\n').map_or(0, |i| i + 1);
             let row = count_records(&before[..line]) + 1;
-            let what = if row == 1 { "the header row".to_string() } else { format!("row {row}") };
-            unreadable(name, format!("{what} is not valid UTF-8 (save the file as “CSV UTF-8”)"))
+            let what = if row == 1 {
+                "the header row".to_string()
+            } else {
+                format!("row {row}")
+            };
+            unreadable(
+                name,
+                format!("{what} is not valid UTF-8 (save the file as “CSV UTF-8”)"),
+            )
         })?;
         // A lone carriage return ends a record for the csv crate: leave such files to it.
-        let lone_cr = text.match_indices('\r').any(|(i, _)| text.as_bytes().get(i + 1) != Some(&b'\n'));
+        let lone_cr = text
+            .match_indices('\r')
+            .any(|(i, _)| text.as_bytes().get(i + 1) != Some(&b'\n'));
         if !lone_cr {
             let delimiter = char::from(delimiter);
             let mut rest = text;
@@ -346,7 +412,12 @@ fn open_csv<'a>(name: &str, bytes: &'a [u8], delimiter: u8) -> Result<Table<'a>,
                         return Err(unreadable(name, "the file is empty"));
                     }
                     let header = line.split(delimiter).map(str::to_string).collect();
-                    return Ok(Table::Lines { header, text: after, delimiter, total: bytes.len() as u64 });
+                    return Ok(Table::Lines {
+                        header,
+                        text: after,
+                        delimiter,
+                        total: bytes.len() as u64,
+                    });
                 }
                 rest = after;
             }
@@ -357,7 +428,9 @@ fn open_csv<'a>(name: &str, bytes: &'a [u8], delimiter: u8) -> Result<Table<'a>,
         .flexible(true)
         .has_headers(true)
         .from_reader(body);
-    let header = reader.byte_headers().map_err(|e| unreadable(name, e.to_string()))?;
+    let header = reader
+        .byte_headers()
+        .map_err(|e| unreadable(name, e.to_string()))?;
     if header.is_empty() {
         return Err(unreadable(name, "the file is empty"));
     }
@@ -365,8 +438,17 @@ fn open_csv<'a>(name: &str, bytes: &'a [u8], delimiter: u8) -> Result<Table<'a>,
         .iter()
         .map(|h| std::str::from_utf8(h).map(str::to_string))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| unreadable(name, "the header row is not valid UTF-8 (save the file as “CSV UTF-8”)"))?;
-    Ok(Table::Csv { header, reader, total: bytes.len() as u64 })
+        .map_err(|_| {
+            unreadable(
+                name,
+                "the header row is not valid UTF-8 (save the file as “CSV UTF-8”)",
+            )
+        })?;
+    Ok(Table::Csv {
+        header,
+        reader,
+        total: bytes.len() as u64,
+    })
 }
 
 fn open_sheet<'a>(name: &str, bytes: &'a [u8]) -> Result<Table<'a>, IngestError> {
@@ -380,14 +462,26 @@ fn open_sheet<'a>(name: &str, bytes: &'a [u8]) -> Result<Table<'a>, IngestError>
         return Err(unreadable(name, "the first sheet is empty"));
     };
     let mut rows = range.rows();
-    let header: Vec<String> = rows.next().map(|r| r.iter().map(cell_text).collect()).unwrap_or_default();
+    let header: Vec<String> = rows
+        .next()
+        .map(|r| r.iter().map(cell_text).collect())
+        .unwrap_or_default();
     // Row numbers as the spreadsheet shows them: the header is at `row0 + 1`.
     let rows: Vec<(u64, Vec<String>)> = rows
         .enumerate()
-        .map(|(i, r)| (u64::from(row0) + i as u64 + 2, r.iter().map(cell_text).collect()))
+        .map(|(i, r)| {
+            (
+                u64::from(row0) + i as u64 + 2,
+                r.iter().map(cell_text).collect(),
+            )
+        })
         .collect();
     let total = rows.len() as u64;
-    Ok(Table::Sheet { header, rows, total })
+    Ok(Table::Sheet {
+        header,
+        rows,
+        total,
+    })
 }
 
 /// A spreadsheet cell as text: numbers in their shortest form (`2139`, `150.25`), dates as
@@ -428,7 +522,9 @@ mod tests {
 
     fn rows(chunk: &Chunk<'_>) -> Vec<(u64, Vec<String>)> {
         let mut rows = Vec::new();
-        chunk.for_each_row(|r| rows.push((r.number, r.cells.iter().map(|c| c.to_string()).collect())));
+        chunk.for_each_row(|r| {
+            rows.push((r.number, r.cells.iter().map(|c| c.to_string()).collect()))
+        });
         rows
     }
 
@@ -451,7 +547,11 @@ mod tests {
         let s = |v: &[&str]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>();
         assert_eq!(
             rows(&chunks[0]),
-            vec![(2, s(&["1", "x", ""])), (4, s(&["multi\nline", "y", "z", "extra"])), (5, s(&["4"]))]
+            vec![
+                (2, s(&["1", "x", ""])),
+                (4, s(&["multi\nline", "y", "z", "extra"])),
+                (5, s(&["4"]))
+            ]
         );
         assert_eq!(chunks[0].bytes, csv.len() as u64 - 9);
     }
@@ -467,7 +567,14 @@ mod tests {
         assert!(chunks[0].relative());
         let s = |v: &[&str]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>();
         // Numbered from 0 in the chunk: rows 2, 4 and 5 of the file (row 3 is blank).
-        assert_eq!(rows(&chunks[0]), vec![(0, s(&["1", "x", ""])), (2, s(&["2", "y", "z", "extra"])), (3, s(&["3"]))]);
+        assert_eq!(
+            rows(&chunks[0]),
+            vec![
+                (0, s(&["1", "x", ""])),
+                (2, s(&["2", "y", "z", "extra"])),
+                (3, s(&["3"]))
+            ]
+        );
         assert_eq!(chunks[0].for_each_row(|_| {}), 4);
 
         // Big files are cut at line ends.
@@ -475,25 +582,44 @@ mod tests {
         let big = format!("h1;h2;h3;h4;h5\n{}", line.repeat(100_000));
         let chunks = chunk_all(big.as_bytes());
         assert!(chunks.len() > 2);
-        let counts: Vec<u64> = chunks.iter().map(|c| c.for_each_row(|r| assert_eq!(r.len(), 5))).collect();
+        let counts: Vec<u64> = chunks
+            .iter()
+            .map(|c| c.for_each_row(|r| assert_eq!(r.len(), 5)))
+            .collect();
         assert_eq!(counts.iter().sum::<u64>(), 100_000);
-        assert_eq!(chunks.iter().map(|c| c.bytes).sum::<u64>(), big.len() as u64 - 15);
+        assert_eq!(
+            chunks.iter().map(|c| c.bytes).sum::<u64>(),
+            big.len() as u64 - 15
+        );
 
         // A lone carriage return ends a record: such files go to the csv crate.
-        assert!(matches!(Table::open("t.csv", b"a;b\r1;2\r").unwrap(), Table::Csv { .. }));
+        assert!(matches!(
+            Table::open("t.csv", b"a;b\r1;2\r").unwrap(),
+            Table::Csv { .. }
+        ));
     }
 
     #[test]
     fn invalid_utf8_names_the_row() {
-        for csv in [&b"a;b\n1;2\n\n\xe9t\xe9;3\n"[..], b"a;b\n1;2\n\n\"\xe9t\xe9\";3\n"] {
+        for csv in [
+            &b"a;b\n1;2\n\n\xe9t\xe9;3\n"[..],
+            b"a;b\n1;2\n\n\"\xe9t\xe9\";3\n",
+        ] {
             let err = match Table::open("t.csv", csv) {
                 Err(e) => e,
                 Ok(t) => t.for_each_chunk("t.csv", |_| {}).unwrap_err(),
             };
-            assert!(err.to_string().contains("row 3 is not valid UTF-8"), "{err}");
+            assert!(
+                err.to_string().contains("row 3 is not valid UTF-8"),
+                "{err}"
+            );
         }
         let err = Table::open("t.csv", b"a;\xe9\n1;2\n").err().unwrap();
-        assert!(err.to_string().contains("the header row is not valid UTF-8"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("the header row is not valid UTF-8"),
+            "{err}"
+        );
     }
 
     #[test]

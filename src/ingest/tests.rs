@@ -12,15 +12,36 @@ use crate::store::SqliteStore;
 const TODAY: Date = date!(2025 - 06 - 30);
 
 fn options(on_error: OnError) -> ImportOptions {
-    ImportOptions { on_error, ..ImportOptions::default() }
+    ImportOptions {
+        on_error,
+        ..ImportOptions::default()
+    }
 }
 
 fn check(csv: &str) -> Validated {
-    validate_with("t.csv", csv.as_bytes(), &options(OnError::Skip), TODAY, &ProgressBar::hidden()).expect("readable")
+    validate_with(
+        "t.csv",
+        csv.as_bytes(),
+        &options(OnError::Skip),
+        TODAY,
+        &ProgressBar::hidden(),
+    )
+    .expect("readable")
 }
 
 fn problems(v: &Validated) -> Vec<(u64, &str, &str, &str)> {
-    v.report.problems.iter().map(|p| (p.row, p.column.as_str(), p.value.as_str(), p.reason.as_str())).collect()
+    v.report
+        .problems
+        .iter()
+        .map(|p| {
+            (
+                p.row,
+                p.column.as_str(),
+                p.value.as_str(),
+                p.reason.as_str(),
+            )
+        })
+        .collect()
 }
 
 const HEAD: &str = "consent;gender;age_band;collection_date;zip";
@@ -32,10 +53,19 @@ fn a_minimal_row_is_geocoded_from_its_zip() {
     let r = &v.records[0];
     let z = &crate::geodata::Geodata::get().zips["02126"];
     assert_eq!(r.zip.as_deref(), Some("02126"));
-    assert_eq!((r.lat, r.lon, r.location_source), (z.lat, z.lon, LocationSource::ZipCentroid));
-    assert_eq!((r.state_fips.as_str(), r.county_fips.as_deref()), ("25", Some("25025")));
+    assert_eq!(
+        (r.lat, r.lon, r.location_source),
+        (z.lat, z.lon, LocationSource::ZipCentroid)
+    );
+    assert_eq!(
+        (r.state_fips.as_str(), r.county_fips.as_deref()),
+        ("25", Some("25025"))
+    );
     assert_eq!(r.h3_cell, geocode::h3_cell(z.lat, z.lon).unwrap());
-    assert_eq!(r.gender, Codebook::get().index(CodeList::Gender, "f").unwrap());
+    assert_eq!(
+        r.gender,
+        Codebook::get().index(CodeList::Gender, "f").unwrap()
+    );
     assert_eq!(r.survey_round, "default");
     assert!(r.external_id.starts_with("sha256:"));
 }
@@ -53,12 +83,32 @@ fn bad_cells_are_reported_with_row_column_and_value() {
     assert_eq!(
         problems(&v),
         [
-            (2, "remit_amount_usd", "12.345", "more than 2 decimals (amounts are kept to the cent)"),
+            (
+                2,
+                "remit_amount_usd",
+                "12.345",
+                "more than 2 decimals (amounts are kept to the cent)"
+            ),
             (3, "collection_date", "", "required"),
-            (3, "gender", "q", "unknown gender code \"q\"; valid codes: f, m, x"),
-            (3, "remits", "maybe", "expected yes or no (also oui/non, wi/non, true/false, 1/0)"),
+            (
+                3,
+                "gender",
+                "q",
+                "unknown gender code \"q\"; valid codes: f, m, x"
+            ),
+            (
+                3,
+                "remits",
+                "maybe",
+                "expected yes or no (also oui/non, wi/non, true/false, 1/0)"
+            ),
             (5, "collection_date", "1999-12-31", "before 2000-01-01"),
-            (5, "zip", "123456", "expected a 5-digit ZIP code (or ZIP+4 like 02126-1234)"),
+            (
+                5,
+                "zip",
+                "123456",
+                "expected a 5-digit ZIP code (or ZIP+4 like 02126-1234)"
+            ),
             (5, "age_band", "", "required"),
             (5, "remit_amount_usd", "-1", "must not be negative"),
         ]
@@ -112,8 +162,20 @@ fn both_select_multiple_shapes_must_agree() {
         ]
     );
     let book = Codebook::get();
-    let sets: Vec<String> = v.records.iter().map(|r| book.format_set(CodeList::Need, r.needs)).collect();
-    assert_eq!(sets, ["transfer_costs housing", "transfer_costs legal_advice", "", "housing"]);
+    let sets: Vec<String> = v
+        .records
+        .iter()
+        .map(|r| book.format_set(CodeList::Need, r.needs))
+        .collect();
+    assert_eq!(
+        sets,
+        [
+            "transfer_costs housing",
+            "transfer_costs legal_advice",
+            "",
+            "housing"
+        ]
+    );
 }
 
 #[test]
@@ -123,10 +185,18 @@ fn option_columns_alone_and_unknown_options() {
                yes;f;35-44;2024-03-05;33138;0;1;1\n";
     let v = check(csv);
     let book = Codebook::get();
-    assert_eq!(book.format_set(CodeList::Language, v.records[0].languages), "ht fr");
+    assert_eq!(
+        book.format_set(CodeList::Language, v.records[0].languages),
+        "ht fr"
+    );
     assert_eq!(
         problems(&v),
-        [(3, "languages/klingon", "1", "option \"klingon\" is not a language code; valid codes: ht, fr, en, es")]
+        [(
+            3,
+            "languages/klingon",
+            "1",
+            "option \"klingon\" is not a language code; valid codes: ht, fr, en, es"
+        )]
     );
 }
 
@@ -143,8 +213,17 @@ fn coordinates_win_and_fall_back_on_the_zip_state() {
                yes;f;35-44;2024-03-05;;;\n\
                yes;f;35-44;2024-03-05;00000;;\n";
     let v = check(csv);
-    let placed: Vec<(&str, Option<&str>, LocationSource)> =
-        v.records.iter().map(|r| (r.state_fips.as_str(), r.county_fips.as_deref(), r.location_source)).collect();
+    let placed: Vec<(&str, Option<&str>, LocationSource)> = v
+        .records
+        .iter()
+        .map(|r| {
+            (
+                r.state_fips.as_str(),
+                r.county_fips.as_deref(),
+                r.location_source,
+            )
+        })
+        .collect();
     assert_eq!(
         placed,
         [
@@ -183,7 +262,15 @@ fn future_dates_and_long_values_are_rejected() {
     );
     let v = check(&csv);
     let p = problems(&v);
-    assert_eq!(p[0], (2, "collection_date", "2025-07-01", "in the future (today is 2025-06-30)"));
+    assert_eq!(
+        p[0],
+        (
+            2,
+            "collection_date",
+            "2025-07-01",
+            "in the future (today is 2025-06-30)"
+        )
+    );
     assert_eq!(p[1].1, "external_id");
     assert_eq!(p[1].3, "longer than 128 characters");
     assert_eq!(p.len(), 2);
@@ -210,8 +297,14 @@ fn comma_csv_and_reject_policy() {
     let report = import_bytes(&store, "c.csv", csv.as_bytes(), &options(OnError::Skip)).unwrap();
     assert_eq!(report.outcome.unwrap().duplicates, 1);
     assert_eq!(store.record_count().unwrap(), 1);
-    let dry = ImportOptions { dry_run: true, ..options(OnError::Skip) };
-    assert!(import_bytes(&store, "c.csv", csv.as_bytes(), &dry).unwrap().outcome.is_none());
+    let dry = ImportOptions {
+        dry_run: true,
+        ..options(OnError::Skip)
+    };
+    assert!(import_bytes(&store, "c.csv", csv.as_bytes(), &dry)
+        .unwrap()
+        .outcome
+        .is_none());
 }
 
 #[test]
@@ -234,18 +327,29 @@ fn the_kobo_export_reads_back_to_the_same_records() {
     records.push(rich);
     let mut bare = records[3].clone();
     bare.external_id = "bare".into();
-    (bare.education, bare.occupation, bare.remits, bare.remit_amount_cents) = (None, None, None, None);
-    (bare.association_member, bare.collection_mode, bare.department) = (None, None, None);
+    (
+        bare.education,
+        bare.occupation,
+        bare.remits,
+        bare.remit_amount_cents,
+    ) = (None, None, None, None);
+    (
+        bare.association_member,
+        bare.collection_mode,
+        bare.department,
+    ) = (None, None, None);
     bare.needs = CodeSet::default();
     records.push(bare);
 
     let mut csv = Vec::new();
     write_kobo_csv(&records, &mut csv).unwrap();
     let text = String::from_utf8(csv).unwrap();
-    assert!(text.starts_with("survey/survey_round;survey/collection_date;"), "{text}");
+    assert!(
+        text.starts_with("survey/survey_round;survey/collection_date;"),
+        "{text}"
+    );
     let again = check(&text);
     assert_eq!(problems(&again), []);
     assert_eq!(again.report.ignored_columns, ["_id"]);
     assert_eq!(again.records, records);
 }
-

@@ -36,7 +36,10 @@ pub struct Ctx<'a> {
 #[derive(Debug)]
 pub enum RowResult {
     /// A valid record; `derived_id` when its external id was derived from its content.
-    Valid { record: Record, derived_id: bool },
+    Valid {
+        record: Record,
+        derived_id: bool,
+    },
     /// Consent not given: never stored, never reported with its content.
     Refused,
     Invalid(Vec<RowProblem>),
@@ -64,7 +67,11 @@ pub fn parse_bool(value: &str) -> Option<bool> {
 pub fn trim(s: &str) -> &str {
     match s.as_bytes() {
         [] => s,
-        [first, .., last] | [first @ last] if *first > b' ' && *first < 0x80 && *last > b' ' && *last < 0x80 => s,
+        [first, .., last] | [first @ last]
+            if *first > b' ' && *first < 0x80 && *last > b' ' && *last < 0x80 =>
+        {
+            s
+        }
         _ => s.trim(),
     }
 }
@@ -102,7 +109,10 @@ impl CodeIndex {
         let v = trim(value).as_bytes();
         if !v.is_empty() {
             let candidates = &self.lists[list as usize][slot(v)];
-            if let Some((_, i)) = candidates.iter().find(|(c, _)| c.as_bytes().eq_ignore_ascii_case(v)) {
+            if let Some((_, i)) = candidates
+                .iter()
+                .find(|(c, _)| c.as_bytes().eq_ignore_ascii_case(v))
+            {
                 return Ok(*i);
             }
         }
@@ -152,7 +162,11 @@ pub fn parse_cents(value: &str) -> Result<i64, String> {
     if int.len() > 7 {
         return Err("more than USD 1,000,000".into());
     }
-    let dollars: i64 = if int.is_empty() { 0 } else { int.parse().expect("digits") };
+    let dollars: i64 = if int.is_empty() {
+        0
+    } else {
+        int.parse().expect("digits")
+    };
     let cents: i64 = format!("{frac_trimmed:0<2}").parse().expect("digits");
     let total = dollars * 100 + cents;
     if negative && total != 0 {
@@ -166,7 +180,9 @@ pub fn parse_cents(value: &str) -> Result<i64, String> {
 
 fn digits<const N: usize>(b: &[u8]) -> Option<u32> {
     let b = b.get(..N)?;
-    b.iter().try_fold(0u32, |acc, &d| d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0')))
+    b.iter().try_fold(0u32, |acc, &d| {
+        d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
+    })
 }
 
 /// Checks the time part of an ISO date-time: `HH:MM[:SS[.fff]][Z|±HH[:MM]]`.
@@ -215,14 +231,16 @@ pub fn parse_date(value: &str) -> Result<Date, String> {
     if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
         return Err(EXPECTED.into());
     }
-    let (Some(y), Some(m), Some(d)) = (digits::<4>(b), digits::<2>(&b[5..]), digits::<2>(&b[8..])) else {
+    let (Some(y), Some(m), Some(d)) = (digits::<4>(b), digits::<2>(&b[5..]), digits::<2>(&b[8..]))
+    else {
         return Err(EXPECTED.into());
     };
     if b.len() > 10 && !((b[10] == b'T' || b[10] == b' ') && valid_time(&b[11..])) {
         return Err(EXPECTED.into());
     }
     let month = Month::try_from(m as u8).map_err(|_| format!("no month {m}"))?;
-    Date::from_calendar_date(y as i32, month, d as u8).map_err(|_| format!("no such day: {y:04}-{m:02}-{d:02}"))
+    Date::from_calendar_date(y as i32, month, d as u8)
+        .map_err(|_| format!("no such day: {y:04}-{m:02}-{d:02}"))
 }
 
 /// Checks a collection date's range: from 2000-01-01 to `today`.
@@ -241,7 +259,9 @@ pub fn check_date(date: Date, today: Date) -> Result<Date, String> {
 pub fn normalise_zip(value: &str) -> Result<String, String> {
     let v = value.trim();
     let main = match v.split_once('-') {
-        Some((main, plus4)) if plus4.len() == 4 && plus4.bytes().all(|b| b.is_ascii_digit()) => main,
+        Some((main, plus4)) if plus4.len() == 4 && plus4.bytes().all(|b| b.is_ascii_digit()) => {
+            main
+        }
         Some(_) => return Err("expected a 5-digit ZIP code (or ZIP+4 like 02126-1234)".into()),
         None if v.len() == 9 => &v[..5],
         None => v,
@@ -258,7 +278,10 @@ pub fn normalise_zip(value: &str) -> Result<String, String> {
 
 /// Parses one coordinate in degrees within ±`limit`.
 pub fn parse_degrees(value: &str, what: &str, limit: f64) -> Result<f64, String> {
-    let v: f64 = value.trim().parse().map_err(|_| format!("{what} is not a number"))?;
+    let v: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{what} is not a number"))?;
     if !v.is_finite() {
         return Err(format!("{what} is not a finite number"));
     }
@@ -363,10 +386,23 @@ impl<'r> RowCtx<'r, '_> {
             }
             any_option = true;
             match (parse_bool(v), opt.code) {
-                (None, _) => self.problems.add(&opt.col, self.cell(&opt.col), "expected 1 or 0 (selected or not)"),
+                (None, _) => self.problems.add(
+                    &opt.col,
+                    self.cell(&opt.col),
+                    "expected 1 or 0 (selected or not)",
+                ),
                 (Some(true), None) => {
                     let e = book.unknown(m.list, &opt.option);
-                    self.problems.add(&opt.col, v, format!("option {:?} is not a {} code; valid codes: {}", opt.option, m.list, e.valid.join(", ")))
+                    self.problems.add(
+                        &opt.col,
+                        v,
+                        format!(
+                            "option {:?} is not a {} code; valid codes: {}",
+                            opt.option,
+                            m.list,
+                            e.valid.join(", ")
+                        ),
+                    )
                 }
                 (Some(sel), Some(code)) => {
                     stated.insert(code);
@@ -379,7 +415,13 @@ impl<'r> RowCtx<'r, '_> {
         }
         match (summary, m.summary.as_ref()) {
             (Some(s), Some(col)) if any_option && (s.0 & stated.0) != ticked.0 => {
-                let list = |set: CodeSet| if set.is_empty() { "nothing".to_string() } else { book.format_set(m.list, set) };
+                let list = |set: CodeSet| {
+                    if set.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        book.format_set(m.list, set)
+                    }
+                };
                 self.problems.add(
                     col,
                     self.cell(col),
@@ -401,7 +443,14 @@ impl<'r> RowCtx<'r, '_> {
 pub fn validate_row(ctx: &Ctx<'_>, row: Row<'_>) -> RowResult {
     let plan = ctx.plan;
     let cell = |c: &Col| row.cell(c.idx);
-    let mut r = RowCtx { row, ctx, problems: Problems { row: row.number, list: Vec::new() } };
+    let mut r = RowCtx {
+        row,
+        ctx,
+        problems: Problems {
+            row: row.number,
+            list: Vec::new(),
+        },
+    };
 
     // Consent first: without a clear yes nothing else of the row is read.
     let consent = cell(&plan.consent);
@@ -412,7 +461,11 @@ pub fn validate_row(ctx: &Ctx<'_>, row: Row<'_>) -> RowResult {
         Some(true) => {}
         Some(false) => return RowResult::Refused,
         None => {
-            r.problems.add(&plan.consent, consent, format!("{BOOL_REASON}; rows without a clear yes are not imported"));
+            r.problems.add(
+                &plan.consent,
+                consent,
+                format!("{BOOL_REASON}; rows without a clear yes are not imported"),
+            );
             return RowResult::Invalid(r.problems.list);
         }
     }
@@ -431,7 +484,8 @@ pub fn validate_row(ctx: &Ctx<'_>, row: Row<'_>) -> RowResult {
 
     let external_id = match r.opt(&plan.external_id) {
         Some((col, v)) if v.len() > MAX_ID_LEN => {
-            r.problems.add(col, v, format!("longer than {MAX_ID_LEN} characters"));
+            r.problems
+                .add(col, v, format!("longer than {MAX_ID_LEN} characters"));
             None
         }
         Some((_, v)) => Some(v.to_string()),
@@ -439,7 +493,8 @@ pub fn validate_row(ctx: &Ctx<'_>, row: Row<'_>) -> RowResult {
     };
     let survey_round = match r.opt(&plan.survey_round) {
         Some((col, v)) if v.chars().count() > MAX_ROUND_LEN => {
-            r.problems.add(col, v, format!("longer than {MAX_ROUND_LEN} characters"));
+            r.problems
+                .add(col, v, format!("longer than {MAX_ROUND_LEN} characters"));
             String::new()
         }
         Some((_, v)) => v.to_string(),
@@ -447,7 +502,9 @@ pub fn validate_row(ctx: &Ctx<'_>, row: Row<'_>) -> RowResult {
     };
 
     // Collection date, falling back to Kobo's `_submission_time`.
-    let date_col = r.opt(&plan.collection_date).or_else(|| r.opt(&plan.submission_time));
+    let date_col = r
+        .opt(&plan.collection_date)
+        .or_else(|| r.opt(&plan.submission_time));
     let collected_on = match date_col {
         Some((col, v)) => match parse_date(v).and_then(|d| check_date(d, ctx.today)) {
             Ok(d) => Some(d),
@@ -457,7 +514,11 @@ pub fn validate_row(ctx: &Ctx<'_>, row: Row<'_>) -> RowResult {
             }
         },
         None => {
-            let col = plan.collection_date.as_ref().or(plan.submission_time.as_ref()).expect("checked by Plan");
+            let col = plan
+                .collection_date
+                .as_ref()
+                .or(plan.submission_time.as_ref())
+                .expect("checked by Plan");
             r.problems.add(col, "", "required");
             None
         }
@@ -471,7 +532,8 @@ pub fn validate_row(ctx: &Ctx<'_>, row: Row<'_>) -> RowResult {
             Ok(z) => match ctx.geocoder.zip(&z) {
                 Some(info) => Some((z, info)),
                 None => {
-                    r.problems.add(col, cell(col), format!("unknown ZIP code {z}"));
+                    r.problems
+                        .add(col, cell(col), format!("unknown ZIP code {z}"));
                     location_ok = false;
                     None
                 }
@@ -490,12 +552,14 @@ pub fn validate_row(ctx: &Ctx<'_>, row: Row<'_>) -> RowResult {
             match (lat_v.is_empty(), lon_v.is_empty()) {
                 (true, true) => None,
                 (false, true) => {
-                    r.problems.add(lon_col, "", "longitude missing (latitude is given)");
+                    r.problems
+                        .add(lon_col, "", "longitude missing (latitude is given)");
                     location_ok = false;
                     None
                 }
                 (true, false) => {
-                    r.problems.add(lat_col, "", "latitude missing (longitude is given)");
+                    r.problems
+                        .add(lat_col, "", "latitude missing (longitude is given)");
                     location_ok = false;
                     None
                 }
@@ -522,28 +586,64 @@ pub fn validate_row(ctx: &Ctx<'_>, row: Row<'_>) -> RowResult {
                 Some(p) => {
                     // A point in no county polygon of its state takes its ZIP's county.
                     let county = p.county_fips.or_else(|| {
-                        zip.as_ref().filter(|(_, z)| z.state_fips == p.state_fips).and_then(|(_, z)| z.county_fips)
+                        zip.as_ref()
+                            .filter(|(_, z)| z.state_fips == p.state_fips)
+                            .and_then(|(_, z)| z.county_fips)
                     });
-                    place = Some((lat, lon, LocationSource::Point, p.state_fips, county, h3_cell(lat, lon)));
+                    place = Some((
+                        lat,
+                        lon,
+                        LocationSource::Point,
+                        p.state_fips,
+                        county,
+                        h3_cell(lat, lon),
+                    ));
                 }
                 // Off every state polygon (coast, island): the ZIP, when given, names the state.
                 None => match &zip {
                     Some((_, z)) => {
-                        place = Some((lat, lon, LocationSource::Point, z.state_fips, z.county_fips, h3_cell(lat, lon)))
+                        place = Some((
+                            lat,
+                            lon,
+                            LocationSource::Point,
+                            z.state_fips,
+                            z.county_fips,
+                            h3_cell(lat, lon),
+                        ))
                     }
                     None => {
-                        let hint = if ctx.geocoder.in_us(lat, lon) { " (are latitude and longitude swapped?)" } else { "" };
-                        let value = format!("{}, {}", trim(cell(lat_col)), trim(cell(plan.longitude.as_ref().expect("pair"))));
+                        let hint = if ctx.geocoder.in_us(lat, lon) {
+                            " (are latitude and longitude swapped?)"
+                        } else {
+                            ""
+                        };
+                        let value = format!(
+                            "{}, {}",
+                            trim(cell(lat_col)),
+                            trim(cell(plan.longitude.as_ref().expect("pair")))
+                        );
                         r.problems.add(lat_col, &value, format!("the point ({lat}, {lon}) is outside every US state and no ZIP code is given{hint}"));
                     }
                 },
             },
             (None, Some((_, z))) => {
-                place = Some((z.lat, z.lon, LocationSource::ZipCentroid, z.state_fips, z.county_fips, Some(z.h3_cell)))
+                place = Some((
+                    z.lat,
+                    z.lon,
+                    LocationSource::ZipCentroid,
+                    z.state_fips,
+                    z.county_fips,
+                    Some(z.h3_cell),
+                ))
             }
             (None, None) => {
-                let col = plan.zip.as_ref().or(plan.latitude.as_ref()).expect("checked by Plan");
-                r.problems.add(col, "", "a ZIP code or coordinates are required");
+                let col = plan
+                    .zip
+                    .as_ref()
+                    .or(plan.latitude.as_ref())
+                    .expect("checked by Plan");
+                r.problems
+                    .add(col, "", "a ZIP code or coordinates are required");
             }
         }
     }
@@ -580,8 +680,10 @@ pub fn validate_row(ctx: &Ctx<'_>, row: Row<'_>) -> RowResult {
     if !r.problems.list.is_empty() {
         return RowResult::Invalid(r.problems.list);
     }
-    let (Some(collected_on), Some((lat, lon, location_source, state_fips, county_fips, Some(h3_cell)))) =
-        (collected_on, place)
+    let (
+        Some(collected_on),
+        Some((lat, lon, location_source, state_fips, county_fips, Some(h3_cell))),
+    ) = (collected_on, place)
     else {
         unreachable!("a row without problems has a date and a place")
     };
@@ -636,29 +738,91 @@ pub fn derived_external_id(book: &Codebook, r: &Record, occurrence: u32) -> Stri
     let flag = |b: Option<bool>| b.map_or("", |b| if b { "1" } else { "0" });
     let _ = write!(s, "survey_round={}\x1f", r.survey_round);
     let _ = write!(s, "collection_date={}\x1f", r.collected_on);
-    let _ = write!(s, "collection_mode={}\x1f", one(CodeList::CollectionMode, r.collection_mode));
+    let _ = write!(
+        s,
+        "collection_mode={}\x1f",
+        one(CodeList::CollectionMode, r.collection_mode)
+    );
     let _ = write!(s, "zip={}\x1f", r.zip.as_deref().unwrap_or(""));
     if r.location_source == LocationSource::Point {
         let _ = write!(s, "latitude={}\x1flongitude={}\x1f", r.lat, r.lon);
     }
     let _ = write!(s, "gender={}\x1f", book.code(CodeList::Gender, r.gender));
-    let _ = write!(s, "age_band={}\x1f", book.code(CodeList::AgeBand, r.age_band));
+    let _ = write!(
+        s,
+        "age_band={}\x1f",
+        book.code(CodeList::AgeBand, r.age_band)
+    );
     let _ = write!(s, "education={}\x1f", one(CodeList::Education, r.education));
-    let _ = write!(s, "years_in_us={}\x1f", one(CodeList::YearsInUs, r.years_in_us));
-    let _ = write!(s, "generation={}\x1f", one(CodeList::Generation, r.generation));
-    let _ = write!(s, "occupation={}\x1f", one(CodeList::Occupation, r.occupation));
-    let _ = write!(s, "sectors={}\x1f", book.format_set(CodeList::Sector, r.sectors));
-    let _ = write!(s, "department={}\x1f", one(CodeList::Department, r.department));
-    let _ = write!(s, "support_sectors={}\x1f", book.format_set(CodeList::Sector, r.support_sectors));
+    let _ = write!(
+        s,
+        "years_in_us={}\x1f",
+        one(CodeList::YearsInUs, r.years_in_us)
+    );
+    let _ = write!(
+        s,
+        "generation={}\x1f",
+        one(CodeList::Generation, r.generation)
+    );
+    let _ = write!(
+        s,
+        "occupation={}\x1f",
+        one(CodeList::Occupation, r.occupation)
+    );
+    let _ = write!(
+        s,
+        "sectors={}\x1f",
+        book.format_set(CodeList::Sector, r.sectors)
+    );
+    let _ = write!(
+        s,
+        "department={}\x1f",
+        one(CodeList::Department, r.department)
+    );
+    let _ = write!(
+        s,
+        "support_sectors={}\x1f",
+        book.format_set(CodeList::Sector, r.support_sectors)
+    );
     let _ = write!(s, "remits={}\x1f", flag(r.remits));
-    let _ = write!(s, "remit_amount_cents={}\x1f", r.remit_amount_cents.map(|c| c.to_string()).unwrap_or_default());
-    let _ = write!(s, "remit_frequency={}\x1f", one(CodeList::RemitFrequency, r.remit_frequency));
-    let _ = write!(s, "remit_channel={}\x1f", one(CodeList::RemitChannel, r.remit_channel));
+    let _ = write!(
+        s,
+        "remit_amount_cents={}\x1f",
+        r.remit_amount_cents
+            .map(|c| c.to_string())
+            .unwrap_or_default()
+    );
+    let _ = write!(
+        s,
+        "remit_frequency={}\x1f",
+        one(CodeList::RemitFrequency, r.remit_frequency)
+    );
+    let _ = write!(
+        s,
+        "remit_channel={}\x1f",
+        one(CodeList::RemitChannel, r.remit_channel)
+    );
     let _ = write!(s, "needs={}\x1f", book.format_set(CodeList::Need, r.needs));
-    let _ = write!(s, "difficulties={}\x1f", book.format_set(CodeList::Difficulty, r.difficulties));
-    let _ = write!(s, "willingness={}\x1f", book.format_set(CodeList::Willingness, r.willingness));
-    let _ = write!(s, "channels={}\x1f", book.format_set(CodeList::Channel, r.channels));
-    let _ = write!(s, "languages={}\x1f", book.format_set(CodeList::Language, r.languages));
+    let _ = write!(
+        s,
+        "difficulties={}\x1f",
+        book.format_set(CodeList::Difficulty, r.difficulties)
+    );
+    let _ = write!(
+        s,
+        "willingness={}\x1f",
+        book.format_set(CodeList::Willingness, r.willingness)
+    );
+    let _ = write!(
+        s,
+        "channels={}\x1f",
+        book.format_set(CodeList::Channel, r.channels)
+    );
+    let _ = write!(
+        s,
+        "languages={}\x1f",
+        book.format_set(CodeList::Language, r.languages)
+    );
     let _ = write!(s, "association_member={}", flag(r.association_member));
     if occurrence > 0 {
         let _ = write!(s, "\x1eoccurrence={occurrence}");
@@ -674,7 +838,11 @@ mod tests {
     #[test]
     fn booleans_in_three_languages() {
         for yes in ["yes", "YES", "Oui", "wi", "true", "TRUE", "1", " y e s "] {
-            assert_eq!(parse_bool(yes), if yes.contains(' ') { None } else { Some(true) }, "{yes}");
+            assert_eq!(
+                parse_bool(yes),
+                if yes.contains(' ') { None } else { Some(true) },
+                "{yes}"
+            );
         }
         for no in ["no", "Non", "NON", "false", "0"] {
             assert_eq!(parse_bool(no), Some(false), "{no}");
@@ -691,14 +859,29 @@ mod tests {
         for list in CodeList::ALL {
             for (i, c) in book.codes(list).iter().enumerate() {
                 assert_eq!(index.index(list, &c.code), Ok(i as u8));
-                assert_eq!(index.index(list, &format!(" {} ", c.code.to_uppercase())), Ok(i as u8));
+                assert_eq!(
+                    index.index(list, &format!(" {} ", c.code.to_uppercase())),
+                    Ok(i as u8)
+                );
             }
         }
         for bad in ["q", " q ", "", "ff", "é"] {
-            assert_eq!(index.index(CodeList::Gender, bad), book.index(CodeList::Gender, bad));
+            assert_eq!(
+                index.index(CodeList::Gender, bad),
+                book.index(CodeList::Gender, bad)
+            );
         }
-        for set in ["whatsapp  church", "WhatsApp\u{a0}church ", "", "whatsapp pigeon"] {
-            assert_eq!(index.set(CodeList::Channel, set), book.parse_set(CodeList::Channel, set), "{set}");
+        for set in [
+            "whatsapp  church",
+            "WhatsApp\u{a0}church ",
+            "",
+            "whatsapp pigeon",
+        ] {
+            assert_eq!(
+                index.set(CodeList::Channel, set),
+                book.parse_set(CodeList::Channel, set),
+                "{set}"
+            );
         }
         assert_eq!(trim(" a "), "a");
         assert_eq!(trim("\u{a0}a"), "a");
@@ -722,16 +905,33 @@ mod tests {
         assert_eq!(parse_cents("1000000"), Ok(100_000_000));
         assert_eq!(parse_cents("1000000.00"), Ok(100_000_000));
         // 0.1 + 0.2 is not 0.3 in floating point; in cents it is.
-        assert_eq!(parse_cents("0.1").unwrap() + parse_cents("0.2").unwrap(), parse_cents("0.3").unwrap());
-        assert_eq!(parse_cents("1000000.01").unwrap_err(), "more than USD 1,000,000");
-        assert_eq!(parse_cents("99999999999999999999").unwrap_err(), "more than USD 1,000,000");
+        assert_eq!(
+            parse_cents("0.1").unwrap() + parse_cents("0.2").unwrap(),
+            parse_cents("0.3").unwrap()
+        );
+        assert_eq!(
+            parse_cents("1000000.01").unwrap_err(),
+            "more than USD 1,000,000"
+        );
+        assert_eq!(
+            parse_cents("99999999999999999999").unwrap_err(),
+            "more than USD 1,000,000"
+        );
         assert_eq!(parse_cents("-5").unwrap_err(), "must not be negative");
-        assert_eq!(parse_cents("1.234").unwrap_err(), "more than 2 decimals (amounts are kept to the cent)");
+        assert_eq!(
+            parse_cents("1.234").unwrap_err(),
+            "more than 2 decimals (amounts are kept to the cent)"
+        );
         assert_eq!(parse_cents("NaN").unwrap_err(), "not a finite number");
         assert_eq!(parse_cents("-inf").unwrap_err(), "not a finite number");
         assert_eq!(parse_cents("Infinity").unwrap_err(), "not a finite number");
         for bad in ["", ".", "$150", "1,500", "1e3", "12.5.1", "abc", "1 000"] {
-            assert!(parse_cents(bad).unwrap_err().starts_with("expected an amount"), "{bad}");
+            assert!(
+                parse_cents(bad)
+                    .unwrap_err()
+                    .starts_with("expected an amount"),
+                "{bad}"
+            );
         }
     }
 
@@ -751,16 +951,44 @@ mod tests {
             // The calendar date as written, not converted to UTC.
             assert_eq!(parse_date(dt), Ok(date!(2024 - 03 - 05)), "{dt}");
         }
-        assert_eq!(parse_date("2024-02-30").unwrap_err(), "no such day: 2024-02-30");
+        assert_eq!(
+            parse_date("2024-02-30").unwrap_err(),
+            "no such day: 2024-02-30"
+        );
         assert_eq!(parse_date("2024-13-01").unwrap_err(), "no month 13");
-        for bad in ["05/03/2024", "2024-3-5", "20240305", "2024-03-05T25:00", "2024-03-05T14:22:10+5", "2024-03-05x", ""] {
-            assert!(parse_date(bad).unwrap_err().starts_with("expected an ISO date"), "{bad}");
+        for bad in [
+            "05/03/2024",
+            "2024-3-5",
+            "20240305",
+            "2024-03-05T25:00",
+            "2024-03-05T14:22:10+5",
+            "2024-03-05x",
+            "",
+        ] {
+            assert!(
+                parse_date(bad)
+                    .unwrap_err()
+                    .starts_with("expected an ISO date"),
+                "{bad}"
+            );
         }
         let today = date!(2025 - 06 - 30);
-        assert_eq!(check_date(date!(2025 - 06 - 30), today), Ok(date!(2025 - 06 - 30)));
-        assert_eq!(check_date(date!(2000 - 01 - 01), today), Ok(date!(2000 - 01 - 01)));
-        assert_eq!(check_date(date!(2025 - 07 - 01), today).unwrap_err(), "in the future (today is 2025-06-30)");
-        assert_eq!(check_date(date!(1999 - 12 - 31), today).unwrap_err(), "before 2000-01-01");
+        assert_eq!(
+            check_date(date!(2025 - 06 - 30), today),
+            Ok(date!(2025 - 06 - 30))
+        );
+        assert_eq!(
+            check_date(date!(2000 - 01 - 01), today),
+            Ok(date!(2000 - 01 - 01))
+        );
+        assert_eq!(
+            check_date(date!(2025 - 07 - 01), today).unwrap_err(),
+            "in the future (today is 2025-06-30)"
+        );
+        assert_eq!(
+            check_date(date!(1999 - 12 - 31), today).unwrap_err(),
+            "before 2000-01-01"
+        );
     }
 
     #[test]
@@ -772,7 +1000,9 @@ mod tests {
         assert_eq!(normalise_zip("2126").unwrap(), "02126");
         assert_eq!(normalise_zip("2126-1234").unwrap(), "02126");
         assert_eq!(normalise_zip("601").unwrap(), "00601");
-        for bad in ["1234567", "12", "abcde", "12345-12", "12 345", "-1234", "33138.0"] {
+        for bad in [
+            "1234567", "12", "abcde", "12345-12", "12 345", "-1234", "33138.0",
+        ] {
             assert!(normalise_zip(bad).is_err(), "{bad}");
         }
     }
@@ -781,9 +1011,21 @@ mod tests {
     fn degrees_are_finite_and_in_range() {
         assert_eq!(parse_degrees("25.83", "latitude", 90.0), Ok(25.83));
         assert_eq!(parse_degrees("-80.19", "longitude", 180.0), Ok(-80.19));
-        assert_eq!(parse_degrees("91", "latitude", 90.0).unwrap_err(), "latitude out of range (−90…90 degrees)");
-        assert_eq!(parse_degrees("NaN", "latitude", 90.0).unwrap_err(), "latitude is not a finite number");
-        assert_eq!(parse_degrees("inf", "longitude", 180.0).unwrap_err(), "longitude is not a finite number");
-        assert_eq!(parse_degrees("25,83", "latitude", 90.0).unwrap_err(), "latitude is not a number");
+        assert_eq!(
+            parse_degrees("91", "latitude", 90.0).unwrap_err(),
+            "latitude out of range (−90…90 degrees)"
+        );
+        assert_eq!(
+            parse_degrees("NaN", "latitude", 90.0).unwrap_err(),
+            "latitude is not a finite number"
+        );
+        assert_eq!(
+            parse_degrees("inf", "longitude", 180.0).unwrap_err(),
+            "longitude is not a finite number"
+        );
+        assert_eq!(
+            parse_degrees("25,83", "latitude", 90.0).unwrap_err(),
+            "latitude is not a number"
+        );
     }
 }

@@ -120,14 +120,18 @@ impl PlaceFields {
 pub fn run(store: &dyn Store, args: &PlacesArgs) -> anyhow::Result<ExitCode> {
     let outcome = match &args.command {
         PlacesCommand::List { kind, json } => return list(store, kind.as_deref(), *json),
-        PlacesCommand::Nearest { lon, lat, k, kind } => return nearest(store, *lon, *lat, *k, kind.as_deref()),
-        PlacesCommand::Add(fields) => edit::create(store, &fields.over(PlaceInput::default())).map(|p| format!("added {}", p.id)),
+        PlacesCommand::Nearest { lon, lat, k, kind } => {
+            return nearest(store, *lon, *lat, *k, kind.as_deref())
+        }
+        PlacesCommand::Add(fields) => edit::create(store, &fields.over(PlaceInput::default()))
+            .map(|p| format!("added {}", p.id)),
         PlacesCommand::Update { id, fields } => {
             let current = store.places()?.into_iter().find(|p| &p.id == id);
             match current {
                 None if super::is_post_id(id) => Err(PlaceError::ReadOnly(id.clone())),
                 None => Err(PlaceError::NotFound(id.clone())),
-                Some(p) => edit::replace(store, id, &fields.over(PlaceInput::from(&p))).map(|p| format!("updated {}", p.id)),
+                Some(p) => edit::replace(store, id, &fields.over(PlaceInput::from(&p)))
+                    .map(|p| format!("updated {}", p.id)),
             }
         }
         PlacesCommand::Remove { id } => edit::remove(store, id).map(|()| format!("removed {id}")),
@@ -140,7 +144,10 @@ pub fn run(store: &dyn Store, args: &PlacesArgs) -> anyhow::Result<ExitCode> {
         Err(PlaceError::Store(e)) => Err(e.into()),
         Err(e @ PlaceError::Invalid { .. }) => {
             eprintln!("error: {e}");
-            if let PlaceError::Invalid { valid: Some(valid), .. } = &e {
+            if let PlaceError::Invalid {
+                valid: Some(valid), ..
+            } = &e
+            {
                 eprintln!("valid: {}", valid.join(", "));
             }
             Ok(ExitCode::from(2))
@@ -162,26 +169,50 @@ fn kinds(kind: Option<&str>) -> anyhow::Result<KindFilter> {
 fn list(store: &dyn Store, kind: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
     let set = PlaceSet::build(store.places()?);
     let filter = kinds(kind)?;
-    let places: Vec<_> = (0..set.len()).filter(|&i| filter.contains(set.kind(i))).map(|i| set.place(i)).collect();
+    let places: Vec<_> = (0..set.len())
+        .filter(|&i| filter.contains(set.kind(i)))
+        .map(|i| set.place(i))
+        .collect();
     if json {
         println!("{}", serde_json::to_string_pretty(&places)?);
     } else {
-        println!("{:<20} {:<18} {:<4} {:<22} {:>10} {:>11}  name", "id", "kind", "st", "city", "lat", "lon");
+        println!(
+            "{:<20} {:<18} {:<4} {:<22} {:>10} {:>11}  name",
+            "id", "kind", "st", "city", "lat", "lon"
+        );
         for p in places {
-            println!("{:<20} {:<18} {:<4} {:<22} {:>10.5} {:>11.5}  {}", p.id, p.kind, p.state, p.city, p.lat, p.lon, p.name);
+            println!(
+                "{:<20} {:<18} {:<4} {:<22} {:>10.5} {:>11.5}  {}",
+                p.id, p.kind, p.state, p.city, p.lat, p.lon, p.name
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn nearest(store: &dyn Store, lon: f64, lat: f64, k: usize, kind: Option<&str>) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(lon.is_finite() && (-180.0..=180.0).contains(&lon), "--lon must be −180 to 180");
-    anyhow::ensure!(lat.is_finite() && (-90.0..=90.0).contains(&lat), "--lat must be −90 to 90");
+fn nearest(
+    store: &dyn Store,
+    lon: f64,
+    lat: f64,
+    k: usize,
+    kind: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        lon.is_finite() && (-180.0..=180.0).contains(&lon),
+        "--lon must be −180 to 180"
+    );
+    anyhow::ensure!(
+        lat.is_finite() && (-90.0..=90.0).contains(&lat),
+        "--lat must be −90 to 90"
+    );
     let set = PlaceSet::build(store.places()?);
     println!("{:>9}  {:<20} {:<18} name", "km", "id", "kind");
     for hit in set.nearest(lon, lat, k, kinds(kind)?) {
         let p = set.place(hit.index);
-        println!("{:>9.3}  {:<20} {:<18} {}", hit.distance_km, p.id, p.kind, p.name);
+        println!(
+            "{:>9.3}  {:<20} {:<18} {}",
+            hit.distance_km, p.id, p.kind, p.name
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

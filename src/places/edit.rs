@@ -67,7 +67,11 @@ impl From<&Place> for PlaceInput {
 pub enum PlaceError {
     /// 422, naming the field (and the valid codes when it is a code).
     #[error("invalid {field}: {reason}")]
-    Invalid { field: &'static str, reason: String, valid: Option<Vec<String>> },
+    Invalid {
+        field: &'static str,
+        reason: String,
+        valid: Option<Vec<String>>,
+    },
     /// 409: consular posts are read-only.
     #[error("{0} is a consular post; posts come from geodata and cannot be changed here")]
     ReadOnly(String),
@@ -82,7 +86,11 @@ pub enum PlaceError {
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> PlaceError {
-    PlaceError::Invalid { field, reason: reason.into(), valid: None }
+    PlaceError::Invalid {
+        field,
+        reason: reason.into(),
+        valid: None,
+    }
 }
 
 /// Checks an association and returns it in canonical form, with id `id`.
@@ -92,7 +100,12 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> PlaceError {
 pub fn validate(input: &PlaceInput, id: &str) -> Result<Place, PlaceError> {
     let book = Codebook::get();
     check_id(id)?;
-    let kind = input.kind.as_deref().map(str::trim).filter(|k| !k.is_empty()).ok_or_else(|| invalid("kind", "required"))?;
+    let kind = input
+        .kind
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| invalid("kind", "required"))?;
     let association_kinds = || {
         book.codes(CodeList::PlaceKind)
             .iter()
@@ -124,28 +137,54 @@ pub fn validate(input: &PlaceInput, id: &str) -> Result<Place, PlaceError> {
         return Err(invalid("name", "required, and not blank"));
     }
     let city = text("city", input.city.as_deref().unwrap_or(""), MAX_CITY_CHARS)?;
-    let lat = input.lat.ok_or_else(|| invalid("lat", "required (degrees north, −90 to 90)"))?;
-    let lon = input.lon.ok_or_else(|| invalid("lon", "required (degrees east, −180 to 180)"))?;
+    let lat = input
+        .lat
+        .ok_or_else(|| invalid("lat", "required (degrees north, −90 to 90)"))?;
+    let lon = input
+        .lon
+        .ok_or_else(|| invalid("lon", "required (degrees east, −180 to 180)"))?;
     if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
-        return Err(invalid("lat", format!("{lat} is not a latitude (−90 to 90)")));
+        return Err(invalid(
+            "lat",
+            format!("{lat} is not a latitude (−90 to 90)"),
+        ));
     }
     if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
-        return Err(invalid("lon", format!("{lon} is not a longitude (−180 to 180)")));
+        return Err(invalid(
+            "lon",
+            format!("{lon} is not a longitude (−180 to 180)"),
+        ));
     }
     let state = locate_state(input.state.as_deref(), lon, lat)?;
     let sectors = codes("sectors", CodeList::Sector, &input.sectors)?;
     let languages = codes("languages", CodeList::Language, &input.languages)?;
-    Ok(Place { id: id.to_string(), kind, name, city, state, lat, lon, sectors, languages, is_demo: input.is_demo })
+    Ok(Place {
+        id: id.to_string(),
+        kind,
+        name,
+        city,
+        state,
+        lat,
+        lon,
+        sectors,
+        languages,
+        is_demo: input.is_demo,
+    })
 }
 
 fn check_id(id: &str) -> Result<(), PlaceError> {
     let ok = (1..=64).contains(&id.len())
         && id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if ok {
         Ok(())
     } else {
-        Err(invalid("id", "1 to 64 characters: letters, digits, '-', '_' or '.', starting with a letter or digit"))
+        Err(invalid(
+            "id",
+            "1 to 64 characters: letters, digits, '-', '_' or '.', starting with a letter or digit",
+        ))
     }
 }
 
@@ -156,7 +195,10 @@ fn text(field: &'static str, s: &str, max: usize) -> Result<String, PlaceError> 
         return Err(invalid(field, format!("at most {max} characters")));
     }
     if s.chars().any(char::is_control) {
-        return Err(invalid(field, "control characters (line breaks, tabs…) are not allowed"));
+        return Err(invalid(
+            field,
+            "control characters (line breaks, tabs…) are not allowed",
+        ));
     }
     Ok(s.to_string())
 }
@@ -184,7 +226,9 @@ fn codes(field: &'static str, list: CodeList, given: &[String]) -> Result<Vec<St
 /// whose bounding box (plus a small margin) holds it.
 fn locate_state(given: Option<&str>, lon: f64, lat: f64) -> Result<String, PlaceError> {
     let geo = Geodata::get();
-    let given = given.map(|s| s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty());
+    let given = given
+        .map(|s| s.trim().to_ascii_uppercase())
+        .filter(|s| !s.is_empty());
     let given_area = match &given {
         None => None,
         Some(s) => Some(geo.state_by_postal(s).ok_or_else(|| PlaceError::Invalid {
@@ -233,7 +277,12 @@ pub fn new_id() -> String {
 /// # Errors
 /// Invalid input, an id already taken (or a post's), a store failure.
 pub fn create(store: &dyn Store, input: &PlaceInput) -> Result<Place, PlaceError> {
-    let id = input.id.as_deref().map(str::trim).filter(|s| !s.is_empty()).map_or_else(new_id, str::to_string);
+    let id = input
+        .id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map_or_else(new_id, str::to_string);
     let place = validate(input, &id)?;
     if is_post_id(&id) || store.places()?.iter().any(|p| p.id == id) {
         return Err(PlaceError::Exists(id));
@@ -251,7 +300,10 @@ pub fn replace(store: &dyn Store, id: &str, input: &PlaceInput) -> Result<Place,
         return Err(PlaceError::ReadOnly(id.to_string()));
     }
     if input.id.as_deref().is_some_and(|given| given.trim() != id) {
-        return Err(invalid("id", "differs from the id in the path; ids cannot be changed"));
+        return Err(invalid(
+            "id",
+            "differs from the id in the path; ids cannot be changed",
+        ));
     }
     if !store.places()?.iter().any(|p| p.id == id) {
         return Err(PlaceError::NotFound(id.to_string()));
@@ -312,24 +364,120 @@ mod tests {
     #[test]
     fn each_invalid_field_is_named() {
         let cases: Vec<(&str, PlaceInput, &str)> = vec![
-            ("missing kind", PlaceInput { kind: None, ..input() }, "kind"),
-            ("consular kind", PlaceInput { kind: Some("embassy".into()), ..input() }, "kind"),
-            ("unknown kind", PlaceInput { kind: Some("club".into()), ..input() }, "kind"),
-            ("blank name", PlaceInput { name: Some("   ".into()), ..input() }, "name"),
-            ("long name", PlaceInput { name: Some("x".repeat(201)), ..input() }, "name"),
-            ("latitude out of range", PlaceInput { lat: Some(95.0), ..input() }, "lat"),
-            ("longitude not a number", PlaceInput { lon: Some(f64::NAN), ..input() }, "lon"),
-            ("swapped coordinates", PlaceInput { lat: Some(-80.19), lon: Some(25.83), ..input() }, "lat"),
-            ("wrong state", PlaceInput { state: Some("NY".into()), ..input() }, "state"),
-            ("unknown state", PlaceInput { state: Some("ZZ".into()), ..input() }, "state"),
-            ("unknown sector", PlaceInput { sectors: vec!["ZZ".into()], ..input() }, "sectors"),
-            ("unknown language", PlaceInput { languages: vec!["xx".into()], ..input() }, "languages"),
+            (
+                "missing kind",
+                PlaceInput {
+                    kind: None,
+                    ..input()
+                },
+                "kind",
+            ),
+            (
+                "consular kind",
+                PlaceInput {
+                    kind: Some("embassy".into()),
+                    ..input()
+                },
+                "kind",
+            ),
+            (
+                "unknown kind",
+                PlaceInput {
+                    kind: Some("club".into()),
+                    ..input()
+                },
+                "kind",
+            ),
+            (
+                "blank name",
+                PlaceInput {
+                    name: Some("   ".into()),
+                    ..input()
+                },
+                "name",
+            ),
+            (
+                "long name",
+                PlaceInput {
+                    name: Some("x".repeat(201)),
+                    ..input()
+                },
+                "name",
+            ),
+            (
+                "latitude out of range",
+                PlaceInput {
+                    lat: Some(95.0),
+                    ..input()
+                },
+                "lat",
+            ),
+            (
+                "longitude not a number",
+                PlaceInput {
+                    lon: Some(f64::NAN),
+                    ..input()
+                },
+                "lon",
+            ),
+            (
+                "swapped coordinates",
+                PlaceInput {
+                    lat: Some(-80.19),
+                    lon: Some(25.83),
+                    ..input()
+                },
+                "lat",
+            ),
+            (
+                "wrong state",
+                PlaceInput {
+                    state: Some("NY".into()),
+                    ..input()
+                },
+                "state",
+            ),
+            (
+                "unknown state",
+                PlaceInput {
+                    state: Some("ZZ".into()),
+                    ..input()
+                },
+                "state",
+            ),
+            (
+                "unknown sector",
+                PlaceInput {
+                    sectors: vec!["ZZ".into()],
+                    ..input()
+                },
+                "sectors",
+            ),
+            (
+                "unknown language",
+                PlaceInput {
+                    languages: vec!["xx".into()],
+                    ..input()
+                },
+                "languages",
+            ),
         ];
         for (what, case, field) in cases {
-            assert_eq!(field_of(validate(&case, "assoc-1").unwrap_err()), field, "{what}");
+            assert_eq!(
+                field_of(validate(&case, "assoc-1").unwrap_err()),
+                field,
+                "{what}"
+            );
         }
         assert_eq!(field_of(validate(&input(), "bad id!").unwrap_err()), "id");
-        assert!(validate(&PlaceInput { name: Some("é".repeat(200)), ..input() }, "a").is_ok());
+        assert!(validate(
+            &PlaceInput {
+                name: Some("é".repeat(200)),
+                ..input()
+            },
+            "a"
+        )
+        .is_ok());
     }
 
     #[test]
@@ -337,16 +485,42 @@ mod tests {
         let store = SqliteStore::open_in_memory().unwrap();
         let p = create(&store, &input()).unwrap();
         assert!(p.id.starts_with("assoc-"));
-        let again = PlaceInput { id: Some(p.id.clone()), ..input() };
+        let again = PlaceInput {
+            id: Some(p.id.clone()),
+            ..input()
+        };
         assert!(matches!(create(&store, &again), Err(PlaceError::Exists(_))));
-        let post = PlaceInput { id: Some("HT-CON-MIA".into()), ..input() };
+        let post = PlaceInput {
+            id: Some("HT-CON-MIA".into()),
+            ..input()
+        };
         assert!(matches!(create(&store, &post), Err(PlaceError::Exists(_))));
-        assert!(matches!(replace(&store, "HT-CON-MIA", &input()), Err(PlaceError::ReadOnly(_))));
-        assert!(matches!(remove(&store, "HT-EMB-WAS"), Err(PlaceError::ReadOnly(_))));
-        assert!(matches!(replace(&store, "nope", &input()), Err(PlaceError::NotFound(_))));
-        let renamed = replace(&store, &p.id, &PlaceInput { name: Some("New".into()), ..input() }).unwrap();
+        assert!(matches!(
+            replace(&store, "HT-CON-MIA", &input()),
+            Err(PlaceError::ReadOnly(_))
+        ));
+        assert!(matches!(
+            remove(&store, "HT-EMB-WAS"),
+            Err(PlaceError::ReadOnly(_))
+        ));
+        assert!(matches!(
+            replace(&store, "nope", &input()),
+            Err(PlaceError::NotFound(_))
+        ));
+        let renamed = replace(
+            &store,
+            &p.id,
+            &PlaceInput {
+                name: Some("New".into()),
+                ..input()
+            },
+        )
+        .unwrap();
         assert_eq!(store.places().unwrap(), vec![renamed]);
         remove(&store, &p.id).unwrap();
-        assert!(matches!(remove(&store, &p.id), Err(PlaceError::NotFound(_))));
+        assert!(matches!(
+            remove(&store, &p.id),
+            Err(PlaceError::NotFound(_))
+        ));
     }
 }

@@ -76,7 +76,10 @@ impl KindFilter {
     /// The codes of the set, in codebook order.
     pub fn codes(self) -> Vec<&'static str> {
         let book = Codebook::get();
-        self.0.iter().map(|i| book.code(CodeList::PlaceKind, i)).collect()
+        self.0
+            .iter()
+            .map(|i| book.code(CodeList::PlaceKind, i))
+            .collect()
     }
 }
 
@@ -122,13 +125,31 @@ impl PlaceSet {
         }
         let kinds: Vec<u8> = places
             .iter()
-            .map(|p| book.index(CodeList::PlaceKind, &p.kind).expect("consular kinds are place_kind codes"))
+            .map(|p| {
+                book.index(CodeList::PlaceKind, &p.kind)
+                    .expect("consular kinds are place_kind codes")
+            })
             .collect();
-        let by_id = places.iter().enumerate().map(|(i, p)| (p.id.clone(), i)).collect();
-        let flat = RTree::bulk_load(places.iter().enumerate().map(|(i, p)| Flat::new([p.lon, p.lat], i as u32)).collect());
-        let mut filters: Vec<KindFilter> =
-            (0..book.len(CodeList::PlaceKind) as u8).map(|k| KindFilter(CodeSet(1 << k))).collect();
-        filters.extend([KindFilter::category(Category::Consular), KindFilter::category(Category::Association), KindFilter::all()]);
+        let by_id = places
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.clone(), i))
+            .collect();
+        let flat = RTree::bulk_load(
+            places
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Flat::new([p.lon, p.lat], i as u32))
+                .collect(),
+        );
+        let mut filters: Vec<KindFilter> = (0..book.len(CodeList::PlaceKind) as u8)
+            .map(|k| KindFilter(CodeSet(1 << k)))
+            .collect();
+        filters.extend([
+            KindFilter::category(Category::Consular),
+            KindFilter::category(Category::Association),
+            KindFilter::all(),
+        ]);
         let spheres = filters
             .into_iter()
             .map(|f| {
@@ -139,7 +160,14 @@ impl PlaceSet {
                 (f, RTree::bulk_load(points))
             })
             .collect();
-        PlaceSet { places, kinds, by_id, flat, spheres, source }
+        PlaceSet {
+            places,
+            kinds,
+            by_id,
+            flat,
+            spheres,
+            source,
+        }
     }
 
     pub fn places(&self) -> &[Place] {
@@ -201,12 +229,20 @@ impl PlaceSet {
         if let Some((_, t)) = self.spheres.iter().find(|(f, _)| *f == filter) {
             return vec![t];
         }
-        filter.0.iter().filter_map(|k| self.spheres.get(k as usize)).map(|(_, t)| t).collect()
+        filter
+            .0
+            .iter()
+            .filter_map(|k| self.spheres.get(k as usize))
+            .map(|(_, t)| t)
+            .collect()
     }
 
     fn hit(&self, index: usize, lon: f64, lat: f64) -> Hit {
         let p = &self.places[index];
-        Hit { index, distance_km: haversine_km(lon, lat, p.lon, p.lat) }
+        Hit {
+            index,
+            distance_km: haversine_km(lon, lat, p.lon, p.lat),
+        }
     }
 
     /// The nearest place of the kinds in `filter` to (lon, lat) in degrees.
@@ -216,7 +252,11 @@ impl PlaceSet {
             .into_iter()
             .filter_map(|t| t.nearest_neighbor(&q))
             .map(|p| self.hit(p.data as usize, lon, lat))
-            .min_by(|a, b| a.distance_km.total_cmp(&b.distance_km).then(a.index.cmp(&b.index)))
+            .min_by(|a, b| {
+                a.distance_km
+                    .total_cmp(&b.distance_km)
+                    .then(a.index.cmp(&b.index))
+            })
     }
 
     /// The `k` nearest places of the kinds in `filter`, nearest first (ties by set order).
@@ -252,7 +292,11 @@ impl PlaceSet {
 }
 
 fn sort_hits(hits: &mut [Hit]) {
-    hits.sort_by(|a, b| a.distance_km.total_cmp(&b.distance_km).then(a.index.cmp(&b.index)));
+    hits.sort_by(|a, b| {
+        a.distance_km
+            .total_cmp(&b.distance_km)
+            .then(a.index.cmp(&b.index))
+    });
 }
 
 /// The current [`PlaceSet`], replaced atomically when places change.
@@ -265,7 +309,10 @@ pub struct PlaceIndex {
 
 impl PlaceIndex {
     pub fn new(set: PlaceSet) -> PlaceIndex {
-        PlaceIndex { current: ArcSwap::from_pointee(set), reloading: Mutex::new(()) }
+        PlaceIndex {
+            current: ArcSwap::from_pointee(set),
+            reloading: Mutex::new(()),
+        }
     }
 
     /// The posts of the geodata and the associations of the store.
@@ -322,8 +369,15 @@ mod tests {
 
     use super::*;
 
-    const ASSOCIATION_KINDS: [&str; 7] =
-        ["hometown", "faith_based", "professional", "community_centre", "student_youth", "womens", "cultural_alumni"];
+    const ASSOCIATION_KINDS: [&str; 7] = [
+        "hometown",
+        "faith_based",
+        "professional",
+        "community_centre",
+        "student_youth",
+        "womens",
+        "cultural_alumni",
+    ];
 
     fn association(i: usize, kind: &str, lon: f64, lat: f64) -> Place {
         Place {
@@ -342,8 +396,15 @@ mod tests {
 
     /// Random associations anywhere on Earth (the index must not care where).
     fn places_strategy() -> impl Strategy<Value = Vec<Place>> {
-        prop::collection::vec((0..ASSOCIATION_KINDS.len(), -180.0..180.0f64, -90.0..90.0f64), 0..120).prop_map(|v| {
-            v.into_iter().enumerate().map(|(i, (k, lon, lat))| association(i, ASSOCIATION_KINDS[k], lon, lat)).collect()
+        prop::collection::vec(
+            (0..ASSOCIATION_KINDS.len(), -180.0..180.0f64, -90.0..90.0f64),
+            0..120,
+        )
+        .prop_map(|v| {
+            v.into_iter()
+                .enumerate()
+                .map(|(i, (k, lon, lat))| association(i, ASSOCIATION_KINDS[k], lon, lat))
+                .collect()
         })
     }
 
@@ -358,7 +419,10 @@ mod tests {
 
     /// Every place of the filter with its distance, nearest first: the brute-force answer.
     fn scan(set: &PlaceSet, lon: f64, lat: f64, filter: KindFilter) -> Vec<Hit> {
-        let mut hits: Vec<Hit> = (0..set.len()).filter(|&i| filter.contains(set.kind(i))).map(|i| set.hit(i, lon, lat)).collect();
+        let mut hits: Vec<Hit> = (0..set.len())
+            .filter(|&i| filter.contains(set.kind(i)))
+            .map(|i| set.hit(i, lon, lat))
+            .collect();
         sort_hits(&mut hits);
         hits
     }
@@ -368,7 +432,10 @@ mod tests {
     }
 
     fn same_distances(a: &[Hit], b: &[Hit]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x.distance_km - y.distance_km).abs() < 1e-9)
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| (x.distance_km - y.distance_km).abs() < 1e-9)
     }
 
     proptest! {
@@ -435,9 +502,15 @@ mod tests {
     #[test]
     fn the_nearest_post_to_little_haiti_is_miami() {
         let set = PlaceSet::build(vec![]);
-        let hit = set.nearest_one(-80.19, 25.83, KindFilter::category(Category::Consular)).unwrap();
+        let hit = set
+            .nearest_one(-80.19, 25.83, KindFilter::category(Category::Consular))
+            .unwrap();
         assert_eq!(set.place(hit.index).id, "HT-CON-MIA");
-        assert!(hit.distance_km > 5.0 && hit.distance_km < 10.0, "{}", hit.distance_km);
+        assert!(
+            hit.distance_km > 5.0 && hit.distance_km < 10.0,
+            "{}",
+            hit.distance_km
+        );
     }
 
     #[test]
@@ -446,7 +519,9 @@ mod tests {
         let index = PlaceIndex::load(&store).unwrap();
         let before = index.get();
         assert!(!index.reload(&store).unwrap());
-        store.upsert_places(&[association(1, "hometown", -73.95, 40.65)]).unwrap();
+        store
+            .upsert_places(&[association(1, "hometown", -73.95, 40.65)])
+            .unwrap();
         assert!(index.reload(&store).unwrap());
         assert_eq!(index.get().associations().len(), 1);
         // A reader holding the old set still sees it whole.

@@ -104,5 +104,8 @@ impl Place {
 
 /// Whether `id` names a consular post of the geodata (read-only through the API and CLI).
 pub fn is_post_id(id: &str) -> bool {
-    Geodata::get().posts.iter().any(|p| p.id.eq_ignore_ascii_case(id))
+    Geodata::get()
+        .posts
+        .iter()
+        .any(|p| p.id.eq_ignore_ascii_case(id))
 }

@@ -114,7 +114,9 @@ pub struct Assignment {
 
 /// The published units of a layer.
 pub fn published_units(layer: &Layer) -> Vec<usize> {
-    (0..layer.ids.len()).filter(|&i| layer.is_published(i)).collect()
+    (0..layer.ids.len())
+        .filter(|&i| layer.is_published(i))
+        .collect()
 }
 
 /// Assigns every published hexagon of an H3 layer to exactly one post.
@@ -134,12 +136,25 @@ pub fn assign(layer: &Layer, set: &PlaceSet, mode: Mode) -> Vec<Assignment> {
             let (lon, lat) = layer.center(unit);
             let nearest = set.nearest_one(lon, lat, posts)?;
             let assigned = match mode {
-                Mode::Nearest => Assignment { unit, post: nearest.index, distance_km: nearest.distance_km, by: AssignedBy::Nearest },
-                Mode::Jurisdiction => match geo.state_at(lon, lat).and_then(|s| by_state.get(s.parent.as_str())) {
+                Mode::Nearest => Assignment {
+                    unit,
+                    post: nearest.index,
+                    distance_km: nearest.distance_km,
+                    by: AssignedBy::Nearest,
+                },
+                Mode::Jurisdiction => match geo
+                    .state_at(lon, lat)
+                    .and_then(|s| by_state.get(s.parent.as_str()))
+                {
                     Some(&post) => {
                         let p = set.place(post);
                         let d = super::distance::haversine_km(lon, lat, p.lon, p.lat);
-                        Assignment { unit, post, distance_km: d, by: AssignedBy::Jurisdiction }
+                        Assignment {
+                            unit,
+                            post,
+                            distance_km: d,
+                            by: AssignedBy::Jurisdiction,
+                        }
                     }
                     None => Assignment {
                         unit,
@@ -155,7 +170,13 @@ pub fn assign(layer: &Layer, set: &PlaceSet, mode: Mode) -> Vec<Assignment> {
 }
 
 /// The figures summed per post: core counts and the remittance total.
-const SUMMED: [&str; 5] = ["count", "female", "remitters", "female_remitters", "remit_total_usd"];
+const SUMMED: [&str; 5] = [
+    "count",
+    "female",
+    "remitters",
+    "female_remitters",
+    "remit_total_usd",
+];
 /// How many top sectors and occupations are listed per post.
 const TOP_SKILLS: usize = 5;
 
@@ -169,7 +190,9 @@ pub fn sum_published(layer: &Layer, units: &[usize]) -> Map<String, Value> {
     let mut incomplete: Vec<String> = Vec::new();
     for &i in units.iter().filter(|&&i| layer.is_published(i)) {
         for (name, value) in layer.properties(i, &groups, None) {
-            let counted = SUMMED.contains(&name.as_str()) || name.starts_with("sector_") || name.starts_with("occupation_");
+            let counted = SUMMED.contains(&name.as_str())
+                || name.starts_with("sector_")
+                || name.starts_with("occupation_");
             if !counted {
                 continue;
             }
@@ -198,24 +221,40 @@ pub fn sum_published(layer: &Layer, units: &[usize]) -> Map<String, Value> {
     for name in SUMMED {
         out.insert(name.into(), value(name));
     }
-    for (key, prefix) in [("top_sectors", "sector_"), ("top_occupations", "occupation_")] {
+    for (key, prefix) in [
+        ("top_sectors", "sector_"),
+        ("top_occupations", "occupation_"),
+    ] {
         let mut skills: Vec<(&str, f64)> = sums
             .iter()
             .filter_map(|(n, (v, _))| n.strip_prefix(prefix).map(|code| (code, *v)))
             .filter(|(_, v)| *v >= k)
             .collect();
         skills.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
-        let list: Vec<Value> = skills.into_iter().take(TOP_SKILLS).map(|(code, v)| json!({"code": code, "count": v.round() as u64})).collect();
+        let list: Vec<Value> = skills
+            .into_iter()
+            .take(TOP_SKILLS)
+            .map(|(code, v)| json!({"code": code, "count": v.round() as u64}))
+            .collect();
         out.insert(key.into(), Value::from(list));
     }
-    out.insert("units_summed".into(), Value::from(units.iter().filter(|&&i| layer.is_published(i)).count()));
+    out.insert(
+        "units_summed".into(),
+        Value::from(units.iter().filter(|&&i| layer.is_published(i)).count()),
+    );
     out.insert("incomplete".into(), Value::from(incomplete));
     out
 }
 
 /// The figures of every post. `hexagons` is an H3 layer with its assignments (nearest
 /// mode), `states` the state layer of the same filter (jurisdiction mode).
-pub fn post_figures(set: &PlaceSet, mode: Mode, hexagons: &Layer, assignments: &[Assignment], states: &Layer) -> Vec<Value> {
+pub fn post_figures(
+    set: &PlaceSet,
+    mode: Mode,
+    hexagons: &Layer,
+    assignments: &[Assignment],
+    states: &Layer,
+) -> Vec<Value> {
     let geo = Geodata::get();
     set.posts()
         .map(|post| {
@@ -254,10 +293,18 @@ pub fn post_figures(set: &PlaceSet, mode: Mode, hexagons: &Layer, assignments: &
 /// National coverage of the published hexagons: the national count, the sum of the
 /// published hexagon counts, and their difference (people in hexagons too small to publish).
 pub fn hexagon_coverage(layer: &Layer) -> Value {
-    let national = layer.national_properties(&[], None).get("count").and_then(Value::as_u64);
+    let national = layer
+        .national_properties(&[], None)
+        .get("count")
+        .and_then(Value::as_u64);
     let published: u64 = published_units(layer)
         .into_iter()
-        .filter_map(|i| layer.properties(i, &[], None).get("count").and_then(Value::as_u64))
+        .filter_map(|i| {
+            layer
+                .properties(i, &[], None)
+                .get("count")
+                .and_then(Value::as_u64)
+        })
         .sum();
     json!({
         "national_count": national,
@@ -296,7 +343,9 @@ impl Target {
     pub fn default_kinds(self) -> KindFilter {
         match self {
             Target::Count => KindFilter::category(Category::Association),
-            Target::Female => KindFilter::parse("womens,community_centre").expect("codes of place_kind"),
+            Target::Female => {
+                KindFilter::parse("womens,community_centre").expect("codes of place_kind")
+            }
         }
     }
 }
@@ -315,7 +364,12 @@ pub struct GapQuery {
 
 impl GapQuery {
     pub fn new(target: Target) -> GapQuery {
-        GapQuery { target, kinds: target.default_kinds(), saturation_km: DEFAULT_SATURATION_KM, beyond_km: None }
+        GapQuery {
+            target,
+            kinds: target.default_kinds(),
+            saturation_km: DEFAULT_SATURATION_KM,
+            beyond_km: None,
+        }
     }
 
     /// The ranking stated as a formula, with every parameter's value.
@@ -327,9 +381,13 @@ impl GapQuery {
             self.kinds.codes().join(" or ")
         );
         if let Some(r) = self.beyond_km {
-            formula.push_str(&format!("; hexagons with such an association within {r} km are left out"));
+            formula.push_str(&format!(
+                "; hexagons with such an association within {r} km are left out"
+            ));
         }
-        formula.push_str(&format!("; only published hexagons with a visible {v}; ties: larger {v}, then hexagon id"));
+        formula.push_str(&format!(
+            "; only published hexagons with a visible {v}; ties: larger {v}, then hexagon id"
+        ));
         json!({
             "formula": formula,
             "value": v,
@@ -358,7 +416,10 @@ pub fn rank_gaps(layer: &Layer, set: &PlaceSet, units: &[usize], q: &GapQuery) -
         .iter()
         .filter(|&&i| layer.is_published(i))
         .filter_map(|&unit| {
-            let value = layer.properties(unit, &[], None).get(q.target.property()).and_then(Value::as_u64)?;
+            let value = layer
+                .properties(unit, &[], None)
+                .get(q.target.property())
+                .and_then(Value::as_u64)?;
             let (lon, lat) = layer.center(unit);
             let nearest = set.nearest_one(lon, lat, q.kinds);
             let d = nearest.map_or(f64::INFINITY, |h| h.distance_km);
@@ -366,11 +427,19 @@ pub fn rank_gaps(layer: &Layer, set: &PlaceSet, units: &[usize], q: &GapQuery) -
                 return None;
             }
             let score = value as f64 * d.min(q.saturation_km) / q.saturation_km;
-            Some(Gap { unit, value, nearest, score })
+            Some(Gap {
+                unit,
+                value,
+                nearest,
+                score,
+            })
         })
         .collect();
     gaps.sort_by(|a, b| {
-        b.score.total_cmp(&a.score).then(b.value.cmp(&a.value)).then_with(|| layer.id_string(a.unit).cmp(&layer.id_string(b.unit)))
+        b.score
+            .total_cmp(&a.score)
+            .then(b.value.cmp(&a.value))
+            .then_with(|| layer.id_string(a.unit).cmp(&layer.id_string(b.unit)))
     });
     gaps
 }
@@ -385,15 +454,31 @@ pub struct PlanArea {
 
 /// A post's outreach plan: the `top` gap areas of its catchment, each with its `near`
 /// nearest associations of the kinds considered.
-pub fn plan(layer: &Layer, set: &PlaceSet, post: usize, assignments: &[Assignment], q: &GapQuery, top: usize, near: usize) -> Vec<PlanArea> {
-    let units: Vec<usize> = assignments.iter().filter(|a| a.post == post).map(|a| a.unit).collect();
+pub fn plan(
+    layer: &Layer,
+    set: &PlaceSet,
+    post: usize,
+    assignments: &[Assignment],
+    q: &GapQuery,
+    top: usize,
+    near: usize,
+) -> Vec<PlanArea> {
+    let units: Vec<usize> = assignments
+        .iter()
+        .filter(|a| a.post == post)
+        .map(|a| a.unit)
+        .collect();
     rank_gaps(layer, set, &units, q)
         .into_iter()
         .take(top)
         .enumerate()
         .map(|(i, gap)| {
             let (lon, lat) = layer.center(gap.unit);
-            PlanArea { rank: i + 1, gap, associations: set.nearest(lon, lat, near, q.kinds) }
+            PlanArea {
+                rank: i + 1,
+                gap,
+                associations: set.nearest(lon, lat, near, q.kinds),
+            }
         })
         .collect()
 }
@@ -446,13 +531,19 @@ mod tests {
         let layer = compute(&snap, Unit::H3(6), &Filter::default(), 11).unwrap();
         let orlando = set.index_of("HT-CON-ORL").unwrap();
         let by_j = assign(&layer, &set, Mode::Jurisdiction);
-        assert!(by_j.iter().all(|a| a.post != orlando || a.by == AssignedBy::NearestFallback));
+        assert!(by_j
+            .iter()
+            .all(|a| a.post != orlando || a.by == AssignedBy::NearestFallback));
         let by_n = assign(&layer, &set, Mode::Nearest);
         assert!(by_n.iter().any(|a| a.post == orlando));
         for a in &by_n {
             let (lon, lat) = layer.center(a.unit);
             let p = set.place(a.post);
-            assert!((super::super::distance::haversine_km(lon, lat, p.lon, p.lat) - a.distance_km).abs() < 1e-9);
+            assert!(
+                (super::super::distance::haversine_km(lon, lat, p.lon, p.lat) - a.distance_km)
+                    .abs()
+                    < 1e-9
+            );
         }
     }
 
@@ -466,11 +557,17 @@ mod tests {
             .iter()
             .map(|p| p["figures"]["count"].as_u64().unwrap())
             .sum();
-        assert_eq!(Some(total), hexagon_coverage(&hex)["in_published_hexagons"].as_u64());
+        assert_eq!(
+            Some(total),
+            hexagon_coverage(&hex)["in_published_hexagons"].as_u64()
+        );
         for p in post_figures(&set, Mode::Jurisdiction, &hex, &a, &states) {
             for name in ["count", "female", "remitters", "female_remitters"] {
                 let v = &p["figures"][name];
-                assert!(v.is_null() || v.as_u64().is_some_and(|v| v == 0 || v >= 11), "{name} = {v}");
+                assert!(
+                    v.is_null() || v.as_u64().is_some_and(|v| v == 0 || v >= 11),
+                    "{name} = {v}"
+                );
             }
         }
     }
@@ -490,8 +587,13 @@ mod tests {
             assert!((g.score - g.value as f64 * d.min(50.0) / 50.0).abs() < 1e-9);
             assert!(g.value >= 11);
         }
-        let far = GapQuery { beyond_km: Some(20.0), ..q };
-        assert!(rank_gaps(&layer, &set, &published_units(&layer), &far).iter().all(|g| g.nearest.unwrap().distance_km > 20.0));
+        let far = GapQuery {
+            beyond_km: Some(20.0),
+            ..q
+        };
+        assert!(rank_gaps(&layer, &set, &published_units(&layer), &far)
+            .iter()
+            .all(|g| g.nearest.unwrap().distance_km > 20.0));
     }
 
     #[test]
@@ -499,8 +601,15 @@ mod tests {
         let (snap, _) = demo();
         let set = PlaceSet::build(Vec::<Place>::new());
         let layer = compute(&snap, Unit::H3(5), &Filter::default(), 11).unwrap();
-        let gaps = rank_gaps(&layer, &set, &published_units(&layer), &GapQuery::new(Target::Female));
-        assert!(gaps.iter().all(|g| g.nearest.is_none() && g.score == g.value as f64));
+        let gaps = rank_gaps(
+            &layer,
+            &set,
+            &published_units(&layer),
+            &GapQuery::new(Target::Female),
+        );
+        assert!(gaps
+            .iter()
+            .all(|g| g.nearest.is_none() && g.score == g.value as f64));
     }
 
     #[test]

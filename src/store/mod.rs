@@ -95,5 +95,9 @@ pub trait Store: Send + Sync {
     fn append_audit(&self, event: &crate::audit::NewEvent) -> Result<i64, StoreError>;
 
     /// Audit entries, newest first: at most `limit`, with ids below `before` when given.
-    fn audit_log(&self, before: Option<i64>, limit: usize) -> Result<Vec<crate::audit::Event>, StoreError>;
+    fn audit_log(
+        &self,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<crate::audit::Event>, StoreError>;
 }

@@ -8,14 +8,15 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use time::{format_description::well_known::Iso8601, Date};
 
 use super::{BatchOutcome, NewBatch, Store, StoreError};
+use crate::audit::{Action, Event, NewEvent};
+use crate::auth::{NewToken, Role, TokenInfo};
 use crate::codes::{CodeList, CodeSet, Codebook};
 use crate::places::Place;
 use crate::record::{LocationSource, Record};
-use crate::audit::{Action, Event, NewEvent};
-use crate::auth::{NewToken, Role, TokenInfo};
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT INTO meta (key, value) VALUES ('data_version', '0');
 CREATE TABLE import_batches (
@@ -75,7 +76,8 @@ CREATE TABLE places (
     languages TEXT NOT NULL,
     is_demo INTEGER NOT NULL
 );
-"#, r#"
+"#,
+    r#"
 -- Access control and audit (issue 7): tokens are stored as SHA-256 digests only; the audit
 -- log refuses updates and deletes; erased external ids stay erased on re-import.
 CREATE TABLE tokens (
@@ -106,9 +108,11 @@ CREATE TABLE erased_records (
 CREATE TRIGGER records_stay_erased BEFORE INSERT ON records
 WHEN EXISTS (SELECT 1 FROM erased_records WHERE external_id = NEW.external_id)
 BEGIN SELECT RAISE(IGNORE); END;
-"#];
+"#,
+];
 
-const RECORD_COLUMNS: &str = "external_id, survey_round, collected_on, collection_mode, zip, lat, lon, \
+const RECORD_COLUMNS: &str =
+    "external_id, survey_round, collected_on, collection_mode, zip, lat, lon, \
     location_source, state_fips, county_fips, h3_cell, gender, age_band, education, years_in_us, \
     generation, occupation, sectors, department, support_sectors, remits, remit_amount_cents, \
     remit_frequency, remit_channel, needs, difficulties, willingness, channels, languages, \
@@ -140,7 +144,9 @@ impl SqliteStore {
 
     fn with_connection(mut conn: Connection) -> Result<SqliteStore, StoreError> {
         migrate(&mut conn)?;
-        Ok(SqliteStore { conn: Mutex::new(conn) })
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -154,7 +160,10 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let supported = MIGRATIONS.len() as i64;
     if version > supported {
-        return Err(StoreError::NewerSchema { found: version, supported });
+        return Err(StoreError::NewerSchema {
+            found: version,
+            supported,
+        });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction()?;
@@ -167,7 +176,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 
 /// Maps write failures caused by the environment to a clear error.
 fn writable(e: rusqlite::Error) -> StoreError {
-    use rusqlite::ErrorCode::{DiskFull, ReadOnly, CannotOpen};
+    use rusqlite::ErrorCode::{CannotOpen, DiskFull, ReadOnly};
     match e.sqlite_error_code() {
         Some(DiskFull | ReadOnly | CannotOpen) => StoreError::NotWritable(e.to_string()),
         _ => StoreError::Sqlite(e),
@@ -193,51 +202,88 @@ impl Store for SqliteStore {
         let batch_id = tx.last_insert_rowid();
         let mut inserted = 0u64;
         {
+            // A page cache sized for the batch: the random external ids spread the unique
+            // index's inserts over the whole index, and a small cache would spill the same
+            // pages to the WAL again and again.
+            let cache_kib: i64 = tx.pragma_query_value(None, "cache_size", |r| r.get(0))?;
+            let wanted = -((records.len() as i64 / 2).clamp(2_000, 1_000_000)); // ~512 B a record
+            if wanted < cache_kib {
+                tx.pragma_update(None, "cache_size", wanted)?;
+            }
             let mut stmt = tx.prepare_cached(&format!(
                 "INSERT OR IGNORE INTO records (batch_id, {RECORD_COLUMNS}) VALUES \
                  (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)"
             ))?;
-            let one = |list, v: Option<u8>| v.map(|i| book.code(list, i));
-            let set = |list, s: CodeSet| book.format_set(list, s);
+            // Code strings looked up once, not through the codebook's map for every cell.
+            let table: Vec<Vec<&str>> = CodeList::ALL
+                .iter()
+                .map(|&l| book.codes(l).iter().map(|c| c.code.as_str()).collect())
+                .collect();
+            let code = |list: CodeList, i: u8| table[list as usize][i as usize];
+            let one = |list: CodeList, v: Option<u8>| v.map(|i| code(list, i));
+            // Multi-select answers as space-separated codes, written into reused buffers.
+            let set = |buf: &mut String, list: CodeList, s: CodeSet| {
+                buf.clear();
+                for i in s.iter() {
+                    if !buf.is_empty() {
+                        buf.push(' ');
+                    }
+                    buf.push_str(code(list, i));
+                }
+            };
+            let mut date = String::with_capacity(10);
+            let mut sets: [String; 7] = Default::default();
+            stmt.raw_bind_parameter(1, batch_id)?;
             for (i, r) in records.iter().enumerate() {
-                inserted += stmt
-                    .execute(params![
-                        batch_id,
-                        r.external_id,
-                        r.survey_round,
-                        r.collected_on.to_string(),
-                        one(CodeList::CollectionMode, r.collection_mode),
-                        r.zip,
-                        r.lat,
-                        r.lon,
-                        r.location_source.as_str(),
-                        r.state_fips,
-                        r.county_fips,
-                        r.h3_cell as i64,
-                        book.code(CodeList::Gender, r.gender),
-                        book.code(CodeList::AgeBand, r.age_band),
-                        one(CodeList::Education, r.education),
-                        one(CodeList::YearsInUs, r.years_in_us),
-                        one(CodeList::Generation, r.generation),
-                        one(CodeList::Occupation, r.occupation),
-                        set(CodeList::Sector, r.sectors),
-                        one(CodeList::Department, r.department),
-                        set(CodeList::Sector, r.support_sectors),
-                        r.remits,
-                        r.remit_amount_cents,
-                        one(CodeList::RemitFrequency, r.remit_frequency),
-                        one(CodeList::RemitChannel, r.remit_channel),
-                        set(CodeList::Need, r.needs),
-                        set(CodeList::Difficulty, r.difficulties),
-                        set(CodeList::Willingness, r.willingness),
-                        set(CodeList::Channel, r.channels),
-                        set(CodeList::Language, r.languages),
-                        r.association_member,
-                    ])
-                    .map_err(writable)? as u64;
+                use std::fmt::Write;
+                date.clear();
+                write!(date, "{}", r.collected_on).expect("a String takes any date");
+                let [sectors, support, needs, difficulties, willingness, channels, languages] =
+                    &mut sets;
+                set(sectors, CodeList::Sector, r.sectors);
+                set(support, CodeList::Sector, r.support_sectors);
+                set(needs, CodeList::Need, r.needs);
+                set(difficulties, CodeList::Difficulty, r.difficulties);
+                set(willingness, CodeList::Willingness, r.willingness);
+                set(channels, CodeList::Channel, r.channels);
+                set(languages, CodeList::Language, r.languages);
+                stmt.raw_bind_parameter(2, &r.external_id)?;
+                stmt.raw_bind_parameter(3, &r.survey_round)?;
+                stmt.raw_bind_parameter(4, date.as_str())?;
+                stmt.raw_bind_parameter(5, one(CodeList::CollectionMode, r.collection_mode))?;
+                stmt.raw_bind_parameter(6, &r.zip)?;
+                stmt.raw_bind_parameter(7, r.lat)?;
+                stmt.raw_bind_parameter(8, r.lon)?;
+                stmt.raw_bind_parameter(9, r.location_source.as_str())?;
+                stmt.raw_bind_parameter(10, &r.state_fips)?;
+                stmt.raw_bind_parameter(11, &r.county_fips)?;
+                stmt.raw_bind_parameter(12, r.h3_cell as i64)?;
+                stmt.raw_bind_parameter(13, code(CodeList::Gender, r.gender))?;
+                stmt.raw_bind_parameter(14, code(CodeList::AgeBand, r.age_band))?;
+                stmt.raw_bind_parameter(15, one(CodeList::Education, r.education))?;
+                stmt.raw_bind_parameter(16, one(CodeList::YearsInUs, r.years_in_us))?;
+                stmt.raw_bind_parameter(17, one(CodeList::Generation, r.generation))?;
+                stmt.raw_bind_parameter(18, one(CodeList::Occupation, r.occupation))?;
+                stmt.raw_bind_parameter(19, sectors.as_str())?;
+                stmt.raw_bind_parameter(20, one(CodeList::Department, r.department))?;
+                stmt.raw_bind_parameter(21, support.as_str())?;
+                stmt.raw_bind_parameter(22, r.remits)?;
+                stmt.raw_bind_parameter(23, r.remit_amount_cents)?;
+                stmt.raw_bind_parameter(24, one(CodeList::RemitFrequency, r.remit_frequency))?;
+                stmt.raw_bind_parameter(25, one(CodeList::RemitChannel, r.remit_channel))?;
+                stmt.raw_bind_parameter(26, needs.as_str())?;
+                stmt.raw_bind_parameter(27, difficulties.as_str())?;
+                stmt.raw_bind_parameter(28, willingness.as_str())?;
+                stmt.raw_bind_parameter(29, channels.as_str())?;
+                stmt.raw_bind_parameter(30, languages.as_str())?;
+                stmt.raw_bind_parameter(31, r.association_member)?;
+                inserted += stmt.raw_execute().map_err(writable)? as u64;
                 if i % 10_000 == 9_999 {
                     progress(i as u64 + 1);
                 }
+            }
+            if wanted < cache_kib {
+                tx.pragma_update(None, "cache_size", cache_kib)?;
             }
         }
         let duplicates = records.len() as u64 - inserted;
@@ -251,12 +297,18 @@ impl Store for SqliteStore {
         let data_version = read_data_version(&tx)?;
         tx.commit().map_err(writable)?;
         progress(records.len() as u64);
-        Ok(BatchOutcome { batch_id, inserted, duplicates, data_version })
+        Ok(BatchOutcome {
+            batch_id,
+            inserted,
+            duplicates,
+            data_version,
+        })
     }
 
     fn load_records(&self, sink: &mut dyn FnMut(Record)) -> Result<(), StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(&format!("SELECT {RECORD_COLUMNS} FROM records ORDER BY id"))?;
+        let mut stmt =
+            conn.prepare(&format!("SELECT {RECORD_COLUMNS} FROM records ORDER BY id"))?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             sink(record_from_row(row)?);
@@ -265,7 +317,9 @@ impl Store for SqliteStore {
     }
 
     fn record_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = self.conn().query_row("SELECT count(*) FROM records", [], |r| r.get(0))?;
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT count(*) FROM records", [], |r| r.get(0))?;
         Ok(n as u64)
     }
 
@@ -327,7 +381,11 @@ impl Store for SqliteStore {
     }
 
     fn delete_place(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.conn().execute("DELETE FROM places WHERE id = ?1", [id]).map_err(writable)? > 0)
+        Ok(self
+            .conn()
+            .execute("DELETE FROM places WHERE id = ?1", [id])
+            .map_err(writable)?
+            > 0)
     }
 
     fn erase_record(&self, external_id: &str, actor: &str) -> Result<Option<u64>, StoreError> {
@@ -335,12 +393,17 @@ impl Store for SqliteStore {
         // Freed pages are zeroed, so the erased answers do not linger in the file.
         conn.pragma_update(None, "secure_delete", "ON")?;
         let tx = conn.transaction().map_err(writable)?;
-        let deleted = tx.execute("DELETE FROM records WHERE external_id = ?1", [external_id]).map_err(writable)?;
+        let deleted = tx
+            .execute("DELETE FROM records WHERE external_id = ?1", [external_id])
+            .map_err(writable)?;
         if deleted == 0 {
             return Ok(None);
         }
-        tx.execute("INSERT OR IGNORE INTO erased_records (external_id) VALUES (?1)", [external_id])
-            .map_err(writable)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO erased_records (external_id) VALUES (?1)",
+            [external_id],
+        )
+        .map_err(writable)?;
         bump_data_version(&tx)?;
         let version = read_data_version(&tx)?;
         insert_audit(
@@ -372,8 +435,11 @@ impl Store for SqliteStore {
             out.push(TokenInfo {
                 id: r.get(0)?,
                 name: r.get(1)?,
-                role: Role::of_token(&role).ok_or_else(|| StoreError::Corrupt(format!("token role {role:?}")))?,
-                digest: digest.try_into().map_err(|_| StoreError::Corrupt("token digest is not 32 bytes".into()))?,
+                role: Role::of_token(&role)
+                    .ok_or_else(|| StoreError::Corrupt(format!("token role {role:?}")))?,
+                digest: digest
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("token digest is not 32 bytes".into()))?,
                 created_at: r.get(4)?,
                 created_by: r.get(5)?,
                 revoked_at: r.get(6)?,
@@ -387,7 +453,12 @@ impl Store for SqliteStore {
         let tx = conn.transaction().map_err(writable)?;
         tx.execute(
             "INSERT INTO tokens (name, role, sha256, created_by) VALUES (?1, ?2, ?3, ?4)",
-            params![token.name, token.role.as_str(), &token.digest[..], token.created_by],
+            params![
+                token.name,
+                token.role.as_str(),
+                &token.digest[..],
+                token.created_by
+            ],
         )
         .map_err(writable)?;
         let id = tx.last_insert_rowid();
@@ -448,7 +519,8 @@ impl Store for SqliteStore {
                 actor: r.get(2)?,
                 action: r.get(3)?,
                 target: r.get(4)?,
-                detail: serde_json::from_str(&detail).map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
+                detail: serde_json::from_str(&detail)
+                    .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
             });
         }
         Ok(out)
@@ -475,7 +547,11 @@ fn bump_data_version(conn: &Connection) -> Result<(), StoreError> {
 
 fn read_data_version(conn: &Connection) -> Result<u64, StoreError> {
     let v: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'data_version'", [], |r| r.get(0))
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'data_version'",
+            [],
+            |r| r.get(0),
+        )
         .optional()?;
     v.and_then(|v| v.parse().ok())
         .ok_or_else(|| StoreError::Corrupt("meta.data_version is missing".into()))
@@ -486,7 +562,8 @@ fn record_from_row(row: &Row<'_>) -> Result<Record, StoreError> {
     let corrupt = |what: String| StoreError::Corrupt(what);
     let one = |idx: usize, list: CodeList| -> Result<Option<u8>, StoreError> {
         let v: Option<String> = row.get(idx)?;
-        v.map(|v| book.index(list, &v).map_err(|e| corrupt(e.to_string()))).transpose()
+        v.map(|v| book.index(list, &v).map_err(|e| corrupt(e.to_string())))
+            .transpose()
     };
     let req = |idx: usize, list: CodeList| -> Result<u8, StoreError> {
         one(idx, list)?.ok_or_else(|| corrupt(format!("{list} is null")))

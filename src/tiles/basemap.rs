@@ -50,14 +50,26 @@ impl Polygons {
             .iter()
             .enumerate()
             .filter_map(|(i, p)| p.first().map(|r| (i, ring_bounds(r))))
-            .map(|(i, b)| BoxEntry::new(Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]), i as u32))
+            .map(|(i, b)| {
+                BoxEntry::new(
+                    Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]),
+                    i as u32,
+                )
+            })
             .collect();
-        Polygons { items, index: RTree::bulk_load(boxes) }
+        Polygons {
+            items,
+            index: RTree::bulk_load(boxes),
+        }
     }
 
     fn select(&self, b: [f64; 4]) -> impl Iterator<Item = &Vec<Vec<[f64; 2]>>> {
         let env = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
-        let mut ids: Vec<u32> = self.index.locate_in_envelope_intersecting(&env).map(|e| e.data).collect();
+        let mut ids: Vec<u32> = self
+            .index
+            .locate_in_envelope_intersecting(&env)
+            .map(|e| e.data)
+            .collect();
         ids.sort_unstable();
         ids.into_iter().map(|i| &self.items[i as usize])
     }
@@ -75,14 +87,24 @@ impl Lines {
             .iter()
             .enumerate()
             .map(|(i, l)| (i, ring_bounds(l)))
-            .map(|(i, b)| BoxEntry::new(Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]), i as u32))
+            .map(|(i, b)| {
+                BoxEntry::new(
+                    Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]),
+                    i as u32,
+                )
+            })
             .collect();
-        Lines { items, index: RTree::bulk_load(boxes) }
+        Lines {
+            items,
+            index: RTree::bulk_load(boxes),
+        }
     }
 
     fn select(&self, b: [f64; 4]) -> impl Iterator<Item = &Vec<[f64; 2]>> {
         let env = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
-        self.index.locate_in_envelope_intersecting(&env).map(|e| &self.items[e.data as usize])
+        self.index
+            .locate_in_envelope_intersecting(&env)
+            .map(|e| &self.items[e.data as usize])
     }
 }
 
@@ -99,7 +121,8 @@ fn basemap() -> &'static Basemap {
     BASEMAP.get_or_init(|| {
         let geo = Geodata::get();
         let polygons_of = |file: &str| -> Vec<Vec<Vec<[f64; 2]>>> {
-            let fc: serde_json::Value = serde_json::from_str(&GeoFiles::text(file)).expect("embedded GeoJSON parses");
+            let fc: serde_json::Value =
+                serde_json::from_str(&GeoFiles::text(file)).expect("embedded GeoJSON parses");
             fc["features"]
                 .as_array()
                 .expect("a FeatureCollection")
@@ -124,20 +147,35 @@ fn shared_edges(areas: &[Area]) -> Vec<Vec<[f64; 2]>> {
     // Edge → (first area seen, shared by another area?).
     let mut owners: HashMap<(P, P), (usize, bool)> = HashMap::new();
     for (i, area) in areas.iter().enumerate() {
-        for ring in area.geometry.0.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())) {
+        for ring in area
+            .geometry
+            .0
+            .iter()
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+        {
             for w in ring.0.windows(2) {
                 let e = edge(key(w[0]), key(w[1]));
-                owners.entry(e).and_modify(|o| o.1 |= o.0 != i).or_insert((i, false));
+                owners
+                    .entry(e)
+                    .and_modify(|o| o.1 |= o.0 != i)
+                    .or_insert((i, false));
             }
         }
     }
     let mut lines = Vec::new();
     for (i, area) in areas.iter().enumerate() {
-        for ring in area.geometry.0.iter().flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors())) {
+        for ring in area
+            .geometry
+            .0
+            .iter()
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+        {
             let mut run: Vec<geo::Coord<f64>> = Vec::new();
             for w in ring.0.windows(2) {
                 // Each shared edge is drawn once, by the first area that has it.
-                let take = owners.get(&edge(key(w[0]), key(w[1]))).is_some_and(|&(first, shared)| shared && first == i);
+                let take = owners
+                    .get(&edge(key(w[0]), key(w[1])))
+                    .is_some_and(|&(first, shared)| shared && first == i);
                 if take {
                     if run.is_empty() {
                         run.push(w[0]);
@@ -154,7 +192,11 @@ fn shared_edges(areas: &[Area]) -> Vec<Vec<[f64; 2]>> {
     }
     lines
         .into_iter()
-        .map(|l| l.iter().map(|c| super::mercator::to_world(c.x, c.y)).collect())
+        .map(|l| {
+            l.iter()
+                .map(|c| super::mercator::to_world(c.x, c.y))
+                .collect()
+        })
         .collect()
 }
 
@@ -191,7 +233,12 @@ fn clip_polyline(line: &[[f64; 2]], b: [f64; 4]) -> Vec<Vec<[f64; 2]>> {
 fn clip_segment(p: [f64; 2], q: [f64; 2], b: [f64; 4]) -> Option<([f64; 2], [f64; 2])> {
     let (dx, dy) = (q[0] - p[0], q[1] - p[1]);
     let (mut t0, mut t1) = (0.0f64, 1.0f64);
-    for (pk, qk) in [(-dx, p[0] - b[0]), (dx, b[2] - p[0]), (-dy, p[1] - b[1]), (dy, b[3] - p[1])] {
+    for (pk, qk) in [
+        (-dx, p[0] - b[0]),
+        (dx, b[2] - p[0]),
+        (-dy, p[1] - b[1]),
+        (dy, b[3] - p[1]),
+    ] {
         if pk == 0.0 {
             if qk < 0.0 {
                 return None;
@@ -205,7 +252,12 @@ fn clip_segment(p: [f64; 2], q: [f64; 2], b: [f64; 4]) -> Option<([f64; 2], [f64
             }
         }
     }
-    (t0 <= t1).then(|| ([p[0] + t0 * dx, p[1] + t0 * dy], [p[0] + t1 * dx, p[1] + t1 * dy]))
+    (t0 <= t1).then(|| {
+        (
+            [p[0] + t0 * dx, p[1] + t0 * dy],
+            [p[0] + t1 * dx, p[1] + t1 * dy],
+        )
+    })
 }
 
 /// Renders basemap tile `t` at `scale` (1 or 2) as a PNG.
@@ -222,16 +274,35 @@ pub fn render(t: TileId, scale: u32) -> Result<Vec<u8>, Error> {
     let mut pixmap = canvas(scale)?;
     pixmap.fill(tiny_skia::Color::from_rgba8(0xaa, 0xd3, 0xdf, 255));
     debug_assert_eq!(rgb(WATER), [0xaa, 0xd3, 0xdf]);
-    let fill = |pixmap: &mut tiny_skia::Pixmap, polygons: &Polygons, colour: &str, edge: Option<(&str, f32)>| {
+    let fill = |pixmap: &mut tiny_skia::Pixmap,
+                polygons: &Polygons,
+                colour: &str,
+                edge: Option<(&str, f32)>| {
         let mut pb = PathBuilder::new();
         for rings in polygons.select(world) {
             add_polygon(&mut pb, rings, t, size, world, clip);
         }
         if let Some(path) = pb.finish() {
-            pixmap.fill_path(&path, &paint(rgb(colour), 255), FillRule::EvenOdd, Transform::identity(), None);
+            pixmap.fill_path(
+                &path,
+                &paint(rgb(colour), 255),
+                FillRule::EvenOdd,
+                Transform::identity(),
+                None,
+            );
             if let Some((c, w)) = edge {
-                let stroke = Stroke { width: w * s, line_join: LineJoin::Round, ..Stroke::default() };
-                pixmap.stroke_path(&path, &paint(rgb(c), 255), &stroke, Transform::identity(), None);
+                let stroke = Stroke {
+                    width: w * s,
+                    line_join: LineJoin::Round,
+                    ..Stroke::default()
+                };
+                pixmap.stroke_path(
+                    &path,
+                    &paint(rgb(c), 255),
+                    &stroke,
+                    Transform::identity(),
+                    None,
+                );
             }
         }
     };
@@ -248,35 +319,75 @@ pub fn render(t: TileId, scale: u32) -> Result<Vec<u8>, Error> {
             }
         }
         if let Some(path) = pb.finish() {
-            let stroke = Stroke { width: width * s, line_cap: LineCap::Round, line_join: LineJoin::Round, ..Stroke::default() };
-            pixmap.stroke_path(&path, &paint(rgb(colour), 255), &stroke, Transform::identity(), None);
+            let stroke = Stroke {
+                width: width * s,
+                line_cap: LineCap::Round,
+                line_join: LineJoin::Round,
+                ..Stroke::default()
+            };
+            pixmap.stroke_path(
+                &path,
+                &paint(rgb(colour), 255),
+                &stroke,
+                Transform::identity(),
+                None,
+            );
         }
     };
     if t.z >= COUNTY_LINES_FROM {
         lines(&mut pixmap, &map.county_lines, COUNTY_LINE, 0.6);
     }
     if t.z >= STATE_LINES_FROM {
-        lines(&mut pixmap, &map.state_lines, STATE_LINE, if t.z >= COUNTY_LINES_FROM { 1.4 } else { 0.9 });
+        lines(
+            &mut pixmap,
+            &map.state_lines,
+            STATE_LINE,
+            if t.z >= COUNTY_LINES_FROM { 1.4 } else { 0.9 },
+        );
     }
     if overlaps(world, haiti_bounds()) {
         fill(&mut pixmap, &map.haiti, HAITI, Some((HAITI_EDGE, 1.0)));
     }
-    pixmap.encode_png().map_err(|e| Error::Internal(format!("PNG encoding: {e}")))
+    pixmap
+        .encode_png()
+        .map_err(|e| Error::Internal(format!("PNG encoding: {e}")))
 }
 
 fn haiti_bounds() -> [f64; 4] {
     static B: OnceLock<[f64; 4]> = OnceLock::new();
     *B.get_or_init(|| {
-        basemap().haiti.items.iter().filter_map(|p| p.first()).map(|r| ring_bounds(r)).fold(
-            [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY],
-            |a, b| [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])],
-        )
+        basemap()
+            .haiti
+            .items
+            .iter()
+            .filter_map(|p| p.first())
+            .map(|r| ring_bounds(r))
+            .fold(
+                [
+                    f64::INFINITY,
+                    f64::INFINITY,
+                    f64::NEG_INFINITY,
+                    f64::NEG_INFINITY,
+                ],
+                |a, b| {
+                    [
+                        a[0].min(b[0]),
+                        a[1].min(b[1]),
+                        a[2].max(b[2]),
+                        a[3].max(b[3]),
+                    ]
+                },
+            )
     })
 }
 
 /// The basemap's colours, for tests and the legend of printed maps.
 pub fn palette() -> [(&'static str, [u8; 3]); 3] {
-    [("water", rgb(WATER)), ("land", rgb(LAND)), ("haiti", rgb(HAITI))]
+    [
+        ("water", rgb(WATER)),
+        ("land", rgb(LAND)),
+        ("haiti", rgb(HAITI)),
+    ]
 }
 
 #[cfg(test)]
@@ -300,7 +411,11 @@ mod tests {
         assert_eq!(colour_at(-98.0, 39.0, 5), land, "Kansas");
         assert_eq!(colour_at(-60.0, 30.0, 5), water, "the Atlantic");
         assert_eq!(colour_at(-72.3, 18.9, 6), haiti, "central Haiti");
-        assert_eq!(colour_at(-70.5, 19.0, 6), land, "the Dominican Republic is land, not Haiti");
+        assert_eq!(
+            colour_at(-70.5, 19.0, 6),
+            land,
+            "the Dominican Republic is land, not Haiti"
+        );
     }
 
     #[test]
@@ -310,12 +425,24 @@ mod tests {
         assert!(!lines.is_empty());
         // No border runs along the open Atlantic east of Florida.
         let sea = to_world(-79.0, 27.0);
-        assert!(lines.iter().flatten().all(|p| (p[0] - sea[0]).abs() > 1e-3 || (p[1] - sea[1]).abs() > 1e-3));
+        assert!(lines
+            .iter()
+            .flatten()
+            .all(|p| (p[0] - sea[0]).abs() > 1e-3 || (p[1] - sea[1]).abs() > 1e-3));
     }
 
     #[test]
     fn a_polyline_is_cut_where_it_leaves_the_box() {
-        let parts = clip_polyline(&[[-5.0, 5.0], [5.0, 5.0], [15.0, 5.0], [15.0, 15.0], [5.0, 8.0]], [0.0, 0.0, 10.0, 10.0]);
+        let parts = clip_polyline(
+            &[
+                [-5.0, 5.0],
+                [5.0, 5.0],
+                [15.0, 5.0],
+                [15.0, 15.0],
+                [5.0, 8.0],
+            ],
+            [0.0, 0.0, 10.0, 10.0],
+        );
         assert_eq!(parts.len(), 2);
         assert_eq!(parts[0], vec![[0.0, 5.0], [5.0, 5.0], [10.0, 5.0]]);
     }

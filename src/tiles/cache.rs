@@ -54,13 +54,20 @@ impl Encoding {
         match self {
             Encoding::Identity => raw.to_vec(),
             Encoding::Gzip => {
-                let mut e = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 2), flate2::Compression::new(6));
+                let mut e = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(raw.len() / 2),
+                    flate2::Compression::new(6),
+                );
                 e.write_all(raw).expect("writing to a Vec cannot fail");
                 e.finish().expect("writing to a Vec cannot fail")
             }
             Encoding::Brotli => {
                 let mut out = Vec::with_capacity(raw.len() / 2);
-                let params = brotli::enc::BrotliEncoderParams { quality: 5, lgwin: 22, ..Default::default() };
+                let params = brotli::enc::BrotliEncoderParams {
+                    quality: 5,
+                    lgwin: 22,
+                    ..Default::default()
+                };
                 brotli::BrotliCompress(&mut std::io::Cursor::new(raw), &mut out, &params)
                     .expect("compressing into a Vec cannot fail");
                 out
@@ -100,7 +107,10 @@ struct Entry {
 
 impl Entry {
     fn is(&self, k: &TileKey<'_>) -> bool {
-        self.version == k.version && self.encoding == k.encoding && *self.path == *k.path && *self.query == *k.query
+        self.version == k.version
+            && self.encoding == k.encoding
+            && *self.path == *k.path
+            && *self.query == *k.query
     }
 }
 
@@ -184,21 +194,35 @@ impl TileCache {
     }
 
     fn shard(&self, hash: u64) -> std::sync::MutexGuard<'_, Shard> {
-        self.shards[(hash >> 59) as usize % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
+        self.shards[(hash >> 59) as usize % SHARDS]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Drops everything when `data_version` is newer than any seen before.
     pub fn observe_version(&self, data_version: u64) {
         let seen = self.version.load(Ordering::Relaxed);
-        if data_version > seen && self.version.compare_exchange(seen, data_version, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+        if data_version > seen
+            && self
+                .version
+                .compare_exchange(seen, data_version, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
             if seen != 0 {
-                tracing::info!(from = seen, to = data_version, "data version moved: tile cache emptied");
+                tracing::info!(
+                    from = seen,
+                    to = data_version,
+                    "data version moved: tile cache emptied"
+                );
             }
             for s in &self.shards {
                 let mut s = s.lock().unwrap_or_else(|e| e.into_inner());
                 *s = Shard::default();
             }
-            self.sources.lock().unwrap_or_else(|e| e.into_inner()).retain(|(_, v), _| *v >= data_version);
+            self.sources
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|(_, v), _| *v >= data_version);
         }
     }
 
@@ -225,7 +249,11 @@ impl TileCache {
     }
 
     pub fn insert(&self, k: &TileKey<'_>, value: Cached) {
-        let size = value.body.as_ref().map_or(0, Bytes::len) + k.path.len() + k.query.len() + value.etag.len() + ENTRY_OVERHEAD;
+        let size = value.body.as_ref().map_or(0, Bytes::len)
+            + k.path.len()
+            + k.query.len()
+            + value.etag.len()
+            + ENTRY_OVERHEAD;
         let limit = self.capacity / SHARDS;
         if size > limit {
             return;
@@ -250,8 +278,12 @@ impl TileCache {
         shard.bytes += size;
         shard.clock.push_back((h, serial));
         while shard.bytes > limit {
-            let Some((victim, s)) = shard.clock.pop_front() else { break };
-            let Some(e) = shard.map.get_mut(&victim) else { continue };
+            let Some((victim, s)) = shard.clock.pop_front() else {
+                break;
+            };
+            let Some(e) = shard.map.get_mut(&victim) else {
+                continue;
+            };
             if e.serial != s {
                 continue; // replaced since: its own queue slot comes later
             }
@@ -271,7 +303,12 @@ impl TileCache {
             entries += s.map.len() as u64;
             bytes += s.bytes as u64;
         }
-        Stats { hits: self.hits.load(Ordering::Relaxed), misses: self.misses.load(Ordering::Relaxed), entries, bytes }
+        Stats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            entries,
+            bytes,
+        }
     }
 
     /// The slot of the source named by `key` at `version`, created empty if new. The least
@@ -282,7 +319,11 @@ impl TileCache {
             return slot.clone();
         }
         if sources.len() >= MAX_SOURCES {
-            if let Some(oldest) = sources.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| k.clone()) {
+            if let Some(oldest) = sources
+                .iter()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(k, _)| k.clone())
+            {
                 sources.remove(&oldest);
             }
         }
@@ -311,11 +352,19 @@ mod tests {
     use super::*;
 
     fn key(path: &str) -> TileKey<'_> {
-        TileKey { version: 1, encoding: Encoding::Identity, path, query: "" }
+        TileKey {
+            version: 1,
+            encoding: Encoding::Identity,
+            path,
+            query: "",
+        }
     }
 
     fn value(n: usize) -> Cached {
-        Cached { body: Some(Bytes::from(vec![0u8; n])), etag: "\"x\"".into() }
+        Cached {
+            body: Some(Bytes::from(vec![0u8; n])),
+            etag: "\"x\"".into(),
+        }
     }
 
     #[test]
@@ -324,16 +373,24 @@ mod tests {
         c.insert(&key("/tiles/a/1/0/0.mvt"), value(10));
         assert!(c.get(&key("/tiles/a/1/0/0.mvt")).is_some());
         assert!(c.get(&key("/tiles/a/1/0/1.mvt")).is_none());
-        let gz = TileKey { encoding: Encoding::Gzip, ..key("/tiles/a/1/0/0.mvt") };
+        let gz = TileKey {
+            encoding: Encoding::Gzip,
+            ..key("/tiles/a/1/0/0.mvt")
+        };
         assert!(c.get(&gz).is_none(), "the encoding is part of the key");
-        let v2 = TileKey { version: 2, ..key("/tiles/a/1/0/0.mvt") };
+        let v2 = TileKey {
+            version: 2,
+            ..key("/tiles/a/1/0/0.mvt")
+        };
         assert!(c.get(&v2).is_none(), "the data version is part of the key");
     }
 
     #[test]
     fn the_cache_stays_within_its_byte_bound() {
         let c = TileCache::new(SHARDS * 10_000, None);
-        let paths: Vec<String> = (0..2_000).map(|i| format!("/tiles/a/12/{i}/0.mvt")).collect();
+        let paths: Vec<String> = (0..2_000)
+            .map(|i| format!("/tiles/a/12/{i}/0.mvt"))
+            .collect();
         for p in &paths {
             c.insert(&key(p), value(1_000));
         }
@@ -379,11 +436,15 @@ mod tests {
         let raw: Vec<u8> = (0..10_000u32).map(|i| (i % 7) as u8).collect();
         let gz = Encoding::Gzip.compress(&raw);
         let mut back = Vec::new();
-        flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut back).unwrap();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut back)
+            .unwrap();
         assert_eq!(back, raw);
         let br = Encoding::Brotli.compress(&raw);
         let mut back = Vec::new();
-        brotli::Decompressor::new(&br[..], 4096).read_to_end(&mut back).unwrap();
+        brotli::Decompressor::new(&br[..], 4096)
+            .read_to_end(&mut back)
+            .unwrap();
         assert_eq!(back, raw);
         assert!(gz.len() < raw.len() / 4 && br.len() < raw.len() / 4);
     }

@@ -24,11 +24,22 @@ pub fn twice_area<T: Copy + Into<f64>>(ring: &[[T; 2]]) -> f64 {
 pub fn clip_ring(ring: &[[f64; 2]], b: [f64; 4]) -> Vec<[f64; 2]> {
     let mut out: Vec<[f64; 2]> = ring.to_vec();
     // Each edge of the box: (axis, bound, keep if coordinate >= bound).
-    for (axis, bound, keep_above) in [(0, b[0], true), (0, b[2], false), (1, b[1], true), (1, b[3], false)] {
+    for (axis, bound, keep_above) in [
+        (0, b[0], true),
+        (0, b[2], false),
+        (1, b[1], true),
+        (1, b[3], false),
+    ] {
         if out.is_empty() {
             break;
         }
-        let inside = |p: &[f64; 2]| if keep_above { p[axis] >= bound } else { p[axis] <= bound };
+        let inside = |p: &[f64; 2]| {
+            if keep_above {
+                p[axis] >= bound
+            } else {
+                p[axis] <= bound
+            }
+        };
         let input = std::mem::take(&mut out);
         let mut prev = *input.last().expect("non-empty");
         for &cur in &input {
@@ -61,8 +72,12 @@ fn intersect(p: [f64; 2], q: [f64; 2], axis: usize, bound: f64) -> [f64; 2] {
 /// boolean intersection, giving valid polygons even for concave shapes (states, counties).
 pub fn clip_polygon(rings: &[Vec<[f64; 2]>], b: [f64; 4]) -> Vec<Vec<Vec<[f64; 2]>>> {
     use geo::BooleanOps;
-    let to_ls = |r: &Vec<[f64; 2]>| geo::LineString::from(r.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>());
-    let Some((exterior, holes)) = rings.split_first() else { return Vec::new() };
+    let to_ls = |r: &Vec<[f64; 2]>| {
+        geo::LineString::from(r.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>())
+    };
+    let Some((exterior, holes)) = rings.split_first() else {
+        return Vec::new();
+    };
     let poly = geo::Polygon::new(to_ls(exterior), holes.iter().map(to_ls).collect());
     let rect = geo::Rect::new((b[0], b[1]), (b[2], b[3])).to_polygon();
     poly.intersection(&rect)
@@ -77,7 +92,9 @@ pub fn clip_polygon(rings: &[Vec<[f64; 2]>], b: [f64; 4]) -> Vec<Vec<Vec<[f64; 2
                 v
             };
             let (ext, ints) = p.into_inner();
-            std::iter::once(open(&ext)).chain(ints.iter().map(open)).collect()
+            std::iter::once(open(&ext))
+                .chain(ints.iter().map(open))
+                .collect()
         })
         .collect()
 }
@@ -85,46 +102,54 @@ pub fn clip_polygon(rings: &[Vec<[f64; 2]>], b: [f64; 4]) -> Vec<Vec<Vec<[f64; 2
 /// Snaps a ring to the integer grid and cleans what snapping breaks: repeated points,
 /// spikes (A→B→A) and collinear runs. `None` when nothing with an area is left.
 pub fn snap_ring(ring: &[[f64; 2]]) -> Option<Vec<[i32; 2]>> {
-    let mut out: Vec<[i32; 2]> = Vec::with_capacity(ring.len());
+    let mut out = Vec::with_capacity(ring.len());
+    snap_ring_into(ring, &mut out).then_some(out)
+}
+
+/// [`snap_ring`] appending to `out` (a buffer of many rings); returns whether a ring was
+/// added (nothing is left in `out` otherwise).
+pub fn snap_ring_into(ring: &[[f64; 2]], out: &mut Vec<[i32; 2]>) -> bool {
+    let start = out.len();
     for p in ring {
         let q = [p[0].round() as i32, p[1].round() as i32];
-        push_clean(&mut out, q);
+        if out.len() > start && out[out.len() - 1] == q {
+            continue;
+        }
+        while out.len() - start >= 2 && collinear(out[out.len() - 2], out[out.len() - 1], q) {
+            out.pop();
+        }
+        if out.len() == start || out[out.len() - 1] != q {
+            out.push(q);
+        }
     }
     // The closing seam: drop points equal to the first and spikes across the seam.
     loop {
-        let n = out.len();
+        let r = &out[start..];
+        let n = r.len();
         if n < 3 {
-            return None;
+            out.truncate(start);
+            return false;
         }
-        if out[n - 1] == out[0] {
+        if r[n - 1] == r[0] || collinear(r[n - 2], r[n - 1], r[0]) {
             out.pop();
-        } else if collinear(out[n - 2], out[n - 1], out[0]) {
-            out.remove(n - 1);
-        } else if collinear(out[n - 1], out[0], out[1]) {
-            out.remove(0);
+        } else if collinear(r[n - 1], r[0], r[1]) {
+            out.remove(start);
         } else {
             break;
         }
     }
-    (twice_area(&out) != 0.0).then_some(out)
-}
-
-fn push_clean(out: &mut Vec<[i32; 2]>, q: [i32; 2]) {
-    if out.last() == Some(&q) {
-        return;
+    if twice_area(&out[start..]) == 0.0 {
+        out.truncate(start);
+        return false;
     }
-    while out.len() >= 2 && collinear(out[out.len() - 2], out[out.len() - 1], q) {
-        out.pop();
-    }
-    if out.last() != Some(&q) {
-        out.push(q);
-    }
+    true
 }
 
 /// Whether `b` lies on the line through `a` and `c` (a straight run or a spike).
 #[inline]
 fn collinear(a: [i32; 2], b: [i32; 2], c: [i32; 2]) -> bool {
-    let cross = i64::from(b[0] - a[0]) * i64::from(c[1] - a[1]) - i64::from(b[1] - a[1]) * i64::from(c[0] - a[0]);
+    let cross = i64::from(b[0] - a[0]) * i64::from(c[1] - a[1])
+        - i64::from(b[1] - a[1]) * i64::from(c[0] - a[0]);
     cross == 0
 }
 
@@ -150,9 +175,22 @@ pub fn within(inner: [f64; 4], outer: [f64; 4]) -> bool {
 
 /// The bounding box of a ring.
 pub fn ring_bounds(ring: &[[f64; 2]]) -> [f64; 4] {
-    ring.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |b, p| {
-        [b[0].min(p[0]), b[1].min(p[1]), b[2].max(p[0]), b[3].max(p[1])]
-    })
+    ring.iter().fold(
+        [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ],
+        |b, p| {
+            [
+                b[0].min(p[0]),
+                b[1].min(p[1]),
+                b[2].max(p[0]),
+                b[3].max(p[1]),
+            ]
+        },
+    )
 }
 
 #[cfg(test)]
@@ -185,7 +223,16 @@ mod tests {
     #[test]
     fn boolean_clipping_splits_a_u_shape_into_two_valid_parts() {
         // A U open to the top, cut below the bottom bar's top: two separate arms remain.
-        let u = vec![[0.0, 0.0], [1.0, 0.0], [1.0, 9.0], [9.0, 9.0], [9.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]];
+        let u = vec![
+            [0.0, 0.0],
+            [1.0, 0.0],
+            [1.0, 9.0],
+            [9.0, 9.0],
+            [9.0, 0.0],
+            [10.0, 0.0],
+            [10.0, 10.0],
+            [0.0, 10.0],
+        ];
         let parts = clip_polygon(&[u], [-1.0, -1.0, 11.0, 5.0]);
         assert_eq!(parts.len(), 2);
         let area: f64 = parts.iter().map(|p| twice_area(&p[0]).abs()).sum();
@@ -194,7 +241,16 @@ mod tests {
 
     #[test]
     fn snapping_removes_duplicates_spikes_and_collinear_points() {
-        let r = vec![[0.2, 0.1], [5.0, 0.0], [10.0, 0.4], [10.0, 10.0], [10.0, 15.0], [10.0, 10.0], [0.0, 10.0], [0.1, 0.0]];
+        let r = vec![
+            [0.2, 0.1],
+            [5.0, 0.0],
+            [10.0, 0.4],
+            [10.0, 10.0],
+            [10.0, 15.0],
+            [10.0, 10.0],
+            [0.0, 10.0],
+            [0.1, 0.0],
+        ];
         let s = snap_ring(&r).unwrap();
         assert_eq!(s, vec![[0, 0], [10, 0], [10, 10], [0, 10]]);
     }

@@ -66,7 +66,10 @@ impl TileId {
     #[inline]
     pub fn to_tile(self, p: [f64; 2], size: f64) -> [f64; 2] {
         let s = self.scale();
-        [(p[0] * s - f64::from(self.x)) * size, (p[1] * s - f64::from(self.y)) * size]
+        [
+            (p[0] * s - f64::from(self.x)) * size,
+            (p[1] * s - f64::from(self.y)) * size,
+        ]
     }
 
     /// The tile's bounds in lon/lat degrees: west, south, east, north.
@@ -107,9 +110,17 @@ mod tests {
 
     #[test]
     fn projection_round_trips_within_a_nanodegree() {
-        for &(lon, lat) in &[(-80.19, 25.83), (-73.96, 40.64), (-150.0, 61.2), (179.9, -45.0)] {
+        for &(lon, lat) in &[
+            (-80.19, 25.83),
+            (-73.96, 40.64),
+            (-150.0, 61.2),
+            (179.9, -45.0),
+        ] {
             let (lo, la) = to_lon_lat(to_world(lon, lat));
-            assert!((lo - lon).abs() < 1e-9 && (la - lat).abs() < 1e-9, "{lon},{lat} → {lo},{la}");
+            assert!(
+                (lo - lon).abs() < 1e-9 && (la - lat).abs() < 1e-9,
+                "{lon},{lat} → {lo},{la}"
+            );
         }
     }
 
@@ -117,7 +128,12 @@ mod tests {
     fn miami_falls_in_the_tile_every_slippy_map_puts_it_in() {
         // Reference values from the OSM wiki formula: Little Haiti at zoom 10 is 283/435.
         let p = to_world(-80.19, 25.83);
-        let t = |z: u8| ((p[0] * f64::from(1u32 << z)) as u32, (p[1] * f64::from(1u32 << z)) as u32);
+        let t = |z: u8| {
+            (
+                (p[0] * f64::from(1u32 << z)) as u32,
+                (p[1] * f64::from(1u32 << z)) as u32,
+            )
+        };
         assert_eq!(t(10), (283, 435));
         assert_eq!(t(3), (2, 3));
     }

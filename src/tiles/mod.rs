@@ -55,12 +55,23 @@ use source::Source;
 ///
 /// Finer cells hold fewer people, so more of them fall under the disclosure threshold and
 /// are left out: the privacy rules, not the renderer, decide what a zoom can show.
-pub const HEXAGON_RESOLUTIONS: [(u8, u8, u8); 8] =
-    [(0, 2, 2), (3, 4, 3), (5, 5, 4), (6, 7, 5), (8, 8, 6), (9, 9, 7), (10, 11, 8), (12, mercator::MAX_ZOOM, 9)];
+pub const HEXAGON_RESOLUTIONS: [(u8, u8, u8); 8] = [
+    (0, 2, 2),
+    (3, 4, 3),
+    (5, 5, 4),
+    (6, 7, 5),
+    (8, 8, 6),
+    (9, 9, 7),
+    (10, 11, 8),
+    (12, mercator::MAX_ZOOM, 9),
+];
 
 /// The hexagon resolution drawn at zoom `z`.
 pub fn hexagon_res(z: u8) -> u8 {
-    HEXAGON_RESOLUTIONS.iter().find(|(a, b, _)| (*a..=*b).contains(&z)).map_or(9, |r| r.2)
+    HEXAGON_RESOLUTIONS
+        .iter()
+        .find(|(a, b, _)| (*a..=*b).contains(&z))
+        .map_or(9, |r| r.2)
 }
 
 /// The layers served as tiles.
@@ -74,8 +85,13 @@ pub enum TileLayer {
 }
 
 impl TileLayer {
-    pub const ALL: [TileLayer; 5] =
-        [TileLayer::Hexagons, TileLayer::States, TileLayer::Counties, TileLayer::Places, TileLayer::Basemap];
+    pub const ALL: [TileLayer; 5] = [
+        TileLayer::Hexagons,
+        TileLayer::States,
+        TileLayer::Counties,
+        TileLayer::Places,
+        TileLayer::Basemap,
+    ];
 
     pub fn parse(s: &str) -> Option<TileLayer> {
         TileLayer::ALL.into_iter().find(|l| l.name() == s)
@@ -115,7 +131,10 @@ impl TileLayer {
 
     /// Whether the layer aggregates survey records (and so follows the data version).
     pub fn is_aggregate(self) -> bool {
-        matches!(self, TileLayer::Hexagons | TileLayer::States | TileLayer::Counties)
+        matches!(
+            self,
+            TileLayer::Hexagons | TileLayer::States | TileLayer::Counties
+        )
     }
 }
 
@@ -130,7 +149,10 @@ pub enum Format {
 impl Format {
     /// Parses the last path segment, `{y}.mvt`, `{y}.png` or `{y}@2x.png`, into y and format.
     pub fn parse_file(file: &str) -> Option<(u32, Format)> {
-        let (y, format) = if let Some(y) = file.strip_suffix(".mvt").or_else(|| file.strip_suffix(".pbf")) {
+        let (y, format) = if let Some(y) = file
+            .strip_suffix(".mvt")
+            .or_else(|| file.strip_suffix(".pbf"))
+        {
             (y, Format::Mvt)
         } else if let Some(y) = file.strip_suffix("@2x.png") {
             (y, Format::Png(2))
@@ -152,7 +174,9 @@ impl Format {
 
 /// A tile coordinate: plain decimal digits only (no sign, no spaces), at most 9 of them.
 pub fn parse_index(s: &str) -> Option<u32> {
-    (!s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+    (!s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
 }
 
 /// Parameters of `/api/v1/aggregates` that make no sense on a tile URL.
@@ -164,7 +188,12 @@ const NOT_FOR_TILES: [&str; 4] = ["unit", "bbox", "download", "lang"];
 /// # Errors
 /// Unknown parameters or codes, `res` outside 2–9 or on a non-hexagon layer, parameters of
 /// `/api/v1/aggregates` that do not apply to tiles.
-pub fn aggregate_request(layer: TileLayer, z: u8, pairs: &[(String, String)], extra: &[&str]) -> Result<(Unit, LayerRequest), Error> {
+pub fn aggregate_request(
+    layer: TileLayer,
+    z: u8,
+    pairs: &[(String, String)],
+    extra: &[&str],
+) -> Result<(Unit, LayerRequest), Error> {
     for (k, _) in pairs {
         if NOT_FOR_TILES.contains(&k.as_str()) || (k == "format" && !extra.contains(&"format")) {
             return Err(Error::invalid(k, "not a tile parameter: the layer name sets the unit and the tile sets the area and format"));
@@ -173,14 +202,21 @@ pub fn aggregate_request(layer: TileLayer, z: u8, pairs: &[(String, String)], ex
     let mut allowed = vec!["v"];
     allowed.extend_from_slice(extra);
     let mut req = LayerRequest::parse(pairs, &allowed)?;
-    let res = pairs.iter().rev().find(|(k, _)| k == "res").map(|_| match req.unit {
-        Unit::H3(r) => r,
-        _ => unreachable!("unit is not a tile parameter"),
-    });
+    let res = pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "res")
+        .map(|_| match req.unit {
+            Unit::H3(r) => r,
+            _ => unreachable!("unit is not a tile parameter"),
+        });
     let unit = match layer {
         TileLayer::Hexagons => Unit::H3(res.unwrap_or_else(|| hexagon_res(z))),
         TileLayer::States | TileLayer::Counties if res.is_some() => {
-            return Err(Error::invalid("res", "only the hexagons layer has a resolution"))
+            return Err(Error::invalid(
+                "res",
+                "only the hexagons layer has a resolution",
+            ))
         }
         TileLayer::States => Unit::State,
         TileLayer::Counties => Unit::County,
@@ -200,16 +236,26 @@ pub fn places_request(pairs: &[(String, String)], extra: &[&str]) -> Result<Kind
     for (k, v) in pairs {
         match k.as_str() {
             "kind" => {
-                let f = KindFilter::parse(v).map_err(|source| Error::UnknownCode { param: "kind".into(), source })?;
+                let f = KindFilter::parse(v).map_err(|source| Error::UnknownCode {
+                    param: "kind".into(),
+                    source,
+                })?;
                 kinds = kinds.and(f);
             }
             "category" => {
-                let c = Category::parse(v).ok_or_else(|| Error::invalid("category", format!("{v:?}: use consular or association")))?;
+                let c = Category::parse(v).ok_or_else(|| {
+                    Error::invalid("category", format!("{v:?}: use consular or association"))
+                })?;
                 kinds = kinds.and(KindFilter::category(c));
             }
             "v" => {}
             other if extra.contains(&other) => {}
-            other => return Err(Error::invalid(other, "unknown parameter (places tiles take kind and category)")),
+            other => {
+                return Err(Error::invalid(
+                    other,
+                    "unknown parameter (places tiles take kind and category)",
+                ))
+            }
         }
     }
     Ok(kinds)
@@ -217,7 +263,13 @@ pub fn places_request(pairs: &[(String, String)], extra: &[&str]) -> Result<Kind
 
 /// The cache key of an aggregate source: everything but the tile that shapes its content.
 pub fn source_key(unit: Unit, req: &LayerRequest) -> String {
-    format!("{unit:?}|{}|{:?}|{:?}|{}", req.filter.canonical(), req.groups, req.skill, req.metric)
+    format!(
+        "{unit:?}|{}|{:?}|{:?}|{}",
+        req.filter.canonical(),
+        req.groups,
+        req.skill,
+        req.metric
+    )
 }
 
 /// The prepared source of an aggregate layer: built on a worker thread by the first request
@@ -225,18 +277,29 @@ pub fn source_key(unit: Unit, req: &LayerRequest) -> String {
 ///
 /// # Errors
 /// As [`source::build_aggregate`].
-pub async fn aggregate_source(state: &AppState, unit: Unit, req: &LayerRequest) -> Result<Arc<Source>, Error> {
+pub async fn aggregate_source(
+    state: &AppState,
+    unit: Unit,
+    req: &LayerRequest,
+) -> Result<Arc<Source>, Error> {
     let version = state.engine.snapshot().data_version;
     state.tiles.observe_version(version);
     let slot = state.tiles.source_slot(&source_key(unit, req), version);
     let (engine, req) = (state.engine.clone(), req.clone());
     slot.get_or_try_init(|| async move {
         let started = std::time::Instant::now();
-        let built = tokio::task::spawn_blocking(move || source::build_aggregate(&engine, unit, &req))
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))??;
-        tracing::info!(layer = built.name, ?unit, features = built.features.len(), heap_kb = built.heap_bytes() / 1024,
-            ms = started.elapsed().as_millis() as u64, "tile source prepared");
+        let built =
+            tokio::task::spawn_blocking(move || source::build_aggregate(&engine, unit, &req))
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))??;
+        tracing::info!(
+            layer = built.name,
+            ?unit,
+            features = built.features.len(),
+            heap_kb = built.heap_bytes() / 1024,
+            ms = started.elapsed().as_millis() as u64,
+            "tile source prepared"
+        );
         Ok::<_, Error>(Arc::new(built))
     })
     .await
@@ -252,10 +315,18 @@ pub fn place_set(state: &AppState) -> (Arc<PlaceSet>, u64) {
 
 /// The prepared places source for the kinds kept; `props` gives a place's properties (the
 /// HTTP layer passes those of the `/api/v1/places` GeoJSON).
-pub async fn places_source(state: &AppState, kinds: KindFilter, props: fn(&Place) -> Map<String, Value>) -> Arc<Source> {
+pub async fn places_source(
+    state: &AppState,
+    kinds: KindFilter,
+    props: fn(&Place) -> Map<String, Value>,
+) -> Arc<Source> {
     let (set, version) = place_set(state);
-    let slot = state.tiles.source_slot(&format!("places|{kinds:?}"), version);
-    slot.get_or_init(|| async move { Arc::new(source::build_places(&set, kinds, version, props)) }).await.clone()
+    let slot = state
+        .tiles
+        .source_slot(&format!("places|{kinds:?}"), version);
+    slot.get_or_init(|| async move { Arc::new(source::build_places(&set, kinds, version, props)) })
+        .await
+        .clone()
 }
 
 /// Cuts one tile from a source in a format; `None` for an empty tile.
@@ -277,7 +348,10 @@ mod tests {
     fn every_zoom_has_one_hexagon_resolution_and_it_never_gets_coarser() {
         let mut last = 0;
         for z in 0..=mercator::MAX_ZOOM {
-            let n = HEXAGON_RESOLUTIONS.iter().filter(|(a, b, _)| (*a..=*b).contains(&z)).count();
+            let n = HEXAGON_RESOLUTIONS
+                .iter()
+                .filter(|(a, b, _)| (*a..=*b).contains(&z))
+                .count();
             assert_eq!(n, 1, "zoom {z}");
             assert!(hexagon_res(z) >= last);
             last = hexagon_res(z);
@@ -303,7 +377,8 @@ mod tests {
         assert!(aggregate_request(TileLayer::States, 5, &p("res", "5"), &[]).is_err());
         let (unit, _) = aggregate_request(TileLayer::Hexagons, 5, &p("res", "7"), &[]).unwrap();
         assert_eq!(unit, Unit::H3(7));
-        let (unit, req) = aggregate_request(TileLayer::Hexagons, 10, &p("gender", "f"), &[]).unwrap();
+        let (unit, req) =
+            aggregate_request(TileLayer::Hexagons, 10, &p("gender", "f"), &[]).unwrap();
         assert_eq!(unit, Unit::H3(8));
         assert!(!req.filter.is_empty());
         assert!(places_request(&p("kind", "embassy,consulate_general"), &[]).is_ok());

@@ -18,7 +18,8 @@ const MARKER_PX: f32 = 4.0;
 
 /// A pixmap for one tile at `scale` (1 or 2).
 pub fn canvas(scale: u32) -> Result<Pixmap, Error> {
-    Pixmap::new(TILE_PX * scale, TILE_PX * scale).ok_or_else(|| Error::Internal("pixmap allocation".into()))
+    Pixmap::new(TILE_PX * scale, TILE_PX * scale)
+        .ok_or_else(|| Error::Internal("pixmap allocation".into()))
 }
 
 /// Paint of an opaque RGB colour, antialiased.
@@ -32,8 +33,17 @@ pub fn paint(rgb: [u8; 3], alpha: u8) -> Paint<'static> {
 /// Adds a polygon's rings (world units) to `path` in pixel units, clipping rings that
 /// reach beyond `clip` (pixels) so tiny-skia never sees far-away coordinates. Sutherland–
 /// Hodgman bridges of concave rings lie on the clip box, outside the visible tile.
-pub fn add_polygon(path: &mut PathBuilder, rings: &[Vec<[f64; 2]>], t: TileId, size: f64, world: [f64; 4], clip: [f64; 4]) {
-    let Some(exterior) = rings.first() else { return };
+pub fn add_polygon(
+    path: &mut PathBuilder,
+    rings: &[Vec<[f64; 2]>],
+    t: TileId,
+    size: f64,
+    world: [f64; 4],
+    clip: [f64; 4],
+) {
+    let Some(exterior) = rings.first() else {
+        return;
+    };
     let b = ring_bounds(exterior);
     if !overlaps(b, world) {
         return;
@@ -66,7 +76,10 @@ pub fn render(source: &Source, t: TileId, scale: u32) -> Result<Option<Vec<u8>>,
     let clip = [-buffer, -buffer, size + buffer, size + buffer];
     let mut pixmap = canvas(scale)?;
     let outline = paint([255, 255, 255], 150);
-    let stroke = Stroke { width: 0.6 * s, ..Stroke::default() };
+    let stroke = Stroke {
+        width: 0.6 * s,
+        ..Stroke::default()
+    };
     let mut drawn = 0usize;
     for i in source.select(world) {
         let f = &source.features[i];
@@ -77,15 +90,39 @@ pub fn render(source: &Source, t: TileId, scale: u32) -> Result<Option<Vec<u8>>,
                     add_polygon(&mut pb, rings, t, size, world, clip);
                 }
                 let Some(path) = pb.finish() else { continue };
-                pixmap.fill_path(&path, &paint(f.fill, 255), FillRule::EvenOdd, Transform::identity(), None);
+                pixmap.fill_path(
+                    &path,
+                    &paint(f.fill, 255),
+                    FillRule::EvenOdd,
+                    Transform::identity(),
+                    None,
+                );
                 pixmap.stroke_path(&path, &outline, &stroke, Transform::identity(), None);
             }
             Shape::Point(p) => {
                 let q = t.to_tile(*p, size);
-                let Some(path) = PathBuilder::from_circle(q[0] as f32, q[1] as f32, MARKER_PX * s) else { continue };
-                pixmap.fill_path(&path, &paint(f.fill, 255), FillRule::Winding, Transform::identity(), None);
-                let ring = Stroke { width: s, ..Stroke::default() };
-                pixmap.stroke_path(&path, &paint([255, 255, 255], 255), &ring, Transform::identity(), None);
+                let Some(path) = PathBuilder::from_circle(q[0] as f32, q[1] as f32, MARKER_PX * s)
+                else {
+                    continue;
+                };
+                pixmap.fill_path(
+                    &path,
+                    &paint(f.fill, 255),
+                    FillRule::Winding,
+                    Transform::identity(),
+                    None,
+                );
+                let ring = Stroke {
+                    width: s,
+                    ..Stroke::default()
+                };
+                pixmap.stroke_path(
+                    &path,
+                    &paint([255, 255, 255], 255),
+                    &ring,
+                    Transform::identity(),
+                    None,
+                );
             }
         }
         drawn += 1;
@@ -93,14 +130,17 @@ pub fn render(source: &Source, t: TileId, scale: u32) -> Result<Option<Vec<u8>>,
     if drawn == 0 {
         return Ok(None);
     }
-    pixmap.encode_png().map(Some).map_err(|e| Error::Internal(format!("PNG encoding: {e}")))
+    pixmap
+        .encode_png()
+        .map(Some)
+        .map_err(|e| Error::Internal(format!("PNG encoding: {e}")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::tiles::mercator::to_world;
-    use crate::tiles::source::{Feature, Kind, Source};
+    use crate::tiles::source::{Feature, Kind, Source, TagTable};
 
     fn decode(png: &[u8]) -> Pixmap {
         Pixmap::decode_png(png).expect("a PNG tiny-skia reads back")
@@ -108,7 +148,12 @@ mod tests {
 
     #[test]
     fn a_unit_is_filled_with_its_legend_colour_at_its_centre() {
-        let ring = vec![to_world(-80.3, 25.7), to_world(-80.1, 25.7), to_world(-80.1, 25.9), to_world(-80.3, 25.9)];
+        let ring = vec![
+            to_world(-80.3, 25.7),
+            to_world(-80.1, 25.7),
+            to_world(-80.1, 25.9),
+            to_world(-80.3, 25.9),
+        ];
         let f = Feature {
             id: None,
             bounds: ring_bounds(&ring),
@@ -116,16 +161,21 @@ mod tests {
             props: Vec::new(),
             fill: [0x41, 0xb6, 0xc4],
         };
-        let s = Source::new("t", Kind::Cells, 1, Vec::new(), vec![f], None);
+        let s = Source::new("t", Kind::Cells, 1, TagTable::new(), vec![f], None);
         let t = TileId::new(10, 283, 435).unwrap();
         for scale in [1, 2] {
             let img = decode(&render(&s, t, scale).unwrap().unwrap());
             let c = t.to_tile(to_world(-80.2, 25.8), f64::from(TILE_PX * scale));
             let px = img.pixel(c[0] as u32, c[1] as u32).unwrap();
-            assert_eq!((px.red(), px.green(), px.blue(), px.alpha()), (0x41, 0xb6, 0xc4, 255));
+            assert_eq!(
+                (px.red(), px.green(), px.blue(), px.alpha()),
+                (0x41, 0xb6, 0xc4, 255)
+            );
             let corner = img.pixel(0, 0).unwrap();
             assert_eq!(corner.alpha(), 0, "transparent where there is no unit");
         }
-        assert!(render(&s, TileId::new(10, 1, 1).unwrap(), 1).unwrap().is_none());
+        assert!(render(&s, TileId::new(10, 1, 1).unwrap(), 1)
+            .unwrap()
+            .is_none());
     }
 }

@@ -59,8 +59,8 @@ pub struct Feature {
     pub shape: Shape,
     /// `[min_x, min_y, max_x, max_y]` in world units.
     pub bounds: [f64; 4],
-    /// `(index into Source::keys, value)`; null properties are left out.
-    pub props: Vec<(u16, Prop)>,
+    /// `(index into Source::keys, index into Source::values)`; null properties are left out.
+    pub props: Vec<(u16, u32)>,
     /// RGB fill of the raster tiles (the legend's colour for this unit's value).
     pub fill: [u8; 3],
 }
@@ -75,6 +75,10 @@ pub struct Source {
     /// The data version (or places version) the source was built from.
     pub version: u64,
     pub keys: Vec<String>,
+    /// Distinct property values of the whole source, each also protobuf-encoded once
+    /// (an MVT `Value` message), so cutting a tile copies bytes instead of encoding.
+    pub values: Vec<Prop>,
+    pub encoded_values: Vec<Box<[u8]>>,
     pub features: Vec<Feature>,
     /// The legend of aggregate layers (`None` for places).
     pub classification: Option<Classification>,
@@ -87,7 +91,7 @@ impl Source {
         name: &'static str,
         kind: Kind,
         version: u64,
-        keys: Vec<String>,
+        tags: TagTable,
         features: Vec<Feature>,
         classification: Option<Classification>,
     ) -> Source {
@@ -96,17 +100,39 @@ impl Source {
             .enumerate()
             .map(|(i, f)| {
                 let b = f.bounds;
-                BoxEntry::new(Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]), i as u32)
+                BoxEntry::new(
+                    Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]),
+                    i as u32,
+                )
             })
             .collect();
-        Source { name, kind, version, keys, features, classification, index: RTree::bulk_load(boxes) }
+        let encoded_values = tags
+            .values
+            .iter()
+            .map(|v| encode_value(v).into_boxed_slice())
+            .collect();
+        Source {
+            name,
+            kind,
+            version,
+            keys: tags.keys,
+            values: tags.values,
+            encoded_values,
+            features,
+            classification,
+            index: RTree::bulk_load(boxes),
+        }
     }
 
     /// Indexes of the features whose boxes meet `bounds` (world units), in source order
     /// (the order of the GeoJSON layer).
     pub fn select(&self, bounds: [f64; 4]) -> Vec<usize> {
         let env = AABB::from_corners([bounds[0], bounds[1]], [bounds[2], bounds[3]]);
-        let mut v: Vec<usize> = self.index.locate_in_envelope_intersecting(&env).map(|e| e.data as usize).collect();
+        let mut v: Vec<usize> = self
+            .index
+            .locate_in_envelope_intersecting(&env)
+            .map(|e| e.data as usize)
+            .collect();
         v.sort_unstable();
         v
     }
@@ -126,31 +152,102 @@ impl Source {
     }
 }
 
-/// Collects property names into `keys` and turns JSON values into tag values.
-struct KeyTable {
+/// Interns property names and values while a source is built.
+#[derive(Default)]
+pub struct TagTable {
     keys: Vec<String>,
-    index: HashMap<String, u16>,
+    key_index: HashMap<String, u16>,
+    values: Vec<Prop>,
+    value_index: HashMap<PropKey, u32>,
 }
 
-impl KeyTable {
-    fn new() -> KeyTable {
-        KeyTable { keys: Vec::new(), index: HashMap::new() }
+/// A value's identity for interning: doubles by their bits (0.0 and -0.0 as one).
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum PropKey {
+    Str(Box<str>),
+    Uint(u64),
+    Sint(i64),
+    Double(u64),
+    Bool(bool),
+}
+
+impl TagTable {
+    pub fn new() -> TagTable {
+        TagTable::default()
     }
 
-    fn key(&mut self, k: &str) -> u16 {
-        if let Some(&i) = self.index.get(k) {
+    pub fn key(&mut self, k: &str) -> u16 {
+        if let Some(&i) = self.key_index.get(k) {
             return i;
         }
         let i = u16::try_from(self.keys.len()).expect("fewer than 65536 property names");
         self.keys.push(k.to_string());
-        self.index.insert(k.to_string(), i);
+        self.key_index.insert(k.to_string(), i);
+        i
+    }
+
+    pub fn value(&mut self, v: Prop) -> u32 {
+        let key = match &v {
+            Prop::Str(s) => PropKey::Str(s.clone()),
+            Prop::Uint(u) => PropKey::Uint(*u),
+            Prop::Sint(i) => PropKey::Sint(*i),
+            Prop::Double(d) => PropKey::Double(if *d == 0.0 { 0 } else { d.to_bits() }),
+            Prop::Bool(b) => PropKey::Bool(*b),
+        };
+        if let Some(&i) = self.value_index.get(&key) {
+            return i;
+        }
+        let i = u32::try_from(self.values.len()).expect("fewer than 2^32 values");
+        self.values.push(v);
+        self.value_index.insert(key, i);
         i
     }
 
     /// Tag form of a property map: nulls dropped (MVT has no null), lists joined by commas.
-    fn props(&mut self, map: &Map<String, Value>) -> Vec<(u16, Prop)> {
-        map.iter().filter_map(|(k, v)| Some((self.key(k), prop(v)?))).collect()
+    pub fn props(&mut self, map: &Map<String, Value>) -> Vec<(u16, u32)> {
+        map.iter()
+            .filter_map(|(k, v)| Some((self.key(k), self.value(prop(v)?))))
+            .collect()
     }
+}
+
+/// A `Value` message of MVT 2.1 (vector_tile.proto) for one property value.
+pub fn encode_value(v: &Prop) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12);
+    match v {
+        Prop::Str(s) => {
+            out.push(0x0a);
+            put_varint(&mut out, s.len() as u64);
+            out.extend_from_slice(s.as_bytes());
+        }
+        Prop::Double(d) => {
+            out.push(0x19);
+            out.extend_from_slice(&d.to_le_bytes());
+        }
+        Prop::Uint(u) => {
+            out.push(0x28);
+            put_varint(&mut out, *u);
+        }
+        Prop::Sint(i) => {
+            out.push(0x30);
+            put_varint(&mut out, ((*i << 1) ^ (*i >> 63)) as u64);
+        }
+        Prop::Bool(b) => {
+            out.push(0x38);
+            out.push(u8::from(*b));
+        }
+    }
+    out
+}
+
+/// Appends a protobuf base-128 varint.
+#[inline]
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
 }
 
 /// An MVT value for a JSON value; `None` for null and empty lists.
@@ -170,7 +267,11 @@ pub fn prop(v: &Value) -> Option<Prop> {
         Value::String(s) => Prop::Str(s.as_str().into()),
         Value::Array(a) if a.is_empty() => return None,
         Value::Array(a) => Prop::Str(
-            a.iter().map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string)).collect::<Vec<_>>().join(",").into(),
+            a.iter()
+                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                .collect::<Vec<_>>()
+                .join(",")
+                .into(),
         ),
         Value::Object(_) => Prop::Str(v.to_string().into()),
     })
@@ -191,20 +292,45 @@ pub fn project_polygons(mp: &geo::MultiPolygon<f64>) -> Vec<Vec<Vec<[f64; 2]>>> 
         if pts.len() > 1 && pts.first() == pts.last() {
             pts.pop();
         }
-        let (lo, hi) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
+        let (lo, hi) = pts
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+                (a.min(p.0), b.max(p.0))
+            });
         let wrap = hi - lo > 180.0;
-        pts.iter().map(|&(x, y)| to_world(if wrap && x < 0.0 { x + 360.0 } else { x }, y)).collect()
+        pts.iter()
+            .map(|&(x, y)| to_world(if wrap && x < 0.0 { x + 360.0 } else { x }, y))
+            .collect()
     };
     mp.0.iter()
-        .map(|p| std::iter::once(ring(p.exterior())).chain(p.interiors().iter().map(ring)).collect())
+        .map(|p| {
+            std::iter::once(ring(p.exterior()))
+                .chain(p.interiors().iter().map(ring))
+                .collect()
+        })
         .collect()
 }
 
 fn polygons_bounds(p: &[Vec<Vec<[f64; 2]>>]) -> [f64; 4] {
-    p.iter().filter_map(|rings| rings.first()).map(|r| ring_bounds(r)).fold(
-        [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY],
-        |a, b| [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])],
-    )
+    p.iter()
+        .filter_map(|rings| rings.first())
+        .map(|r| ring_bounds(r))
+        .fold(
+            [
+                f64::INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NEG_INFINITY,
+            ],
+            |a, b| {
+                [
+                    a[0].min(b[0]),
+                    a[1].min(b[1]),
+                    a[2].max(b[2]),
+                    a[3].max(b[3]),
+                ]
+            },
+        )
 }
 
 /// The MVT layer name of an aggregate unit.
@@ -232,7 +358,7 @@ pub fn build_aggregate(engine: &Engine, unit: Unit, req: &LayerRequest) -> Resul
 pub fn from_layer(layer: &Layer, req: &LayerRequest) -> Result<Source, Error> {
     let units = selected_units(layer, None);
     let classification = classify(layer, &units, req)?;
-    let mut keys = KeyTable::new();
+    let mut keys = TagTable::new();
     let features = units
         .iter()
         .map(|&i| {
@@ -252,8 +378,19 @@ pub fn from_layer(layer: &Layer, req: &LayerRequest) -> Result<Source, Error> {
             }
         })
         .collect();
-    let kind = if matches!(layer.unit, Unit::H3(_)) { Kind::Cells } else { Kind::Areas };
-    Ok(Source::new(layer_name(layer.unit), kind, layer.data_version, keys.keys, features, Some(classification)))
+    let kind = if matches!(layer.unit, Unit::H3(_)) {
+        Kind::Cells
+    } else {
+        Kind::Areas
+    };
+    Ok(Source::new(
+        layer_name(layer.unit),
+        kind,
+        layer.data_version,
+        keys,
+        features,
+        Some(classification),
+    ))
 }
 
 /// Colour of a place marker on raster tiles: consular posts dark red, associations blue.
@@ -268,7 +405,18 @@ fn place_fill(place: &Place) -> [u8; 3] {
 pub fn places_version(places: &[Place]) -> u64 {
     let mut h = DefaultHasher::new();
     for p in places {
-        (&p.id, &p.kind, &p.name, &p.city, &p.state, p.lat.to_bits(), p.lon.to_bits(), &p.sectors, &p.languages, p.is_demo)
+        (
+            &p.id,
+            &p.kind,
+            &p.name,
+            &p.city,
+            &p.state,
+            p.lat.to_bits(),
+            p.lon.to_bits(),
+            &p.sectors,
+            &p.languages,
+            p.is_demo,
+        )
             .hash(&mut h);
     }
     h.finish() | 1
@@ -276,17 +424,28 @@ pub fn places_version(places: &[Place]) -> u64 {
 
 /// Builds the places source from the places of `set` that `kinds` keeps, each with the
 /// properties `props` gives it (those of the `/api/v1/places` GeoJSON).
-pub fn build_places(set: &PlaceSet, kinds: KindFilter, version: u64, props: impl Fn(&Place) -> Map<String, Value>) -> Source {
-    let mut keys = KeyTable::new();
+pub fn build_places(
+    set: &PlaceSet,
+    kinds: KindFilter,
+    version: u64,
+    props: impl Fn(&Place) -> Map<String, Value>,
+) -> Source {
+    let mut keys = TagTable::new();
     let features = (0..set.len())
         .filter(|&i| kinds.contains(set.kind(i)))
         .map(|i| {
             let p = set.place(i);
             let w = to_world(p.lon, p.lat);
-            Feature { id: None, shape: Shape::Point(w), bounds: [w[0], w[1], w[0], w[1]], props: keys.props(&props(p)), fill: place_fill(p) }
+            Feature {
+                id: None,
+                shape: Shape::Point(w),
+                bounds: [w[0], w[1], w[0], w[1]],
+                props: keys.props(&props(p)),
+                fill: place_fill(p),
+            }
         })
         .collect();
-    Source::new("places", Kind::Points, version, keys.keys, features, None)
+    Source::new("places", Kind::Points, version, keys, features, None)
 }
 
 #[cfg(test)]
@@ -300,7 +459,10 @@ mod tests {
         assert_eq!(prop(&Value::from(-3i64)), Some(Prop::Sint(-3)));
         assert_eq!(prop(&Value::from(0.25)), Some(Prop::Double(0.25)));
         assert_eq!(prop(&Value::Null), None);
-        assert_eq!(prop(&serde_json::json!(["a", "b"])), Some(Prop::Str("a,b".into())));
+        assert_eq!(
+            prop(&serde_json::json!(["a", "b"])),
+            Some(Prop::Str("a,b".into()))
+        );
         assert_eq!(prop(&serde_json::json!([])), None);
     }
 
@@ -320,9 +482,16 @@ mod tests {
         });
         assert_eq!(s.features.len(), Geodata::get().posts.len());
         let miami = to_world(-80.19, 25.83);
-        let near = s.select([miami[0] - 5e-4, miami[1] - 5e-4, miami[0] + 5e-4, miami[1] + 5e-4]);
+        let near = s.select([
+            miami[0] - 5e-4,
+            miami[1] - 5e-4,
+            miami[0] + 5e-4,
+            miami[1] + 5e-4,
+        ]);
         assert_eq!(near.len(), 1, "one post in Miami");
-        let embassy = build_places(&set, KindFilter::parse("embassy").unwrap(), version, |_| Map::new());
+        let embassy = build_places(&set, KindFilter::parse("embassy").unwrap(), version, |_| {
+            Map::new()
+        });
         assert_eq!(embassy.features.len(), 1);
     }
 }

@@ -18,14 +18,24 @@ pub fn us_bounds() -> [f64; 4] {
     static B: OnceLock<[f64; 4]> = OnceLock::new();
     *B.get_or_init(|| {
         use geo::BoundingRect;
-        let mut b = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+        let mut b = [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ];
         for s in &Geodata::get().states {
             for p in &s.geometry.0 {
                 let Some(r) = p.bounding_rect() else { continue };
                 if r.min().x > 0.0 {
                     continue;
                 }
-                b = [b[0].min(r.min().x), b[1].min(r.min().y), b[2].max(r.max().x), b[3].max(r.max().y)];
+                b = [
+                    b[0].min(r.min().x),
+                    b[1].min(r.min().y),
+                    b[2].max(r.max().x),
+                    b[3].max(r.max().y),
+                ];
             }
         }
         b.map(|v| (v * 1e4).round() / 1e4)
@@ -37,26 +47,43 @@ pub fn us_bounds() -> [f64; 4] {
 pub fn fields(source: &Source) -> Map<String, Value> {
     let mut types: Vec<Option<&'static str>> = vec![None; source.keys.len()];
     for f in &source.features {
-        for (k, v) in &f.props {
-            let t = match v {
+        for &(k, v) in &f.props {
+            let t = match &source.values[v as usize] {
                 Prop::Str(_) => "String",
                 Prop::Bool(_) => "Boolean",
                 _ => "Number",
             };
-            types[*k as usize].get_or_insert(t);
+            types[k as usize].get_or_insert(t);
         }
     }
-    source.keys.iter().zip(types).map(|(k, t)| (k.clone(), Value::from(t.unwrap_or("Number")))).collect()
+    source
+        .keys
+        .iter()
+        .zip(types)
+        .map(|(k, t)| (k.clone(), Value::from(t.unwrap_or("Number"))))
+        .collect()
 }
 
 /// The TileJSON of a layer. `base` is the absolute URL prefix of the service
 /// (`https://host`), `query` the query string to repeat on tile URLs (filters, metric,
 /// data version), `png` whether to describe the raster tiles instead of the vector tiles,
 /// `source` a prepared source of the layer, for its fields (vector layers only).
-pub fn document(layer: TileLayer, base: &str, query: &str, png: bool, source: Option<&Source>, data_version: u64, basemap_url: Option<&str>) -> Value {
+pub fn document(
+    layer: TileLayer,
+    base: &str,
+    query: &str,
+    png: bool,
+    source: Option<&Source>,
+    data_version: u64,
+    basemap_url: Option<&str>,
+) -> Value {
     let (minzoom, maxzoom) = layer.zooms();
     let [w, s, e, n] = us_bounds();
-    let q = if query.is_empty() { String::new() } else { format!("?{query}") };
+    let q = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
     let name = layer.name();
     let tiles: Vec<String> = match (layer, basemap_url) {
         (TileLayer::Basemap, Some(url)) => vec![url.to_string()],
@@ -81,13 +108,19 @@ pub fn document(layer: TileLayer, base: &str, query: &str, png: bool, source: Op
     if layer == TileLayer::Basemap {
         m.insert("bounds".into(), json!([-180.0, -85.0511, 180.0, 85.0511]));
         m.insert("format".into(), json!("png"));
-        m.insert("dyaspora:style_version".into(), json!(basemap::STYLE_VERSION));
+        m.insert(
+            "dyaspora:style_version".into(),
+            json!(basemap::STYLE_VERSION),
+        );
         m.insert("dyaspora:external".into(), json!(basemap_url.is_some()));
         return doc;
     }
     if png {
         m.insert("format".into(), json!("png"));
-        m.insert("dyaspora:tiles@2x".into(), json!([format!("{base}/tiles/{name}/{{z}}/{{x}}/{{y}}@2x.png{q}")]));
+        m.insert(
+            "dyaspora:tiles@2x".into(),
+            json!([format!("{base}/tiles/{name}/{{z}}/{{x}}/{{y}}@2x.png{q}")]),
+        );
     } else {
         m.insert("format".into(), json!("pbf"));
         let mut vl = json!({
@@ -104,7 +137,17 @@ pub fn document(layer: TileLayer, base: &str, query: &str, png: bool, source: Op
     }
     if layer.is_aggregate() {
         m.insert("dyaspora:data_version".into(), json!(data_version));
-        m.insert("dyaspora:legend".into(), json!(format!("{base}/tiles/{name}/legend.json?z={{z}}{}", if query.is_empty() { String::new() } else { format!("&{query}") })));
+        m.insert(
+            "dyaspora:legend".into(),
+            json!(format!(
+                "{base}/tiles/{name}/legend.json?z={{z}}{}",
+                if query.is_empty() {
+                    String::new()
+                } else {
+                    format!("&{query}")
+                }
+            )),
+        );
         if layer == TileLayer::Hexagons {
             let table: Vec<Value> = HEXAGON_RESOLUTIONS
                 .iter()
@@ -123,7 +166,11 @@ pub fn catalogue(base: &str) -> Value {
         .iter()
         .map(|&l| {
             let (minzoom, maxzoom) = l.zooms();
-            let formats: &[&str] = if l == TileLayer::Basemap { &["png"] } else { &["mvt", "png"] };
+            let formats: &[&str] = if l == TileLayer::Basemap {
+                &["png"]
+            } else {
+                &["mvt", "png"]
+            };
             json!({
                 "id": l.name(),
                 "description": l.description(),

@@ -11,7 +11,10 @@ use serde_json::Value;
 
 use crate::helpers::{assert_problem, TestApp};
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/kobo_sample.csv");
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/kobo_sample.csv"
+);
 
 /// Tokens of every kind, made the way the CLI makes them, in the app's database.
 struct Tokens {
@@ -26,7 +29,11 @@ fn make_tokens(db: &Path) -> Tokens {
     let (_, admin) = token::issue(&store, Role::Admin, "matrix admin", "test").unwrap();
     let (info, revoked) = token::issue(&store, Role::Admin, "revoked admin", "test").unwrap();
     assert!(store.revoke_token(info.id, "test").unwrap());
-    Tokens { editor, admin, revoked }
+    Tokens {
+        editor,
+        admin,
+        revoked,
+    }
 }
 
 async fn spawn(demo: usize) -> (TestApp, Tokens) {
@@ -35,7 +42,13 @@ async fn spawn(demo: usize) -> (TestApp, Tokens) {
     (app, tokens)
 }
 
-async fn send(app: &TestApp, method: Method, path: &str, token: Option<&str>, body: Option<Vec<u8>>) -> reqwest::Response {
+async fn send(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> reqwest::Response {
     let mut req = app.client.request(method, format!("{}{path}", app.base));
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
@@ -48,7 +61,10 @@ async fn send(app: &TestApp, method: Method, path: &str, token: Option<&str>, bo
 
 async fn health(app: &TestApp) -> (u64, u64) {
     let (_, h) = app.get_json("/health").await;
-    (h["records"].as_u64().unwrap(), h["data_version"].as_u64().unwrap())
+    (
+        h["records"].as_u64().unwrap(),
+        h["data_version"].as_u64().unwrap(),
+    )
 }
 
 /// Every `(method, path)` registered with `.route(…)` in `src/http`, read from the source.
@@ -69,7 +85,11 @@ fn registered_routes() -> BTreeSet<(String, String)> {
     for file in files {
         let src = std::fs::read_to_string(&file).unwrap();
         for banned in [".nest(", ".route_service(", ".nest_service("] {
-            assert!(!src.contains(banned), "{}: {banned} is not understood by this scan: extend it", file.display());
+            assert!(
+                !src.contains(banned),
+                "{}: {banned} is not understood by this scan: extend it",
+                file.display()
+            );
         }
         for (start, _) in src.match_indices(".route(") {
             let rest = &src[start + ".route(".len()..];
@@ -93,7 +113,11 @@ fn registered_routes() -> BTreeSet<(String, String)> {
             for method in ["get", "post", "put", "delete", "patch"] {
                 let needle = format!("{method}(");
                 let found = handlers.match_indices(&needle).any(|(i, _)| {
-                    i == 0 || !handlers[..i].chars().last().is_some_and(|c| c.is_alphanumeric() || c == '_')
+                    i == 0
+                        || !handlers[..i]
+                            .chars()
+                            .last()
+                            .is_some_and(|c| c.is_alphanumeric() || c == '_')
                 });
                 if found {
                     routes.insert((method.to_uppercase(), path.to_string()));
@@ -107,11 +131,20 @@ fn registered_routes() -> BTreeSet<(String, String)> {
 #[test]
 fn every_registered_route_is_declared_in_the_route_table_and_nothing_else_is() {
     let registered = registered_routes();
-    let declared: BTreeSet<(String, String)> = ROUTES.iter().map(|(m, p, _, _)| (m.to_string(), p.to_string())).collect();
+    let declared: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p, _, _)| (m.to_string(), p.to_string()))
+        .collect();
     let undeclared: Vec<_> = registered.difference(&declared).collect();
     let stale: Vec<_> = declared.difference(&registered).collect();
-    assert!(undeclared.is_empty(), "registered but missing from auth::routes::ROUTES: {undeclared:?}");
-    assert!(stale.is_empty(), "declared in auth::routes::ROUTES but registered nowhere: {stale:?}");
+    assert!(
+        undeclared.is_empty(),
+        "registered but missing from auth::routes::ROUTES: {undeclared:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "declared in auth::routes::ROUTES but registered nowhere: {stale:?}"
+    );
 }
 
 /// A concrete path for a route pattern: ids that exist nowhere, so that no call changes data.
@@ -150,35 +183,62 @@ async fn the_route_role_matrix_holds_for_every_kind_of_caller() {
             let r = send(&app, method.clone(), &path, *token, body).await;
             let status = r.status();
             let case = format!("{method} {path} as {who} → {status}");
-            let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-            assert!(r.headers().contains_key("x-request-id"), "{case}: no request id");
+            let ct = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            assert!(
+                r.headers().contains_key("x-request-id"),
+                "{case}: no request id"
+            );
             match role {
                 None => {
                     assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}");
-                    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"), "{case}");
+                    assert!(
+                        r.headers()["www-authenticate"]
+                            .to_str()
+                            .unwrap()
+                            .contains("invalid_token"),
+                        "{case}"
+                    );
                 }
                 Some(role) if role < required => {
-                    let expected = if *role == Role::Public { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN };
+                    let expected = if *role == Role::Public {
+                        StatusCode::UNAUTHORIZED
+                    } else {
+                        StatusCode::FORBIDDEN
+                    };
                     assert_eq!(status, expected, "{case}");
                     if *role == Role::Public {
                         assert!(r.headers().contains_key("www-authenticate"), "{case}");
                     }
                 }
                 Some(_) => {
-                    assert!(status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN, "{case}");
+                    assert!(
+                        status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                        "{case}"
+                    );
                     assert!(!status.is_server_error(), "{case}");
                 }
             }
             if status.is_client_error() || status.is_server_error() {
                 assert_eq!(ct, "application/problem+json", "{case}");
                 let body: Value = r.json().await.unwrap();
-                assert_ne!(body["detail"], "no such endpoint", "{case}: the route is not registered");
+                assert_ne!(
+                    body["detail"], "no such endpoint",
+                    "{case}: the route is not registered"
+                );
             }
             checked += 1;
         }
     }
     assert_eq!(checked, ROUTES.len() * callers.len());
-    assert_eq!(health(&app).await, before, "no call of the matrix changed the data");
+    assert_eq!(
+        health(&app).await,
+        before,
+        "no call of the matrix changed the data"
+    );
 }
 
 #[tokio::test]
@@ -193,17 +253,30 @@ async fn tokens_are_stored_only_as_digests() {
             .env_remove("DYASPORA_DB")
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
-    let created: Value = serde_json::from_str(&run(&["token", "create", "--role", "admin", "--name", "ops", "--json"])).unwrap();
+    let created: Value = serde_json::from_str(&run(&[
+        "token", "create", "--role", "admin", "--name", "ops", "--json",
+    ]))
+    .unwrap();
     let secret = created["token"].as_str().unwrap().to_string();
     assert!(secret.starts_with("dya_admin_"));
     let plain = run(&["token", "create", "--role", "editor", "--name", "field"]);
     let editor = plain.trim().to_string();
-    assert!(editor.starts_with("dya_editor_"), "the token alone on stdout: {plain:?}");
+    assert!(
+        editor.starts_with("dya_editor_"),
+        "the token alone on stdout: {plain:?}"
+    );
     let listed = run(&["token", "list", "--json"]);
-    assert!(!listed.contains(&secret) && !listed.contains(&editor), "the list never shows a token");
+    assert!(
+        !listed.contains(&secret) && !listed.contains(&editor),
+        "the list never shows a token"
+    );
 
     let mut bytes = Vec::new();
     for entry in std::fs::read_dir(dir.path()).unwrap() {
@@ -213,8 +286,14 @@ async fn tokens_are_stored_only_as_digests() {
     for t in [&secret, &editor] {
         let random = t.splitn(3, '_').nth(2).unwrap();
         assert!(random.len() == 43);
-        assert!(!contains(t.as_bytes()), "the token text is in the database files");
-        assert!(!contains(random.as_bytes()), "the token's random part is in the database files");
+        assert!(
+            !contains(t.as_bytes()),
+            "the token text is in the database files"
+        );
+        assert!(
+            !contains(random.as_bytes()),
+            "the token's random part is in the database files"
+        );
         assert!(contains(&token::digest(t)), "the token's SHA-256 is stored");
     }
     let store = SqliteStore::open(&db).unwrap();
@@ -223,7 +302,9 @@ async fn tokens_are_stored_only_as_digests() {
     assert_eq!(tokens[0].digest, token::digest(&secret));
     let audit = store.audit_log(None, 10).unwrap();
     assert_eq!(audit.len(), 2);
-    assert!(audit.iter().all(|e| e.action == "token.create" && e.actor.starts_with("cli")));
+    assert!(audit
+        .iter()
+        .all(|e| e.action == "token.create" && e.actor.starts_with("cli")));
     assert!(audit.iter().all(|e| !e.detail.to_string().contains("dya_")));
 }
 
@@ -238,16 +319,56 @@ async fn a_token_created_by_the_cli_works_at_once_and_a_revoked_one_stops() {
     // Revoked over HTTP: refused on the very next request.
     let (other, other_secret) = token::issue(&store, Role::Editor, "to revoke", "test").unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(600)).await; // past the unknown-token reload pause
-    assert_eq!(send(&app, Method::GET, "/api/v1/places", Some(&other_secret), None).await.status(), 200);
-    let r = send(&app, Method::DELETE, &format!("/api/v1/tokens/{}", other.id), Some(&secret), None).await;
+    assert_eq!(
+        send(
+            &app,
+            Method::GET,
+            "/api/v1/places",
+            Some(&other_secret),
+            None
+        )
+        .await
+        .status(),
+        200
+    );
+    let r = send(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{}", other.id),
+        Some(&secret),
+        None,
+    )
+    .await;
     assert_eq!(r.status(), 200);
-    assert_problem(send(&app, Method::GET, "/api/v1/places", Some(&other_secret), None).await, 401).await;
-    let r = send(&app, Method::DELETE, &format!("/api/v1/tokens/{}", other.id), Some(&secret), None).await;
+    assert_problem(
+        send(
+            &app,
+            Method::GET,
+            "/api/v1/places",
+            Some(&other_secret),
+            None,
+        )
+        .await,
+        401,
+    )
+    .await;
+    let r = send(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{}", other.id),
+        Some(&secret),
+        None,
+    )
+    .await;
     assert_problem(r, 404).await;
     // Revoked by the CLI (another process): refused within the reload delay.
     assert!(store.revoke_token(info.id, "cli:test").unwrap());
     tokio::time::sleep(dyaspora::auth::RELOAD_AFTER + std::time::Duration::from_millis(200)).await;
-    assert_problem(send(&app, Method::GET, "/api/v1/tokens", Some(&secret), None).await, 401).await;
+    assert_problem(
+        send(&app, Method::GET, "/api/v1/tokens", Some(&secret), None).await,
+        401,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -255,7 +376,14 @@ async fn an_http_import_returns_the_cli_report_and_is_idempotent() {
     let (app, t) = spawn(0).await;
     let csv = std::fs::read(FIXTURE).unwrap();
     // The fixture has invalid rows: under reject nothing is written, and the report says why.
-    let r = send(&app, Method::POST, "/api/v1/imports?name=kobo_sample.csv", Some(&t.editor), Some(csv.clone())).await;
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/imports?name=kobo_sample.csv",
+        Some(&t.editor),
+        Some(csv.clone()),
+    )
+    .await;
     let rejected = assert_problem(r, 422).await;
     let report = &rejected["report"];
     assert!(report["rows_rejected"].as_u64().unwrap() > 0);
@@ -266,7 +394,14 @@ async fn an_http_import_returns_the_cli_report_and_is_idempotent() {
     let cli = std::process::Command::new(env!("CARGO_BIN_EXE_dyaspora"))
         .arg("--db")
         .arg(app.dir.path().join("cli.db"))
-        .args(["import", FIXTURE, "--json", "--dry-run", "--on-error", "skip"])
+        .args([
+            "import",
+            FIXTURE,
+            "--json",
+            "--dry-run",
+            "--on-error",
+            "skip",
+        ])
         .output()
         .unwrap();
     let cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
@@ -275,7 +410,16 @@ async fn an_http_import_returns_the_cli_report_and_is_idempotent() {
     let r = send(&app, Method::POST, url, Some(&t.editor), Some(csv.clone())).await;
     assert_eq!(r.status(), 200);
     let first: Value = r.json().await.unwrap();
-    for key in ["source_name", "sha256", "rows_total", "rows_valid", "rows_rejected", "rows_refused", "problems", "ignored_columns"] {
+    for key in [
+        "source_name",
+        "sha256",
+        "rows_total",
+        "rows_valid",
+        "rows_rejected",
+        "rows_refused",
+        "problems",
+        "ignored_columns",
+    ] {
         assert_eq!(first[key], cli[key], "{key}");
     }
     let inserted = first["outcome"]["inserted"].as_u64().unwrap();
@@ -291,10 +435,22 @@ async fn an_http_import_returns_the_cli_report_and_is_idempotent() {
     assert_eq!(second["outcome"]["duplicates"].as_u64().unwrap(), inserted);
     assert_eq!(health(&app).await, (records, version));
 
-    let audit = send(&app, Method::GET, "/api/v1/audit", Some(&t.admin), None).await.json::<Value>().await.unwrap();
-    let imports: Vec<&Value> = audit["events"].as_array().unwrap().iter().filter(|e| e["action"] == "import").collect();
+    let audit = send(&app, Method::GET, "/api/v1/audit", Some(&t.admin), None)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let imports: Vec<&Value> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "import")
+        .collect();
     assert_eq!(imports.len(), 2, "{audit}");
-    assert!(imports[1]["actor"].as_str().unwrap().ends_with("(matrix editor)"));
+    assert!(imports[1]["actor"]
+        .as_str()
+        .unwrap()
+        .ends_with("(matrix editor)"));
     assert_eq!(imports[1]["detail"]["inserted"].as_u64(), Some(inserted));
     assert_eq!(imports[1]["detail"]["sha256"], first["sha256"]);
 }
@@ -312,15 +468,27 @@ async fn an_xlsx_upload_is_read_like_the_cli_reads_it() {
         }
     }
     let xlsx = book.save_to_buffer().unwrap();
-    let r = send(&app, Method::POST, "/api/v1/imports?name=s.xlsx&on_error=skip", Some(&t.editor), Some(xlsx)).await;
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/imports?name=s.xlsx&on_error=skip",
+        Some(&t.editor),
+        Some(xlsx),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let report: Value = r.json().await.unwrap();
-    assert!(report["outcome"]["inserted"].as_u64().unwrap() > 10, "{report}");
+    assert!(
+        report["outcome"]["inserted"].as_u64().unwrap() > 10,
+        "{report}"
+    );
 }
 
 /// The published national count (the methodology panel's figure).
 async fn national(app: &TestApp) -> u64 {
-    app.get_json("/api/v1/methodology").await.1["records"].as_u64().unwrap()
+    app.get_json("/api/v1/methodology").await.1["records"]
+        .as_u64()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -330,42 +498,114 @@ async fn an_erased_record_leaves_every_aggregate_at_once_and_stays_erased() {
     assert_eq!(export.status(), 200);
     assert_eq!(export.headers()["cache-control"], "no-store");
     let csv = export.bytes().await.unwrap().to_vec();
-    let mut reader = csv::ReaderBuilder::new().delimiter(b';').from_reader(&csv[..]);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(&csv[..]);
     let header = reader.headers().unwrap().clone();
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     let (uuid, zip) = (col("_uuid"), col("residence/zip"));
     // Someone in Florida (ZIP 33…), whose state count is well above the minimum.
-    let victim = reader.records().map(Result::unwrap).find(|r| r[zip].starts_with("33")).unwrap()[uuid].to_string();
+    let victim = reader
+        .records()
+        .map(Result::unwrap)
+        .find(|r| r[zip].starts_with("33"))
+        .unwrap()[uuid]
+        .to_string();
 
     let (records, version) = health(&app).await;
     let count = national(&app).await;
     let tile = app.get("/tiles/states/0/0/0.mvt").await;
     let tile_tag = tile.headers()["etag"].to_str().unwrap().to_string();
 
-    let r = send(&app, Method::DELETE, &format!("/api/v1/records/{victim}"), Some(&t.admin), None).await;
+    let r = send(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/records/{victim}"),
+        Some(&t.admin),
+        None,
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["erased"], victim.as_str());
     // At once: no wait for the periodic refresh.
     assert_eq!(health(&app).await, (records - 1, version + 1));
     assert_eq!(national(&app).await, count - 1);
-    assert_ne!(app.get("/tiles/states/0/0/0.mvt").await.headers()["etag"].to_str().unwrap(), tile_tag);
-    let again = send(&app, Method::DELETE, &format!("/api/v1/records/{victim}"), Some(&t.admin), None).await;
+    assert_ne!(
+        app.get("/tiles/states/0/0/0.mvt").await.headers()["etag"]
+            .to_str()
+            .unwrap(),
+        tile_tag
+    );
+    let again = send(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/records/{victim}"),
+        Some(&t.admin),
+        None,
+    )
+    .await;
     assert_problem(again, 404).await;
 
     // Importing the old export again does not bring the record back.
-    let r = send(&app, Method::POST, "/api/v1/imports?name=export.csv", Some(&t.editor), Some(csv)).await;
+    let r = send(
+        &app,
+        Method::POST,
+        "/api/v1/imports?name=export.csv",
+        Some(&t.editor),
+        Some(csv),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["outcome"]["inserted"], 0);
     assert_eq!(health(&app).await.0, records - 1);
 
-    let audit = send(&app, Method::GET, "/api/v1/audit?limit=2", Some(&t.admin), None).await.json::<Value>().await.unwrap();
+    let audit = send(
+        &app,
+        Method::GET,
+        "/api/v1/audit?limit=2",
+        Some(&t.admin),
+        None,
+    )
+    .await
+    .json::<Value>()
+    .await
+    .unwrap();
     let events = audit["events"].as_array().unwrap();
     assert_eq!(events.len(), 2);
-    assert!(audit["next"].as_str().unwrap().starts_with("/api/v1/audit?limit=2&before="));
-    let all = send(&app, Method::GET, "/api/v1/audit?limit=1000", Some(&t.admin), None).await.json::<Value>().await.unwrap();
-    let actions: Vec<&str> = all["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["import", "erase", "export", "token.revoke", "token.create", "token.create", "token.create"]);
+    assert!(audit["next"]
+        .as_str()
+        .unwrap()
+        .starts_with("/api/v1/audit?limit=2&before="));
+    let all = send(
+        &app,
+        Method::GET,
+        "/api/v1/audit?limit=1000",
+        Some(&t.admin),
+        None,
+    )
+    .await
+    .json::<Value>()
+    .await
+    .unwrap();
+    let actions: Vec<&str> = all["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "import",
+            "erase",
+            "export",
+            "token.revoke",
+            "token.create",
+            "token.create",
+            "token.create"
+        ]
+    );
     let erase = &all["events"][1];
     assert_eq!(erase["target"], format!("record {victim}"));
     assert_eq!(erase["actor"], all["events"][2]["actor"]);
@@ -379,7 +619,10 @@ fn the_audit_log_refuses_updates_and_deletes() {
     let store = SqliteStore::open(&db).unwrap();
     token::issue(&store, Role::Admin, "a", "test").unwrap();
     let conn = rusqlite::Connection::open(&db).unwrap();
-    for sql in ["UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"] {
+    for sql in [
+        "UPDATE audit_log SET actor = 'someone else'",
+        "DELETE FROM audit_log",
+    ] {
         let err = conn.execute(sql, []).unwrap_err().to_string();
         assert!(err.contains("append-only"), "{sql}: {err}");
     }
@@ -399,23 +642,45 @@ async fn every_response_carries_the_security_headers_and_the_page_its_policy() {
         let csp = h["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
         if path == "/" && h["content-type"].to_str().unwrap().starts_with("text/html") {
-            assert!(csp.starts_with("default-src 'self'; script-src 'self'; style-src 'self';"), "{csp}");
-            assert!(!csp.contains("http") && !csp.contains('*') && !csp.contains("unsafe"), "{csp}");
+            assert!(
+                csp.starts_with("default-src 'self'; script-src 'self'; style-src 'self';"),
+                "{csp}"
+            );
+            assert!(
+                !csp.contains("http") && !csp.contains('*') && !csp.contains("unsafe"),
+                "{csp}"
+            );
         } else {
             assert!(csp.starts_with("default-src 'none'"), "{path}: {csp}");
         }
     }
-    let r = app.client.post(format!("{}/health", app.base)).send().await.unwrap();
+    let r = app
+        .client
+        .post(format!("{}/health", app.base))
+        .send()
+        .await
+        .unwrap();
     let body = assert_problem(r, 405).await;
     assert!(body["detail"].as_str().unwrap().contains("GET"), "{body}");
 }
 
 #[tokio::test]
 async fn cors_allows_the_configured_origins_only() {
-    let app = TestApp::spawn_with(0, |a| a.cors_origins = vec!["https://partner.example".into()]).await;
-    let get = |origin: &'static str| app.client.get(format!("{}/api/v1/codes", app.base)).header("origin", origin).send();
+    let app = TestApp::spawn_with(0, |a| {
+        a.cors_origins = vec!["https://partner.example".into()]
+    })
+    .await;
+    let get = |origin: &'static str| {
+        app.client
+            .get(format!("{}/api/v1/codes", app.base))
+            .header("origin", origin)
+            .send()
+    };
     let ok = get("https://partner.example").await.unwrap();
-    assert_eq!(ok.headers()["access-control-allow-origin"], "https://partner.example");
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://partner.example"
+    );
     let other = get("https://evil.example").await.unwrap();
     assert!(!other.headers().contains_key("access-control-allow-origin"));
     let preflight = app
@@ -428,11 +693,24 @@ async fn cors_allows_the_configured_origins_only() {
         .await
         .unwrap();
     assert!(preflight.status().is_success());
-    assert!(preflight.headers()["access-control-allow-headers"].to_str().unwrap().contains("authorization"));
+    assert!(preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("authorization"));
 
     let closed = TestApp::spawn(0).await;
-    let r = closed.client.get(format!("{}/api/v1/codes", closed.base)).header("origin", "https://partner.example").send().await;
-    assert!(!r.unwrap().headers().contains_key("access-control-allow-origin"), "no CORS unless configured");
+    let r = closed
+        .client
+        .get(format!("{}/api/v1/codes", closed.base))
+        .header("origin", "https://partner.example")
+        .send()
+        .await;
+    assert!(
+        !r.unwrap()
+            .headers()
+            .contains_key("access-control-allow-origin"),
+        "no CORS unless configured"
+    );
 }
 
 #[tokio::test]
@@ -441,7 +719,11 @@ async fn expensive_endpoints_are_rate_limited_per_client() {
     assert_eq!(app.get("/api/v1/aggregates?unit=state").await.status(), 200);
     assert_eq!(app.get("/api/v1/aggregates?unit=state").await.status(), 200);
     let r = app.get("/api/v1/aggregates?unit=state").await;
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=8).contains(&retry), "{retry}");
     assert_problem(r, 429).await;
     // Cheap endpoints are not counted.

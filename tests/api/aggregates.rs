@@ -19,19 +19,28 @@ fn counts(fc: &Value, property: &str) -> HashMap<String, i64> {
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|f| Some((f["properties"]["id"].as_str()?.to_string(), f["properties"][property].as_i64()?)))
+        .filter_map(|f| {
+            Some((
+                f["properties"]["id"].as_str()?.to_string(),
+                f["properties"][property].as_i64()?,
+            ))
+        })
         .collect()
 }
 
 fn h3_parent(id: &str, res: u8) -> String {
     let cell: h3o::CellIndex = id.parse().unwrap();
-    cell.parent(h3o::Resolution::try_from(res).unwrap()).unwrap().to_string()
+    cell.parent(h3o::Resolution::try_from(res).unwrap())
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test]
 async fn hexagon_layer_is_geojson_with_a_legend_and_no_small_counts() {
     let app = TestApp::spawn(30_000).await;
-    let r = app.get("/api/v1/aggregates?unit=h3&res=6&metric=female_share").await;
+    let r = app
+        .get("/api/v1/aggregates?unit=h3&res=6&metric=female_share")
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/geo+json");
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
@@ -40,33 +49,57 @@ async fn hexagon_layer_is_geojson_with_a_legend_and_no_small_counts() {
     assert_eq!(fc["privacy"]["min_count"], K);
     let cls = &fc["classification"];
     assert_eq!(cls["metric"], "female_share");
-    assert_eq!(cls["colors"].as_array().unwrap().len(), cls["breaks"].as_array().unwrap().len() + 1);
+    assert_eq!(
+        cls["colors"].as_array().unwrap().len(),
+        cls["breaks"].as_array().unwrap().len() + 1
+    );
     let features = fc["features"].as_array().unwrap();
     assert!(features.len() > 50, "{} hexagons", features.len());
     for f in features {
         let p = &f["properties"];
-        let count = p["count"].as_i64().expect("hexagons with a hidden count are left out");
+        let count = p["count"]
+            .as_i64()
+            .expect("hexagons with a hidden count are left out");
         assert!(count >= K);
         assert_eq!(f["geometry"]["type"], "Polygon");
         let ring = f["geometry"]["coordinates"][0].as_array().unwrap();
         assert_eq!(ring.first(), ring.last(), "closed ring");
         for name in p["suppressed"].as_array().unwrap() {
-            assert!(p[name.as_str().unwrap()].is_null(), "suppressed values are null, never 0");
+            assert!(
+                p[name.as_str().unwrap()].is_null(),
+                "suppressed values are null, never 0"
+            );
         }
     }
     // Unchanged data: 304.
-    let again = app.client.get(format!("{}/api/v1/aggregates?unit=h3&res=6&metric=female_share", app.base))
-        .header("if-none-match", &etag).send().await.unwrap();
+    let again = app
+        .client
+        .get(format!(
+            "{}/api/v1/aggregates?unit=h3&res=6&metric=female_share",
+            app.base
+        ))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 304);
 }
 
 #[tokio::test]
 async fn csv_download_has_an_hxl_row_and_an_attachment_name() {
     let app = TestApp::spawn(20_000).await;
-    let r = app.get("/api/v1/aggregates?unit=state&format=csv&download=1&metrics=sector").await;
+    let r = app
+        .get("/api/v1/aggregates?unit=state&format=csv&download=1&metrics=sector")
+        .await;
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
-    assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"dyaspora-state"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment; filename=\"dyaspora-state"));
     let text = r.text().await.unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -100,7 +133,9 @@ async fn a_filter_changes_the_figures_and_bbox_limits_the_features() {
     let (_, women) = app.get_json("/api/v1/aggregates?unit=state&gender=f").await;
     let fl = |fc: &Value| counts(fc, "count")["12"];
     assert!(fl(&women) < fl(&all));
-    let (_, florida) = app.get_json("/api/v1/aggregates?unit=h3&res=5&bbox=-81.0,25.0,-79.8,27.0").await;
+    let (_, florida) = app
+        .get_json("/api/v1/aggregates?unit=h3&res=5&bbox=-81.0,25.0,-79.8,27.0")
+        .await;
     let (_, us) = app.get_json("/api/v1/aggregates?unit=h3&res=5").await;
     let n = |fc: &Value| fc["features"].as_array().unwrap().len();
     assert!(n(&florida) > 0 && n(&florida) < n(&us));
@@ -112,7 +147,11 @@ async fn differencing_attacks_recover_no_small_group() {
     let app = TestApp::spawn(20_000).await;
     let get = |q: String| {
         let app = &app;
-        async move { app.get_json(&format!("/api/v1/aggregates?{q}&metrics=all")).await.1 }
+        async move {
+            app.get_json(&format!("/api/v1/aggregates?{q}&metrics=all"))
+                .await
+                .1
+        }
     };
     // A parent hexagon minus its visible children, at every pair of resolutions.
     let mut by_res = HashMap::new();
@@ -121,7 +160,13 @@ async fn differencing_attacks_recover_no_small_group() {
     }
     for res in 3..7u8 {
         for finer in res + 1..=7 {
-            for prop in ["count", "female", "remitters", "sector_Q", "need_transfer_costs"] {
+            for prop in [
+                "count",
+                "female",
+                "remitters",
+                "sector_Q",
+                "need_transfer_costs",
+            ] {
                 let parents = counts(&by_res[&res], prop);
                 let mut sums: HashMap<String, i64> = HashMap::new();
                 for (id, v) in counts(&by_res[&finer], prop) {
@@ -129,7 +174,10 @@ async fn differencing_attacks_recover_no_small_group() {
                 }
                 for (id, v) in &parents {
                     let rest = v - sums.get(id).copied().unwrap_or(0);
-                    assert!(!small(rest), "{prop}: res-{res} {id} minus its res-{finer} children leaves {rest}");
+                    assert!(
+                        !small(rest),
+                        "{prop}: res-{res} {id} minus its res-{finer} children leaves {rest}"
+                    );
                 }
             }
         }
@@ -144,11 +192,17 @@ async fn differencing_attacks_recover_no_small_group() {
         }
         for (id, v) in counts(&states, prop) {
             let rest = v - sums.get(&id).copied().unwrap_or(0);
-            assert!(!small(rest), "{prop}: state {id} minus its counties leaves {rest}");
+            assert!(
+                !small(rest),
+                "{prop}: state {id} minus its counties leaves {rest}"
+            );
         }
         let national = states["totals"][prop].as_i64().unwrap();
         let rest = national - counts(&states, prop).values().sum::<i64>();
-        assert!(!small(rest), "{prop}: the nation minus its states leaves {rest}");
+        assert!(
+            !small(rest),
+            "{prop}: the nation minus its states leaves {rest}"
+        );
     }
     // A total minus its visible categories, and a query minus the same query for women.
     for fc in [&states, &counties, &by_res[&6]] {

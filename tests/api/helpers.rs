@@ -30,10 +30,16 @@ impl TestApp {
             ..ServeArgs::default()
         };
         tweak(&mut args);
-        let app = App::build(&dir.path().join("test.db"), args).await.expect("service starts");
+        let app = App::build(&dir.path().join("test.db"), args)
+            .await
+            .expect("service starts");
         let base = format!("http://{}", app.local_addr());
         tokio::spawn(app.run_until_stopped());
-        TestApp { base, dir, client: reqwest::Client::new() }
+        TestApp {
+            base,
+            dir,
+            client: reqwest::Client::new(),
+        }
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -41,7 +47,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(format!("{}{path}", self.base)).send().await.expect("request sent")
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
@@ -55,7 +65,13 @@ impl TestApp {
 /// Asserts a response is an RFC 9457 problem with this status.
 pub async fn assert_problem(r: reqwest::Response, status: u16) -> serde_json::Value {
     assert_eq!(r.status().as_u16(), status);
-    let ct = r.headers().get("content-type").unwrap().to_str().unwrap().to_string();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(ct, "application/problem+json");
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["status"], status);

@@ -12,7 +12,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::TestApp;
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/kobo_sample.csv");
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/kobo_sample.csv"
+);
 
 fn tokens(db: &Path) -> (String, String) {
     let store = SqliteStore::open(db).unwrap();
@@ -34,7 +37,10 @@ async fn raw(app: &TestApp, head: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
     let _ = s.read_to_end(&mut out).await;
     let text = String::from_utf8_lossy(&out);
     let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n").map_or(out.len(), |i| i + 4);
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(out.len(), |i| i + 4);
     let headers = String::from_utf8_lossy(&out[..split]).to_lowercase();
     let ct = headers
         .lines()
@@ -46,7 +52,9 @@ async fn raw(app: &TestApp, head: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
 }
 
 fn request(method: &str, path: &str, token: Option<&str>, extra: &str) -> String {
-    let auth = token.map(|t| format!("authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     format!("{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n{auth}{extra}\r\n")
 }
 
@@ -82,8 +90,24 @@ struct Case {
     status: u16,
 }
 
-fn case(what: &'static str, method: &'static str, path: impl Into<String>, who: As, body: Vec<u8>, status: u16) -> Case {
-    Case { what, method, path: path.into(), who, headers: "", body, chunked: false, status }
+fn case(
+    what: &'static str,
+    method: &'static str,
+    path: impl Into<String>,
+    who: As,
+    body: Vec<u8>,
+    status: u16,
+) -> Case {
+    Case {
+        what,
+        method,
+        path: path.into(),
+        who,
+        headers: "",
+        body,
+        chunked: false,
+        status,
+    }
 }
 
 /// A Kobo-shaped CSV of the fixture's header and first valid row with one cell replaced.
@@ -92,14 +116,27 @@ fn fixture_with(column: &str, value: &str) -> Vec<u8> {
     let mut lines = text.lines();
     let header = lines.next().unwrap();
     let row = lines.next().unwrap();
-    let idx = header.split(';').position(|h| h == column).unwrap_or_else(|| panic!("no column {column}"));
-    let cells: Vec<String> =
-        row.split(';').enumerate().map(|(i, c)| if i == idx { value.to_string() } else { c.to_string() }).collect();
+    let idx = header
+        .split(';')
+        .position(|h| h == column)
+        .unwrap_or_else(|| panic!("no column {column}"));
+    let cells: Vec<String> = row
+        .split(';')
+        .enumerate()
+        .map(|(i, c)| {
+            if i == idx {
+                value.to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
     format!("{header}\n{}\n", cells.join(";")).into_bytes()
 }
 
 fn place_json(lat: &str, lon: &str) -> Vec<u8> {
-    format!(r#"{{"kind":"hometown","name":"Test","city":"Miami","lat":{lat},"lon":{lon}}}"#).into_bytes()
+    format!(r#"{{"kind":"hometown","name":"Test","city":"Miami","lat":{lat},"lon":{lon}}}"#)
+        .into_bytes()
 }
 
 fn cases() -> Vec<Case> {
@@ -110,7 +147,14 @@ fn cases() -> Vec<Case> {
     let at = bad_utf8.len() - 5;
     bad_utf8[at] = 0xFF;
     let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes();
-    let wide = format!("{}\n", (0..60_000).map(|i| format!("c{i}")).collect::<Vec<_>>().join(";")).into_bytes();
+    let wide = format!(
+        "{}\n",
+        (0..60_000)
+            .map(|i| format!("c{i}"))
+            .collect::<Vec<_>>()
+            .join(";")
+    )
+    .into_bytes();
     let mut chunked_big = Vec::new();
     for _ in 0..40 {
         chunked_big.extend_from_slice(format!("{:x}\r\n", 64 * 1024).as_bytes());
@@ -121,7 +165,14 @@ fn cases() -> Vec<Case> {
     let imports = "/api/v1/imports";
     vec![
         // Oversized bodies (the import limit is 1 MiB here; other routes take 1 MiB).
-        case("oversized import, with Content-Length", "POST", imports, As::Editor, big_import, 413),
+        case(
+            "oversized import, with Content-Length",
+            "POST",
+            imports,
+            As::Editor,
+            big_import,
+            413,
+        ),
         Case {
             what: "oversized import, chunked without a length",
             headers: "transfer-encoding: chunked\r\n",
@@ -130,54 +181,285 @@ fn cases() -> Vec<Case> {
         },
         Case {
             headers: "content-type: application/json\r\n",
-            ..case("oversized JSON body on a place", "POST", "/api/v1/places", As::Editor, big_json, 413)
+            ..case(
+                "oversized JSON body on a place",
+                "POST",
+                "/api/v1/places",
+                As::Editor,
+                big_json,
+                413,
+            )
         },
         // Bad UTF-8.
-        case("bad UTF-8 inside an imported CSV", "POST", imports, As::Editor, bad_utf8, 400),
-        case("bad UTF-8 in a query string", "GET", "/api/v1/aggregates?round=%FF%FE", As::Public, vec![], 400),
-        case("bad UTF-8 in a path parameter", "GET", "/api/v1/places/%FF%FE", As::Public, vec![], 400),
-        case("bad UTF-8 in an erasure id", "DELETE", "/api/v1/records/%C3%28", As::Admin, vec![], 400),
-        case("bad UTF-8 in a tile path", "GET", "/tiles/hexagons/4/4/%FF.mvt", As::Public, vec![], 400),
+        case(
+            "bad UTF-8 inside an imported CSV",
+            "POST",
+            imports,
+            As::Editor,
+            bad_utf8,
+            400,
+        ),
+        case(
+            "bad UTF-8 in a query string",
+            "GET",
+            "/api/v1/aggregates?round=%FF%FE",
+            As::Public,
+            vec![],
+            400,
+        ),
+        case(
+            "bad UTF-8 in a path parameter",
+            "GET",
+            "/api/v1/places/%FF%FE",
+            As::Public,
+            vec![],
+            400,
+        ),
+        case(
+            "bad UTF-8 in an erasure id",
+            "DELETE",
+            "/api/v1/records/%C3%28",
+            As::Admin,
+            vec![],
+            400,
+        ),
+        case(
+            "bad UTF-8 in a tile path",
+            "GET",
+            "/tiles/hexagons/4/4/%FF.mvt",
+            As::Public,
+            vec![],
+            400,
+        ),
         // NaN, infinities and out-of-range coordinates.
-        case("NaN latitude in an import", "POST", imports, As::Editor, fixture_with("_location_latitude", "NaN"), 422),
-        case("latitude 91 in an import", "POST", imports, As::Editor, fixture_with("_location_latitude", "91"), 422),
-        case("longitude inf in an import", "POST", imports, As::Editor, fixture_with("_location_longitude", "inf"), 422),
-        case("NaN in a nearest query", "GET", "/api/v1/places/nearest?lon=NaN&lat=18.5", As::Public, vec![], 400),
-        case("latitude 95 in a within query", "GET", "/api/v1/places/within?lon=-72&lat=95&radius_km=10", As::Public, vec![], 400),
-        case("infinite box", "GET", "/api/v1/aggregates?bbox=-inf,0,0,inf", As::Public, vec![], 400),
-        case("out-of-range box", "GET", "/api/v1/aggregates?bbox=-200,-95,200,95", As::Public, vec![], 400),
-        case("NaN box on OGC items", "GET", "/ogc/collections/states/items?bbox=NaN,0,1,1", As::Public, vec![], 400),
+        case(
+            "NaN latitude in an import",
+            "POST",
+            imports,
+            As::Editor,
+            fixture_with("_location_latitude", "NaN"),
+            422,
+        ),
+        case(
+            "latitude 91 in an import",
+            "POST",
+            imports,
+            As::Editor,
+            fixture_with("_location_latitude", "91"),
+            422,
+        ),
+        case(
+            "longitude inf in an import",
+            "POST",
+            imports,
+            As::Editor,
+            fixture_with("_location_longitude", "inf"),
+            422,
+        ),
+        case(
+            "NaN in a nearest query",
+            "GET",
+            "/api/v1/places/nearest?lon=NaN&lat=18.5",
+            As::Public,
+            vec![],
+            400,
+        ),
+        case(
+            "latitude 95 in a within query",
+            "GET",
+            "/api/v1/places/within?lon=-72&lat=95&radius_km=10",
+            As::Public,
+            vec![],
+            400,
+        ),
+        case(
+            "infinite box",
+            "GET",
+            "/api/v1/aggregates?bbox=-inf,0,0,inf",
+            As::Public,
+            vec![],
+            400,
+        ),
+        case(
+            "out-of-range box",
+            "GET",
+            "/api/v1/aggregates?bbox=-200,-95,200,95",
+            As::Public,
+            vec![],
+            400,
+        ),
+        case(
+            "NaN box on OGC items",
+            "GET",
+            "/ogc/collections/states/items?bbox=NaN,0,1,1",
+            As::Public,
+            vec![],
+            400,
+        ),
         Case {
             headers: "content-type: application/json\r\n",
-            ..case("latitude 1e999 for a place", "POST", "/api/v1/places", As::Editor, place_json("1e999", "-80.2"), 400)
+            ..case(
+                "latitude 1e999 for a place",
+                "POST",
+                "/api/v1/places",
+                As::Editor,
+                place_json("1e999", "-80.2"),
+                400,
+            )
         },
         Case {
             headers: "content-type: application/json\r\n",
-            ..case("latitude 95 for a place", "POST", "/api/v1/places", As::Editor, place_json("95", "-80.2"), 422)
+            ..case(
+                "latitude 95 for a place",
+                "POST",
+                "/api/v1/places",
+                As::Editor,
+                place_json("95", "-80.2"),
+                422,
+            )
         },
-        case("tile column beyond the zoom", "GET", "/tiles/hexagons/3/99/0.mvt", As::Public, vec![], 404),
-        case("zoom 200", "GET", "/tiles/hexagons/200/0/0.mvt", As::Public, vec![], 404),
+        case(
+            "tile column beyond the zoom",
+            "GET",
+            "/tiles/hexagons/3/99/0.mvt",
+            As::Public,
+            vec![],
+            400,
+        ),
+        case(
+            "zoom 200",
+            "GET",
+            "/tiles/hexagons/200/0/0.mvt",
+            As::Public,
+            vec![],
+            400,
+        ),
         // Path tricks.
-        case("dot segments in an asset path", "GET", "/assets/../../Cargo.toml", As::Public, vec![], 404),
-        case("encoded dot segments in an asset path", "GET", "/assets/%2e%2e/%2e%2e/Cargo.toml", As::Public, vec![], 404),
-        case("encoded slashes in an asset path", "GET", "/assets/..%2F..%2FCargo.toml", As::Public, vec![], 404),
-        case("absolute path in an asset path", "GET", "/assets//etc/passwd", As::Public, vec![], 404),
-        case("a path as the import's name", "POST", "/api/v1/imports?name=../../etc/passwd", As::Editor, b"x".to_vec(), 400),
-        case("a NUL in the import's name", "POST", "/api/v1/imports?name=a%00.csv", As::Editor, b"x".to_vec(), 400),
-        case("a path as a place id", "GET", "/api/v1/places/..%2F..%2Fetc%2Fpasswd", As::Public, vec![], 404),
-        case("SQL in an erasure id", "DELETE", "/api/v1/records/x'%20OR%20'1'='1", As::Admin, vec![], 404),
-        case("SQL in a place filter", "GET", "/api/v1/places?kind=hometown'--", As::Public, vec![], 400),
+        case(
+            "dot segments in an asset path",
+            "GET",
+            "/assets/../../Cargo.toml",
+            As::Public,
+            vec![],
+            404,
+        ),
+        case(
+            "encoded dot segments in an asset path",
+            "GET",
+            "/assets/%2e%2e/%2e%2e/Cargo.toml",
+            As::Public,
+            vec![],
+            404,
+        ),
+        case(
+            "encoded slashes in an asset path",
+            "GET",
+            "/assets/..%2F..%2FCargo.toml",
+            As::Public,
+            vec![],
+            404,
+        ),
+        case(
+            "absolute path in an asset path",
+            "GET",
+            "/assets//etc/passwd",
+            As::Public,
+            vec![],
+            404,
+        ),
+        case(
+            "a path as the import's name",
+            "POST",
+            "/api/v1/imports?name=../../etc/passwd",
+            As::Editor,
+            b"x".to_vec(),
+            400,
+        ),
+        case(
+            "a NUL in the import's name",
+            "POST",
+            "/api/v1/imports?name=a%00.csv",
+            As::Editor,
+            b"x".to_vec(),
+            400,
+        ),
+        case(
+            "a path as a place id",
+            "GET",
+            "/api/v1/places/..%2F..%2Fetc%2Fpasswd",
+            As::Public,
+            vec![],
+            404,
+        ),
+        case(
+            "SQL in an erasure id",
+            "DELETE",
+            "/api/v1/records/x'%20OR%20'1'='1",
+            As::Admin,
+            vec![],
+            404,
+        ),
+        case(
+            "SQL in a place filter",
+            "GET",
+            "/api/v1/places?kind=hometown'--",
+            As::Public,
+            vec![],
+            400,
+        ),
         // Malformed documents.
         Case {
             headers: "content-type: application/json\r\n",
-            ..case("JSON nested 100 000 deep", "POST", "/api/v1/places", As::Editor, nested, 400)
+            ..case(
+                "JSON nested 100 000 deep",
+                "POST",
+                "/api/v1/places",
+                As::Editor,
+                nested,
+                422,
+            )
         },
-        case("a spreadsheet that is not one", "POST", imports, As::Editor, b"PK\x03\x04garbage".to_vec(), 400),
-        case("an image sent as an import", "POST", imports, As::Editor, b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec(), 400),
-        case("60 000 columns and no rows", "POST", imports, As::Editor, wide, 400),
+        case(
+            "a spreadsheet that is not one",
+            "POST",
+            imports,
+            As::Editor,
+            b"PK\x03\x04garbage".to_vec(),
+            400,
+        ),
+        case(
+            "an image sent as an import",
+            "POST",
+            imports,
+            As::Editor,
+            b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec(),
+            400,
+        ),
+        case(
+            "60 000 columns and no rows",
+            "POST",
+            imports,
+            As::Editor,
+            wide,
+            400,
+        ),
         case("an empty import", "POST", imports, As::Editor, vec![], 400),
-        case("an unknown import option", "POST", "/api/v1/imports?on_error=ignore", As::Editor, b"x".to_vec(), 400),
-        case("an unknown method", "PATCH", "/api/v1/places/x", As::Editor, vec![], 405),
+        case(
+            "an unknown import option",
+            "POST",
+            "/api/v1/imports?on_error=ignore",
+            As::Editor,
+            b"x".to_vec(),
+            400,
+        ),
+        case(
+            "an unknown method",
+            "PATCH",
+            "/api/v1/places/x",
+            As::Editor,
+            vec![],
+            405,
+        ),
     ]
 }
 
@@ -197,7 +479,11 @@ async fn malicious_inputs_get_the_right_4xx_and_change_nothing() {
             As::Editor => Some(editor.as_str()),
             As::Admin => Some(admin.as_str()),
         };
-        let length = if c.chunked { String::new() } else { format!("content-length: {}\r\n", c.body.len()) };
+        let length = if c.chunked {
+            String::new()
+        } else {
+            format!("content-length: {}\r\n", c.body.len())
+        };
         let head = request(c.method, &c.path, token, &format!("{}{length}", c.headers));
         let (status, ct, body) = raw(&app, &head, &c.body).await;
         let problem: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -212,7 +498,12 @@ async fn malicious_inputs_get_the_right_4xx_and_change_nothing() {
         }
         assert_eq!(state(&app).await, before, "{}: the data changed", c.what);
     }
-    assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -236,18 +527,35 @@ async fn formula_cells_are_stored_as_data_and_exported_as_text() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["outcome"]["inserted"], 2);
 
-    let export = app.client.get(format!("{}/api/v1/records", app.base)).bearer_auth(&admin).send().await.unwrap();
+    let export = app
+        .client
+        .get(format!("{}/api/v1/records", app.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(export.status(), 200);
     let body = export.text().await.unwrap();
-    let mut reader = csv::ReaderBuilder::new().delimiter(b';').from_reader(body.as_bytes());
-    let uuid = reader.headers().unwrap().iter().position(|h| h == "_uuid").unwrap();
-    let mut ids: Vec<String> = reader.records().map(|r| r.unwrap()[uuid].to_string()).collect();
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(body.as_bytes());
+    let uuid = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "_uuid")
+        .unwrap();
+    let mut ids: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap()[uuid].to_string())
+        .collect();
     ids.sort();
     assert_eq!(ids, ["'=cmd|' /C calc'!A0", "'@SUM(1+1)"]);
     for line in body.lines() {
         for cell in line.split(';') {
             let cell = cell.trim_matches('"');
-            let risky = cell.starts_with(['=', '+', '@', '\t', '\r']) || (cell.starts_with('-') && cell.parse::<f64>().is_err());
+            let risky = cell.starts_with(['=', '+', '@', '\t', '\r'])
+                || (cell.starts_with('-') && cell.parse::<f64>().is_err());
             assert!(!risky, "a cell of the export would be a formula: {cell:?}");
         }
     }

@@ -1,6 +1,7 @@
 //! `dyaspora import`: the real binary on a database in a temporary directory, with the
 //! Kobo-shaped CSV fixture, an XLSX built here, and a large file killed mid-write.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -372,27 +373,32 @@ fn sigkill_during_the_write_leaves_all_or_nothing() {
         .arg("--db")
         .arg(&db)
         .args(["import", csv.to_str().unwrap(), "--quiet"])
+        .env("RUST_LOG", "dyaspora::ingest=debug")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Kill once the transaction has started spilling pages to the WAL (or after a while).
+    // The importer logs (at debug level) when validation is done and the write begins.
+    let stderr = child.stderr.take().unwrap();
+    let (writing, started_writing) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("read, validated and geocoded") {
+                let _ = writing.send(());
+            }
+        }
+    });
+    let killed_mid_write = started_writing.recv_timeout(Duration::from_secs(300)).is_ok();
+    assert!(killed_mid_write, "the importer never reached the write");
+    // Let the transaction run a little (it spills pages to the WAL as it goes), then SIGKILL.
     let start = Instant::now();
-    let mut killed_mid_write = false;
-    while start.elapsed() < Duration::from_secs(60) {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if file_len(&wal) > wal_before + (1 << 20) {
-            killed_mid_write = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(2));
+    while start.elapsed() < Duration::from_millis(300) && file_len(&wal) < wal_before + (4 << 20) {
+        std::thread::sleep(Duration::from_millis(5));
     }
-    child.kill().ok(); // SIGKILL on Unix
-    child.wait().unwrap();
+    child.kill().unwrap(); // SIGKILL on Unix
+    let status = child.wait().unwrap();
     let after_kill = count(&db);
-    eprintln!("killed mid-write: {killed_mid_write}; records after SIGKILL: {after_kill}");
+    eprintln!("killed by {status} while writing; WAL {} bytes; records after: {after_kill}", file_len(&wal));
     assert!(after_kill == 0 || after_kill == N as u64, "{after_kill} records: a batch is all or nothing");
 
     let run = import(&db, &csv, &["--json"]);

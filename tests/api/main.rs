@@ -5,8 +5,11 @@ mod helpers;
 
 mod access;
 mod aggregates;
+mod durability;
+mod hostile;
 mod ogc;
 mod outreach;
 mod places;
 mod service;
 mod tiles;
+mod web;

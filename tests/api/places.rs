@@ -20,7 +20,10 @@ fn features(body: &Value) -> &Vec<Value> {
 }
 
 fn ids(body: &Value) -> Vec<String> {
-    features(body).iter().map(|f| f["properties"]["id"].as_str().unwrap().to_string()).collect()
+    features(body)
+        .iter()
+        .map(|f| f["properties"]["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// Reference great-circle distance in km (geo's haversine, mean radius 6371.0088 km).
@@ -40,26 +43,43 @@ async fn the_places_layer_lists_the_posts_and_the_demo_associations_with_filters
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/geo+json");
     let all: Value = r.json().await.unwrap();
-    assert!(features(&all).len() > 250, "{} places", features(&all).len());
-    assert!(all["units"]["distance_km"].as_str().unwrap().contains("6371.0088"));
+    assert!(
+        features(&all).len() > 250,
+        "{} places",
+        features(&all).len()
+    );
+    assert!(all["units"]["distance_km"]
+        .as_str()
+        .unwrap()
+        .contains("6371.0088"));
 
     let (_, posts) = app.get_json("/api/v1/places?category=consular").await;
     assert_eq!(features(&posts).len(), 7);
-    let miami = features(&posts).iter().find(|f| f["id"] == "HT-CON-MIA").unwrap();
+    let miami = features(&posts)
+        .iter()
+        .find(|f| f["id"] == "HT-CON-MIA")
+        .unwrap();
     assert_eq!(miami["properties"]["jurisdiction_states"], json!(["FL"]));
     assert_eq!(miami["geometry"]["type"], "Point");
 
     let (_, demo) = app.get_json("/api/v1/places?category=association").await;
-    assert!(features(&demo).iter().all(|f| f["properties"]["is_demo"] == true && f["properties"]["category"] == "association"));
+    assert!(features(&demo).iter().all(
+        |f| f["properties"]["is_demo"] == true && f["properties"]["category"] == "association"
+    ));
 
     let (_, women) = app.get_json("/api/v1/places?kind=womens&sector=Q").await;
     assert!(!features(&women).is_empty());
     for f in features(&women) {
         assert_eq!(f["properties"]["kind"], "womens");
-        assert!(f["properties"]["sectors"].as_array().unwrap().contains(&json!("Q")));
+        assert!(f["properties"]["sectors"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Q")));
     }
 
-    let (_, boxed) = app.get_json("/api/v1/places?bbox=-74.3,40.5,-73.7,40.95").await;
+    let (_, boxed) = app
+        .get_json("/api/v1/places?bbox=-74.3,40.5,-73.7,40.95")
+        .await;
     assert!(ids(&boxed).contains(&"HT-CON-NYC".to_string()));
     for f in features(&boxed) {
         let (lon, lat) = lon_lat(f);
@@ -74,7 +94,9 @@ async fn the_places_layer_lists_the_posts_and_the_demo_associations_with_filters
 async fn nearest_and_within_return_great_circle_kilometres_nearest_first() {
     let app = TestApp::spawn(1_000).await;
     let here = (-80.19, 25.83);
-    let (status, body) = app.get_json("/api/v1/places/nearest?lon=-80.19&lat=25.83&k=3&category=consular").await;
+    let (status, body) = app
+        .get_json("/api/v1/places/nearest?lon=-80.19&lat=25.83&k=3&category=consular")
+        .await;
     assert_eq!(status, 200);
     assert_eq!(ids(&body), ["HT-CON-MIA", "HT-CON-ORL", "HT-CON-ATL"]);
     for f in features(&body) {
@@ -82,8 +104,15 @@ async fn nearest_and_within_return_great_circle_kilometres_nearest_first() {
         assert!((d - reference_km(here, lon_lat(f))).abs() <= 0.001, "{d}");
     }
 
-    let (_, near) = app.get_json("/api/v1/places/within?lon=-73.95&lat=40.65&radius_km=15&kind=hometown,faith_based").await;
-    let ds: Vec<f64> = features(&near).iter().map(|f| f["properties"]["distance_km"].as_f64().unwrap()).collect();
+    let (_, near) = app
+        .get_json(
+            "/api/v1/places/within?lon=-73.95&lat=40.65&radius_km=15&kind=hometown,faith_based",
+        )
+        .await;
+    let ds: Vec<f64> = features(&near)
+        .iter()
+        .map(|f| f["properties"]["distance_km"].as_f64().unwrap())
+        .collect();
     assert!(!ds.is_empty(), "demo associations in Brooklyn");
     assert!(ds.windows(2).all(|w| w[0] <= w[1]) && ds.iter().all(|&d| d <= 15.0));
     for f in features(&near) {
@@ -113,7 +142,14 @@ async fn editors_add_update_and_remove_an_association_and_queries_see_it_at_once
     let new = json!({"kind": "womens", "name": "Fanm Test", "city": "Miami", "lat": 25.83, "lon": -80.19, "sectors": ["q"], "languages": ["ht"]});
     let r = app.client.post(&url).json(&new).send().await.unwrap();
     assert_problem(r, 401).await;
-    let r = app.client.post(&url).header("authorization", &auth).json(&new).send().await.unwrap();
+    let r = app
+        .client
+        .post(&url)
+        .header("authorization", &auth)
+        .json(&new)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     let location = r.headers()["location"].to_str().unwrap().to_string();
     let created: Value = r.json().await.unwrap();
@@ -122,21 +158,43 @@ async fn editors_add_update_and_remove_an_association_and_queries_see_it_at_once
     assert_eq!(created["properties"]["state"], "FL");
     assert_eq!(created["properties"]["sectors"], json!(["Q"]));
 
-    let (_, near) = app.get_json("/api/v1/places/nearest?lon=-80.19&lat=25.83&k=1&category=association").await;
+    let (_, near) = app
+        .get_json("/api/v1/places/nearest?lon=-80.19&lat=25.83&k=1&category=association")
+        .await;
     assert_eq!(ids(&near), [id.clone()]);
     assert_eq!(features(&near)[0]["properties"]["distance_km"], 0.0);
 
-    let changed = json!({"kind": "community_centre", "name": "Sant Test", "lat": 25.84, "lon": -80.2});
-    let r = app.client.put(format!("{url}/{id}")).header("authorization", &auth).json(&changed).send().await.unwrap();
+    let changed =
+        json!({"kind": "community_centre", "name": "Sant Test", "lat": 25.84, "lon": -80.2});
+    let r = app
+        .client
+        .put(format!("{url}/{id}"))
+        .header("authorization", &auth)
+        .json(&changed)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let (_, got) = app.get_json(&format!("/api/v1/places/{id}")).await;
     assert_eq!(got["properties"]["name"], "Sant Test");
     assert_eq!(got["properties"]["kind"], "community_centre");
 
-    let r = app.client.delete(format!("{url}/{id}")).header("authorization", &auth).send().await.unwrap();
+    let r = app
+        .client
+        .delete(format!("{url}/{id}"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     assert_problem(app.get(&format!("/api/v1/places/{id}")).await, 404).await;
-    let r = app.client.delete(format!("{url}/{id}")).header("authorization", &auth).send().await.unwrap();
+    let r = app
+        .client
+        .delete(format!("{url}/{id}"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
     assert_problem(r, 404).await;
 }
 
@@ -152,34 +210,106 @@ async fn invalid_edits_are_refused_with_a_problem_naming_the_field() {
         v
     };
     let cases = [
-        ("a consular kind", with("kind", json!("consulate_general")), "kind"),
+        (
+            "a consular kind",
+            with("kind", json!("consulate_general")),
+            "kind",
+        ),
         ("an unknown kind", with("kind", json!("club")), "kind"),
         ("a blank name", with("name", json!("  ")), "name"),
-        ("a name over 200 characters", with("name", json!("x".repeat(201))), "name"),
+        (
+            "a name over 200 characters",
+            with("name", json!("x".repeat(201))),
+            "name",
+        ),
         ("a latitude out of range", with("lat", json!(95.0)), "lat"),
-        ("a longitude out of range", with("lon", json!(-200.0)), "lon"),
+        (
+            "a longitude out of range",
+            with("lon", json!(-200.0)),
+            "lon",
+        ),
         ("a point at sea", with("lon", json!(-60.0)), "lat"),
-        ("a state that is not the point's", with("state", json!("FL")), "state"),
-        ("an unknown sector", with("sectors", json!(["ZZ"])), "sectors"),
+        (
+            "a state that is not the point's",
+            with("state", json!("FL")),
+            "state",
+        ),
+        (
+            "an unknown sector",
+            with("sectors", json!(["ZZ"])),
+            "sectors",
+        ),
         ("a bad id", with("id", json!("no spaces please")), "id"),
     ];
     for (what, body, field) in cases {
-        let r = app.client.post(&url).header("authorization", &auth).json(&body).send().await.unwrap();
+        let r = app
+            .client
+            .post(&url)
+            .header("authorization", &auth)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let problem = assert_problem(r, 422).await;
         assert_eq!(problem["field"], field, "{what}: {problem}");
     }
-    let r = app.client.post(&url).header("authorization", &auth).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    let r = app
+        .client
+        .post(&url)
+        .header("authorization", &auth)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_problem(r, 400).await;
-    let r = app.client.post(&url).header("authorization", &auth).json(&with("lat", json!("north"))).send().await.unwrap();
+    let r = app
+        .client
+        .post(&url)
+        .header("authorization", &auth)
+        .json(&with("lat", json!("north")))
+        .send()
+        .await
+        .unwrap();
     let problem = assert_problem(r, 422).await;
-    assert!(problem["detail"].as_str().unwrap().contains("lat"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("lat"),
+        "{problem}"
+    );
 
-    let r = app.client.put(format!("{url}/HT-CON-MIA")).header("authorization", &auth).json(&valid).send().await.unwrap();
+    let r = app
+        .client
+        .put(format!("{url}/HT-CON-MIA"))
+        .header("authorization", &auth)
+        .json(&valid)
+        .send()
+        .await
+        .unwrap();
     assert_problem(r, 409).await;
-    let r = app.client.delete(format!("{url}/HT-EMB-WAS")).header("authorization", &auth).send().await.unwrap();
+    let r = app
+        .client
+        .delete(format!("{url}/HT-EMB-WAS"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
     assert_problem(r, 409).await;
-    let r = app.client.post(&url).header("authorization", &auth).json(&with("id", json!("HT-CON-NYC"))).send().await.unwrap();
+    let r = app
+        .client
+        .post(&url)
+        .header("authorization", &auth)
+        .json(&with("id", json!("HT-CON-NYC")))
+        .send()
+        .await
+        .unwrap();
     assert_problem(r, 409).await;
-    let r = app.client.put(format!("{url}/unknown")).header("authorization", &auth).json(&valid).send().await.unwrap();
+    let r = app
+        .client
+        .put(format!("{url}/unknown"))
+        .header("authorization", &auth)
+        .json(&valid)
+        .send()
+        .await
+        .unwrap();
     assert_problem(r, 404).await;
 }

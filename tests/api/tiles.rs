@@ -64,7 +64,12 @@ fn fields(b: &[u8], want: u64) -> Vec<&[u8]> {
 fn layers(tile: &[u8]) -> Vec<(String, usize)> {
     fields(tile, 3)
         .into_iter()
-        .map(|l| (String::from_utf8(fields(l, 1)[0].to_vec()).unwrap(), fields(l, 2).len()))
+        .map(|l| {
+            (
+                String::from_utf8(fields(l, 1)[0].to_vec()).unwrap(),
+                fields(l, 2).len(),
+            )
+        })
         .collect()
 }
 
@@ -77,7 +82,10 @@ async fn get_with(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> reqwes
 }
 
 fn header(r: &reqwest::Response, name: &str) -> String {
-    r.headers().get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+    r.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -86,12 +94,22 @@ async fn a_hexagon_tile_is_a_vector_tile_with_cache_headers_and_304() {
     let p = path("hexagons", tile_at(MIAMI.0, MIAMI.1, 7), "mvt");
     let r = app.get(&p).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(header(&r, "content-type"), "application/vnd.mapbox-vector-tile");
+    assert_eq!(
+        header(&r, "content-type"),
+        "application/vnd.mapbox-vector-tile"
+    );
     assert_eq!(header(&r, "vary").to_ascii_lowercase(), "accept-encoding");
     assert!(header(&r, "cache-control").starts_with("public"));
-    assert_eq!(header(&r, "content-encoding"), "", "identity when the client accepts no compression");
+    assert_eq!(
+        header(&r, "content-encoding"),
+        "",
+        "identity when the client accepts no compression"
+    );
     let etag = header(&r, "etag");
-    assert!(etag.starts_with('"') && etag.ends_with('"'), "a strong ETag: {etag}");
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"'),
+        "a strong ETag: {etag}"
+    );
     let body = r.bytes().await.unwrap();
     let l = layers(&body);
     assert_eq!(l.len(), 1);
@@ -102,7 +120,11 @@ async fn a_hexagon_tile_is_a_vector_tile_with_cache_headers_and_304() {
     assert_eq!(again.status(), 304);
     assert_eq!(header(&again, "etag"), etag);
     let same = app.get(&p).await;
-    assert_eq!(header(&same, "etag"), etag, "the cached tile is the same tile");
+    assert_eq!(
+        header(&same, "etag"),
+        etag,
+        "the cached tile is the same tile"
+    );
     assert_eq!(same.bytes().await.unwrap(), body);
 }
 
@@ -118,21 +140,35 @@ async fn gzip_and_brotli_are_negotiated_with_one_etag_per_encoding() {
     assert_eq!(header(&gz, "content-encoding"), "gzip");
     let gz_tag = header(&gz, "etag");
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(&gz.bytes().await.unwrap()[..]).read_to_end(&mut out).unwrap();
+    flate2::read::GzDecoder::new(&gz.bytes().await.unwrap()[..])
+        .read_to_end(&mut out)
+        .unwrap();
     assert_eq!(out, plain);
 
     let br = get_with(&app, &p, &[("accept-encoding", "gzip, deflate, br")]).await;
     assert_eq!(header(&br, "content-encoding"), "br");
     let br_tag = header(&br, "etag");
     let mut out = Vec::new();
-    brotli::Decompressor::new(&br.bytes().await.unwrap()[..], 4096).read_to_end(&mut out).unwrap();
+    brotli::Decompressor::new(&br.bytes().await.unwrap()[..], 4096)
+        .read_to_end(&mut out)
+        .unwrap();
     assert_eq!(out, plain);
 
     assert!(plain_tag != gz_tag && gz_tag != br_tag && plain_tag != br_tag);
     // A gzip ETag does not validate the brotli representation.
-    let cross = get_with(&app, &p, &[("accept-encoding", "br"), ("if-none-match", &gz_tag)]).await;
+    let cross = get_with(
+        &app,
+        &p,
+        &[("accept-encoding", "br"), ("if-none-match", &gz_tag)],
+    )
+    .await;
     assert_eq!(cross.status(), 200);
-    let ok = get_with(&app, &p, &[("accept-encoding", "br"), ("if-none-match", &br_tag)]).await;
+    let ok = get_with(
+        &app,
+        &p,
+        &[("accept-encoding", "br"), ("if-none-match", &br_tag)],
+    )
+    .await;
     assert_eq!(ok.status(), 304);
 }
 
@@ -140,9 +176,13 @@ async fn gzip_and_brotli_are_negotiated_with_one_etag_per_encoding() {
 async fn an_empty_tile_is_204_and_bad_addresses_are_clear_4xx() {
     let app = TestApp::spawn(5_000).await;
     // Mid-Pacific: nobody there.
-    let r = app.get(&path("hexagons", tile_at(-150.0, 0.0, 6), "mvt")).await;
+    let r = app
+        .get(&path("hexagons", tile_at(-150.0, 0.0, 6), "mvt"))
+        .await;
     assert_eq!(r.status(), 204);
-    let r = app.get(&path("states", tile_at(-150.0, 0.0, 6), "png")).await;
+    let r = app
+        .get(&path("states", tile_at(-150.0, 0.0, 6), "png"))
+        .await;
     assert_eq!(r.status(), 204);
 
     assert_problem(app.get("/tiles/rivers/3/2/3.mvt").await, 404).await;
@@ -155,7 +195,11 @@ async fn an_empty_tile_is_204_and_bad_addresses_are_clear_4xx() {
     assert_problem(app.get("/tiles/hexagons/3/-1/3.mvt").await, 400).await;
     assert_problem(app.get("/tiles/basemap/3/2/3.mvt").await, 400).await;
     assert_problem(app.get("/tiles/counties/1/0/0.mvt").await, 400).await;
-    let b = assert_problem(app.get("/tiles/hexagons/3/2/3.mvt?metric=shoe_size").await, 400).await;
+    let b = assert_problem(
+        app.get("/tiles/hexagons/3/2/3.mvt?metric=shoe_size").await,
+        400,
+    )
+    .await;
     assert_eq!(b["parameter"], "metric");
     let b = assert_problem(app.get("/tiles/hexagons/3/2/3.mvt?gender=q").await, 400).await;
     assert!(b["valid"].is_array(), "the valid codes are listed");
@@ -182,14 +226,22 @@ async fn raster_tiles_are_pngs_at_one_and_two_times_the_pixels() {
     let app = TestApp::spawn(20_000).await;
     let t = tile_at(MIAMI.0, MIAMI.1, 6);
     for (suffix, side) in [("png", 256), ("@2x.png", 512)] {
-        let p = format!("/tiles/states/{}/{}/{}{}", t.0, t.1, t.2, if suffix == "png" { ".png" } else { suffix });
+        let p = format!(
+            "/tiles/states/{}/{}/{}{}",
+            t.0,
+            t.1,
+            t.2,
+            if suffix == "png" { ".png" } else { suffix }
+        );
         let r = app.get(&p).await;
         assert_eq!(r.status(), 200, "{p}");
         assert_eq!(header(&r, "content-type"), "image/png");
         let png = tiny_skia::Pixmap::decode_png(&r.bytes().await.unwrap()).unwrap();
         assert_eq!((png.width(), png.height()), (side, side));
     }
-    let base = app.get(&format!("/tiles/basemap/{}/{}/{}.png", t.0, t.1, t.2)).await;
+    let base = app
+        .get(&format!("/tiles/basemap/{}/{}/{}.png", t.0, t.1, t.2))
+        .await;
     assert_eq!(base.status(), 200);
     assert!(header(&base, "cache-control").contains("max-age=86400"));
 }
@@ -199,13 +251,20 @@ async fn tilejson_describes_each_layer_and_pins_the_data_version() {
     let app = TestApp::spawn(5_000).await;
     let (_, health) = app.get_json("/health").await;
     let version = health["data_version"].as_u64().unwrap();
-    let (status, tj) = app.get_json("/tiles/hexagons.json?metric=female_share&gender=f").await;
+    let (status, tj) = app
+        .get_json("/tiles/hexagons.json?metric=female_share&gender=f")
+        .await;
     assert_eq!(status, 200);
     assert_eq!(tj["tilejson"], "3.0.0");
     let url = tj["tiles"][0].as_str().unwrap();
     assert!(url.starts_with(&app.base), "absolute URL: {url}");
     assert!(url.contains("/tiles/hexagons/{z}/{x}/{y}.mvt?"), "{url}");
-    assert!(url.contains("gender=f") && url.contains("metric=female_share") && url.contains(&format!("v={version}")), "{url}");
+    assert!(
+        url.contains("gender=f")
+            && url.contains("metric=female_share")
+            && url.contains(&format!("v={version}")),
+        "{url}"
+    );
     let vl = &tj["vector_layers"][0];
     assert_eq!(vl["id"], "hexagons");
     for f in ["id", "name", "class", "count", "female_share"] {
@@ -217,24 +276,45 @@ async fn tilejson_describes_each_layer_and_pins_the_data_version() {
     let (_, png) = app.get_json("/tiles/states.json?format=png").await;
     assert!(png["tiles"][0].as_str().unwrap().contains(".png"));
     let (_, base) = app.get_json("/tiles/basemap.json").await;
-    assert!(base["tiles"][0].as_str().unwrap().ends_with("/tiles/basemap/{z}/{x}/{y}.png"));
+    assert!(base["tiles"][0]
+        .as_str()
+        .unwrap()
+        .ends_with("/tiles/basemap/{z}/{x}/{y}.png"));
     let (_, cat) = app.get_json("/tiles").await;
     assert_eq!(cat["layers"].as_array().unwrap().len(), 5);
 
     // A tile URL from the TileJSON is cacheable for a day.
     let (z, x, y) = tile_at(MIAMI.0, MIAMI.1, 7);
-    let tile = url.replace("{z}", &z.to_string()).replace("{x}", &x.to_string()).replace("{y}", &y.to_string()).replace(&app.base, "");
+    let tile = url
+        .replace("{z}", &z.to_string())
+        .replace("{x}", &x.to_string())
+        .replace("{y}", &y.to_string())
+        .replace(&app.base, "");
     let r = app.get(&tile).await;
-    assert!(header(&r, "cache-control").contains("immutable"), "{}", header(&r, "cache-control"));
+    assert!(
+        header(&r, "cache-control").contains("immutable"),
+        "{}",
+        header(&r, "cache-control")
+    );
 }
 
 #[tokio::test]
 async fn the_legend_of_the_tiles_is_the_legend_of_the_geojson_layer() {
     let app = TestApp::spawn(20_000).await;
-    for (layer, z, unit) in [("hexagons", 6u8, "unit=h3&res=5"), ("states", 4, "unit=state"), ("counties", 8, "unit=county")] {
-        let (status, legend) = app.get_json(&format!("/tiles/{layer}/legend.json?z={z}&metric=remit_share")).await;
+    for (layer, z, unit) in [
+        ("hexagons", 6u8, "unit=h3&res=5"),
+        ("states", 4, "unit=state"),
+        ("counties", 8, "unit=county"),
+    ] {
+        let (status, legend) = app
+            .get_json(&format!(
+                "/tiles/{layer}/legend.json?z={z}&metric=remit_share"
+            ))
+            .await;
         assert_eq!(status, 200, "{legend}");
-        let (_, fc) = app.get_json(&format!("/api/v1/aggregates?{unit}&metric=remit_share")).await;
+        let (_, fc) = app
+            .get_json(&format!("/api/v1/aggregates?{unit}&metric=remit_share"))
+            .await;
         assert_eq!(legend["classification"], fc["classification"], "{layer}");
     }
 }
@@ -242,14 +322,20 @@ async fn the_legend_of_the_tiles_is_the_legend_of_the_geojson_layer() {
 #[tokio::test]
 async fn places_are_points_including_the_consulates() {
     let app = TestApp::spawn(0).await;
-    let miami = dyaspora::geodata::Geodata::get().posts.iter().find(|p| p.id == "HT-CON-MIA").unwrap();
+    let miami = dyaspora::geodata::Geodata::get()
+        .posts
+        .iter()
+        .find(|p| p.id == "HT-CON-MIA")
+        .unwrap();
     let at = tile_at(miami.lon, miami.lat, 8);
     let r = app.get(&path("places", at, "mvt")).await;
     assert_eq!(r.status(), 200);
     let l = layers(&r.bytes().await.unwrap());
     assert_eq!(l[0].0, "places");
     assert!(l[0].1 >= 1);
-    let only_embassy = app.get(&format!("{}?kind=embassy", path("places", at, "mvt"))).await;
+    let only_embassy = app
+        .get(&format!("{}?kind=embassy", path("places", at, "mvt")))
+        .await;
     assert_eq!(only_embassy.status(), 204, "the embassy is in Washington");
 }
 
@@ -278,7 +364,10 @@ async fn an_import_bumps_the_data_version_so_no_stale_tile_is_served() {
             break;
         }
         assert_eq!(r.status(), 304);
-        assert!(Instant::now() < deadline, "the tile never changed after the import");
+        assert!(
+            Instant::now() < deadline,
+            "the tile never changed after the import"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let (_, health) = app.get_json("/health").await;
@@ -293,6 +382,10 @@ async fn tiles_are_served_with_the_cache_disabled() {
     assert_eq!(a.status(), 200);
     let tag = header(&a, "etag");
     let b = get_with(&app, &p, &[("if-none-match", &tag)]).await;
-    assert_eq!(b.status(), 304, "ETags are content hashes: stable without the cache");
+    assert_eq!(
+        b.status(),
+        304,
+        "ETags are content hashes: stable without the cache"
+    );
     let _: Value = app.get_json("/tiles").await.1;
 }

@@ -11,7 +11,7 @@ const OUT = path.join(ROOT, 'docs/screenshots');
 const DESKTOP = [
   { file: 'map-density.png', query: '?lang=en' },
   { file: 'map-remittances-states.png', query: '?lang=fr&layer=remit&m=remit_mean_usd&unit=state&z=5&lat=36.5&lng=-80' },
-  { file: 'map-skills-health.png', query: '?lang=en&layer=skills&m=skill_lq&skill=sector:Q&z=8&lat=26.6&lng=-80.6&assoc=1' },
+  { file: 'map-skills-health.png', query: '?lang=en&layer=skills&m=skill_share&skill=sector:Q&z=7&lat=27.4&lng=-81.4&assoc=1' },
   { file: 'insights.png', query: '?lang=ht&tab=insights&scope=nation&z=5&lat=33&lng=-78' },
   { file: 'outreach-miami.png', query: '?lang=en&tab=outreach&post=HT-CON-MIA&posts=1' },
   { file: 'methodology.png', query: '?lang=fr&tab=about' },

@@ -18,7 +18,7 @@ export function barChart({ id, title, items, fmt, share }) {
   });
   items.forEach((item, n) => {
     const y = n * rowH;
-    const w = Math.max(1, ((WIDTH - 70) * item.value) / max);
+    const w = Math.max(1, ((WIDTH - 96) * item.value) / max);
     svgEl.append(
       s('text', { x: 0, y: y + 12, class: 'chart-label' }, truncate(item.label, 52)),
       s('rect', { x: 0, y: y + 17, width: w, height: 11, rx: 2, fill: BAR, 'data-key': item.key, 'data-value': item.value },

@@ -17,7 +17,7 @@ import { barChart, splitBar, histogram } from './charts.js';
 const SUMMED = /^(count|female|remitters|female_remitters|remit_total_usd|(occupation|sector|need|difficulty|willingness|channel|language)_.+)$/;
 
 /** Remittance bins, USD a year: lower bounds. */
-const REMIT_BINS = [0, 1000, 2000, 3000, 4000, 5000];
+const REMIT_BINS = [0, 2000, 2500, 3000, 3500, 4000, 4500, 5000];
 
 /** Adds up the published values of the units; returns the sums and what was incomplete. */
 export function sumPublished(features) {
@@ -38,11 +38,11 @@ export function sumPublished(features) {
   return { sums, incomplete, areas };
 }
 
-/** Remitters per bin of their area's median remittance (published values only). */
+/** Remitters per bin of their area's mean remittance (published values only). */
 export function remitBins(features) {
   const bins = REMIT_BINS.map(() => 0);
   for (const f of features) {
-    const { remit_median_usd: med, remitters } = f.properties;
+    const { remit_mean_usd: med, remitters } = f.properties;
     if (med === null || med === undefined || remitters === null || remitters === undefined) continue;
     let i = REMIT_BINS.length - 1;
     while (i > 0 && med < REMIT_BINS[i]) i -= 1;
@@ -170,7 +170,7 @@ export class Insights {
         title: t('ins_remit_dist'),
         bins: bins.map((value, i) => ({
           value,
-          label: i === REMIT_BINS.length - 1 ? `≥${REMIT_BINS[i] / 1000}k` : `${REMIT_BINS[i] / 1000}–${REMIT_BINS[i + 1] / 1000}k`,
+          label: i === 0 ? `<${REMIT_BINS[1] / 1000}k` : i === REMIT_BINS.length - 1 ? `≥${REMIT_BINS[i] / 1000}k` : `${REMIT_BINS[i] / 1000}–${REMIT_BINS[i + 1] / 1000}k`,
         })),
         fmt: fmtInt,
       }));

@@ -7,7 +7,7 @@ import 'leaflet.markercluster/dist/MarkerCluster.css';
 import './style.css';
 import L from './leaflet.js';
 import { h, fill, saveBlob } from './dom.js';
-import { LANGS, setLang, getLang, t, setCodes, codeLabel, missingKeys } from './i18n.js';
+import { LANGS, setLang, getLang, t, setCodes, codeLabel, labelled, missingKeys } from './i18n.js';
 import { readState, writeState, FILTER_KEYS } from './state.js';
 import { getJSON, qs } from './api.js';
 import { layerDef, groupCode, measure } from './layers.js';
@@ -249,10 +249,10 @@ class App {
     const s = this.state;
     const def = layerDef(s.layer);
     const m = measure(s);
-    if (def.group) return `${t(`layer_${def.id}`)}: ${codeLabel(def.group, groupCode(s, def))} (${t('m_count').toLowerCase()})`;
+    if (def.group) return `${labelled(t(`layer_${def.id}`))}${codeLabel(def.group, groupCode(s, def))} (${t('m_count').toLowerCase()})`;
     if (def.skill) {
       const [group, code] = s.skill.split(':');
-      return `${t(`m_${m}`)}: ${codeLabel(group, code)}`;
+      return `${labelled(t(`m_${m}`))}${codeLabel(group, code)}`;
     }
     return t(`m_${m}`);
   }
@@ -262,7 +262,7 @@ class App {
     const s = this.state;
     const parts = [];
     for (const k of ['gender', 'age_band', 'occupation', 'sector', 'need', 'department']) {
-      if (s[k]) parts.push(`${t(`f_${k}`)}: ${s[k].split(',').map((c) => codeLabel(k, c)).join(', ')}`);
+      if (s[k]) parts.push(`${labelled(t(`f_${k}`))}${s[k].split(',').map((c) => codeLabel(k, c)).join(', ')}`);
     }
     if (s.from || s.to) parts.push(`${s.from || '…'} – ${s.to || '…'}`);
     return parts.length ? parts.join(' · ') : t('no_filter');

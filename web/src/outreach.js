@@ -158,14 +158,21 @@ export class Outreach {
     const fig = plan.post_figures ?? {};
     const gaps = plan.features.filter((f) => f.properties.feature_type === 'gap_area');
     const link = (format) => `/api/v1/outreach/plan/${encodeURIComponent(plan.post.id)}?${qs({ ...this.params(), top: 10, near: 3, format, download: 1 })}`;
+    const swatch = (cls) => h('span', { class: `key-swatch ${cls}`, 'aria-hidden': 'true' });
     fill(this.body,
       h('section', { class: 'catchment', 'data-post': plan.post.id },
-        h('h3', {}, `${t('out_catchment')}: ${plan.post.name}`),
+        h('h3', {}, labelled(t('out_catchment')), plan.post.name),
         h('p', {}, fig.count === null || fig.count === undefined ? t('suppressed') : t('out_people', { n: fmtInt(fig.count) })),
         fig.female ? h('p', {}, labelled(t('ins_women')), fmtPercent(fig.female / fig.count), fig.incomplete?.includes('female') ? ' *' : '') : null,
-        top(fig.top_occupations, 'occupation', t('ins_occupations')),
-        top(fig.top_sectors, 'sector', t('ins_sectors')),
-        fig.incomplete?.length ? h('p', { class: 'note' }, `* ${t('ins_incomplete')}`) : null),
+        h('ul', { class: 'key' },
+          h('li', {}, swatch('catchment'), t('out_catchment')),
+          h('li', {}, swatch('gap'), t('out_gaps')),
+          h('li', {}, swatch('pin-assoc'), t('associations')))),
+      h('section', { class: 'export' },
+        h('h3', {}, t('out_export')),
+        h('p', { class: 'buttons' },
+          h('a', { class: 'button', href: link('csv'), download: '', 'data-download': 'plan-csv' }, t('out_export_csv')),
+          h('a', { class: 'button', href: link('geojson'), download: '', 'data-download': 'plan-geojson' }, t('out_export_json')))),
       h('section', { class: 'gaps' },
         h('h3', {}, t('out_gaps')),
         h('p', { class: 'note' }, t('out_gap_hint')),
@@ -174,16 +181,15 @@ export class Outreach {
           return h('li', { 'data-rank': p.rank },
             h('button', {
               type: 'button', class: 'linklike',
-              onclick: () => this.map.setView([p.lat, p.lon], Math.max(this.map.getZoom(), 9)),
-            }, `${fmtInt(p.count ?? 0)} ${t('p_count').toLowerCase()}`),
+              onclick: () => this.map.setView([p.lat, p.lon], Math.max(this.map.getZoom(), 10)),
+            }, p.count === null ? t('suppressed') : `${fmtInt(p.count)} ${t('p_count').toLowerCase()}`),
             ' · ', labelled(t('out_nearest_label')), p.nearest_km === null ? '–' : t('out_km', { d: fmtInt(p.nearest_km) }),
             this.assocList(p.associations));
         }))),
-      h('section', { class: 'export' },
-        h('h3', {}, t('out_export')),
-        h('p', {},
-          h('a', { class: 'button', href: link('csv'), download: '', 'data-download': 'plan-csv' }, t('out_export_csv')), ' ',
-          h('a', { class: 'button', href: link('geojson'), download: '', 'data-download': 'plan-geojson' }, t('out_export_json')))));
+      h('section', { class: 'skills' },
+        top(fig.top_occupations, 'occupation', t('ins_occupations')),
+        top(fig.top_sectors, 'sector', t('ins_sectors')),
+        fig.incomplete?.length ? h('p', { class: 'note' }, `* ${t('ins_incomplete')}`) : null));
   }
 }
 

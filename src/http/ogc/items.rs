@@ -3,7 +3,8 @@
 //! whose geometry intersects the box), `datetime` and dyaspora's own filters.
 //!
 //! Aggregate features are exactly the units the Engine's layer publishes for the query,
-//! with its privacy-checked properties; an H3 cell with a suppressed count is not a feature
+//! with its privacy-checked properties; an H3 cell or a county with a suppressed count is
+//! not a feature
 //! (`/items/{fid}` answers 404 for it, as for an id that does not exist).
 
 use axum::extract::rejection::QueryRejection;
@@ -161,7 +162,7 @@ pub async fn item(
             let wanted = fid.clone();
             run_blocking(move || {
                 // Only what the items list publishes: a suppressed cell is as absent as a made-up id.
-                let i = selected_units(&layer, None)
+                let i = published_units(&layer, None)
                     .into_iter()
                     .find(|&i| layer.id_string(i) == wanted)?;
                 Some(unit_feature(&layer, i, &req))
@@ -230,6 +231,18 @@ fn layer_request(pairs: &[(String, String)], unit: Unit) -> Result<LayerRequest,
     Ok(req)
 }
 
+/// The units that are features: those [`selected_units`] publishes, less the counties
+/// whose count is suppressed. Every state is listed (the list is fixed), but counties are
+/// listed only where the query has respondents, so a listed county with a hidden count
+/// would say that someone matching the filters lives there: like a suppressed hexagon, it
+/// is left out.
+pub fn published_units(layer: &Layer, bbox: Option<[f64; 4]>) -> Vec<usize> {
+    selected_units(layer, bbox)
+        .into_iter()
+        .filter(|&i| layer.unit == Unit::State || layer.is_published(i))
+        .collect()
+}
+
 /// The published units of the layer whose geometry intersects `bbox`, in ascending id.
 fn matching_units(layer: &Layer, bbox: Option<[f64; 4]>) -> Vec<usize> {
     use geo::Intersects;
@@ -239,7 +252,7 @@ fn matching_units(layer: &Layer, bbox: Option<[f64; 4]>) -> Vec<usize> {
             geo::coord! { x: b[2], y: b[3] },
         )
     });
-    let mut units: Vec<(String, usize)> = selected_units(layer, bbox)
+    let mut units: Vec<(String, usize)> = published_units(layer, bbox)
         .into_iter()
         .filter(|&i| rect.is_none_or(|r| layer.geometry(i).intersects(&r)))
         .map(|i| (layer.id_string(i), i))

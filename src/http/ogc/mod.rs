@@ -120,8 +120,8 @@ impl Collection {
                  parameters). Feature id: state FIPS code. {privacy}"
             ),
             Collection::Aggregate(Unit::County) => format!(
-                "US counties where the survey has respondents, with the figures of the query. Feature id: \
-                 county FIPS code. {privacy}"
+                "US counties whose respondent count can be published, with the figures of the query; \
+                 counties with a suppressed count are omitted. Feature id: county FIPS code. {privacy}"
             ),
             Collection::Aggregate(Unit::H3(r)) => format!(
                 "H3 cells of resolution {r} whose respondent count can be published; cells with a suppressed \
@@ -376,7 +376,7 @@ async fn collection_json(state: &AppState, base: &str, c: Collection) -> Result<
             let engine = state.engine.clone();
             tokio::task::spawn_blocking(move || -> Result<Option<[f64; 4]>, Error> {
                 let layer = engine.layer(unit, &Filter::default())?;
-                let units = crate::http::layers::selected_units(&layer, None);
+                let units = items::published_units(&layer, None);
                 Ok(items::union_bbox(
                     units.iter().map(|&i| items::unit_bbox(&layer, i)),
                 ))

@@ -172,7 +172,7 @@ pub fn spec(base: &str, k: u32) -> Value {
             json!({ "get": {
                 "summary": format!("One feature of {id}"),
                 "operationId": format!("getFeature_{op}"),
-                "description": "404 when there is no such feature, or when the unit is not published (its count is suppressed).",
+                "description": "404 when there is no such feature, or when the hexagon or county is not published (its count is suppressed).",
                 "parameters": params,
                 "responses": responses(GEOJSON, feature_schema, true),
             }}),
@@ -491,7 +491,9 @@ fn render_html(spec: &Value) -> String {
     ));
     out.push_str(&format!(
         "<p>Machine-readable definition: <a href=\"{0}/api\"><code>{0}/api</code></a> (OpenAPI 3.0). \
-         With GDAL: <code>ogrinfo OAPIF:{0}</code>; in QGIS: Layer → Add WFS / OGC API – Features layer, URL <code>{0}</code>.</p>",
+         With GDAL: <code>ogrinfo OAPIF:{0}</code>, <code>ogr2ogr -f GPKG out.gpkg OAPIF:{0} counties -oo PAGE_SIZE=10000</code> \
+         (GDAL pages by 10 by default: a larger page needs far fewer requests); in QGIS: Layer → Add WFS / OGC API – \
+         Features layer, URL <code>{0}</code>.</p>",
         esc(server)
     ));
     if let Some(paths) = spec["paths"].as_object() {
