@@ -198,7 +198,7 @@ pub fn benches(c: &mut Criterion) {
             &key,
             Cached {
                 body: Some(dense.clone().into()),
-                etag: "\"x\"".into(),
+                etag: axum::http::HeaderValue::from_static("\"x\""),
             },
         );
     }

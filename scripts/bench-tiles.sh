@@ -134,11 +134,33 @@ function request()
 end
 LUA
 
+# CPU seconds (user + system) used so far by a process, from /proc.
+cpu_seconds() {
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat"
+}
+
 measure() { # $1 label, $2 list
-    echo "--- $1 ($(wc -l <"$2") paths, wrk -t2 -c32 -d${DURATION}s)"
+    echo "--- $1 ($(wc -l <"$2") paths, wrk -t2 -c32 -d${DURATION}s; load average before: $(cut -d' ' -f1 /proc/loadavg))"
+    local out="$WORK/wrk-$(echo "$1" | tr ' ' '_').txt" before after wrk_cpu
+    before=$(cpu_seconds "$SERVER_PID")
+    local t0 t1 me=$BASHPID # this shell: wrk's CPU time lands in its children's counters
+    t0=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$me/stat")
     TILE_LIST="$2" ACCEPT_ENCODING="$ACCEPT_ENCODING" wrk -t2 -c32 -d"${DURATION}s" --timeout 10s --latency \
-        -s "$LUA" "http://127.0.0.1:$PORT" | tee "$WORK/wrk-$(echo "$1" | tr ' ' '_').txt" |
-        grep -E "Requests/sec|Transfer/sec|^ +50%|^ +90%|^ +99%|Non-2xx|Socket errors|requests in"
+        -s "$LUA" "http://127.0.0.1:$PORT" >"$out"
+    t1=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$me/stat")
+    after=$(cpu_seconds "$SERVER_PID")
+    grep -E "Requests/sec|Transfer/sec|^ +50%|^ +90%|^ +99%|Non-2xx|Socket errors|requests in" "$out"
+    # CPU per request, server and load tool: what an otherwise idle 2-core machine could do.
+    python3 - "$out" "$before" "$after" "$t0" "$t1" "$(getconf CLK_TCK)" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+n = int(re.search(r"(\d+) requests in", text).group(1))
+server = float(sys.argv[3]) - float(sys.argv[2])
+wrk = (float(sys.argv[5]) - float(sys.argv[4])) / float(sys.argv[6])
+s_us, w_us = server / n * 1e6, wrk / n * 1e6
+print(f"  CPU per request: server {s_us:.1f} µs, wrk {w_us:.1f} µs → an idle 2-core box: ≈ {2e6 / (s_us + w_us):,.0f} req/s "
+      f"(server alone on 2 cores: ≈ {2e6 / s_us:,.0f} req/s)")
+PY
 }
 
 echo "=== warm: tile cache 256 MiB"

@@ -25,6 +25,8 @@ pub struct AppState {
     pub auth: Arc<crate::auth::Auth>,
     /// Rate limits, the concurrency bound and the import lock.
     pub guard: Arc<crate::http::guard::Guard>,
+    /// The methodology figures with the data version they were computed for.
+    pub methodology: Arc<std::sync::Mutex<Option<(u64, serde_json::Value)>>>,
 }
 
 /// How often the service checks the store for data written by another process.
@@ -72,6 +74,7 @@ impl App {
             places,
             auth,
             guard,
+            methodology: Arc::default(),
         };
         Ok(App { listener, state })
     }

@@ -6,7 +6,7 @@ use clap::Parser;
 use dyaspora::config::{Command, Config};
 use dyaspora::store::SqliteStore;
 
-fn main() -> anyhow::Result<ExitCode> {
+fn main() -> ExitCode {
     let config = Config::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -15,6 +15,18 @@ fn main() -> anyhow::Result<ExitCode> {
         )
         .with_writer(std::io::stderr)
         .init();
+    match run(config) {
+        Ok(code) => code,
+        Err(e) => {
+            // One line that says what went wrong, without a backtrace: these are operator
+            // errors (a read-only directory, a missing file), not crashes.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: Config) -> anyhow::Result<ExitCode> {
     match config.command {
         Command::Serve(args) => {
             let runtime = tokio::runtime::Runtime::new()?;

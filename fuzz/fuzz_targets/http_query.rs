@@ -33,7 +33,11 @@ const ENDPOINTS: &[&str] = &[
 fn setup() -> (tokio::runtime::Runtime, Router) {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
     dyaspora::demo::load_into(store.as_ref(), 3_000, 1).unwrap();
-    let config = ServeArgs { rate_limit: 0, tile_cache_mb: 0, ..ServeArgs::default() };
+    let config = ServeArgs {
+        rate_limit: 0,
+        tile_cache_mb: 0,
+        ..ServeArgs::default()
+    };
     let engine = Arc::new(Engine::new(config.min_count));
     engine.refresh(store.as_ref()).unwrap();
     let state = AppState {
@@ -45,13 +49,18 @@ fn setup() -> (tokio::runtime::Runtime, Router) {
         engine,
         store,
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     (rt, dyaspora::http::router(state))
 }
 
 fuzz_target!(|data: &[u8]| {
     static APP: OnceLock<(tokio::runtime::Runtime, Router)> = OnceLock::new();
-    let Some((&pick, query)) = data.split_first() else { return };
+    let Some((&pick, query)) = data.split_first() else {
+        return;
+    };
     // A URI carries only some bytes; percent-encode the rest, as a client would.
     let mut q = String::with_capacity(query.len());
     for &b in query {
@@ -63,12 +72,21 @@ fuzz_target!(|data: &[u8]| {
     }
     let path = ENDPOINTS[pick as usize % ENDPOINTS.len()];
     let (rt, router) = APP.get_or_init(setup);
-    let Ok(req) = Request::get(format!("{path}?{q}")).body(Body::empty()) else { return };
+    let Ok(req) = Request::get(format!("{path}?{q}")).body(Body::empty()) else {
+        return;
+    };
     let response = rt.block_on(router.clone().oneshot(req)).unwrap();
     let status = response.status();
     assert!(!status.is_server_error(), "{path}?{q} → {status}");
     if status.is_client_error() {
-        let ct = response.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_string());
-        assert_eq!(ct.as_deref(), Some("application/problem+json"), "{path}?{q} → {status}");
+        let ct = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap_or("").to_string());
+        assert_eq!(
+            ct.as_deref(),
+            Some("application/problem+json"),
+            "{path}?{q} → {status}"
+        );
     }
 });

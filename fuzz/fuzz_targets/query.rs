@@ -8,10 +8,15 @@ use dyaspora::tiles::{aggregate_request, TileLayer};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(data) else { return };
+    let Ok(pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(data) else {
+        return;
+    };
     if let Ok(req) = LayerRequest::parse(&pairs, &[]) {
         if let Some(b) = req.bbox {
-            assert!(b.iter().all(|x| x.is_finite()) && b[0] <= b[2] && b[1] <= b[3], "{b:?}");
+            assert!(
+                b.iter().all(|x| x.is_finite()) && b[0] <= b[2] && b[1] <= b[3],
+                "{b:?}"
+            );
         }
         let _ = req.filter.canonical();
     }
@@ -21,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
     }
     for (_, v) in &pairs {
         if let Ok(b) = parse_bbox(v) {
-            assert!(b.iter().all(|x| x.is_finite()) && b[0] <= b[2] && b[1] <= b[3], "{b:?}");
+            assert!(
+                b.iter().all(|x| x.is_finite()) && b[0] <= b[2] && b[1] <= b[3],
+                "{b:?}"
+            );
         }
     }
 });

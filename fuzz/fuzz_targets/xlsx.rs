@@ -40,8 +40,13 @@ fuzz_target!(|data: &[u8]| {
         Some(i) => (&data[..i], &data[i + 1..]),
         None => (data, &b""[..]),
     };
-    let Ok(file) = xlsx(sheet, strings) else { return };
-    let options = ImportOptions { on_error: dyaspora::config::OnError::Skip, ..ImportOptions::default() };
+    let Ok(file) = xlsx(sheet, strings) else {
+        return;
+    };
+    let options = ImportOptions {
+        on_error: dyaspora::config::OnError::Skip,
+        ..ImportOptions::default()
+    };
     if let Ok(v) = validate_bytes("fuzz.xlsx", &file, &options) {
         assert_eq!(v.records.len() as u64, v.report.rows_valid);
     }

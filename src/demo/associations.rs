@@ -339,8 +339,8 @@ fn de(place: &str) -> String {
     }
 }
 
-fn pick<'a, T, R: Rng + ?Sized>(rng: &mut R, items: &'a [T]) -> &'a T {
-    &items[rng.random_range(0..items.len())]
+fn pick<T: Copy, R: Rng + ?Sized>(rng: &mut R, items: &[T]) -> T {
+    items[rng.random_range(0..items.len())]
 }
 
 fn pick_weighted<'a, R: Rng + ?Sized>(rng: &mut R, items: &'a [(&'a str, f64)]) -> &'a str {
@@ -441,16 +441,16 @@ fn unique_name<R: Rng + ?Sized>(
 ) -> (String, Sectors) {
     let templates = templates(kind);
     for attempt in 0.. {
-        let (commune, de_commune) = *pick(rng, COMMUNES);
-        let (template, sectors) = *pick(rng, templates);
+        let (commune, de_commune) = pick(rng, COMMUNES);
+        let (template, sectors) = pick(rng, templates);
         let mut name = template
             .replace("{dc}", de_commune)
             .replace("{c}", commune)
             .replace("{dp}", &de(city.label))
             .replace("{ap}", &format!("à {}", city.label))
             .replace("{p}", city.label)
-            .replace("{x}", pick::<&str, _>(rng, CHURCH_NAMES))
-            .replace("{s}", pick::<&str, _>(rng, SAINTS));
+            .replace("{x}", pick(rng, CHURCH_NAMES))
+            .replace("{s}", pick(rng, SAINTS));
         if attempt >= 50 {
             // Only reachable with far more associations than cities × templates.
             let demo = name.rfind(" (").expect("a demo marker");

@@ -17,8 +17,6 @@
 //! from the cache; the query is parsed and validated on a miss only (a bad query is never
 //! cached, so it is always rejected).
 
-use std::hash::{DefaultHasher, Hasher};
-
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
@@ -161,9 +159,29 @@ fn pinned(query: &str, version: u64) -> bool {
 }
 
 fn content_tag(raw: &[u8], encoding: Encoding) -> String {
-    let mut h = DefaultHasher::new();
-    h.write(raw);
-    format!("\"{:016x}{}\"", h.finish(), encoding.etag_suffix())
+    format!("\"{:016x}{}\"", content_hash(raw), encoding.etag_suffix())
+}
+
+/// A 64-bit hash of a tile's bytes for its ETag: eight bytes per step (multiply–rotate, as
+/// FxHash, then a final avalanche), several times faster than SipHash on large tiles. Not
+/// keyed: tile contents are not chosen by clients, and ETags must agree across replicas.
+fn content_hash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    let mut h: u64 = bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().expect("eight bytes"));
+        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+    }
+    for &b in chunks.remainder() {
+        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+    }
+    // fmix64 (MurmurHash3): every input bit affects every output bit.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 async fn serve_tile(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<Response, Error> {
@@ -243,7 +261,7 @@ async fn serve_tile(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<
     let cached = match raw {
         None => Cached {
             body: None,
-            etag: "\"empty\"".into(),
+            etag: HeaderValue::from_static("\"empty\""),
         },
         Some(raw) => {
             let etag = content_tag(&raw, encoding);
@@ -254,7 +272,7 @@ async fn serve_tile(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<
             };
             Cached {
                 body: Some(Bytes::from(body)),
-                etag: etag.into(),
+                etag: HeaderValue::from_str(&etag).expect("ETags are ASCII"),
             }
         }
     };
@@ -312,9 +330,8 @@ fn respond(
             .body(Body::empty())
             .unwrap_or_default();
     };
-    let etag = HeaderValue::from_str(&c.etag).expect("ETags are ASCII");
-    builder = builder.header(header::ETAG, etag);
-    if if_none_match(headers, &c.etag) {
+    builder = builder.header(header::ETAG, c.etag.clone());
+    if if_none_match(headers, c.etag.to_str().unwrap_or_default()) {
         return builder
             .status(StatusCode::NOT_MODIFIED)
             .body(Body::empty())
@@ -548,6 +565,16 @@ mod tests {
             parse_path("/tiles/counties/1/0/0.mvt"),
             Err(Error::InvalidParam { .. })
         ));
+    }
+
+    #[test]
+    fn content_hashes_differ_when_one_byte_does() {
+        let a: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut b = a.clone();
+        b[5_000] ^= 1;
+        assert_ne!(content_hash(&a), content_hash(&b));
+        assert_ne!(content_hash(&a[..9_999]), content_hash(&a));
+        assert_eq!(content_hash(&a), content_hash(&a.clone()));
     }
 
     #[test]

@@ -9,8 +9,6 @@
 //! Only `/`, `/index.html`, `/favicon.svg` and `/assets/*` are served here: every other
 //! unknown path stays with the router's problem+json 404.
 
-use std::sync::Mutex;
-
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -143,15 +141,14 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
-/// The methodology figures of the current data version, computed once per version.
-static METHODOLOGY: Mutex<Option<(u64, Value)>> = Mutex::new(None);
-
 /// `GET /api/v1/methodology`: how many records, in which survey rounds and months, and the
 /// minimum published count. Every count is a national figure of a privacy-checked layer;
 /// a round's first and last months are the months whose published count is not zero.
 async fn methodology(State(state): State<AppState>) -> Result<Response, Error> {
     let snap = state.engine.snapshot();
-    let cached = METHODOLOGY
+    // Computed once per data version; the cache lives in the state, one per service.
+    let cached = state
+        .methodology
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
@@ -163,7 +160,7 @@ async fn methodology(State(state): State<AppState>) -> Result<Response, Error> {
             let body = tokio::task::spawn_blocking(move || methodology_body(&s, k))
                 .await
                 .map_err(|e| Error::Internal(e.to_string()))??;
-            *METHODOLOGY.lock().unwrap_or_else(|e| e.into_inner()) =
+            *state.methodology.lock().unwrap_or_else(|e| e.into_inner()) =
                 Some((snap.data_version, body.clone()));
             body
         }

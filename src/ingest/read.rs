@@ -83,6 +83,51 @@ impl<'r> Row<'r> {
     }
 }
 
+/// Splits quote-free CSV text into records (lines; empty lines are skipped, a `\r` before
+/// the `\n` is dropped) and cells, in one pass over the bytes; calls `f` with each record's
+/// number (from 0) and cells, and returns the number of records.
+fn split_lines<'t>(
+    text: &'t str,
+    delimiter: u8,
+    cells: &mut Vec<&'t str>,
+    mut f: impl FnMut(u64, &[&'t str]),
+) -> u64 {
+    debug_assert!(delimiter.is_ascii());
+    let bytes = text.as_bytes();
+    let mut number = 0;
+    let (mut line_start, mut cell_start) = (0, 0);
+    let mut end_line =
+        |cells: &mut Vec<&'t str>, line_start: usize, cell_start: usize, end: usize| {
+            let end = if end > cell_start && bytes[end - 1] == b'\r' {
+                end - 1
+            } else {
+                end
+            };
+            if end > line_start {
+                // Cuts at ASCII bytes, so always on character boundaries.
+                cells.push(&text[cell_start..end]);
+                f(number, cells);
+                number += 1;
+            }
+            cells.clear();
+        };
+    cells.clear();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == delimiter {
+            cells.push(&text[cell_start..i]);
+            cell_start = i + 1;
+        } else if b == b'\n' {
+            end_line(cells, line_start, cell_start, i);
+            line_start = i + 1;
+            cell_start = i + 1;
+        }
+    }
+    if line_start < bytes.len() {
+        end_line(cells, line_start, cell_start, bytes.len());
+    }
+    number
+}
+
 fn is_blank(cells: &[&str]) -> bool {
     cells.iter().all(|c| c.trim().is_empty())
 }
@@ -94,23 +139,11 @@ impl Chunk<'_> {
         let mut cells: Vec<&str> = Vec::with_capacity(64);
         match &self.body {
             Body::Lines { text, delimiter } => {
-                let mut number = 0;
-                for line in text.split('\n') {
-                    let line = line.strip_suffix('\r').unwrap_or(line);
-                    if line.is_empty() {
-                        continue;
+                split_lines(text, *delimiter as u8, &mut cells, |number, cells| {
+                    if !is_blank(cells) {
+                        f(Row { number, cells });
                     }
-                    cells.clear();
-                    cells.extend(line.split(*delimiter));
-                    if !is_blank(&cells) {
-                        f(Row {
-                            number,
-                            cells: &cells,
-                        });
-                    }
-                    number += 1;
-                }
-                number
+                })
             }
             Body::Cells(c) => {
                 for span in &c.rows {

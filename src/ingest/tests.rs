@@ -352,4 +352,27 @@ fn the_kobo_export_reads_back_to_the_same_records() {
     assert_eq!(problems(&again), []);
     assert_eq!(again.report.ignored_columns, ["_id"]);
     assert_eq!(again.records, records);
+
+    // And through the store: what is written is what is read back.
+    let store = SqliteStore::open_in_memory().unwrap();
+    let batch = NewBatch {
+        source_name: "x".into(),
+        sha256: "y".into(),
+        rows_total: 0,
+        rows_rejected: 0,
+        rows_refused: 0,
+    };
+    let outcome = store.import_batch(&batch, &records, &|_| {}).unwrap();
+    assert_eq!(
+        (outcome.inserted, outcome.duplicates),
+        (records.len() as u64, 0)
+    );
+    let mut stored = Vec::new();
+    store.load_records(&mut |r| stored.push(r)).unwrap();
+    assert_eq!(stored, records);
+    let outcome = store.import_batch(&batch, &records, &|_| {}).unwrap();
+    assert_eq!(
+        (outcome.inserted, outcome.duplicates),
+        (0, records.len() as u64)
+    );
 }

@@ -80,43 +80,56 @@ pub fn trim(s: &str) -> &str {
 /// by length and first letter, so a lookup compares one or two candidates.
 pub struct CodeIndex {
     book: &'static Codebook,
-    lists: Vec<Vec<Vec<(&'static str, u8)>>>,
+    /// `(start, end)` in `entries` for each list × slot.
+    slots: Vec<(u16, u16)>,
+    entries: Vec<(&'static [u8], u8)>,
 }
 
 const SLOTS: usize = 64;
 
 fn slot(code: &[u8]) -> usize {
-    (code.len() * 31 + usize::from(code[0].to_ascii_lowercase())) % SLOTS
+    (code.len() * 31 + usize::from(code[0] | 0x20)) % SLOTS
 }
 
 impl CodeIndex {
     pub fn new(book: &'static Codebook) -> CodeIndex {
-        let lists = CodeList::ALL
-            .iter()
-            .map(|&list| {
-                let mut slots = vec![Vec::new(); SLOTS];
-                for (i, c) in book.codes(list).iter().enumerate() {
-                    slots[slot(c.code.as_bytes())].push((c.code.as_str(), i as u8));
+        let mut slots = Vec::with_capacity(CodeList::ALL.len() * SLOTS);
+        let mut entries = Vec::new();
+        for list in CodeList::ALL {
+            debug_assert_eq!(slots.len(), list as usize * SLOTS);
+            let codes = book.codes(list);
+            for s in 0..SLOTS {
+                let start = entries.len() as u16;
+                for (i, c) in codes.iter().enumerate() {
+                    if slot(c.code.as_bytes()) == s {
+                        entries.push((c.code.as_bytes(), i as u8));
+                    }
                 }
-                slots
-            })
-            .collect();
-        CodeIndex { book, lists }
+                slots.push((start, entries.len() as u16));
+            }
+        }
+        CodeIndex {
+            book,
+            slots,
+            entries,
+        }
     }
 
     /// The index of `value` (trimmed, any case) in `list`, like [`Codebook::index`].
     pub fn index(&self, list: CodeList, value: &str) -> Result<u8, UnknownCode> {
-        let v = trim(value).as_bytes();
-        if !v.is_empty() {
-            let candidates = &self.lists[list as usize][slot(v)];
-            if let Some((_, i)) = candidates
-                .iter()
-                .find(|(c, _)| c.as_bytes().eq_ignore_ascii_case(v))
-            {
-                return Ok(*i);
-            }
+        self.find(list, trim(value).as_bytes())
+            .ok_or_else(|| self.book.unknown(list, trim(value)))
+    }
+
+    fn find(&self, list: CodeList, v: &[u8]) -> Option<u8> {
+        if v.is_empty() {
+            return None;
         }
-        Err(self.book.unknown(list, trim(value)))
+        let (start, end) = self.slots[list as usize * SLOTS + slot(v)];
+        self.entries[start as usize..end as usize]
+            .iter()
+            .find(|(code, _)| code.len() == v.len() && code.eq_ignore_ascii_case(v))
+            .map(|&(_, i)| i)
     }
 
     /// A space-separated multi-select answer, like [`Codebook::parse_set`].
@@ -124,7 +137,10 @@ impl CodeIndex {
         let mut set = CodeSet::default();
         if value.is_ascii() {
             for code in value.split_ascii_whitespace() {
-                set.insert(self.index(list, code)?);
+                set.insert(
+                    self.find(list, code.as_bytes())
+                        .ok_or_else(|| self.book.unknown(list, code))?,
+                );
             }
         } else {
             for code in value.split_whitespace() {

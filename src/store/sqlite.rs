@@ -190,119 +190,21 @@ impl Store for SqliteStore {
         records: &[Record],
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<BatchOutcome, StoreError> {
-        let book = Codebook::get();
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(writable)?;
-        tx.execute(
-            "INSERT INTO import_batches (source_name, sha256, rows_total, rows_inserted, rows_duplicate, rows_rejected, rows_refused)
-             VALUES (?1, ?2, ?3, 0, 0, ?4, ?5)",
-            params![batch.source_name, batch.sha256, batch.rows_total as i64, batch.rows_rejected as i64, batch.rows_refused as i64],
-        )
-        .map_err(writable)?;
-        let batch_id = tx.last_insert_rowid();
-        let mut inserted = 0u64;
-        {
-            // A page cache sized for the batch: the random external ids spread the unique
-            // index's inserts over the whole index, and a small cache would spill the same
-            // pages to the WAL again and again.
-            let cache_kib: i64 = tx.pragma_query_value(None, "cache_size", |r| r.get(0))?;
-            let wanted = -((records.len() as i64 / 2).clamp(2_000, 1_000_000)); // ~512 B a record
-            if wanted < cache_kib {
-                tx.pragma_update(None, "cache_size", wanted)?;
-            }
-            let mut stmt = tx.prepare_cached(&format!(
-                "INSERT OR IGNORE INTO records (batch_id, {RECORD_COLUMNS}) VALUES \
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)"
-            ))?;
-            // Code strings looked up once, not through the codebook's map for every cell.
-            let table: Vec<Vec<&str>> = CodeList::ALL
-                .iter()
-                .map(|&l| book.codes(l).iter().map(|c| c.code.as_str()).collect())
-                .collect();
-            let code = |list: CodeList, i: u8| table[list as usize][i as usize];
-            let one = |list: CodeList, v: Option<u8>| v.map(|i| code(list, i));
-            // Multi-select answers as space-separated codes, written into reused buffers.
-            let set = |buf: &mut String, list: CodeList, s: CodeSet| {
-                buf.clear();
-                for i in s.iter() {
-                    if !buf.is_empty() {
-                        buf.push(' ');
-                    }
-                    buf.push_str(code(list, i));
-                }
-            };
-            let mut date = String::with_capacity(10);
-            let mut sets: [String; 7] = Default::default();
-            stmt.raw_bind_parameter(1, batch_id)?;
-            for (i, r) in records.iter().enumerate() {
-                use std::fmt::Write;
-                date.clear();
-                write!(date, "{}", r.collected_on).expect("a String takes any date");
-                let [sectors, support, needs, difficulties, willingness, channels, languages] =
-                    &mut sets;
-                set(sectors, CodeList::Sector, r.sectors);
-                set(support, CodeList::Sector, r.support_sectors);
-                set(needs, CodeList::Need, r.needs);
-                set(difficulties, CodeList::Difficulty, r.difficulties);
-                set(willingness, CodeList::Willingness, r.willingness);
-                set(channels, CodeList::Channel, r.channels);
-                set(languages, CodeList::Language, r.languages);
-                stmt.raw_bind_parameter(2, &r.external_id)?;
-                stmt.raw_bind_parameter(3, &r.survey_round)?;
-                stmt.raw_bind_parameter(4, date.as_str())?;
-                stmt.raw_bind_parameter(5, one(CodeList::CollectionMode, r.collection_mode))?;
-                stmt.raw_bind_parameter(6, &r.zip)?;
-                stmt.raw_bind_parameter(7, r.lat)?;
-                stmt.raw_bind_parameter(8, r.lon)?;
-                stmt.raw_bind_parameter(9, r.location_source.as_str())?;
-                stmt.raw_bind_parameter(10, &r.state_fips)?;
-                stmt.raw_bind_parameter(11, &r.county_fips)?;
-                stmt.raw_bind_parameter(12, r.h3_cell as i64)?;
-                stmt.raw_bind_parameter(13, code(CodeList::Gender, r.gender))?;
-                stmt.raw_bind_parameter(14, code(CodeList::AgeBand, r.age_band))?;
-                stmt.raw_bind_parameter(15, one(CodeList::Education, r.education))?;
-                stmt.raw_bind_parameter(16, one(CodeList::YearsInUs, r.years_in_us))?;
-                stmt.raw_bind_parameter(17, one(CodeList::Generation, r.generation))?;
-                stmt.raw_bind_parameter(18, one(CodeList::Occupation, r.occupation))?;
-                stmt.raw_bind_parameter(19, sectors.as_str())?;
-                stmt.raw_bind_parameter(20, one(CodeList::Department, r.department))?;
-                stmt.raw_bind_parameter(21, support.as_str())?;
-                stmt.raw_bind_parameter(22, r.remits)?;
-                stmt.raw_bind_parameter(23, r.remit_amount_cents)?;
-                stmt.raw_bind_parameter(24, one(CodeList::RemitFrequency, r.remit_frequency))?;
-                stmt.raw_bind_parameter(25, one(CodeList::RemitChannel, r.remit_channel))?;
-                stmt.raw_bind_parameter(26, needs.as_str())?;
-                stmt.raw_bind_parameter(27, difficulties.as_str())?;
-                stmt.raw_bind_parameter(28, willingness.as_str())?;
-                stmt.raw_bind_parameter(29, channels.as_str())?;
-                stmt.raw_bind_parameter(30, languages.as_str())?;
-                stmt.raw_bind_parameter(31, r.association_member)?;
-                inserted += stmt.raw_execute().map_err(writable)? as u64;
-                if i % 10_000 == 9_999 {
-                    progress(i as u64 + 1);
-                }
-            }
-            if wanted < cache_kib {
-                tx.pragma_update(None, "cache_size", cache_kib)?;
-            }
+        // The records' only foreign key, `batch_id`, is the batch row written just before them
+        // in the same transaction: it cannot be violated. Checking it anyway makes SQLite keep
+        // a statement journal (a copy of every page each insert touches), which costs more
+        // than the insert itself. `foreign_keys` cannot change inside a transaction, so it is
+        // switched off around it, and back on after.
+        let fk: bool = conn.pragma_query_value(None, "foreign_keys", |r| r.get(0))?;
+        if fk {
+            conn.pragma_update(None, "foreign_keys", false)?;
         }
-        let duplicates = records.len() as u64 - inserted;
-        tx.execute(
-            "UPDATE import_batches SET rows_inserted = ?1, rows_duplicate = ?2 WHERE id = ?3",
-            params![inserted as i64, duplicates as i64, batch_id],
-        )?;
-        if inserted > 0 {
-            bump_data_version(&tx)?;
+        let outcome = write_batch(&mut conn, batch, records, progress);
+        if fk {
+            conn.pragma_update(None, "foreign_keys", true)?;
         }
-        let data_version = read_data_version(&tx)?;
-        tx.commit().map_err(writable)?;
-        progress(records.len() as u64);
-        Ok(BatchOutcome {
-            batch_id,
-            inserted,
-            duplicates,
-            data_version,
-        })
+        outcome
     }
 
     fn load_records(&self, sink: &mut dyn FnMut(Record)) -> Result<(), StoreError> {
@@ -534,6 +436,262 @@ fn insert_audit(conn: &Connection, e: &NewEvent) -> Result<i64, StoreError> {
     )
     .map_err(writable)?;
     Ok(conn.last_insert_rowid())
+}
+
+/// The body of [`Store::import_batch`], in one transaction.
+fn write_batch(
+    conn: &mut Connection,
+    batch: &NewBatch,
+    records: &[Record],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<BatchOutcome, StoreError> {
+    let book = Codebook::get();
+    let tx = conn.transaction().map_err(writable)?;
+    tx.execute(
+        "INSERT INTO import_batches (source_name, sha256, rows_total, rows_inserted, rows_duplicate, rows_rejected, rows_refused)
+         VALUES (?1, ?2, ?3, 0, 0, ?4, ?5)",
+        params![batch.source_name, batch.sha256, batch.rows_total as i64, batch.rows_rejected as i64, batch.rows_refused as i64],
+    )
+    .map_err(writable)?;
+    let batch_id = tx.last_insert_rowid();
+    let mut inserted = 0u64;
+    {
+        // A page cache sized for the batch: the random external ids spread the unique
+        // index's inserts over the whole index, and a small cache would spill the same
+        // pages to the WAL again and again.
+        let cache_kib: i64 = tx.pragma_query_value(None, "cache_size", |r| r.get(0))?;
+        let wanted = -((records.len() as i64 / 2).clamp(2_000, 1_000_000)); // ~512 B a record
+        if wanted < cache_kib {
+            tx.pragma_update(None, "cache_size", wanted)?;
+        }
+        let mut stmt = RawStatement::prepare(
+            &tx,
+            &format!(
+                "INSERT OR IGNORE INTO records (batch_id, {RECORD_COLUMNS}) VALUES \
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)"
+            ),
+        )?;
+        // Code strings looked up once, not through the codebook's map for every cell.
+        let table: Vec<Vec<&str>> = CodeList::ALL
+            .iter()
+            .map(|&l| book.codes(l).iter().map(|c| c.code.as_str()).collect())
+            .collect();
+        let code = |list: CodeList, i: u8| table[list as usize][i as usize];
+        let one = |list: CodeList, v: Option<u8>| v.map(|i| code(list, i));
+        // Multi-select answers as space-separated codes, written into reused buffers.
+        let set = |buf: &mut String, list: CodeList, s: CodeSet| {
+            buf.clear();
+            for i in s.iter() {
+                if !buf.is_empty() {
+                    buf.push(' ');
+                }
+                buf.push_str(code(list, i));
+            }
+        };
+        let mut date = String::with_capacity(10);
+        let mut sets: [String; 7] = Default::default();
+        stmt.int(1, batch_id);
+        for (i, r) in records.iter().enumerate() {
+            iso_date(&mut date, r.collected_on);
+            let [sectors, support, needs, difficulties, willingness, channels, languages] =
+                &mut sets;
+            set(sectors, CodeList::Sector, r.sectors);
+            set(support, CodeList::Sector, r.support_sectors);
+            set(needs, CodeList::Need, r.needs);
+            set(difficulties, CodeList::Difficulty, r.difficulties);
+            set(willingness, CodeList::Willingness, r.willingness);
+            set(channels, CodeList::Channel, r.channels);
+            set(languages, CodeList::Language, r.languages);
+            // SAFETY (`text`): every string bound below (the record's fields, the code table,
+            // the buffers above) stays alive and unchanged until `execute` returns: the
+            // buffers are rewritten only at the next iteration, after it.
+            unsafe {
+                stmt.text(2, Some(&r.external_id));
+                stmt.text(3, Some(&r.survey_round));
+                stmt.text(4, Some(&date));
+                stmt.text(5, one(CodeList::CollectionMode, r.collection_mode));
+                stmt.text(6, r.zip.as_deref());
+                stmt.real(7, r.lat);
+                stmt.real(8, r.lon);
+                stmt.text(9, Some(r.location_source.as_str()));
+                stmt.text(10, Some(&r.state_fips));
+                stmt.text(11, r.county_fips.as_deref());
+                stmt.int(12, r.h3_cell as i64);
+                stmt.text(13, Some(code(CodeList::Gender, r.gender)));
+                stmt.text(14, Some(code(CodeList::AgeBand, r.age_band)));
+                stmt.text(15, one(CodeList::Education, r.education));
+                stmt.text(16, one(CodeList::YearsInUs, r.years_in_us));
+                stmt.text(17, one(CodeList::Generation, r.generation));
+                stmt.text(18, one(CodeList::Occupation, r.occupation));
+                stmt.text(19, Some(sectors));
+                stmt.text(20, one(CodeList::Department, r.department));
+                stmt.text(21, Some(support));
+                stmt.opt_int(22, r.remits.map(i64::from));
+                stmt.opt_int(23, r.remit_amount_cents);
+                stmt.text(24, one(CodeList::RemitFrequency, r.remit_frequency));
+                stmt.text(25, one(CodeList::RemitChannel, r.remit_channel));
+                stmt.text(26, Some(needs));
+                stmt.text(27, Some(difficulties));
+                stmt.text(28, Some(willingness));
+                stmt.text(29, Some(channels));
+                stmt.text(30, Some(languages));
+                stmt.opt_int(31, r.association_member.map(i64::from));
+            }
+            inserted += stmt.execute().map_err(writable)? as u64;
+            if i % 10_000 == 9_999 {
+                progress(i as u64 + 1);
+            }
+        }
+        drop(stmt);
+        if wanted < cache_kib {
+            tx.pragma_update(None, "cache_size", cache_kib)?;
+        }
+    }
+    let duplicates = records.len() as u64 - inserted;
+    tx.execute(
+        "UPDATE import_batches SET rows_inserted = ?1, rows_duplicate = ?2 WHERE id = ?3",
+        params![inserted as i64, duplicates as i64, batch_id],
+    )?;
+    if inserted > 0 {
+        bump_data_version(&tx)?;
+    }
+    let data_version = read_data_version(&tx)?;
+    tx.commit().map_err(writable)?;
+    progress(records.len() as u64);
+    Ok(BatchOutcome {
+        batch_id,
+        inserted,
+        duplicates,
+        data_version,
+    })
+}
+
+/// Writes `date` as `YYYY-MM-DD` (what `Date`'s `Display` writes for years 0–9999, faster).
+fn iso_date(buf: &mut String, date: Date) {
+    use std::fmt::Write;
+    buf.clear();
+    let (y, m, d) = (date.year(), u8::from(date.month()), date.day());
+    if (0..=9999).contains(&y) {
+        let digits = [y / 1000, y / 100 % 10, y / 10 % 10, y % 10];
+        buf.extend(digits.map(|n| char::from(b'0' + n as u8)));
+        buf.extend([
+            '-',
+            char::from(b'0' + m / 10),
+            char::from(b'0' + m % 10),
+            '-',
+        ]);
+        buf.extend([char::from(b'0' + d / 10), char::from(b'0' + d % 10)]);
+    } else {
+        write!(buf, "{date}").expect("a String takes any date");
+    }
+}
+
+/// An insert statement driven through SQLite's C API, for the one hot loop of the store:
+/// rusqlite copies every bound string (`SQLITE_TRANSIENT`), and with ~20 strings a record
+/// the copies cost a fifth of an import. Here strings are bound in place
+/// (`SQLITE_STATIC`). Errors are rusqlite's, so `writable` classifies them as usual.
+struct RawStatement {
+    db: *mut rusqlite::ffi::sqlite3,
+    stmt: *mut rusqlite::ffi::sqlite3_stmt,
+}
+
+impl RawStatement {
+    /// Prepares `sql` on `conn`; the statement must be dropped before `conn` is.
+    fn prepare(conn: &Connection, sql: &str) -> rusqlite::Result<RawStatement> {
+        use rusqlite::ffi;
+        // SAFETY: the handle is valid while `conn` is open; the statement borrows nothing
+        // else and is finalized on drop, before the transaction that holds `conn` ends.
+        unsafe {
+            let db = conn.handle();
+            let mut stmt = std::ptr::null_mut();
+            let rc = ffi::sqlite3_prepare_v2(
+                db,
+                sql.as_ptr().cast(),
+                sql.len() as i32,
+                &mut stmt,
+                std::ptr::null_mut(),
+            );
+            if rc != ffi::SQLITE_OK {
+                return Err(sqlite_error(db, rc));
+            }
+            Ok(RawStatement { db, stmt })
+        }
+    }
+
+    fn int(&mut self, i: i32, v: i64) {
+        // SAFETY: a valid statement; binding an in-range index cannot fail.
+        unsafe { rusqlite::ffi::sqlite3_bind_int64(self.stmt, i, v) };
+    }
+
+    fn opt_int(&mut self, i: i32, v: Option<i64>) {
+        match v {
+            Some(v) => self.int(i, v),
+            // SAFETY: as above.
+            None => unsafe {
+                rusqlite::ffi::sqlite3_bind_null(self.stmt, i);
+            },
+        }
+    }
+
+    fn real(&mut self, i: i32, v: f64) {
+        // SAFETY: as above.
+        unsafe { rusqlite::ffi::sqlite3_bind_double(self.stmt, i, v) };
+    }
+
+    /// Binds a string without copying it.
+    ///
+    /// # Safety
+    /// `v` must stay alive and unchanged until the next [`RawStatement::execute`] returns.
+    unsafe fn text(&mut self, i: i32, v: Option<&str>) {
+        use rusqlite::ffi;
+        match v {
+            Some(v) => ffi::sqlite3_bind_text(
+                self.stmt,
+                i,
+                v.as_ptr().cast(),
+                v.len() as i32,
+                ffi::SQLITE_STATIC(),
+            ),
+            None => ffi::sqlite3_bind_null(self.stmt, i),
+        };
+    }
+
+    /// Runs the statement and resets it; returns the number of rows changed.
+    fn execute(&mut self) -> rusqlite::Result<usize> {
+        use rusqlite::ffi;
+        // SAFETY: a valid statement and connection.
+        unsafe {
+            let rc = ffi::sqlite3_step(self.stmt);
+            let result = if rc == ffi::SQLITE_DONE {
+                Ok(ffi::sqlite3_changes(self.db) as usize)
+            } else {
+                Err(sqlite_error(self.db, rc))
+            };
+            ffi::sqlite3_reset(self.stmt);
+            result
+        }
+    }
+}
+
+impl Drop for RawStatement {
+    fn drop(&mut self) {
+        // SAFETY: finalized once, while the connection is open.
+        unsafe { rusqlite::ffi::sqlite3_finalize(self.stmt) };
+    }
+}
+
+/// The error of the last call on `db`, as rusqlite reports it.
+///
+/// # Safety
+/// `db` must be an open connection.
+unsafe fn sqlite_error(db: *mut rusqlite::ffi::sqlite3, rc: i32) -> rusqlite::Error {
+    use rusqlite::ffi;
+    let code = ffi::sqlite3_extended_errcode(db);
+    let code = if code == ffi::SQLITE_OK { rc } else { code };
+    let msg = std::ffi::CStr::from_ptr(ffi::sqlite3_errmsg(db))
+        .to_string_lossy()
+        .into_owned();
+    rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(msg))
 }
 
 fn bump_data_version(conn: &Connection) -> Result<(), StoreError> {

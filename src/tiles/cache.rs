@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::body::Bytes;
+use axum::http::HeaderValue;
 
 use super::source::{places_version, Source};
 use crate::places::PlaceSet;
@@ -89,8 +90,9 @@ pub struct TileKey<'a> {
 #[derive(Clone, Debug)]
 pub struct Cached {
     pub body: Option<Bytes>,
-    /// The strong ETag, quoted, specific to the encoding.
-    pub etag: Arc<str>,
+    /// The strong ETag, quoted, specific to the encoding (a header value, so a hit does not
+    /// validate it again).
+    pub etag: HeaderValue,
 }
 
 struct Entry {
@@ -363,7 +365,7 @@ mod tests {
     fn value(n: usize) -> Cached {
         Cached {
             body: Some(Bytes::from(vec![0u8; n])),
-            etag: "\"x\"".into(),
+            etag: HeaderValue::from_static("\"x\""),
         }
     }
 

@@ -221,7 +221,7 @@ fn put_packed(out: &mut Vec<u8>, key: u8, values: &[u32]) {
 
 #[inline]
 fn varint_len(v: u64) -> usize {
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 #[inline]

@@ -12,7 +12,10 @@ use dyaspora::record::{LocationSource, Record};
 use dyaspora::store::{SqliteStore, Store};
 use serde_json::{json, Value};
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/kobo_sample.csv");
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/kobo_sample.csv"
+);
 
 struct Run {
     code: i32,
@@ -22,7 +25,8 @@ struct Run {
 
 impl Run {
     fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", self.stdout, self.stderr))
     }
 }
 
@@ -48,12 +52,18 @@ fn import(db: &Path, file: &Path, flags: &[&str]) -> Run {
 }
 
 fn count(db: &Path) -> u64 {
-    SqliteStore::open(db).expect("db opens").record_count().expect("count")
+    SqliteStore::open(db)
+        .expect("db opens")
+        .record_count()
+        .expect("count")
 }
 
 fn external_ids(db: &Path) -> Vec<String> {
     let mut ids = Vec::new();
-    SqliteStore::open(db).unwrap().load_records(&mut |r| ids.push(r.external_id)).unwrap();
+    SqliteStore::open(db)
+        .unwrap()
+        .load_records(&mut |r| ids.push(r.external_id))
+        .unwrap();
     ids
 }
 
@@ -64,7 +74,12 @@ fn problems(report: &Value) -> Vec<(u64, String, String, String)> {
         .iter()
         .map(|p| {
             let s = |k: &str| p[k].as_str().unwrap().to_string();
-            (p["row"].as_u64().unwrap(), s("column"), s("value"), s("reason"))
+            (
+                p["row"].as_u64().unwrap(),
+                s("column"),
+                s("value"),
+                s("reason"),
+            )
         })
         .collect()
 }
@@ -83,7 +98,10 @@ fn kobo_csv_is_rejected_as_a_whole_then_imported_with_skip() {
     assert_eq!(report["rows_refused"], 1);
     assert_eq!(report["outcome"], Value::Null);
     assert_eq!(report["on_error"], "reject");
-    let located: Vec<(u64, String)> = problems(&report).into_iter().map(|(r, c, _, _)| (r, c)).collect();
+    let located: Vec<(u64, String)> = problems(&report)
+        .into_iter()
+        .map(|(r, c, _, _)| (r, c))
+        .collect();
     assert_eq!(
         located,
         [
@@ -116,9 +134,27 @@ fn kobo_csv_is_rejected_as_a_whole_then_imported_with_skip() {
     // The human table names the same rows, aligned.
     let table = import(&db, Path::new(FIXTURE), &[]);
     assert_eq!(table.code, 2);
-    assert!(table.stdout.contains("ROW  COLUMN                        VALUE"), "{}", table.stdout);
-    assert!(table.stdout.contains("\n  9  respondent/gender             q "), "{}", table.stdout);
-    assert!(table.stdout.contains("Nothing written: 8 row(s) have problems"), "{}", table.stdout);
+    assert!(
+        table
+            .stdout
+            .contains("ROW  COLUMN                        VALUE"),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table
+            .stdout
+            .contains("\n  9  respondent/gender             q "),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table
+            .stdout
+            .contains("Nothing written: 8 row(s) have problems"),
+        "{}",
+        table.stdout
+    );
 
     let run = import(&db, Path::new(FIXTURE), &["--json", "--on-error", "skip"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -143,7 +179,11 @@ fn kobo_csv_is_rejected_as_a_whole_then_imported_with_skip() {
 fn dry_run_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
-    let run = import(&db, Path::new(FIXTURE), &["--dry-run", "--on-error", "skip", "--json"]);
+    let run = import(
+        &db,
+        Path::new(FIXTURE),
+        &["--dry-run", "--on-error", "skip", "--json"],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report = run.json();
     assert_eq!(report["dry_run"], true);
@@ -151,7 +191,11 @@ fn dry_run_writes_nothing() {
     assert_eq!(report["outcome"], Value::Null);
     let rejected = import(&db, Path::new(FIXTURE), &["--dry-run"]);
     assert_eq!(rejected.code, 2);
-    assert!(rejected.stdout.contains("Dry run: nothing written."), "{}", rejected.stdout);
+    assert!(
+        rejected.stdout.contains("Dry run: nothing written."),
+        "{}",
+        rejected.stdout
+    );
     assert_eq!(count(&db), 0);
 }
 
@@ -160,13 +204,24 @@ fn file_level_errors_exit_with_1() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     let file = dir.path().join("no_gender.csv");
-    std::fs::write(&file, "consent;age_band;today;zip\nyes;25-34;2024-03-05;33138\n").unwrap();
+    std::fs::write(
+        &file,
+        "consent;age_band;today;zip\nyes;25-34;2024-03-05;33138\n",
+    )
+    .unwrap();
     let run = import(&db, &file, &[]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("required column \"gender\" is missing"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("required column \"gender\" is missing"),
+        "{}",
+        run.stderr
+    );
     let run = import(&db, &dir.path().join("absent.csv"), &["--json"]);
     assert_eq!(run.code, 1);
-    assert!(run.json()["error"].as_str().unwrap().starts_with("cannot read"));
+    assert!(run.json()["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("cannot read"));
 }
 
 #[test]
@@ -186,8 +241,15 @@ fn files_without_ids_get_derived_ids_and_reimport_idempotently() {
     let first = import(&db, &file, &["--json"]).json();
     assert_eq!(first["outcome"]["inserted"], 3);
     let ids = external_ids(&db);
-    assert!(ids.iter().all(|id| id.starts_with("sha256:") && id.len() == 71), "{ids:?}");
-    assert_eq!(ids.iter().collect::<std::collections::HashSet<_>>().len(), 3);
+    assert!(
+        ids.iter()
+            .all(|id| id.starts_with("sha256:") && id.len() == 71),
+        "{ids:?}"
+    );
+    assert_eq!(
+        ids.iter().collect::<std::collections::HashSet<_>>().len(),
+        3
+    );
     let second = import(&db, &file, &["--json"]).json();
     assert_eq!(second["outcome"]["inserted"], 0);
     assert_eq!(second["outcome"]["duplicates"], 3);
@@ -232,16 +294,142 @@ fn xlsx_bad_rows_are_reported_precisely() {
     use Cell::{B, D, E, N, S};
     let rows: Vec<[Cell; 13]> = vec![
         // row 2: valid; ZIP as a number (Excel dropped the zero), amount and date typed.
-        [S("x-1"), S("yes"), S("f"), S("35-44"), D(2024, 3, 5), N(2126.0), E, E, N(150.25), B(true), S("housing transfer_costs"), N(1.0), S("ht fr")],
-        [S("x-2"), S("yes"), S("z"), S("35-44"), D(2024, 3, 5), N(33138.0), E, E, E, E, E, E, E],
-        [S("x-3"), S("no"), S("f"), S("35-44"), D(2024, 3, 5), N(33138.0), E, E, E, E, E, E, E],
-        [S("x-4"), S("yes"), S("m"), S("25-34"), D(2024, 3, 6), S("11226"), E, E, N(-20.0), S("wi"), E, E, E],
-        [S("x-5"), S("oui"), S("m"), S("25-34"), S("05/03/2024"), S("11226"), E, E, E, E, E, E, E],
-        [S("x-6"), S("yes"), S("x"), S("18-24"), D(2024, 3, 7), E, N(95.0), N(-80.19), E, E, E, E, E],
-        [S("x-7"), S("yes"), S("f"), S("65+"), D(2024, 3, 7), S("02126-1234"), E, E, E, E, S("housing"), N(0.0), E],
+        [
+            S("x-1"),
+            S("yes"),
+            S("f"),
+            S("35-44"),
+            D(2024, 3, 5),
+            N(2126.0),
+            E,
+            E,
+            N(150.25),
+            B(true),
+            S("housing transfer_costs"),
+            N(1.0),
+            S("ht fr"),
+        ],
+        [
+            S("x-2"),
+            S("yes"),
+            S("z"),
+            S("35-44"),
+            D(2024, 3, 5),
+            N(33138.0),
+            E,
+            E,
+            E,
+            E,
+            E,
+            E,
+            E,
+        ],
+        [
+            S("x-3"),
+            S("no"),
+            S("f"),
+            S("35-44"),
+            D(2024, 3, 5),
+            N(33138.0),
+            E,
+            E,
+            E,
+            E,
+            E,
+            E,
+            E,
+        ],
+        [
+            S("x-4"),
+            S("yes"),
+            S("m"),
+            S("25-34"),
+            D(2024, 3, 6),
+            S("11226"),
+            E,
+            E,
+            N(-20.0),
+            S("wi"),
+            E,
+            E,
+            E,
+        ],
+        [
+            S("x-5"),
+            S("oui"),
+            S("m"),
+            S("25-34"),
+            S("05/03/2024"),
+            S("11226"),
+            E,
+            E,
+            E,
+            E,
+            E,
+            E,
+            E,
+        ],
+        [
+            S("x-6"),
+            S("yes"),
+            S("x"),
+            S("18-24"),
+            D(2024, 3, 7),
+            E,
+            N(95.0),
+            N(-80.19),
+            E,
+            E,
+            E,
+            E,
+            E,
+        ],
+        [
+            S("x-7"),
+            S("yes"),
+            S("f"),
+            S("65+"),
+            D(2024, 3, 7),
+            S("02126-1234"),
+            E,
+            E,
+            E,
+            E,
+            S("housing"),
+            N(0.0),
+            E,
+        ],
         // row 9: valid, a point only (Little Haiti, Miami).
-        [S("x-8"), S("TRUE"), S("f"), S("45-54"), S("2024-03-08T09:15:00-05:00"), E, N(25.83), N(-80.19), S("75.5"), S("non"), E, E, S("en")],
-        [S("x-9"), S("yes"), S("m"), S("55-64"), S("2999-01-01"), S("ABCDE"), E, E, E, E, E, E, E],
+        [
+            S("x-8"),
+            S("TRUE"),
+            S("f"),
+            S("45-54"),
+            S("2024-03-08T09:15:00-05:00"),
+            E,
+            N(25.83),
+            N(-80.19),
+            S("75.5"),
+            S("non"),
+            E,
+            E,
+            S("en"),
+        ],
+        [
+            S("x-9"),
+            S("yes"),
+            S("m"),
+            S("55-64"),
+            S("2999-01-01"),
+            S("ABCDE"),
+            E,
+            E,
+            E,
+            E,
+            E,
+            E,
+            E,
+        ],
     ];
     for (r, row) in rows.iter().enumerate() {
         let r = r as u32 + 1;
@@ -258,7 +446,14 @@ fn xlsx_bad_rows_are_reported_precisely() {
                     sheet.write_boolean(r, c, *b).unwrap();
                 }
                 D(y, m, d) => {
-                    sheet.write_datetime_with_format(r, c, ExcelDateTime::from_ymd(*y, *m, *d).unwrap(), &date).unwrap();
+                    sheet
+                        .write_datetime_with_format(
+                            r,
+                            c,
+                            ExcelDateTime::from_ymd(*y, *m, *d).unwrap(),
+                            &date,
+                        )
+                        .unwrap();
                 }
                 E => {}
             }
@@ -269,27 +464,62 @@ fn xlsx_bad_rows_are_reported_precisely() {
     let run = import(&db, &file, &["--json"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     let report = run.json();
-    assert_eq!((report["rows_total"].as_u64(), report["rows_valid"].as_u64()), (Some(9), Some(2)));
-    assert_eq!((report["rows_rejected"].as_u64(), report["rows_refused"].as_u64()), (Some(6), Some(1)));
+    assert_eq!(
+        (report["rows_total"].as_u64(), report["rows_valid"].as_u64()),
+        (Some(9), Some(2))
+    );
+    assert_eq!(
+        (
+            report["rows_rejected"].as_u64(),
+            report["rows_refused"].as_u64()
+        ),
+        (Some(6), Some(1))
+    );
     let today = time::OffsetDateTime::now_utc().date();
     let expected: Vec<(u64, String, String, String)> = [
-        (3, "gender", "z", "unknown gender code \"z\"; valid codes: f, m, x".to_string()),
-        (5, "remit_amount_usd", "-20", "must not be negative".to_string()),
+        (
+            3,
+            "gender",
+            "z",
+            "unknown gender code \"z\"; valid codes: f, m, x".to_string(),
+        ),
+        (
+            5,
+            "remit_amount_usd",
+            "-20",
+            "must not be negative".to_string(),
+        ),
         (
             6,
             "collection_date",
             "05/03/2024",
             "expected an ISO date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM:SS)".to_string(),
         ),
-        (7, "lat", "95", "latitude out of range (−90…90 degrees)".to_string()),
+        (
+            7,
+            "lat",
+            "95",
+            "latitude out of range (−90…90 degrees)".to_string(),
+        ),
         (
             8,
             "needs",
             "housing",
-            "disagrees with the needs/… option columns (summary: housing; option columns: nothing)".to_string(),
+            "disagrees with the needs/… option columns (summary: housing; option columns: nothing)"
+                .to_string(),
         ),
-        (10, "collection_date", "2999-01-01", format!("in the future (today is {today})")),
-        (10, "zip_code", "ABCDE", "expected a 5-digit ZIP code (or ZIP+4 like 02126-1234)".to_string()),
+        (
+            10,
+            "collection_date",
+            "2999-01-01",
+            format!("in the future (today is {today})"),
+        ),
+        (
+            10,
+            "zip_code",
+            "ABCDE",
+            "expected a 5-digit ZIP code (or ZIP+4 like 02126-1234)".to_string(),
+        ),
     ]
     .into_iter()
     .map(|(r, c, v, why)| (r, c.to_string(), v.to_string(), why))
@@ -301,28 +531,43 @@ fn xlsx_bad_rows_are_reported_precisely() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["outcome"]["inserted"], 2);
     let mut records = Vec::new();
-    SqliteStore::open(&db).unwrap().load_records(&mut |r| records.push(r)).unwrap();
+    SqliteStore::open(&db)
+        .unwrap()
+        .load_records(&mut |r| records.push(r))
+        .unwrap();
     let (a, b) = (&records[0], &records[1]);
     assert_eq!(a.external_id, "x-1");
     assert_eq!(a.zip.as_deref(), Some("02126"));
-    assert_eq!((a.state_fips.as_str(), a.county_fips.as_deref()), ("25", Some("25025")));
+    assert_eq!(
+        (a.state_fips.as_str(), a.county_fips.as_deref()),
+        ("25", Some("25025"))
+    );
     assert_eq!(a.location_source, LocationSource::ZipCentroid);
     assert_eq!(a.remit_amount_cents, Some(15_025));
     assert_eq!(a.collected_on.to_string(), "2024-03-05");
     assert_eq!(b.external_id, "x-8");
-    assert_eq!((b.lat, b.lon, b.location_source), (25.83, -80.19, LocationSource::Point));
-    assert_eq!((b.state_fips.as_str(), b.county_fips.as_deref()), ("12", Some("12086")));
+    assert_eq!(
+        (b.lat, b.lon, b.location_source),
+        (25.83, -80.19, LocationSource::Point)
+    );
+    assert_eq!(
+        (b.state_fips.as_str(), b.county_fips.as_deref()),
+        ("12", Some("12086"))
+    );
     assert_eq!((b.remits, b.remit_amount_cents), (Some(false), Some(7_550)));
 }
 
 /// `n` synthetic records located by ZIP centroid (the importer recomputes every derived field).
 fn synthetic(n: usize) -> Vec<Record> {
-    const ZIPS: [&str; 8] = ["33138", "11226", "02126", "07111", "02301", "33311", "32808", "30083"];
+    const ZIPS: [&str; 8] = [
+        "33138", "11226", "02126", "07111", "02301", "33311", "32808", "30083",
+    ];
     (0..n)
         .map(|i| Record {
             external_id: format!("synthetic-{i:08}"),
             survey_round: "crash-test".into(),
-            collected_on: time::macros::date!(2024 - 01 - 01) + time::Duration::days((i % 365) as i64),
+            collected_on: time::macros::date!(2024 - 01 - 01)
+                + time::Duration::days((i % 365) as i64),
             collection_mode: Some((i % 4) as u8),
             zip: Some(ZIPS[i % ZIPS.len()].into()),
             lat: 0.0,
@@ -364,7 +609,11 @@ fn sigkill_during_the_write_leaves_all_or_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     let csv: PathBuf = dir.path().join("big.csv");
-    write_kobo_csv(&synthetic(N), std::io::BufWriter::new(std::fs::File::create(&csv).unwrap())).unwrap();
+    write_kobo_csv(
+        &synthetic(N),
+        std::io::BufWriter::new(std::fs::File::create(&csv).unwrap()),
+    )
+    .unwrap();
     drop(SqliteStore::open(&db).unwrap()); // schema in place: the WAL below is the import's
     let wal = dir.path().join("t.db-wal");
     let wal_before = file_len(&wal);
@@ -388,7 +637,9 @@ fn sigkill_during_the_write_leaves_all_or_nothing() {
             }
         }
     });
-    let killed_mid_write = started_writing.recv_timeout(Duration::from_secs(300)).is_ok();
+    let killed_mid_write = started_writing
+        .recv_timeout(Duration::from_secs(300))
+        .is_ok();
     assert!(killed_mid_write, "the importer never reached the write");
     // Let the transaction run a little (it spills pages to the WAL as it goes), then SIGKILL.
     let start = Instant::now();
@@ -398,11 +649,20 @@ fn sigkill_during_the_write_leaves_all_or_nothing() {
     child.kill().unwrap(); // SIGKILL on Unix
     let status = child.wait().unwrap();
     let after_kill = count(&db);
-    eprintln!("killed by {status} while writing; WAL {} bytes; records after: {after_kill}", file_len(&wal));
-    assert!(after_kill == 0 || after_kill == N as u64, "{after_kill} records: a batch is all or nothing");
+    eprintln!(
+        "killed by {status} while writing; WAL {} bytes; records after: {after_kill}",
+        file_len(&wal)
+    );
+    assert!(
+        after_kill == 0 || after_kill == N as u64,
+        "{after_kill} records: a batch is all or nothing"
+    );
 
     let run = import(&db, &csv, &["--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(count(&db), N as u64);
-    assert_eq!(run.json()["outcome"]["inserted"].as_u64(), Some(N as u64 - after_kill));
+    assert_eq!(
+        run.json()["outcome"]["inserted"].as_u64(),
+        Some(N as u64 - after_kill)
+    );
 }

@@ -7,6 +7,7 @@ mod access;
 mod aggregates;
 mod durability;
 mod hostile;
+mod import;
 mod ogc;
 mod outreach;
 mod places;

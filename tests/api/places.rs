@@ -161,7 +161,7 @@ async fn editors_add_update_and_remove_an_association_and_queries_see_it_at_once
     let (_, near) = app
         .get_json("/api/v1/places/nearest?lon=-80.19&lat=25.83&k=1&category=association")
         .await;
-    assert_eq!(ids(&near), [id.clone()]);
+    assert_eq!(ids(&near), vec![id.clone()]);
     assert_eq!(features(&near)[0]["properties"]["distance_km"], 0.0);
 
     let changed =
