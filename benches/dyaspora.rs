@@ -1,8 +1,19 @@
 //! The project's one criterion harness: a module per operation, deterministic inputs.
 //!
-//! `cargo bench --bench dyaspora -- demo`
+//! ```text
+//! cargo bench --bench dyaspora                     # everything
+//! cargo bench --bench dyaspora -- aggregation      # one group
+//! ```
+//!
+//! `DYASPORA_BENCH_RECORDS` sets the size of the demo set for the aggregation and layer
+//! groups (default 1,000,000).
 
 use criterion::{criterion_group, criterion_main, Criterion};
+
+#[path = "places_bench.rs"]
+mod places_bench;
+#[path = "tiles_bench.rs"]
+mod tiles_bench;
 
 mod demo {
     use std::hint::black_box;
@@ -26,9 +37,148 @@ mod demo {
     }
 }
 
+/// The demo set shared by the aggregation and layer groups: records' coordinates (for the
+/// cold path) and the snapshot the service holds.
+mod data {
+    use std::sync::OnceLock;
+
+    use dyaspora::aggregate::Snapshot;
+
+    pub struct Data {
+        pub lat: Vec<f64>,
+        pub lon: Vec<f64>,
+        pub snapshot: Snapshot,
+    }
+
+    pub fn records() -> usize {
+        std::env::var("DYASPORA_BENCH_RECORDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000_000)
+    }
+
+    pub fn get() -> &'static Data {
+        static D: OnceLock<Data> = OnceLock::new();
+        D.get_or_init(|| {
+            let records = dyaspora::demo::generate(records(), 1).records;
+            let lat = records.iter().map(|r| r.lat).collect();
+            let lon = records.iter().map(|r| r.lon).collect();
+            let snapshot = Snapshot::build(records, 1);
+            eprintln!(
+                "bench data: {} records, snapshot {} bytes on the heap ({:.1} bytes/record)",
+                snapshot.len(),
+                snapshot.heap_bytes(),
+                snapshot.heap_bytes() as f64 / snapshot.len().max(1) as f64
+            );
+            Data { lat, lon, snapshot }
+        })
+    }
+}
+
+mod aggregation {
+    use std::hint::black_box;
+    use std::time::Duration;
+
+    use criterion::{Criterion, Throughput};
+    use dyaspora::aggregate::group::full_counts;
+    use dyaspora::aggregate::{compute, Filter, Unit};
+
+    fn filter(pairs: &[(&str, &str)]) -> Filter {
+        Filter::from_params(pairs.iter().copied()).expect("a valid filter")
+    }
+
+    pub fn benches(c: &mut Criterion) {
+        let d = super::data::get();
+        let mut g = c.benchmark_group("aggregation");
+        g.sample_size(10).measurement_time(Duration::from_secs(10));
+        g.throughput(Throughput::Elements(d.snapshot.len() as u64));
+
+        // The cold path, the same work as benches/python/aggregate_h3_pandas.py: the
+        // resolution-9 cell of every record from its coordinates, counts at resolutions 2–9,
+        // per state and per county.
+        g.bench_function("full_from_coordinates_all_res_states_counties", |b| {
+            b.iter(|| {
+                full_counts(
+                    black_box(&d.lat),
+                    black_box(&d.lon),
+                    &d.snapshot.state,
+                    &d.snapshot.county,
+                )
+            })
+        });
+
+        // Re-aggregation after a filter change, from the cells computed at import, privacy
+        // rules included: what the map waits for when a filter changes.
+        let women = filter(&[("gender", "f")]);
+        let health = filter(&[("sector", "Q")]);
+        let women_health = filter(&[("gender", "f"), ("sector", "Q")]);
+        for (name, unit, f) in [
+            ("layer_res6_all_with_privacy", Unit::H3(6), Filter::default()),
+            ("layer_res6_women_with_privacy", Unit::H3(6), women.clone()),
+            ("layer_res9_women_with_privacy", Unit::H3(9), women.clone()),
+            ("layer_res6_women_health_with_privacy", Unit::H3(6), women_health),
+            ("layer_states_women_with_privacy", Unit::State, women),
+            ("layer_counties_health_with_privacy", Unit::County, health),
+        ] {
+            g.bench_function(name, |b| {
+                b.iter(|| compute(&d.snapshot, unit, black_box(&f), 11).expect("a layer"))
+            });
+        }
+        g.finish();
+    }
+}
+
+mod layers {
+    use std::time::Duration;
+
+    use criterion::Criterion;
+    use dyaspora::aggregate::{compute, Unit};
+    use dyaspora::http::layers::{classify, selected_units, to_geojson, LayerRequest};
+
+    /// The whole-US resolution-6 GeoJSON from a computed (cached) layer: selecting units,
+    /// classifying the metric, building and serialising the FeatureCollection.
+    pub fn benches(c: &mut Criterion) {
+        let d = super::data::get();
+        let pairs = [
+            ("unit".to_string(), "h3".to_string()),
+            ("res".to_string(), "6".to_string()),
+        ];
+        let req = LayerRequest::parse(&pairs, &[]).expect("a valid request");
+        let layer = compute(&d.snapshot, Unit::H3(6), &req.filter, 11).expect("a layer");
+        let mut g = c.benchmark_group("layers");
+        g.sample_size(20).measurement_time(Duration::from_secs(10));
+        let units = selected_units(&layer, None);
+        let bytes = to_geojson(&layer, &units, &req, &classify(&layer, &units, &req).unwrap())
+            .to_string()
+            .len();
+        eprintln!(
+            "layers bench: res-6 whole US, {} published hexagons, {bytes} bytes",
+            units.len()
+        );
+        g.bench_function("geojson_res6_whole_us_cached_layer", |b| {
+            b.iter(|| {
+                let units = selected_units(&layer, None);
+                let classification = classify(&layer, &units, &req).expect("a metric");
+                to_geojson(&layer, &units, &req, &classification)
+                    .to_string()
+                    .len()
+            })
+        });
+        g.finish();
+    }
+}
+
 fn benches(c: &mut Criterion) {
     demo::benches(c);
+    aggregation::benches(c);
+    layers::benches(c);
 }
 
 criterion_group!(all, benches);
-criterion_main!(all);
+criterion_group!(
+    places,
+    places_bench::nearest,
+    places_bench::outreach_plan
+);
+criterion_group!(tiles, tiles_bench::benches);
+criterion_main!(all, places, tiles);
