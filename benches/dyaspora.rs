@@ -113,10 +113,18 @@ mod aggregation {
         let health = filter(&[("sector", "Q")]);
         let women_health = filter(&[("gender", "f"), ("sector", "Q")]);
         for (name, unit, f) in [
-            ("layer_res6_all_with_privacy", Unit::H3(6), Filter::default()),
+            (
+                "layer_res6_all_with_privacy",
+                Unit::H3(6),
+                Filter::default(),
+            ),
             ("layer_res6_women_with_privacy", Unit::H3(6), women.clone()),
             ("layer_res9_women_with_privacy", Unit::H3(9), women.clone()),
-            ("layer_res6_women_health_with_privacy", Unit::H3(6), women_health),
+            (
+                "layer_res6_women_health_with_privacy",
+                Unit::H3(6),
+                women_health,
+            ),
             ("layer_states_women_with_privacy", Unit::State, women),
             ("layer_counties_health_with_privacy", Unit::County, health),
         ] {
@@ -148,9 +156,13 @@ mod layers {
         let mut g = c.benchmark_group("layers");
         g.sample_size(20).measurement_time(Duration::from_secs(10));
         let units = selected_units(&layer, None);
-        let bytes = to_geojson(&layer, &units, &req, &classify(&layer, &units, &req).unwrap())
-            .to_string()
-            .len();
+        let bytes = to_geojson(
+            &layer,
+            &units,
+            &req,
+            &classify(&layer, &units, &req).unwrap(),
+        )
+        .len();
         eprintln!(
             "layers bench: res-6 whole US, {} published hexagons, {bytes} bytes",
             units.len()
@@ -159,9 +171,7 @@ mod layers {
             b.iter(|| {
                 let units = selected_units(&layer, None);
                 let classification = classify(&layer, &units, &req).expect("a metric");
-                to_geojson(&layer, &units, &req, &classification)
-                    .to_string()
-                    .len()
+                to_geojson(&layer, &units, &req, &classification).len()
             })
         });
         g.finish();
@@ -175,10 +185,6 @@ fn benches(c: &mut Criterion) {
 }
 
 criterion_group!(all, benches);
-criterion_group!(
-    places,
-    places_bench::nearest,
-    places_bench::outreach_plan
-);
+criterion_group!(places, places_bench::nearest, places_bench::outreach_plan);
 criterion_group!(tiles, tiles_bench::benches);
 criterion_main!(all, places, tiles);

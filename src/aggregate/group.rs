@@ -2,9 +2,11 @@
 //! and counties. H3 grouping is a scan over the cell-sorted snapshot (runs, no hashing);
 //! coarser levels are sums of finer ones.
 
+use std::sync::{Arc, OnceLock};
+
 use rayon::prelude::*;
 
-use super::filter::Matcher;
+use super::filter::{Filter, Matcher};
 use super::snapshot::{parent, Snapshot, NO_COUNTY};
 use super::tally::Tally;
 use crate::geodata::Geodata;
@@ -51,6 +53,36 @@ impl RemitStats {
             top1,
             top2,
         }
+    }
+}
+
+/// Tables of the unfiltered records, memoised per snapshot (see [`Snapshot::base`]).
+#[derive(Default)]
+pub struct BaseTables {
+    h3: [OnceLock<Arc<H3Table>>; (MAX_RES - MIN_RES + 1) as usize],
+    areas: OnceLock<Arc<AreaTable>>,
+}
+
+/// [`h3_table`] for `filter`, taken from the snapshot's memo when the filter is empty.
+pub fn h3_table_for(s: &Snapshot, filter: &Filter, m: &Matcher, res: u8) -> Arc<H3Table> {
+    if filter.is_empty() {
+        s.base.h3[(res - MIN_RES) as usize]
+            .get_or_init(|| Arc::new(h3_table(s, m, res)))
+            .clone()
+    } else {
+        Arc::new(h3_table(s, m, res))
+    }
+}
+
+/// [`area_table`] for `filter`, taken from the snapshot's memo when the filter is empty.
+pub fn area_table_for(s: &Snapshot, filter: &Filter, m: &Matcher) -> Arc<AreaTable> {
+    if filter.is_empty() {
+        s.base
+            .areas
+            .get_or_init(|| Arc::new(area_table(s, m)))
+            .clone()
+    } else {
+        Arc::new(area_table(s, m))
     }
 }
 
@@ -208,33 +240,46 @@ pub struct AreaTable {
     pub county_remit: Vec<RemitStats>,
 }
 
-/// Groups the records matching `m` by state and county.
+/// Groups the records matching `m` by state and county. Each record is tallied once, into
+/// its county (or, without one, into its state's remainder); states are sums of their
+/// counties and remainder. Chunks of records are scanned in parallel and merged.
 pub fn area_table(s: &Snapshot, m: &Matcher) -> AreaTable {
     let geo = Geodata::get();
     let (ns, nc) = (geo.states.len(), geo.counties.len());
-    let mut states = vec![Tally::default(); ns];
-    let mut counties = vec![Tally::default(); nc];
-    let mut state_amounts: Vec<Vec<i64>> = vec![Vec::new(); ns];
-    let mut county_amounts: Vec<Vec<i64>> = vec![Vec::new(); nc];
-    for i in 0..s.len() {
-        if !m.matches(s, i) {
-            continue;
-        }
-        let st = s.state[i] as usize;
-        if st < ns {
-            states[st].add_record(s, i);
-        }
-        let co = s.county[i];
-        if co != NO_COUNTY {
-            counties[co as usize].add_record(s, i);
-        }
-        if s.remits[i] == 1 && s.remit_cents[i] >= 0 {
-            if st < ns {
-                state_amounts[st].push(s.remit_cents[i]);
+    let county_state = county_states();
+    let chunk = s
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1) * 4)
+        .max(1);
+    let parts: Vec<AreaPart> = (0..s.len())
+        .into_par_iter()
+        .step_by(chunk)
+        .map(|from| {
+            let mut part = AreaPart::new(ns, nc);
+            for i in from..(from + chunk).min(s.len()) {
+                if m.matches(s, i) {
+                    part.add(s, i);
+                }
             }
-            if co != NO_COUNTY {
-                county_amounts[co as usize].push(s.remit_cents[i]);
-            }
+            part
+        })
+        .collect();
+    let mut all = AreaPart::new(ns, nc);
+    for part in parts {
+        all.merge(part);
+    }
+    let AreaPart {
+        mut states,
+        counties,
+        mut state_amounts,
+        mut county_amounts,
+    } = all;
+    for (c, t) in counties.iter().enumerate() {
+        if let Some(&st) = county_state.get(c).filter(|&&st| st < ns) {
+            states[st].add(t);
+            let amounts = std::mem::take(&mut county_amounts[c]);
+            state_amounts[st].extend_from_slice(&amounts);
+            county_amounts[c] = amounts;
         }
     }
     let mut national = Tally::default();
@@ -246,13 +291,86 @@ pub fn area_table(s: &Snapshot, m: &Matcher) -> AreaTable {
         states,
         counties,
         state_remit: state_amounts
-            .iter_mut()
+            .par_iter_mut()
             .map(|a| RemitStats::from_amounts(a))
             .collect(),
         county_remit: county_amounts
-            .iter_mut()
+            .par_iter_mut()
             .map(|a| RemitStats::from_amounts(a))
             .collect(),
+    }
+}
+
+/// The index into `Geodata::states` of every county's state (`usize::MAX` if none).
+pub fn county_states() -> &'static [usize] {
+    static S: OnceLock<Vec<usize>> = OnceLock::new();
+    S.get_or_init(|| {
+        let geo = Geodata::get();
+        geo.counties
+            .iter()
+            .map(|c| {
+                geo.states
+                    .iter()
+                    .position(|s| s.fips == c.parent)
+                    .unwrap_or(usize::MAX)
+            })
+            .collect()
+    })
+}
+
+/// One chunk's share of an [`AreaTable`]: counties, and per state the records without a
+/// county (states are completed from their counties at the end).
+struct AreaPart {
+    states: Vec<Tally>,
+    counties: Vec<Tally>,
+    state_amounts: Vec<Vec<i64>>,
+    county_amounts: Vec<Vec<i64>>,
+}
+
+impl AreaPart {
+    fn new(ns: usize, nc: usize) -> AreaPart {
+        AreaPart {
+            states: vec![Tally::default(); ns],
+            counties: vec![Tally::default(); nc],
+            state_amounts: vec![Vec::new(); ns],
+            county_amounts: vec![Vec::new(); nc],
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, s: &Snapshot, i: usize) {
+        let amount = (s.remits[i] == 1 && s.remit_cents[i] >= 0).then_some(s.remit_cents[i]);
+        let co = s.county[i];
+        let st = s.state[i] as usize;
+        let (tally, amounts) = if co != NO_COUNTY {
+            (
+                &mut self.counties[co as usize],
+                &mut self.county_amounts[co as usize],
+            )
+        } else if st < self.states.len() {
+            (&mut self.states[st], &mut self.state_amounts[st])
+        } else {
+            return;
+        };
+        tally.add_record(s, i);
+        if let Some(a) = amount {
+            amounts.push(a);
+        }
+    }
+
+    fn merge(&mut self, other: AreaPart) {
+        for (a, b) in self.states.iter_mut().zip(&other.states) {
+            a.add(b);
+        }
+        for (a, b) in self.counties.iter_mut().zip(&other.counties) {
+            a.add(b);
+        }
+        for (a, b) in self.state_amounts.iter_mut().zip(other.state_amounts) {
+            a.extend(b);
+        }
+        for (a, b) in self.county_amounts.iter_mut().zip(other.county_amounts) {
+            a.extend(b);
+        }
     }
 }
 

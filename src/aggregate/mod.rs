@@ -20,9 +20,9 @@ pub use layer::{Layer, MetricGroup, Skill, Unit, UnitId};
 pub use snapshot::Snapshot;
 
 use crate::error::Error;
-use crate::geodata::Geodata;
 use crate::store::{Store, StoreError};
-use group::{area_table, h3_table, RemitStats, MAX_RES, MIN_RES};
+use group::{area_table_for, h3_table_for, AreaTable, H3Table, RemitStats, MAX_RES, MIN_RES};
+use rayon::prelude::*;
 
 /// Layers kept in memory per data version (each is a few MB at most).
 const CACHE_ENTRIES: usize = 128;
@@ -116,18 +116,36 @@ impl Engine {
 /// A filter naming a survey round that does not exist.
 pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<Layer, Error> {
     let m = filter.compile(snap)?;
-    let relaxed: Vec<filter::Matcher> = filter
+    // The same query without each of its filters (rule 6); a one-filter query's relaxed
+    // counterpart is the unfiltered one, memoised on the snapshot.
+    let relaxed: Vec<(Filter, filter::Matcher)> = filter
         .fields()
         .into_iter()
-        .map(|f| filter.without(f).compile(snap))
-        .collect::<Result<_, _>>()?;
+        .map(|f| {
+            let without = filter.without(f);
+            let m = without.compile(snap)?;
+            Ok((without, m))
+        })
+        .collect::<Result<_, Error>>()?;
     let national_remit = national_remit_stats(snap, &m);
     match unit {
         Unit::H3(res) => {
-            let table = h3_table(snap, &m, res);
-            let relaxed_tables: Vec<_> = relaxed.iter().map(|r| h3_table(snap, r, res)).collect();
-            let areas = area_table(snap, &m);
-            let vis = privacy::suppress_h3(&table, &relaxed_tables, &areas, k);
+            let (table, (relaxed_tables, areas)) = rayon::join(
+                || h3_table_for(snap, filter, &m, res),
+                || {
+                    rayon::join(
+                        || {
+                            relaxed
+                                .par_iter()
+                                .map(|(f, r)| h3_table_for(snap, f, r, res))
+                                .collect::<Vec<_>>()
+                        },
+                        || area_table_for(snap, filter, &m),
+                    )
+                },
+            );
+            let relaxed_refs: Vec<&H3Table> = relaxed_tables.iter().map(|t| &**t).collect();
+            let vis = privacy::suppress_h3(&table, &relaxed_refs, &areas, k);
             let finest = table.levels.last().expect("at least one level");
             Ok(Layer {
                 unit,
@@ -143,20 +161,17 @@ pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<L
             })
         }
         Unit::State | Unit::County => {
-            let geo = Geodata::get();
-            let table = area_table(snap, &m);
-            let relaxed_tables: Vec<_> = relaxed.iter().map(|r| area_table(snap, r)).collect();
-            let county_state: Vec<usize> = geo
-                .counties
-                .iter()
-                .map(|c| {
-                    geo.states
-                        .iter()
-                        .position(|s| s.fips == c.parent)
-                        .unwrap_or(usize::MAX)
-                })
-                .collect();
-            let vis = privacy::suppress_areas(&table, &relaxed_tables, &county_state, k);
+            let (table, relaxed_tables) = rayon::join(
+                || area_table_for(snap, filter, &m),
+                || {
+                    relaxed
+                        .par_iter()
+                        .map(|(f, r)| area_table_for(snap, f, r))
+                        .collect::<Vec<_>>()
+                },
+            );
+            let relaxed_refs: Vec<&AreaTable> = relaxed_tables.iter().map(|t| &**t).collect();
+            let vis = privacy::suppress_areas(&table, &relaxed_refs, group::county_states(), k);
             let (tallies, masks, remit) = if unit == Unit::State {
                 (&table.states, &vis.states, &table.state_remit)
             } else {
@@ -184,6 +199,7 @@ pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<L
 
 fn national_remit_stats(snap: &Snapshot, m: &filter::Matcher) -> RemitStats {
     let mut amounts: Vec<i64> = (0..snap.len())
+        .into_par_iter()
         .filter(|&i| snap.remits[i] == 1 && snap.remit_cents[i] >= 0 && m.matches(snap, i))
         .map(|i| snap.remit_cents[i])
         .collect();

@@ -18,6 +18,8 @@
 //! the process is monotone and ends. Levels are decided top-down, each depending only on
 //! the levels above it, so every resolution's answer is the same whichever query asked.
 
+use rayon::prelude::*;
+
 use super::group::{AreaTable, H3Table, Level, RemitStats};
 use super::tally::{partitions, DimMask, Tally, ALL_DIMS, MIXED_STATE, N, NDIM, NO_STATE, RA};
 
@@ -89,19 +91,19 @@ pub fn unit_rules(t: &Tally, mask: &mut DimMask, k: u32) -> bool {
     *mask != before
 }
 
-/// Rule 4 for one parent and its children (`children` indexes into `tallies`/`masks`).
+/// Rule 4 for one parent and its children (`tallies` and `masks` are the children's).
 fn hierarchy_rule(
     parent: &Tally,
     parent_mask: DimMask,
-    children: std::ops::Range<usize>,
     tallies: &[Tally],
     masks: &mut [DimMask],
     k: u32,
 ) -> bool {
+    let children = 0..tallies.len();
     let mut changed = false;
     for d in 0..NDIM {
         if !visible(parent_mask, d) {
-            for m in &mut masks[children.clone()] {
+            for m in masks.iter_mut() {
                 if visible(*m, d) {
                     hide(m, d);
                     changed = true;
@@ -150,9 +152,14 @@ fn residual_rule(
 }
 
 /// Rule 6 for one unit against the same unit in the relaxed queries.
-fn filter_rule(t: &Tally, mask: &mut DimMask, relaxed: &[Option<&Tally>], k: u32) -> bool {
+fn filter_rule<'a>(
+    t: &Tally,
+    mask: &mut DimMask,
+    relaxed: impl Iterator<Item = &'a Tally>,
+    k: u32,
+) -> bool {
     let mut changed = false;
-    for r in relaxed.iter().flatten() {
+    for r in relaxed {
         for d in 0..NDIM {
             if !visible(*mask, d) || r.d[d] < k {
                 continue;
@@ -192,7 +199,7 @@ pub struct H3Visibility {
 /// filters; `areas` is the state grouping of the same query (for rule 5).
 pub fn suppress_h3(
     table: &H3Table,
-    relaxed: &[H3Table],
+    relaxed: &[&H3Table],
     areas: &AreaTable,
     k: u32,
 ) -> H3Visibility {
@@ -220,23 +227,40 @@ pub fn suppress_h3(
             }
         }
         loop {
-            let mut changed = false;
-            for (i, t) in tallies.iter().enumerate() {
-                changed |= unit_rules(t, &mut masks[i], k);
-                let rel: Vec<Option<&Tally>> = relaxed
-                    .iter()
-                    .zip(&aligned)
-                    .map(|(r, a)| a[i].map(|j| &r.levels[li].tallies[j]))
-                    .collect();
-                changed |= filter_rule(t, &mut masks[i], &rel, k);
-            }
+            // Rules 2, 3 and 6 look at one unit each, and rule 4 at one parent's children
+            // (disjoint runs): both run in parallel and decide exactly as one after another.
+            let mut changed = masks
+                .par_iter_mut()
+                .enumerate()
+                .map(|(i, mask)| {
+                    let t = &tallies[i];
+                    let rel = relaxed
+                        .iter()
+                        .zip(&aligned)
+                        .filter_map(|(r, a)| a[i].map(|j| &r.levels[li].tallies[j]));
+                    unit_rules(t, mask, k) | filter_rule(t, mask, rel, k)
+                })
+                .reduce(|| false, |a, b| a | b);
+            let mut jobs = Vec::with_capacity(groups.len());
+            let (mut rest, mut offset): (&mut [DimMask], usize) = (&mut masks, 0);
             for (parent, children) in &groups {
+                let (head, tail) = std::mem::take(&mut rest).split_at_mut(children.end - offset);
                 let (pt, pm) = match parent {
                     None => (&table.national, national),
                     Some(p) => (&table.levels[li - 1].tallies[*p], levels[li - 1][*p]),
                 };
-                changed |= hierarchy_rule(pt, pm, children.clone(), tallies, &mut masks, k);
+                jobs.push((
+                    pt,
+                    pm,
+                    children.clone(),
+                    &mut head[children.start - offset..],
+                ));
+                (rest, offset) = (tail, children.end);
             }
+            changed |= jobs
+                .into_par_iter()
+                .map(|(pt, pm, children, m)| hierarchy_rule(pt, pm, &tallies[children], m, k))
+                .reduce(|| false, |a, b| a | b);
             for (state, members) in areas.states.iter().zip(&by_state) {
                 for d in 0..NDIM {
                     if state.d[d] >= k {
@@ -291,7 +315,7 @@ pub struct AreaVisibility {
 /// Applies every rule to a state/county query.
 pub fn suppress_areas(
     table: &AreaTable,
-    relaxed: &[AreaTable],
+    relaxed: &[&AreaTable],
     county_state: &[usize],
     k: u32,
 ) -> AreaVisibility {
@@ -302,14 +326,7 @@ pub fn suppress_areas(
         &relaxed.iter().map(|r| &r.states[..]).collect::<Vec<_>>(),
         k,
         |masks, changed| {
-            *changed |= hierarchy_rule(
-                &table.national,
-                national,
-                0..table.states.len(),
-                &table.states,
-                masks,
-                k,
-            );
+            *changed |= hierarchy_rule(&table.national, national, &table.states, masks, k);
         },
     );
     let mut by_state: Vec<Vec<usize>> = vec![Vec::new(); table.states.len()];
@@ -361,12 +378,14 @@ fn decide(
 ) -> Vec<DimMask> {
     let mut masks: Vec<DimMask> = tallies.iter().map(|t| primary(t, k)).collect();
     loop {
-        let mut changed = false;
-        for (i, t) in tallies.iter().enumerate() {
-            changed |= unit_rules(t, &mut masks[i], k);
-            let rel: Vec<Option<&Tally>> = relaxed.iter().map(|r| Some(&r[i])).collect();
-            changed |= filter_rule(t, &mut masks[i], &rel, k);
-        }
+        let mut changed = masks
+            .par_iter_mut()
+            .enumerate()
+            .map(|(i, mask)| {
+                let t = &tallies[i];
+                unit_rules(t, mask, k) | filter_rule(t, mask, relaxed.iter().map(|r| &r[i]), k)
+            })
+            .reduce(|| false, |a, b| a | b);
         parent_rules(&mut masks, &mut changed);
         if !changed {
             return masks;

@@ -49,6 +49,9 @@ pub struct Snapshot {
     pub month: Vec<u32>,
     /// Survey round names.
     pub rounds: Vec<String>,
+    /// The unfiltered tables, computed on first use and kept as long as the snapshot: a
+    /// filtered query needs them for its relaxed (one-filter-less) counterparts.
+    pub base: super::group::BaseTables,
 }
 
 impl Snapshot {
@@ -84,14 +87,17 @@ impl Snapshot {
             ..Snapshot::default()
         };
         s.reserve(n);
+        let county_state = super::group::county_states();
         for r in &records {
             s.cell.push(r.h3_cell);
-            s.state
-                .push(*state_index.get(r.state_fips.as_str()).unwrap_or(&u8::MAX));
+            let state = *state_index.get(r.state_fips.as_str()).unwrap_or(&u8::MAX);
+            s.state.push(state);
+            // A county is kept only inside its own state: states are sums of their counties.
             s.county.push(
                 r.county_fips
                     .as_deref()
                     .and_then(|c| county_index.get(c).copied())
+                    .filter(|&c| county_state[c as usize] == state as usize)
                     .unwrap_or(NO_COUNTY),
             );
             s.gender.push(r.gender);

@@ -8,6 +8,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 
 use crate::aggregate::classify::Classification;
@@ -189,7 +190,7 @@ pub fn classify(
     req: &LayerRequest,
 ) -> Result<Classification, Error> {
     let props: Vec<Map<String, Value>> = units
-        .iter()
+        .par_iter()
         .map(|&i| layer.properties(i, &req.groups, req.skill))
         .collect();
     let known = props.first().is_none_or(|p| p.contains_key(&req.metric));
@@ -265,7 +266,7 @@ async fn aggregates(
         )
     } else {
         (
-            to_geojson(&layer, &units, &req, &classification).to_string(),
+            to_geojson(&layer, &units, &req, &classification),
             "application/geo+json",
             "geojson",
         )
@@ -354,14 +355,16 @@ pub fn unit_properties(
     p
 }
 
+/// The FeatureCollection of `units` as GeoJSON text. Features are built and serialised in
+/// parallel (a whole-US layer has thousands of them), then joined.
 pub fn to_geojson(
     layer: &Layer,
     units: &[usize],
     req: &LayerRequest,
     classification: &Classification,
-) -> Value {
-    let features: Vec<Value> = units
-        .iter()
+) -> String {
+    let features: Vec<String> = units
+        .par_iter()
         .map(|&i| {
             json!({
                 "type": "Feature",
@@ -369,9 +372,10 @@ pub fn to_geojson(
                 "geometry": geometry_json(layer, i),
                 "properties": unit_properties(layer, i, req, Some(classification)),
             })
+            .to_string()
         })
         .collect();
-    json!({
+    let head = json!({
         "type": "FeatureCollection",
         "unit": layer.unit.name(),
         "data_version": layer.data_version,
@@ -382,8 +386,21 @@ pub fn to_geojson(
         },
         "classification": classification,
         "totals": layer.national_properties(&req.groups, req.skill),
-        "features": features,
     })
+    .to_string();
+    let mut out = String::with_capacity(
+        head.len() + 16 + features.iter().map(|f| f.len() + 1).sum::<usize>(),
+    );
+    out.push_str(head.strip_suffix('}').expect("a JSON object"));
+    out.push_str(",\"features\":[");
+    for (n, f) in features.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push_str(f);
+    }
+    out.push_str("]}");
+    out
 }
 
 /// HXL hashtag of a published column.
