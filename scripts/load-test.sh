@@ -18,7 +18,7 @@ IMPORT_RECORDS=${IMPORT_RECORDS:-50000}
 if ! command -v wrk >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
-ulimit -n 65536
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" # 1,000 sockets each side
 cargo build --release --quiet
 bin=$PWD/target/release/dyaspora
 work=$(mktemp -d)

@@ -27,6 +27,8 @@ pub struct AppState {
     pub guard: Arc<crate::http::guard::Guard>,
     /// The methodology figures with the data version they were computed for.
     pub methodology: Arc<std::sync::Mutex<Option<(u64, serde_json::Value)>>>,
+    /// Finished aggregate responses (body compressed), per ETag and encoding.
+    pub responses: Arc<crate::http::responses::ResponseCache>,
 }
 
 /// How often the service checks the store for data written by another process.
@@ -75,6 +77,7 @@ impl App {
             auth,
             guard,
             methodology: Arc::default(),
+            responses: Arc::default(),
         };
         Ok(App { listener, state })
     }

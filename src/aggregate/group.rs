@@ -65,25 +65,31 @@ pub struct BaseTables {
 
 /// [`h3_table`] for `filter`, taken from the snapshot's memo when the filter is empty.
 pub fn h3_table_for(s: &Snapshot, filter: &Filter, m: &Matcher, res: u8) -> Arc<H3Table> {
-    if filter.is_empty() {
-        s.base.h3[(res - MIN_RES) as usize]
-            .get_or_init(|| Arc::new(h3_table(s, m, res)))
-            .clone()
-    } else {
-        Arc::new(h3_table(s, m, res))
+    if !filter.is_empty() {
+        return Arc::new(h3_table(s, m, res));
     }
+    memo(&s.base.h3[(res - MIN_RES) as usize], || h3_table(s, m, res))
 }
 
 /// [`area_table`] for `filter`, taken from the snapshot's memo when the filter is empty.
 pub fn area_table_for(s: &Snapshot, filter: &Filter, m: &Matcher) -> Arc<AreaTable> {
-    if filter.is_empty() {
-        s.base
-            .areas
-            .get_or_init(|| Arc::new(area_table(s, m)))
-            .clone()
-    } else {
-        Arc::new(area_table(s, m))
+    if !filter.is_empty() {
+        return Arc::new(area_table(s, m));
     }
+    memo(&s.base.areas, || area_table(s, m))
+}
+
+/// The memoised value, computing it when missing. Never waits for another thread: callers
+/// run on rayon's workers, and a worker blocked in `OnceLock::get_or_init` while the
+/// initialising thread needs the pool (or steals a task that asks for the same cell) is a
+/// deadlock. Two first callers may both compute; the first stored value wins.
+fn memo<T>(cell: &OnceLock<Arc<T>>, compute: impl FnOnce() -> T) -> Arc<T> {
+    if let Some(v) = cell.get() {
+        return v.clone();
+    }
+    let value = Arc::new(compute());
+    let _ = cell.set(value.clone());
+    cell.get().cloned().unwrap_or(value)
 }
 
 /// The cells of one resolution, ascending by index.

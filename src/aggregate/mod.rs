@@ -31,7 +31,9 @@ const CACHE_ENTRIES: usize = 128;
 pub struct Engine {
     snapshot: ArcSwap<Snapshot>,
     k: u32,
-    cache: Mutex<HashMap<(Unit, String), Arc<Layer>>>,
+    /// One slot per layer: the first request computes it while later ones for the same
+    /// layer wait for that result instead of computing it again (single flight).
+    cache: Mutex<HashMap<(Unit, String), Arc<Mutex<Option<Arc<Layer>>>>>>,
 }
 
 impl Engine {
@@ -92,20 +94,22 @@ impl Engine {
             unit,
             format!("{}#{}", snap.data_version, filter.canonical()),
         );
-        if let Some(hit) = self
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-        {
-            return Ok(hit.clone());
+        let slot = {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.len() >= CACHE_ENTRIES && !cache.contains_key(&key) {
+                cache.clear();
+            }
+            cache.entry(key).or_default().clone()
+        };
+        // Blocking here is safe: callers are tokio's blocking threads, never rayon's
+        // workers, which the computing caller needs.
+        let mut done = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(layer) = &*done {
+            return Ok(layer.clone());
         }
+        // On an error the slot stays empty and the next request tries again.
         let layer = Arc::new(compute(&snap, unit, filter, self.k)?);
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= CACHE_ENTRIES {
-            cache.clear();
-        }
-        cache.insert(key, layer.clone());
+        *done = Some(layer.clone());
         Ok(layer)
     }
 }

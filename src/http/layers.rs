@@ -237,6 +237,11 @@ async fn aggregates(
     if let Some(r) = not_modified(&headers, &tag) {
         return Ok(r);
     }
+    let encoding = crate::http::tiles::negotiate(&headers);
+    let key = (tag.clone(), encoding);
+    if let Some(hit) = state.responses.get(&key) {
+        return Ok(hit);
+    }
     let layer = layer_for(&state, &req).await?;
     let units = selected_units(&layer, req.bbox);
     let classification = classify(&layer, &units, &req)?;
@@ -258,19 +263,26 @@ async fn aggregates(
         }
     };
     let download = matches!(get("download"), Some("1" | "true" | "yes"));
-    let (body, content_type, ext) = if csv {
-        (
-            to_csv(&layer, &units, &req),
-            "text/csv; charset=utf-8",
-            "csv",
-        )
-    } else {
-        (
-            to_geojson(&layer, &units, &req, &classification),
-            "application/geo+json",
-            "geojson",
-        )
-    };
+    // Built and compressed off the async workers: a whole-US layer is megabytes of text.
+    let built = tokio::task::spawn_blocking(move || {
+        let (body, content_type, ext) = if csv {
+            (
+                to_csv(&layer, &units, &req),
+                "text/csv; charset=utf-8",
+                "csv",
+            )
+        } else {
+            (
+                to_geojson(&layer, &units, &req, &classification),
+                "application/geo+json",
+                "geojson",
+            )
+        };
+        (encoding.compress(body.as_bytes()), content_type, ext, layer)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    let (body, content_type, ext, layer) = built;
     let mut response = (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
@@ -279,10 +291,15 @@ async fn aggregates(
                 HeaderValue::from_static("public, max-age=60, must-revalidate"),
             ),
         ],
-        body,
+        axum::body::Bytes::from(body),
     )
         .into_response();
     let h = response.headers_mut();
+    if let Some(coding) = encoding.header() {
+        // Already compressed: the compression layer leaves encoded responses alone.
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+    }
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     h.insert(
         header::ETAG,
         HeaderValue::from_str(&tag).expect("ASCII etag"),
@@ -298,7 +315,10 @@ async fn aggregates(
             HeaderValue::from_str(&name).expect("ASCII file name"),
         );
     }
-    Ok(response)
+    Ok(state
+        .responses
+        .insert(layer.data_version, key, response)
+        .await)
 }
 
 /// Rounds a coordinate to 6 decimals (≈ 0.1 m), plenty for 10 m cells and 1:10m boundaries.

@@ -12,6 +12,7 @@ mod openapi;
 mod outreach;
 mod places;
 pub mod problem;
+pub mod responses;
 mod tiles;
 mod web;
 
