@@ -33,8 +33,11 @@ pub struct Engine {
     k: u32,
     /// One slot per layer: the first request computes it while later ones for the same
     /// layer wait for that result instead of computing it again (single flight).
-    cache: Mutex<HashMap<(Unit, String), Arc<Mutex<Option<Arc<Layer>>>>>>,
+    cache: Mutex<HashMap<(Unit, String), Arc<LayerSlot>>>,
 }
+
+/// A cached layer, empty while its first request computes it.
+type LayerSlot = Mutex<Option<Arc<Layer>>>;
 
 impl Engine {
     /// An engine with an empty snapshot; `k` is the minimum published count.
