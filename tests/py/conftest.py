@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(os.environ.get("DYASPORA_BIN", ROOT / "target" / "debug" / "dyaspora"))
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+BIN = Path(os.environ.get("DYASPORA_BIN", TARGET / "debug" / "dyaspora"))
 
 
 def free_port() -> int:

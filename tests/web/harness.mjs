@@ -38,7 +38,7 @@ function freePort() {
 
 /** The debug binary, built if missing (`DYASPORA_BIN` overrides). */
 export function binary() {
-  const bin = process.env.DYASPORA_BIN || path.join(ROOT, 'target/debug/dyaspora');
+  const bin = process.env.DYASPORA_BIN || path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target'), 'debug/dyaspora');
   if (!fs.existsSync(bin)) {
     const r = spawnSync('cargo', ['build', '--bin', 'dyaspora'], { cwd: ROOT, stdio: 'inherit' });
     if (r.status !== 0) throw new Error('cargo build --bin dyaspora failed');
