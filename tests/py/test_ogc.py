@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(os.environ.get("DYASPORA_BIN", ROOT / "target" / "debug" / "dyaspora"))
+from conftest import BIN
 RECORDS = 20_000
 COLLECTIONS = ["states", "counties"] + [f"h3-res{r}" for r in range(2, 10)] + ["places"]
 MIAMI = (-80.5, 25.5, -80.0, 26.2)
