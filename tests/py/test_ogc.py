@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import BIN
+from conftest import BIN, ROOT
 RECORDS = 20_000
 COLLECTIONS = ["states", "counties"] + [f"h3-res{r}" for r in range(2, 10)] + ["places"]
 MIAMI = (-80.5, 25.5, -80.0, 26.2)
