@@ -11,4 +11,4 @@ if [ -f web/package.json ]; then
     fi
 fi
 cargo build --release --quiet
-exec target/release/dyaspora serve "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/dyaspora" serve "$@"
