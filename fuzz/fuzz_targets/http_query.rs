@@ -48,6 +48,8 @@ fn setup() -> (tokio::runtime::Runtime, Router) {
         config: Arc::new(config),
         engine,
         store,
+        methodology: Default::default(),
+        responses: Default::default(),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
