@@ -5,7 +5,7 @@
 // the `src` attribute cancels the download as well, without loading anything. These three
 // overrides mirror TileLayer's own methods in Leaflet 1.9.4 (pinned in package.json).
 
-import L from './leaflet.js';
+import L from './global-l.js';
 
 function cancel(img) {
   img.onload = L.Util.falseFn;

@@ -2,7 +2,7 @@
 // `GET /api/v1/aggregates`, coloured by the server's classification, with the legend, the
 // hover info box, click popups and keyboard access to the figures at the map's centre.
 
-import L from './leaflet.js';
+import L from './global-l.js';
 import { getJSON, isAbort } from './api.js';
 import { layerParams, measure, resForZoom } from './layers.js';
 import { filterParams } from './state.js';

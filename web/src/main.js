@@ -5,7 +5,7 @@
 import 'leaflet/dist/leaflet.css';
 import 'leaflet.markercluster/dist/MarkerCluster.css';
 import './style.css';
-import L from './leaflet.js';
+import L from './global-l.js';
 import { h, fill, saveBlob } from './dom.js';
 import { LANGS, setLang, getLang, t, setCodes, codeLabel, labelled, missingKeys } from './i18n.js';
 import { readState, writeState, FILTER_KEYS } from './state.js';

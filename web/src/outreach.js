@@ -2,7 +2,7 @@
 // serves), its top gap areas (many people, no association near) with the associations
 // nearest to each, and export the plan (`/api/v1/outreach/plan/{post}` as CSV or GeoJSON).
 
-import L from './leaflet.js';
+import L from './global-l.js';
 import { getJSON, isAbort, qs } from './api.js';
 import { h, fill, select } from './dom.js';
 import { t, labelled, codeLabel } from './i18n.js';

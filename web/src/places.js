@@ -1,7 +1,7 @@
 // Consular posts (always few: plain markers) and associations (hundreds: clustered) from
 // `GET /api/v1/places`. Markers are keyboard-focusable (Leaflet gives them a tab stop).
 
-import L from './leaflet.js';
+import L from './global-l.js';
 import { getJSON } from './api.js';
 import { t, codeLabel } from './i18n.js';
 import { h } from './dom.js';
