@@ -180,13 +180,7 @@ async fn erase(
 /// below `before`; `next` continues.
 async fn audit_log(State(state): State<AppState>, query: Pairs) -> Result<Response, Error> {
     let pairs = pairs(query, &["limit", "before"])?;
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |name: &str| super::param(&pairs, name);
     let limit = match get("limit") {
         None => 100,
         Some(v) => v

@@ -59,13 +59,7 @@ fn parse_params(pairs: &[(String, String)]) -> Result<Params, Error> {
             ),
         ));
     }
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |name: &str| super::param(pairs, name);
     let name = get("name").unwrap_or("upload").trim();
     if name.is_empty()
         || name.chars().count() > MAX_NAME_CHARS

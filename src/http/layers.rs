@@ -54,13 +54,7 @@ impl LayerRequest {
                 return Err(Error::invalid(k, "unknown parameter"));
             }
         }
-        let get = |name: &str| {
-            pairs
-                .iter()
-                .rev()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
+        let get = |name: &str| super::param(pairs, name);
         let res = match get("res") {
             None => 6,
             Some(r) => r.parse::<u8>().map_err(|_| {
@@ -245,13 +239,7 @@ async fn aggregates(
     let layer = layer_for(&state, &req).await?;
     let units = selected_units(&layer, req.bbox);
     let classification = classify(&layer, &units, &req)?;
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |name: &str| super::param(&pairs, name);
     let csv = match get("format").unwrap_or("geojson") {
         "geojson" | "json" => false,
         "csv" => true,

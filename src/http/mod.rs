@@ -53,6 +53,15 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
 }
 
+/// The last value of query parameter `name` (a repeated parameter: the last one wins).
+pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
 /// Turns a rejected query string into a problem body naming what was wrong.
 pub fn query_problem(rejection: QueryRejection) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, rejection.body_text())

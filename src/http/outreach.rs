@@ -64,13 +64,7 @@ impl Request {
                 "outreach works on hexagons: use unit=h3 (the default) and res",
             ));
         }
-        let get = |name: &str| {
-            pairs
-                .iter()
-                .rev()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
+        let get = |name: &str| super::param(&pairs, name);
         let mode = match get("mode") {
             None => Mode::Nearest,
             Some(m) => Mode::parse(m).ok_or_else(|| {
@@ -124,11 +118,7 @@ impl Request {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        super::param(&self.pairs, name)
     }
 
     fn count(&self, name: &str, default: usize, max: usize) -> Result<usize, Error> {

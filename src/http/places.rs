@@ -73,11 +73,7 @@ impl Params {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        super::param(&self.0, name)
     }
 
     fn number(&self, name: &str, min: f64, max: f64) -> Result<Option<f64>, Error> {

@@ -417,12 +417,7 @@ async fn tile_json(
     let layer =
         TileLayer::parse(name).ok_or_else(|| Error::NotFound(format!("tile layer {name:?}")))?;
     let pairs = parse_query(&uri)?;
-    let png = match pairs
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "format")
-        .map(|(_, v)| v.as_str())
-    {
+    let png = match super::param(&pairs, "format") {
         None | Some("mvt" | "pbf") => false,
         Some("png") => true,
         Some(other) => {

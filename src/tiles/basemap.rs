@@ -355,30 +355,7 @@ pub fn render(t: TileId, scale: u32) -> Result<Vec<u8>, Error> {
 
 fn haiti_bounds() -> [f64; 4] {
     static B: OnceLock<[f64; 4]> = OnceLock::new();
-    *B.get_or_init(|| {
-        basemap()
-            .haiti
-            .items
-            .iter()
-            .filter_map(|p| p.first())
-            .map(|r| ring_bounds(r))
-            .fold(
-                [
-                    f64::INFINITY,
-                    f64::INFINITY,
-                    f64::NEG_INFINITY,
-                    f64::NEG_INFINITY,
-                ],
-                |a, b| {
-                    [
-                        a[0].min(b[0]),
-                        a[1].min(b[1]),
-                        a[2].max(b[2]),
-                        a[3].max(b[3]),
-                    ]
-                },
-            )
-    })
+    *B.get_or_init(|| super::clip::polygons_bounds(&basemap().haiti.items))
 }
 
 /// The basemap's colours, for tests and the legend of printed maps.

@@ -173,6 +173,29 @@ pub fn within(inner: [f64; 4], outer: [f64; 4]) -> bool {
     inner[0] >= outer[0] && inner[1] >= outer[1] && inner[2] <= outer[2] && inner[3] <= outer[3]
 }
 
+/// The bounding box of polygons (their outer rings).
+pub fn polygons_bounds(p: &[Vec<Vec<[f64; 2]>>]) -> [f64; 4] {
+    p.iter()
+        .filter_map(|rings| rings.first())
+        .map(|r| ring_bounds(r))
+        .fold(
+            [
+                f64::INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NEG_INFINITY,
+            ],
+            |a, b| {
+                [
+                    a[0].min(b[0]),
+                    a[1].min(b[1]),
+                    a[2].max(b[2]),
+                    a[3].max(b[3]),
+                ]
+            },
+        )
+}
+
 /// The bounding box of a ring.
 pub fn ring_bounds(ring: &[[f64; 2]]) -> [f64; 4] {
     ring.iter().fold(

@@ -14,7 +14,7 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
 use serde_json::{Map, Value};
 
-use super::clip::ring_bounds;
+use super::clip::polygons_bounds;
 use super::mercator::to_world;
 use crate::aggregate::classify::Classification;
 use crate::aggregate::{Engine, Layer, Unit, UnitId};
@@ -309,28 +309,6 @@ pub fn project_polygons(mp: &geo::MultiPolygon<f64>) -> Vec<Vec<Vec<[f64; 2]>>> 
                 .collect()
         })
         .collect()
-}
-
-fn polygons_bounds(p: &[Vec<Vec<[f64; 2]>>]) -> [f64; 4] {
-    p.iter()
-        .filter_map(|rings| rings.first())
-        .map(|r| ring_bounds(r))
-        .fold(
-            [
-                f64::INFINITY,
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                f64::NEG_INFINITY,
-            ],
-            |a, b| {
-                [
-                    a[0].min(b[0]),
-                    a[1].min(b[1]),
-                    a[2].max(b[2]),
-                    a[3].max(b[3]),
-                ]
-            },
-        )
 }
 
 /// The MVT layer name of an aggregate unit.

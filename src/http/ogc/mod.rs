@@ -184,14 +184,7 @@ pub fn only_params(pairs: &[(String, String)], allowed: &[&str]) -> Result<(), E
     }
 }
 
-/// The last value of a parameter.
-pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .rev()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
+pub use super::param;
 
 /// Checks `f` (one of `formats`) and the `Accept` header (one of `media`): the only
 /// representations served are JSON ones, so anything else is refused with 400 (`f`) or
