@@ -34,6 +34,7 @@ mkdir -p "$WORK"
 
 command -v wrk >/dev/null || bash scripts/setup-tiles.sh
 cargo build --release --quiet
+cargo build --release --quiet --example tile_ceiling
 BIN=${CARGO_TARGET_DIR:-target}/release/dyaspora
 DB="$WORK/demo-$RECORDS.db"
 
@@ -111,7 +112,9 @@ PY
 
 LUA="$WORK/cycle.lua"
 cat >"$LUA" <<'LUA'
--- Cycles through the tile paths in TILE_LIST; each thread starts at its own offset.
+-- Cycles through the tile paths in TILE_LIST; each thread starts at its own offset. The
+-- requests are formatted once in init(), so the per-request Lua work is an array read
+-- (wrk shares the cores with the server: its CPU per request is the server's loss).
 local paths = {}
 for line in io.lines(os.getenv("TILE_LIST")) do
     if #line > 0 then paths[#paths + 1] = line end
@@ -119,6 +122,7 @@ end
 local counter = 0
 local enc = os.getenv("ACCEPT_ENCODING") or ""
 local threads = 0
+local requests = {}
 function setup(thread)
     thread:set("offset", threads * math.floor(#paths / 2))
     threads = threads + 1
@@ -126,11 +130,12 @@ end
 function init(args)
     counter = offset or 0
     if enc ~= "" then wrk.headers["Accept-Encoding"] = enc end
+    for i, p in ipairs(paths) do requests[i] = wrk.format("GET", p) end
 end
 function request()
     counter = counter + 1
-    if counter > #paths then counter = 1 end
-    return wrk.format("GET", paths[counter])
+    if counter > #requests then counter = 1 end
+    return requests[counter]
 end
 LUA
 
@@ -170,8 +175,24 @@ one_pass "$LIST" "$WORK/nonempty-$LAYER.txt"
 one_pass "$LIST" /dev/null >/dev/null # second pass: every tile cached
 measure "warm all" "$LIST"
 measure "warm non-empty" "$WORK/nonempty-$LAYER.txt"
-curl -s "http://127.0.0.1:$PORT/health" >/dev/null
+WARM_RPS=$(grep Requests/sec "$WORK/wrk-warm_non-empty.txt" | awk '{print $2}')
+
+# The ceiling: the same tile bytes from a bare axum server (examples/tile_ceiling.rs),
+# loaded the same way in the same run.
+CEILING_PORT=$((PORT + 1))
+"${CARGO_TARGET_DIR:-target}/release/examples/tile_ceiling" "$WORK/nonempty-$LAYER.txt" \
+    "http://127.0.0.1:$PORT" "$CEILING_PORT" 2>"$WORK/ceiling.log" &
+CEILING_PID=$!
+for _ in $(seq 1 120); do
+    grep -q "tiles in memory" "$WORK/ceiling.log" 2>/dev/null && break
+    sleep 0.5
+done
 stop_server
+SERVER_PID=$CEILING_PID PORT=$CEILING_PORT measure "ceiling non-empty" "$WORK/nonempty-$LAYER.txt"
+kill "$CEILING_PID" 2>/dev/null || true
+wait "$CEILING_PID" 2>/dev/null || true
+CEILING_RPS=$(grep Requests/sec "$WORK/wrk-ceiling_non-empty.txt" | awk '{print $2}')
+python3 -c "print(f'warm non-empty = {float($WARM_RPS) / float($CEILING_RPS):.2f} × the bare-axum ceiling in this run')"
 
 echo "=== cold: tile cache disabled (--tile-cache-mb 0)"
 start_server 0

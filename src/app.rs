@@ -97,8 +97,19 @@ impl App {
             self.state.store.clone(),
         ));
         // The peer address keys the per-client rate limits.
-        let service = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
+        let service = http::service(self.state).await;
+        let service =
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(service);
+        // No Nagle delay: a response is one write, and a client waiting on a small tile
+        // should not wait for an ACK of the previous one.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
+        axum::serve(listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await
     }

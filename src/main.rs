@@ -6,6 +6,12 @@ use clap::Parser;
 use dyaspora::config::{Command, Config};
 use dyaspora::store::SqliteStore;
 
+/// mimalloc instead of glibc's malloc: the hot paths allocate many small short-lived
+/// buffers (responses, headers, rows), and glibc's allocator was ~10 % of a warm tile's CPU
+/// (BENCHMARKS.md, "Allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let config = Config::parse();
     tracing_subscriber::fmt()

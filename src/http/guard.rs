@@ -97,7 +97,7 @@ fn origin_of(url: &str) -> Option<String> {
 
 /// The guard middleware; see the module documentation.
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let id = format!("{:016x}", rand::random::<u64>());
+    let id = request_id();
     let span =
         tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
     let is_ogc = req.uri().path().starts_with("/ogc");
@@ -335,7 +335,18 @@ async fn finish(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("text/html"));
-    let h = response.headers_mut();
+    let csp = match (html, is_ogc) {
+        (true, false) => guard.page_csp.clone(),
+        (true, true) => HeaderValue::from_static(DOC_CSP),
+        (false, _) => HeaderValue::from_static(DATA_CSP),
+    };
+    set_edge_headers(response.headers_mut(), id, csp);
+    response
+}
+
+/// The request id and the security headers every response carries (`csp` depends on
+/// what the body is).
+pub fn set_edge_headers(h: &mut HeaderMap, id: &str, csp: HeaderValue) {
     if let Ok(v) = HeaderValue::from_str(id) {
         h.insert(HeaderName::from_static("x-request-id"), v);
     }
@@ -356,13 +367,17 @@ async fn finish(
         HeaderName::from_static("permissions-policy"),
         HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
     );
-    let csp = match (html, is_ogc) {
-        (true, false) => guard.page_csp.clone(),
-        (true, true) => HeaderValue::from_static(DOC_CSP),
-        (false, _) => HeaderValue::from_static(DATA_CSP),
-    };
     h.insert(header::CONTENT_SECURITY_POLICY, csp);
-    response
+}
+
+/// The Content-Security-Policy of data responses (JSON, tiles, CSV).
+pub fn data_csp() -> HeaderValue {
+    HeaderValue::from_static(DATA_CSP)
+}
+
+/// A fresh request id: 16 hex digits.
+pub fn request_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }
 
 /// An error response as `application/problem+json`: a problem from a handler is kept (a 5xx

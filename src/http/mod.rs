@@ -3,6 +3,7 @@
 
 mod admin;
 mod codes;
+mod edge;
 pub mod guard;
 mod health;
 mod imports;
@@ -25,6 +26,12 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 use problem::Problem;
+
+/// The service `serve` runs: tile-cache hits answered up front (see [`edge`]), everything
+/// else through [`router`].
+pub async fn service(state: AppState) -> edge::Edge {
+    edge::Edge::new(state.clone(), router(state)).await
+}
 
 pub fn router(state: AppState) -> Router {
     Router::new()

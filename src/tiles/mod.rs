@@ -306,6 +306,22 @@ pub async fn aggregate_source(
     .cloned()
 }
 
+/// The prepared source of an aggregate layer if it is ready now; never builds one (the
+/// fast path of the HTTP edge must not wait).
+pub fn ready_aggregate_source(
+    state: &AppState,
+    unit: Unit,
+    req: &LayerRequest,
+) -> Option<Arc<Source>> {
+    let version = state.engine.snapshot().data_version;
+    state.tiles.observe_version(version);
+    state
+        .tiles
+        .source_slot(&source_key(unit, req), version)
+        .get()
+        .cloned()
+}
+
 /// The current place set and its content version.
 pub fn place_set(state: &AppState) -> (Arc<PlaceSet>, u64) {
     let set = state.places.get();

@@ -107,7 +107,6 @@ struct Scratch {
     keys: Vec<u16>,
     values: Vec<u32>,
     tags: Vec<u32>,
-    feature: Vec<u8>,
     features: Vec<u8>,
 }
 
@@ -164,39 +163,61 @@ pub fn encode(source: &Source, t: TileId) -> Result<Option<Vec<u8>>, Error> {
                 sc.tags.push(ki);
                 sc.tags.push(vi);
             }
-            let buf = &mut sc.feature;
-            buf.clear();
+            // Lengths first, so each message is written once, in place.
+            let tags_len = packed_len(&sc.tags);
+            let commands_len = packed_len(commands);
+            let id_len = f.id.map_or(0, |id| 1 + varint_len(id));
+            let feature_len = id_len
+                + packed_field_len(tags_len)
+                + 1
+                + varint_len(u64::from(kind))
+                + packed_field_len(commands_len);
+            let out = &mut sc.features;
+            out.push(0x12);
+            put_varint(out, feature_len as u64);
             if let Some(id) = f.id {
-                buf.push(0x08);
-                put_varint(buf, id);
+                out.push(0x08);
+                put_varint(out, id);
             }
-            put_packed(buf, 0x12, &sc.tags);
-            buf.push(0x18);
-            put_varint(buf, u64::from(kind));
-            put_packed(buf, 0x22, commands);
-            sc.features.push(0x12);
-            put_varint(&mut sc.features, buf.len() as u64);
-            sc.features.extend_from_slice(buf);
+            put_packed(out, 0x12, &sc.tags, tags_len);
+            out.push(0x18);
+            put_varint(out, u64::from(kind));
+            put_packed(out, 0x22, commands, commands_len);
             count += 1;
         });
         if count == 0 {
             return Ok(None);
         }
-        let mut layer = Vec::with_capacity(sc.features.len() + 64 * sc.values.len() + 64);
-        put_bytes(&mut layer, 0x0a, source.name.as_bytes());
-        layer.extend_from_slice(&sc.features);
-        for &k in &used_keys {
-            put_bytes(&mut layer, 0x1a, source.keys[k as usize].as_bytes());
+        let keys = used_keys
+            .iter()
+            .map(|&k| source.keys[k as usize].as_bytes());
+        let values = sc
+            .values
+            .iter()
+            .map(|&v| &*source.encoded_values[v as usize]);
+        let layer_len = field_len(source.name.len())
+            + sc.features.len()
+            + keys.clone().map(|k| field_len(k.len())).sum::<usize>()
+            + values.clone().map(|v| field_len(v.len())).sum::<usize>()
+            + 1
+            + varint_len(u64::from(EXTENT))
+            + 2;
+        let mut tile = Vec::with_capacity(field_len(layer_len));
+        tile.push(0x1a);
+        put_varint(&mut tile, layer_len as u64);
+        put_bytes(&mut tile, 0x0a, source.name.as_bytes());
+        tile.extend_from_slice(&sc.features);
+        for k in keys {
+            put_bytes(&mut tile, 0x1a, k);
         }
-        for &v in &sc.values {
-            put_bytes(&mut layer, 0x22, &source.encoded_values[v as usize]);
+        for v in values {
+            put_bytes(&mut tile, 0x22, v);
         }
-        layer.push(0x28);
-        put_varint(&mut layer, u64::from(EXTENT));
-        layer.push(0x78);
-        put_varint(&mut layer, 2);
-        let mut tile = Vec::with_capacity(layer.len() + 6);
-        put_bytes(&mut tile, 0x1a, &layer);
+        tile.push(0x28);
+        put_varint(&mut tile, u64::from(EXTENT));
+        tile.push(0x78);
+        put_varint(&mut tile, 2);
+        debug_assert_eq!(tile.len(), field_len(layer_len));
         Ok(Some(tile))
     })
 }
@@ -207,11 +228,31 @@ fn put_bytes(out: &mut Vec<u8>, key: u8, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-fn put_packed(out: &mut Vec<u8>, key: u8, values: &[u32]) {
+/// Bytes of the varints of `values` (the payload of a packed field).
+fn packed_len(values: &[u32]) -> usize {
+    values.iter().map(|&v| varint_len(u64::from(v))).sum()
+}
+
+/// Bytes of a length-delimited field (key, length, payload) with a payload of `len` bytes.
+fn field_len(len: usize) -> usize {
+    1 + varint_len(len as u64) + len
+}
+
+/// Bytes of a packed field with a payload of `len` bytes: none when empty ([`put_packed`]
+/// leaves it out).
+fn packed_field_len(len: usize) -> usize {
+    if len == 0 {
+        0
+    } else {
+        field_len(len)
+    }
+}
+
+/// A packed repeated field whose payload is `len` bytes ([`packed_len`]); nothing if empty.
+fn put_packed(out: &mut Vec<u8>, key: u8, values: &[u32], len: usize) {
     if values.is_empty() {
         return;
     }
-    let len: usize = values.iter().map(|&v| varint_len(u64::from(v))).sum();
     out.push(key);
     put_varint(out, len as u64);
     for &v in values {

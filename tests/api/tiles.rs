@@ -389,3 +389,86 @@ async fn tiles_are_served_with_the_cache_disabled() {
     );
     let _: Value = app.get_json("/tiles").await.1;
 }
+
+/// The headers of a response but the per-response ones (request id, date), sorted.
+fn header_set(r: &reqwest::Response) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = r
+        .headers()
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "x-request-id" | "date"))
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Requests `p` twice: the first through the full handler (nothing prepared or cached),
+/// the second answered before routing (cache hit, or a vector tile cut from the prepared
+/// source); both must say the same thing.
+async fn same_answer_twice(
+    app: &TestApp,
+    p: &str,
+    headers: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap) {
+    let first = get_with(app, p, headers).await;
+    let second = get_with(app, p, headers).await;
+    assert_eq!(first.status(), second.status(), "{p} {headers:?}");
+    assert_eq!(header_set(&first), header_set(&second), "{p} {headers:?}");
+    assert_eq!(
+        header(&second, "x-request-id").len(),
+        16,
+        "{p}: a request id"
+    );
+    let answer = (second.status().as_u16(), second.headers().clone());
+    let (a, b) = (first.bytes().await.unwrap(), second.bytes().await.unwrap());
+    assert_eq!(a, b, "{p} {headers:?}");
+    answer
+}
+
+#[tokio::test]
+async fn the_edge_fast_path_answers_exactly_as_the_full_handler() {
+    for cache_mb in [64, 0] {
+        let app = TestApp::spawn_with(5_000, |a| {
+            a.tile_cache_mb = cache_mb;
+            a.cors_origins = vec!["*".into()];
+        })
+        .await;
+        let miami = |z| tile_at(MIAMI.0, MIAMI.1, z);
+        for (p, headers) in [
+            (path("hexagons", miami(6), "mvt"), vec![]),
+            (
+                path("hexagons", miami(7), "mvt"),
+                vec![("accept-encoding", "gzip")],
+            ),
+            (
+                path("hexagons", miami(8), "mvt"),
+                vec![("accept-encoding", "br, gzip")],
+            ),
+            (path("states", miami(4), "mvt"), vec![]),
+            (path("hexagons", miami(6), "png"), vec![]),
+            (path("basemap", miami(6), "png"), vec![]),
+            (path("hexagons", tile_at(-150.0, 0.0, 6), "mvt"), vec![]),
+            (
+                format!("{}?gender=f", path("hexagons", miami(6), "mvt")),
+                vec![],
+            ),
+        ] {
+            let (_, h) = same_answer_twice(&app, &p, &headers).await;
+            assert_eq!(h["access-control-allow-origin"], "*", "{p}");
+            assert_eq!(h["x-content-type-options"], "nosniff", "{p}");
+        }
+        let p = path("hexagons", miami(6), "mvt");
+        let tag = header(&app.get(&p).await, "etag");
+        let (status, _) = same_answer_twice(&app, &p, &[("if-none-match", &tag)]).await;
+        assert_eq!(status, 304);
+
+        // What the fast path must leave to the full handler, now that the source is ready
+        // and the tile cached: a bad token, a bad query, a refused encoding.
+        let r = get_with(&app, &p, &[("authorization", "Bearer not-a-token")]).await;
+        assert_problem(r, 401).await;
+        let bad = format!("{p}?gender=q");
+        assert_problem(app.get(&bad).await, 400).await;
+        let r = get_with(&app, &p, &[("accept-encoding", "identity;q=0, *;q=0")]).await;
+        assert_eq!(r.status(), 406, "nothing acceptable (cache {cache_mb} MiB)");
+    }
+}
