@@ -10,6 +10,10 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
+/// The binary's allocator (src/main.rs), so the figures are those of the service.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "places_bench.rs"]
 mod places_bench;
 #[path = "tiles_bench.rs"]

@@ -8,8 +8,11 @@ use rayon::prelude::*;
 
 use super::filter::{Filter, Matcher};
 use super::snapshot::{parent, Snapshot, NO_COUNTY};
-use super::tally::Tally;
+use super::tally::{Tally, N};
 use crate::geodata::Geodata;
+
+/// [`AreaPart`] index of a record with neither county nor state.
+const NO_AREA: usize = usize::MAX;
 
 /// Coarsest and finest published H3 resolutions.
 pub const MIN_RES: u8 = 2;
@@ -79,6 +82,24 @@ pub fn area_table_for(s: &Snapshot, filter: &Filter, m: &Matcher) -> Arc<AreaTab
     memo(&s.base.areas, || area_table(s, m))
 }
 
+/// The H3 table at `res` and the area table of the records matching `filter`: one scan for
+/// a filter ([`h3_and_area_tables`]), the snapshot's memo without one.
+pub fn h3_and_area_tables_for(
+    s: &Snapshot,
+    filter: &Filter,
+    m: &Matcher,
+    res: u8,
+) -> (Arc<H3Table>, Arc<AreaTable>) {
+    if filter.is_empty() {
+        return rayon::join(
+            || h3_table_for(s, filter, m, res),
+            || area_table_for(s, filter, m),
+        );
+    }
+    let (table, areas) = h3_and_area_tables(s, m, res);
+    (Arc::new(table), Arc::new(areas))
+}
+
 /// The memoised value, computing it when missing. Never waits for another thread: callers
 /// run on rayon's workers, and a worker blocked in `OnceLock::get_or_init` while the
 /// initialising thread needs the pool (or steals a task that asks for the same cell) is a
@@ -107,6 +128,8 @@ pub struct H3Table {
     pub levels: Vec<Level>,
     /// Remittance stats of the cells of the requested resolution.
     pub remit: Vec<RemitStats>,
+    /// Remittance stats of every matching record (with or without a cell).
+    pub national_remit: RemitStats,
 }
 
 impl H3Table {
@@ -121,25 +144,45 @@ impl H3Table {
 
 /// Groups the records matching `m` into H3 cells at `res` and every coarser level.
 pub fn h3_table(s: &Snapshot, m: &Matcher, res: u8) -> H3Table {
+    h3_scan(s, m, res, false).0
+}
+
+/// [`h3_table`] and [`area_table`] of the same records from one scan: within a cell, the
+/// records of one county (or of a state without county) are tallied together and the
+/// sub-total is added to both the cell and the area, so each record is tallied once.
+pub fn h3_and_area_tables(s: &Snapshot, m: &Matcher, res: u8) -> (H3Table, AreaTable) {
+    let (table, areas) = h3_scan(s, m, res, true);
+    (table, areas.expect("asked for areas"))
+}
+
+fn h3_scan(s: &Snapshot, m: &Matcher, res: u8, with_areas: bool) -> (H3Table, Option<AreaTable>) {
     assert!(
         (MIN_RES..=MAX_RES).contains(&res),
         "resolution {res} out of range"
     );
     // Split the scan at cell boundaries so each chunk owns whole cells.
     let chunks = chunk_bounds(s, res, rayon::current_num_threads().max(1) * 4);
-    let parts: Vec<(Level, Vec<RemitStats>)> = chunks
+    let parts: Vec<CellScan> = chunks
         .par_windows(2)
-        .map(|w| scan_cells(s, m, res, w[0], w[1]))
+        .map(|w| scan_cells(s, m, res, w[0], w[1], with_areas))
         .collect();
     let mut finest = Level {
         res,
         ..Level::default()
     };
     let mut remit = Vec::new();
-    for (level, stats) in parts {
-        finest.ids.extend(level.ids);
-        finest.tallies.extend(level.tallies);
-        remit.extend(stats);
+    let mut amounts = Vec::new();
+    let mut areas: Option<AreaPart> = None;
+    for part in parts {
+        finest.ids.extend(part.level.ids);
+        finest.tallies.extend(part.level.tallies);
+        remit.extend(part.stats);
+        amounts.extend(part.amounts);
+        match (&mut areas, part.areas) {
+            (Some(all), Some(p)) => all.merge(p),
+            (None, p) => areas = p,
+            (Some(_), None) => {}
+        }
     }
     let mut levels = vec![finest];
     for r in (MIN_RES..res).rev() {
@@ -151,11 +194,19 @@ pub fn h3_table(s: &Snapshot, m: &Matcher, res: u8) -> H3Table {
     for t in &levels[0].tallies {
         national.add(t);
     }
-    H3Table {
+    let table = H3Table {
         national,
         levels,
         remit,
-    }
+        national_remit: RemitStats::from_amounts(&mut amounts),
+    };
+    let areas = with_areas.then(|| {
+        let geo = Geodata::get();
+        areas
+            .unwrap_or_else(|| AreaPart::new(geo.states.len(), geo.counties.len()))
+            .finish(table.national_remit)
+    });
+    (table, areas)
 }
 
 fn chunk_bounds(s: &Snapshot, res: u8, n: usize) -> Vec<usize> {
@@ -174,49 +225,94 @@ fn chunk_bounds(s: &Snapshot, res: u8, n: usize) -> Vec<usize> {
     bounds
 }
 
+/// One chunk's cells (and, when asked, areas) with the remittance amounts seen.
+struct CellScan {
+    level: Level,
+    stats: Vec<RemitStats>,
+    areas: Option<AreaPart>,
+    amounts: Vec<i64>,
+}
+
 fn scan_cells(
     s: &Snapshot,
     m: &Matcher,
     res: u8,
     from: usize,
     to: usize,
-) -> (Level, Vec<RemitStats>) {
+    with_areas: bool,
+) -> CellScan {
     let mut level = Level {
         res,
         ..Level::default()
     };
+    let mut areas = with_areas.then(|| {
+        let geo = Geodata::get();
+        AreaPart::new(geo.states.len(), geo.counties.len())
+    });
     let mut stats = Vec::new();
     let mut amounts: Vec<i64> = Vec::new();
+    let mut cell_amounts: Vec<i64> = Vec::new();
     let mut current: Option<(u64, Tally)> = None;
+    // The records of the current cell in the current area, not yet added to either.
+    let mut sub = Tally::default();
+    let mut sub_area = NO_AREA;
+    let flush = |sub: &mut Tally, area: usize, cell: &mut Tally, areas: &mut Option<AreaPart>| {
+        if sub.d[N] == 0 {
+            return;
+        }
+        cell.add(sub);
+        if let Some(a) = areas.as_mut().and_then(|a| a.tally(area)) {
+            a.add(sub);
+        }
+        *sub = Tally::default();
+    };
     for i in from..to {
         if !m.matches(s, i) {
             continue;
         }
         let cell = parent(s.cell[i], res);
-        match &mut current {
-            Some((id, tally)) if *id == cell => tally.add_record(s, i),
-            _ => {
-                if let Some((id, tally)) = current.take() {
-                    level.ids.push(id);
-                    level.tallies.push(tally);
-                    stats.push(RemitStats::from_amounts(&mut amounts));
-                    amounts.clear();
-                }
-                let mut tally = Tally::default();
-                tally.add_record(s, i);
-                current = Some((cell, tally));
+        let area = match &areas {
+            Some(a) => a.area_of(s, i),
+            None => NO_AREA,
+        };
+        let same_cell = matches!(&current, Some((id, _)) if *id == cell);
+        if !same_cell || area != sub_area {
+            if let Some((_, tally)) = &mut current {
+                flush(&mut sub, sub_area, tally, &mut areas);
+            }
+            sub_area = area;
+        }
+        if !same_cell {
+            if let Some((id, tally)) = current.take() {
+                level.ids.push(id);
+                level.tallies.push(tally);
+                stats.push(RemitStats::from_amounts(&mut cell_amounts));
+                cell_amounts.clear();
+            }
+            current = Some((cell, Tally::default()));
+        }
+        sub.add_record(s, i);
+        if s.remits[i] == 1 && s.remit_cents[i] >= 0 {
+            let a = s.remit_cents[i];
+            cell_amounts.push(a);
+            amounts.push(a);
+            if let Some(v) = areas.as_mut().and_then(|p| p.amounts(area)) {
+                v.push(a);
             }
         }
-        if s.remits[i] == 1 && s.remit_cents[i] >= 0 {
-            amounts.push(s.remit_cents[i]);
-        }
     }
-    if let Some((id, tally)) = current {
+    if let Some((id, mut tally)) = current {
+        flush(&mut sub, sub_area, &mut tally, &mut areas);
         level.ids.push(id);
         level.tallies.push(tally);
-        stats.push(RemitStats::from_amounts(&mut amounts));
+        stats.push(RemitStats::from_amounts(&mut cell_amounts));
     }
-    (level, stats)
+    CellScan {
+        level,
+        stats,
+        areas,
+        amounts,
+    }
 }
 
 fn coarsen(finer: &Level, res: u8) -> Level {
@@ -244,6 +340,8 @@ pub struct AreaTable {
     pub counties: Vec<Tally>,
     pub state_remit: Vec<RemitStats>,
     pub county_remit: Vec<RemitStats>,
+    /// Remittance stats of every matching record (with or without a state).
+    pub national_remit: RemitStats,
 }
 
 /// Groups the records matching `m` by state and county. Each record is tallied once, into
@@ -252,59 +350,34 @@ pub struct AreaTable {
 pub fn area_table(s: &Snapshot, m: &Matcher) -> AreaTable {
     let geo = Geodata::get();
     let (ns, nc) = (geo.states.len(), geo.counties.len());
-    let county_state = county_states();
     let chunk = s
         .len()
         .div_ceil(rayon::current_num_threads().max(1) * 4)
         .max(1);
-    let parts: Vec<AreaPart> = (0..s.len())
+    let parts: Vec<(AreaPart, Vec<i64>)> = (0..s.len())
         .into_par_iter()
         .step_by(chunk)
         .map(|from| {
             let mut part = AreaPart::new(ns, nc);
+            let mut amounts = Vec::new();
             for i in from..(from + chunk).min(s.len()) {
                 if m.matches(s, i) {
                     part.add(s, i);
+                    if s.remits[i] == 1 && s.remit_cents[i] >= 0 {
+                        amounts.push(s.remit_cents[i]);
+                    }
                 }
             }
-            part
+            (part, amounts)
         })
         .collect();
     let mut all = AreaPart::new(ns, nc);
-    for part in parts {
+    let mut amounts = Vec::new();
+    for (part, part_amounts) in parts {
         all.merge(part);
+        amounts.extend(part_amounts);
     }
-    let AreaPart {
-        mut states,
-        counties,
-        mut state_amounts,
-        mut county_amounts,
-    } = all;
-    for (c, t) in counties.iter().enumerate() {
-        if let Some(&st) = county_state.get(c).filter(|&&st| st < ns) {
-            states[st].add(t);
-            let amounts = std::mem::take(&mut county_amounts[c]);
-            state_amounts[st].extend_from_slice(&amounts);
-            county_amounts[c] = amounts;
-        }
-    }
-    let mut national = Tally::default();
-    for t in &states {
-        national.add(t);
-    }
-    AreaTable {
-        national,
-        states,
-        counties,
-        state_remit: state_amounts
-            .par_iter_mut()
-            .map(|a| RemitStats::from_amounts(a))
-            .collect(),
-        county_remit: county_amounts
-            .par_iter_mut()
-            .map(|a| RemitStats::from_amounts(a))
-            .collect(),
-    }
+    all.finish(RemitStats::from_amounts(&mut amounts))
 }
 
 /// The index into `Geodata::states` of every county's state (`usize::MAX` if none).
@@ -343,24 +416,87 @@ impl AreaPart {
         }
     }
 
+    /// Where record `i` is tallied: its county (`0..nc`), else its state's remainder
+    /// (`nc + state`), else nowhere ([`NO_AREA`]).
     #[inline]
-    fn add(&mut self, s: &Snapshot, i: usize) {
-        let amount = (s.remits[i] == 1 && s.remit_cents[i] >= 0).then_some(s.remit_cents[i]);
+    fn area_of(&self, s: &Snapshot, i: usize) -> usize {
         let co = s.county[i];
         let st = s.state[i] as usize;
-        let (tally, amounts) = if co != NO_COUNTY {
-            (
-                &mut self.counties[co as usize],
-                &mut self.county_amounts[co as usize],
-            )
+        if co != NO_COUNTY {
+            co as usize
         } else if st < self.states.len() {
-            (&mut self.states[st], &mut self.state_amounts[st])
+            self.counties.len() + st
         } else {
-            return;
-        };
-        tally.add_record(s, i);
-        if let Some(a) = amount {
-            amounts.push(a);
+            NO_AREA
+        }
+    }
+
+    #[inline]
+    fn tally(&mut self, area: usize) -> Option<&mut Tally> {
+        let nc = self.counties.len();
+        match area.checked_sub(nc) {
+            None => self.counties.get_mut(area),
+            Some(st) => self.states.get_mut(st),
+        }
+    }
+
+    #[inline]
+    fn amounts(&mut self, area: usize) -> Option<&mut Vec<i64>> {
+        let nc = self.counties.len();
+        match area.checked_sub(nc) {
+            None => self.county_amounts.get_mut(area),
+            Some(st) => self.state_amounts.get_mut(st),
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, s: &Snapshot, i: usize) {
+        let area = self.area_of(s, i);
+        if let Some(t) = self.tally(area) {
+            t.add_record(s, i);
+        }
+        if s.remits[i] == 1 && s.remit_cents[i] >= 0 {
+            if let Some(v) = self.amounts(area) {
+                v.push(s.remit_cents[i]);
+            }
+        }
+    }
+
+    /// States completed from their counties, the national tally, the remittance stats.
+    fn finish(self, national_remit: RemitStats) -> AreaTable {
+        let ns = self.states.len();
+        let county_state = county_states();
+        let AreaPart {
+            mut states,
+            counties,
+            mut state_amounts,
+            mut county_amounts,
+        } = self;
+        for (c, t) in counties.iter().enumerate() {
+            if let Some(&st) = county_state.get(c).filter(|&&st| st < ns) {
+                states[st].add(t);
+                let amounts = std::mem::take(&mut county_amounts[c]);
+                state_amounts[st].extend_from_slice(&amounts);
+                county_amounts[c] = amounts;
+            }
+        }
+        let mut national = Tally::default();
+        for t in &states {
+            national.add(t);
+        }
+        AreaTable {
+            national,
+            states,
+            counties,
+            state_remit: state_amounts
+                .par_iter_mut()
+                .map(|a| RemitStats::from_amounts(a))
+                .collect(),
+            county_remit: county_amounts
+                .par_iter_mut()
+                .map(|a| RemitStats::from_amounts(a))
+                .collect(),
+            national_remit,
         }
     }
 

@@ -21,7 +21,9 @@ pub use snapshot::Snapshot;
 
 use crate::error::Error;
 use crate::store::{Store, StoreError};
-use group::{area_table_for, h3_table_for, AreaTable, H3Table, RemitStats, MAX_RES, MIN_RES};
+use group::{
+    area_table_for, h3_and_area_tables_for, h3_table_for, AreaTable, H3Table, MAX_RES, MIN_RES,
+};
 use rayon::prelude::*;
 
 /// Layers kept in memory per data version (each is a few MB at most).
@@ -134,21 +136,15 @@ pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<L
             Ok((without, m))
         })
         .collect::<Result<_, Error>>()?;
-    let national_remit = national_remit_stats(snap, &m);
     match unit {
         Unit::H3(res) => {
-            let (table, (relaxed_tables, areas)) = rayon::join(
-                || h3_table_for(snap, filter, &m, res),
+            let ((table, areas), relaxed_tables) = rayon::join(
+                || h3_and_area_tables_for(snap, filter, &m, res),
                 || {
-                    rayon::join(
-                        || {
-                            relaxed
-                                .par_iter()
-                                .map(|(f, r)| h3_table_for(snap, f, r, res))
-                                .collect::<Vec<_>>()
-                        },
-                        || area_table_for(snap, filter, &m),
-                    )
+                    relaxed
+                        .par_iter()
+                        .map(|(f, r)| h3_table_for(snap, f, r, res))
+                        .collect::<Vec<_>>()
                 },
             );
             let relaxed_refs: Vec<&H3Table> = relaxed_tables.iter().map(|t| &**t).collect();
@@ -164,7 +160,7 @@ pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<L
                 remit: table.remit.clone(),
                 national: table.national.clone(),
                 national_mask: vis.national,
-                national_remit,
+                national_remit: table.national_remit,
             })
         }
         Unit::State | Unit::County => {
@@ -198,19 +194,10 @@ pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<L
                 remit: keep.iter().map(|&i| remit[i]).collect(),
                 national: table.national.clone(),
                 national_mask: vis.national,
-                national_remit,
+                national_remit: table.national_remit,
             })
         }
     }
-}
-
-fn national_remit_stats(snap: &Snapshot, m: &filter::Matcher) -> RemitStats {
-    let mut amounts: Vec<i64> = (0..snap.len())
-        .into_par_iter()
-        .filter(|&i| snap.remits[i] == 1 && snap.remit_cents[i] >= 0 && m.matches(snap, i))
-        .map(|i| snap.remit_cents[i])
-        .collect();
-    RemitStats::from_amounts(&mut amounts)
 }
 
 #[cfg(test)]

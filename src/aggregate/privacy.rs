@@ -99,19 +99,60 @@ fn hierarchy_rule(
     masks: &mut [DimMask],
     k: u32,
 ) -> bool {
-    let children = 0..tallies.len();
     let mut changed = false;
-    for d in 0..NDIM {
-        if !visible(parent_mask, d) {
-            for m in masks.iter_mut() {
-                if visible(*m, d) {
-                    hide(m, d);
-                    changed = true;
+    let hidden_in_parent = ALL_DIMS & !parent_mask;
+    for m in masks.iter_mut() {
+        if *m & hidden_in_parent != 0 {
+            *m &= !hidden_in_parent;
+            changed = true;
+        }
+    }
+    changed | residual_rules(parent, parent_mask, 0..tallies.len(), tallies, masks, k)
+}
+
+/// Sums of the visible values of `members`, per dimension: one dense pass (vectorised)
+/// instead of one pass per dimension.
+fn visible_sums(
+    members: impl Iterator<Item = usize>,
+    tallies: &[Tally],
+    masks: &[DimMask],
+) -> [u32; NDIM] {
+    let mut sums = [0u32; NDIM];
+    for i in members {
+        let (m, d) = (masks[i], &tallies[i].d);
+        if m == ALL_DIMS {
+            // Most units: everything visible, a plain vector add.
+            for (sum, v) in sums.iter_mut().zip(d) {
+                *sum += v;
+            }
+        } else if m != 0 {
+            for (dim, sum) in sums.iter_mut().enumerate() {
+                if visible(m, dim) {
+                    *sum += d[dim];
                 }
             }
-            continue;
         }
-        changed |= residual_rule(parent.d[d], d, children.clone(), tallies, masks, k);
+    }
+    sums
+}
+
+/// [`residual_rule`] for every dimension visible in `total_mask` whose total is at least k,
+/// run only where the hidden part is actually small.
+fn residual_rules(
+    total: &Tally,
+    total_mask: DimMask,
+    members: impl Iterator<Item = usize> + Clone,
+    tallies: &[Tally],
+    masks: &mut [DimMask],
+    k: u32,
+) -> bool {
+    let sums = visible_sums(members.clone(), tallies, masks);
+    let mut changed = false;
+    for (d, &shown) in sums.iter().enumerate() {
+        let hidden = total.d[d].saturating_sub(shown);
+        if visible(total_mask, d) && hidden > 0 && hidden < k {
+            changed |= residual_rule(total.d[d], d, members.clone(), tallies, masks, k);
+        }
     }
     changed
 }
@@ -226,19 +267,33 @@ pub fn suppress_h3(
                 by_state[t.state as usize].push(i);
             }
         }
+        // Each unit's mask when its own rules last left it settled: a unit whose mask has
+        // not changed since is skipped (its rules would hide nothing more).
+        let mut settled: Vec<DimMask> = vec![!0; masks.len()];
         loop {
             // Rules 2, 3 and 6 look at one unit each, and rule 4 at one parent's children
             // (disjoint runs): both run in parallel and decide exactly as one after another.
             let mut changed = masks
                 .par_iter_mut()
+                .zip(settled.par_iter_mut())
                 .enumerate()
-                .map(|(i, mask)| {
+                .map(|(i, (mask, settled))| {
+                    if *mask == *settled {
+                        return false;
+                    }
                     let t = &tallies[i];
-                    let rel = relaxed
-                        .iter()
-                        .zip(&aligned)
-                        .filter_map(|(r, a)| a[i].map(|j| &r.levels[li].tallies[j]));
-                    unit_rules(t, mask, k) | filter_rule(t, mask, rel, k)
+                    let rel = || {
+                        relaxed
+                            .iter()
+                            .zip(&aligned)
+                            .filter_map(move |(r, a)| a[i].map(|j| &r.levels[li].tallies[j]))
+                    };
+                    let mut changed = false;
+                    while unit_rules(t, mask, k) | filter_rule(t, mask, rel(), k) {
+                        changed = true;
+                    }
+                    *settled = *mask;
+                    changed
                 })
                 .reduce(|| false, |a, b| a | b);
             let mut jobs = Vec::with_capacity(groups.len());
@@ -262,18 +317,18 @@ pub fn suppress_h3(
                 .map(|(pt, pm, children, m)| hierarchy_rule(pt, pm, &tallies[children], m, k))
                 .reduce(|| false, |a, b| a | b);
             for (state, members) in areas.states.iter().zip(&by_state) {
-                for d in 0..NDIM {
-                    if state.d[d] >= k {
-                        changed |= residual_rule(
-                            state.d[d],
-                            d,
-                            members.iter().copied(),
-                            tallies,
-                            &mut masks,
-                            k,
-                        );
-                    }
-                }
+                // Every dimension the state could publish (≥ k), visible or not.
+                let publishable = (0..NDIM)
+                    .filter(|&d| state.d[d] >= k)
+                    .fold(0, |m: DimMask, d| m | (1u128 << d));
+                changed |= residual_rules(
+                    state,
+                    publishable,
+                    members.iter().copied(),
+                    tallies,
+                    &mut masks,
+                    k,
+                );
             }
             if !changed {
                 break;
@@ -341,25 +396,21 @@ pub fn suppress_areas(
         k,
         |masks, changed| {
             for (s, members) in by_state.iter().enumerate() {
-                for d in 0..NDIM {
-                    if !visible(states[s], d) {
-                        for &c in members {
-                            if visible(masks[c], d) {
-                                hide(&mut masks[c], d);
-                                *changed = true;
-                            }
-                        }
-                    } else {
-                        *changed |= residual_rule(
-                            table.states[s].d[d],
-                            d,
-                            members.iter().copied(),
-                            &table.counties,
-                            masks,
-                            k,
-                        );
+                let hidden_in_state = ALL_DIMS & !states[s];
+                for &c in members {
+                    if masks[c] & hidden_in_state != 0 {
+                        masks[c] &= !hidden_in_state;
+                        *changed = true;
                     }
                 }
+                *changed |= residual_rules(
+                    &table.states[s],
+                    states[s],
+                    members.iter().copied(),
+                    &table.counties,
+                    masks,
+                    k,
+                );
             }
         },
     );
@@ -377,13 +428,27 @@ fn decide(
     mut parent_rules: impl FnMut(&mut [DimMask], &mut bool),
 ) -> Vec<DimMask> {
     let mut masks: Vec<DimMask> = tallies.iter().map(|t| primary(t, k)).collect();
+    // As in `suppress_h3`: units whose mask did not change since their rules settled it
+    // are skipped.
+    let mut settled: Vec<DimMask> = vec![!0; masks.len()];
     loop {
         let mut changed = masks
             .par_iter_mut()
+            .zip(settled.par_iter_mut())
             .enumerate()
-            .map(|(i, mask)| {
+            .map(|(i, (mask, settled))| {
+                if *mask == *settled {
+                    return false;
+                }
                 let t = &tallies[i];
-                unit_rules(t, mask, k) | filter_rule(t, mask, relaxed.iter().map(|r| &r[i]), k)
+                let mut changed = false;
+                while unit_rules(t, mask, k)
+                    | filter_rule(t, mask, relaxed.iter().map(|r| &r[i]), k)
+                {
+                    changed = true;
+                }
+                *settled = *mask;
+                changed
             })
             .reduce(|| false, |a, b| a | b);
         parent_rules(&mut masks, &mut changed);

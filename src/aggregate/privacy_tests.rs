@@ -364,3 +364,35 @@ fn remittance_totals_are_never_dominated_by_one_or_two_senders() {
     }
     assert!(checked > 0);
 }
+
+/// The fused scan (cells and areas tallied once per record) gives exactly the tables of the
+/// two separate scans, national remittance stats included.
+#[test]
+fn one_scan_gives_the_hexagon_and_area_tables_of_two() {
+    use super::group::{area_table, h3_and_area_tables, h3_table};
+    for seed in 0..12u64 {
+        let records = random_records(seed, 300 + seed as usize * 40);
+        let snap = Snapshot::build(records, 1);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        for _ in 0..3 {
+            let filter = random_filter(&mut rng);
+            let m = filter.compile(&snap).unwrap();
+            for res in [2u8, 6, 9] {
+                let (fused, areas) = h3_and_area_tables(&snap, &m, res);
+                let (alone, areas_alone) = (h3_table(&snap, &m, res), area_table(&snap, &m));
+                for (a, b) in fused.levels.iter().zip(&alone.levels) {
+                    assert_eq!(a.ids, b.ids, "seed {seed} res {res}");
+                    assert_eq!(a.tallies, b.tallies, "seed {seed} res {res}");
+                }
+                assert_eq!(fused.remit, alone.remit);
+                assert_eq!(fused.national_remit, alone.national_remit);
+                assert_eq!(areas.states, areas_alone.states, "seed {seed}");
+                assert_eq!(areas.counties, areas_alone.counties, "seed {seed}");
+                assert_eq!(areas.state_remit, areas_alone.state_remit);
+                assert_eq!(areas.county_remit, areas_alone.county_remit);
+                assert_eq!(areas.national, areas_alone.national);
+                assert_eq!(areas.national_remit, alone.national_remit);
+            }
+        }
+    }
+}
