@@ -1,11 +1,14 @@
-//! The outermost service: answers tile-cache hits before routing and middleware.
+//! The outermost service: answers tile-cache hits, and vector tiles cut from an already
+//! prepared source, before routing and middleware.
 //!
 //! A map view asks for dozens of tiles at once, and a warm tile is a memory copy: the
 //! router, the guard's span and timer, and the other layers cost more than the answer. A
 //! request takes the fast path only when none of them could change the outcome:
 //!
-//! - `GET /tiles/…` of a tile already in the cache (tiles are public and "light": no rate
-//!   limit; the concurrency bound and timeout are for work, and a hit does none);
+//! - `GET /tiles/…` of a tile already in the cache, or an `.mvt` of an aggregate layer whose
+//!   source is ready (tiles are public and "light": no rate limit; the concurrency bound and
+//!   timeout are for long work, and cutting one vector tile from a prepared source is at
+//!   most about a millisecond — building a source, PNGs and the basemap take the full path);
 //! - no `Authorization` header (a token, even on a public route, must be checked: a bad one
 //!   is a 401), no `Origin` (CORS decisions stay with the CORS layer), no body;
 //! - no `q=0` in `Accept-Encoding` (the compression layer answers 406 when nothing is
@@ -14,7 +17,7 @@
 //! The answer carries exactly the headers the full path adds: the guard's request id and
 //! security headers, and the CORS layer's headers for a request without `Origin` (taken from
 //! the real layer at start-up, so the two cannot drift). `tests/api/tiles.rs` compares a
-//! miss and a hit header by header.
+//! miss and a hit header by header, with the cache on and off.
 
 use std::convert::Infallible;
 use std::future::{ready, Ready};
