@@ -261,7 +261,7 @@ fn scan_cells(
             return;
         }
         cell.add(sub);
-        if let Some(a) = areas.as_mut().and_then(|a| a.tally(area)) {
+        if let Some((a, _)) = areas.as_mut().and_then(|a| a.slot(area)) {
             a.add(sub);
         }
         *sub = Tally::default();
@@ -292,11 +292,10 @@ fn scan_cells(
             current = Some((cell, Tally::default()));
         }
         sub.add_record(s, i);
-        if s.remits[i] == 1 && s.remit_cents[i] >= 0 {
-            let a = s.remit_cents[i];
+        if let Some(a) = s.remit_amount(i) {
             cell_amounts.push(a);
             amounts.push(a);
-            if let Some(v) = areas.as_mut().and_then(|p| p.amounts(area)) {
+            if let Some((_, v)) = areas.as_mut().and_then(|p| p.slot(area)) {
                 v.push(a);
             }
         }
@@ -363,9 +362,7 @@ pub fn area_table(s: &Snapshot, m: &Matcher) -> AreaTable {
             for i in from..(from + chunk).min(s.len()) {
                 if m.matches(s, i) {
                     part.add(s, i);
-                    if s.remits[i] == 1 && s.remit_cents[i] >= 0 {
-                        amounts.push(s.remit_cents[i]);
-                    }
+                    amounts.extend(s.remit_amount(i));
                 }
             }
             (part, amounts)
@@ -431,34 +428,25 @@ impl AreaPart {
         }
     }
 
+    /// The tally and the amounts of an area index from [`AreaPart::area_of`].
     #[inline]
-    fn tally(&mut self, area: usize) -> Option<&mut Tally> {
+    fn slot(&mut self, area: usize) -> Option<(&mut Tally, &mut Vec<i64>)> {
         let nc = self.counties.len();
         match area.checked_sub(nc) {
-            None => self.counties.get_mut(area),
-            Some(st) => self.states.get_mut(st),
-        }
-    }
-
-    #[inline]
-    fn amounts(&mut self, area: usize) -> Option<&mut Vec<i64>> {
-        let nc = self.counties.len();
-        match area.checked_sub(nc) {
-            None => self.county_amounts.get_mut(area),
-            Some(st) => self.state_amounts.get_mut(st),
+            None => Some((
+                self.counties.get_mut(area)?,
+                self.county_amounts.get_mut(area)?,
+            )),
+            Some(st) => Some((self.states.get_mut(st)?, self.state_amounts.get_mut(st)?)),
         }
     }
 
     #[inline]
     fn add(&mut self, s: &Snapshot, i: usize) {
-        let area = self.area_of(s, i);
-        if let Some(t) = self.tally(area) {
+        let amount = s.remit_amount(i);
+        if let Some((t, amounts)) = self.slot(self.area_of(s, i)) {
             t.add_record(s, i);
-        }
-        if s.remits[i] == 1 && s.remit_cents[i] >= 0 {
-            if let Some(v) = self.amounts(area) {
-                v.push(s.remit_cents[i]);
-            }
+            amounts.extend(amount);
         }
     }
 

@@ -99,15 +99,48 @@ fn hierarchy_rule(
     masks: &mut [DimMask],
     k: u32,
 ) -> bool {
+    parent_rules(parent, parent_mask, 0..tallies.len(), tallies, masks, k)
+}
+
+/// Rule 4 for a parent and its `members` (indexes into `tallies`/`masks`): what the parent
+/// hides, they hide; the hidden rest of each visible dimension is 0 or ≥ k.
+fn parent_rules(
+    parent: &Tally,
+    parent_mask: DimMask,
+    members: impl Iterator<Item = usize> + Clone,
+    tallies: &[Tally],
+    masks: &mut [DimMask],
+    k: u32,
+) -> bool {
     let mut changed = false;
     let hidden_in_parent = ALL_DIMS & !parent_mask;
-    for m in masks.iter_mut() {
-        if *m & hidden_in_parent != 0 {
-            *m &= !hidden_in_parent;
+    for i in members.clone() {
+        if masks[i] & hidden_in_parent != 0 {
+            masks[i] &= !hidden_in_parent;
             changed = true;
         }
     }
-    changed | residual_rules(parent, parent_mask, 0..tallies.len(), tallies, masks, k)
+    changed | residual_rules(parent, parent_mask, members, tallies, masks, k)
+}
+
+/// Rules 2, 3 and 6 on one unit until they hide nothing more. Skipped when the mask has not
+/// changed since they last left it (`settled`): they would hide nothing.
+fn settle_unit<'a, R: Iterator<Item = &'a Tally>>(
+    t: &Tally,
+    mask: &mut DimMask,
+    settled: &mut DimMask,
+    relaxed: impl Fn() -> R,
+    k: u32,
+) -> bool {
+    if *mask == *settled {
+        return false;
+    }
+    let mut changed = false;
+    while unit_rules(t, mask, k) | filter_rule(t, mask, relaxed(), k) {
+        changed = true;
+    }
+    *settled = *mask;
+    changed
 }
 
 /// Sums of the visible values of `members`, per dimension: one dense pass (vectorised)
@@ -278,22 +311,13 @@ pub fn suppress_h3(
                 .zip(settled.par_iter_mut())
                 .enumerate()
                 .map(|(i, (mask, settled))| {
-                    if *mask == *settled {
-                        return false;
-                    }
-                    let t = &tallies[i];
-                    let rel = || {
+                    let relaxed = || {
                         relaxed
                             .iter()
                             .zip(&aligned)
                             .filter_map(move |(r, a)| a[i].map(|j| &r.levels[li].tallies[j]))
                     };
-                    let mut changed = false;
-                    while unit_rules(t, mask, k) | filter_rule(t, mask, rel(), k) {
-                        changed = true;
-                    }
-                    *settled = *mask;
-                    changed
+                    settle_unit(&tallies[i], mask, settled, relaxed, k)
                 })
                 .reduce(|| false, |a, b| a | b);
             let mut jobs = Vec::with_capacity(groups.len());
@@ -396,14 +420,7 @@ pub fn suppress_areas(
         k,
         |masks, changed| {
             for (s, members) in by_state.iter().enumerate() {
-                let hidden_in_state = ALL_DIMS & !states[s];
-                for &c in members {
-                    if masks[c] & hidden_in_state != 0 {
-                        masks[c] &= !hidden_in_state;
-                        *changed = true;
-                    }
-                }
-                *changed |= residual_rules(
+                *changed |= parent_rules(
                     &table.states[s],
                     states[s],
                     members.iter().copied(),
@@ -425,7 +442,7 @@ fn decide(
     tallies: &[Tally],
     relaxed: &[&[Tally]],
     k: u32,
-    mut parent_rules: impl FnMut(&mut [DimMask], &mut bool),
+    mut parent_pass: impl FnMut(&mut [DimMask], &mut bool),
 ) -> Vec<DimMask> {
     let mut masks: Vec<DimMask> = tallies.iter().map(|t| primary(t, k)).collect();
     // As in `suppress_h3`: units whose mask did not change since their rules settled it
@@ -437,21 +454,16 @@ fn decide(
             .zip(settled.par_iter_mut())
             .enumerate()
             .map(|(i, (mask, settled))| {
-                if *mask == *settled {
-                    return false;
-                }
-                let t = &tallies[i];
-                let mut changed = false;
-                while unit_rules(t, mask, k)
-                    | filter_rule(t, mask, relaxed.iter().map(|r| &r[i]), k)
-                {
-                    changed = true;
-                }
-                *settled = *mask;
-                changed
+                settle_unit(
+                    &tallies[i],
+                    mask,
+                    settled,
+                    || relaxed.iter().map(move |r| &r[i]),
+                    k,
+                )
             })
             .reduce(|| false, |a, b| a | b);
-        parent_rules(&mut masks, &mut changed);
+        parent_pass(&mut masks, &mut changed);
         if !changed {
             return masks;
         }

@@ -59,6 +59,12 @@ impl Snapshot {
         self.cell.len()
     }
 
+    /// The annual remittance amount of record `i` in cents, when it remits and gave one.
+    #[inline]
+    pub fn remit_amount(&self, i: usize) -> Option<i64> {
+        (self.remits[i] == 1 && self.remit_cents[i] >= 0).then_some(self.remit_cents[i])
+    }
+
     pub fn is_empty(&self) -> bool {
         self.cell.is_empty()
     }

@@ -282,9 +282,7 @@ pub async fn aggregate_source(
     unit: Unit,
     req: &LayerRequest,
 ) -> Result<Arc<Source>, Error> {
-    let version = state.engine.snapshot().data_version;
-    state.tiles.observe_version(version);
-    let slot = state.tiles.source_slot(&source_key(unit, req), version);
+    let slot = aggregate_slot(state, unit, req);
     let (engine, req) = (state.engine.clone(), req.clone());
     slot.get_or_try_init(|| async move {
         let started = std::time::Instant::now();
@@ -313,13 +311,14 @@ pub fn ready_aggregate_source(
     unit: Unit,
     req: &LayerRequest,
 ) -> Option<Arc<Source>> {
+    aggregate_slot(state, unit, req).get().cloned()
+}
+
+/// The slot of an aggregate layer's source at the current data version.
+fn aggregate_slot(state: &AppState, unit: Unit, req: &LayerRequest) -> cache::SourceSlot {
     let version = state.engine.snapshot().data_version;
     state.tiles.observe_version(version);
-    state
-        .tiles
-        .source_slot(&source_key(unit, req), version)
-        .get()
-        .cloned()
+    state.tiles.source_slot(&source_key(unit, req), version)
 }
 
 /// The current place set and its content version.
