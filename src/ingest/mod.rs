@@ -22,9 +22,9 @@ pub mod validate;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::process::ExitCode;
-use std::sync::Mutex;
+use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -35,7 +35,7 @@ use time::Date;
 use crate::codes::Codebook;
 use crate::config::{ImportArgs, OnError};
 use crate::record::Record;
-use crate::store::{BatchOutcome, NewBatch, Store, StoreError};
+use crate::store::{BatchFeed, BatchOutcome, NewBatch, Store, StoreError};
 
 pub use export::write_kobo_csv;
 
@@ -126,6 +126,8 @@ pub struct Validated {
 }
 
 /// Parses, validates, geocodes and (unless a dry run or rejected) writes one file's rows.
+/// The store writes each chunk of rows, in file order, while later chunks are validated; a
+/// file refused under the `reject` policy, or unreadable midway, is rolled back whole.
 pub fn import_bytes(
     store: &dyn Store,
     name: &str,
@@ -134,46 +136,25 @@ pub fn import_bytes(
 ) -> Result<ImportReport, IngestError> {
     let bar = progress_bar(options.progress);
     let started = Instant::now();
-    let Validated {
-        records,
-        mut report,
-    } = validate_with(name, bytes, options, today(), &bar)?;
-    let validated = started.elapsed();
+    let (report, outcome) = run_pipeline(name, bytes, options, today(), &bar, |feed| {
+        if options.dry_run {
+            while feed.next_records().is_some() {}
+            feed.finish();
+            return Ok(None);
+        }
+        tracing::debug!(source = name, "writing as the rows are validated");
+        store.write_batch(feed)
+    })?;
+    bar.finish_and_clear();
     tracing::debug!(
         source = name,
         rows = report.rows_total,
-        seconds = validated.as_secs_f64(),
-        rows_per_second = report.rows_total as f64 / validated.as_secs_f64(),
-        "read, validated and geocoded"
-    );
-    if options.dry_run || report.rejected() {
-        bar.finish_and_clear();
-        return Ok(report);
-    }
-    bar.set_style(bar_style("writing  "));
-    bar.set_length(records.len() as u64);
-    bar.set_position(0);
-    let batch = NewBatch {
-        source_name: name.to_string(),
-        sha256: report.sha256.clone(),
-        rows_total: report.rows_total,
-        rows_rejected: report.rows_rejected,
-        rows_refused: report.rows_refused,
-    };
-    let writing = Instant::now();
-    let outcome = store.import_batch(&batch, &records, &|n| bar.set_position(n));
-    bar.finish_and_clear();
-    let written = writing.elapsed();
-    tracing::debug!(
-        source = name,
-        records = records.len(),
-        seconds = written.as_secs_f64(),
-        total_seconds = started.elapsed().as_secs_f64(),
+        seconds = started.elapsed().as_secs_f64(),
         rows_per_second = report.rows_total as f64 / started.elapsed().as_secs_f64(),
-        "written"
+        written = outcome.is_some(),
+        "imported"
     );
-    report.outcome = Some(outcome?);
-    Ok(report)
+    Ok(ImportReport { outcome, ..report })
 }
 
 /// Parses, validates and geocodes a file without writing anything.
@@ -183,6 +164,24 @@ pub fn validate_bytes(
     options: &ImportOptions,
 ) -> Result<Validated, IngestError> {
     validate_with(name, bytes, options, today(), &ProgressBar::hidden())
+}
+
+pub(crate) fn validate_with(
+    name: &str,
+    bytes: &[u8],
+    options: &ImportOptions,
+    today: Date,
+    bar: &ProgressBar,
+) -> Result<Validated, IngestError> {
+    let (report, records) = run_pipeline(name, bytes, options, today, bar, |feed| {
+        let mut records = Vec::new();
+        while let Some(chunk) = feed.next_records() {
+            records.extend_from_slice(chunk);
+        }
+        feed.finish();
+        Ok(records)
+    })?;
+    Ok(Validated { records, report })
 }
 
 fn today() -> Date {
@@ -231,97 +230,213 @@ fn validate_chunk(ctx: &Ctx<'_>, chunk: &Chunk<'_>) -> ChunkOut {
     out
 }
 
-pub(crate) fn validate_with(
+/// Reads and validates `bytes` in parallel chunks and hands the valid records, in file
+/// order, to `consume` as a [`BatchFeed`] while later chunks are still being validated.
+/// Returns the report (without outcome) and what `consume` returned.
+fn run_pipeline<T>(
     name: &str,
     bytes: &[u8],
     options: &ImportOptions,
     today: Date,
     bar: &ProgressBar,
-) -> Result<Validated, IngestError> {
+    consume: impl FnOnce(&mut dyn BatchFeed) -> Result<T, StoreError>,
+) -> Result<(ImportReport, T), IngestError> {
     let book = Codebook::get();
-    let (sha256, parsed) = rayon::join(
-        || hex::encode(Sha256::digest(bytes)),
-        || -> Result<_, IngestError> {
-            let geocoder = Geocoder::get();
-            let table = Table::open(name, bytes)?;
-            let plan = Plan::new(name, table.header(), book)?;
-            bar.set_style(bar_style("validating"));
-            bar.set_length(table.total());
-            let codes = validate::CodeIndex::new(book);
-            let ctx = Ctx {
-                plan: &plan,
-                book,
-                codes: &codes,
-                geocoder,
-                today,
-                default_round: &options.default_round,
-            };
-            let outs: Mutex<Vec<ChunkOut>> = Mutex::new(Vec::new());
-            let mut read = Ok(());
-            rayon::scope(|s| {
-                let (ctx, outs) = (&ctx, &outs);
-                read = table.for_each_chunk(name, |chunk| {
+    let table = Table::open(name, bytes)?;
+    let plan = Plan::new(name, table.header(), book)?;
+    bar.set_style(bar_style("importing"));
+    bar.set_length(table.total());
+    let codes = validate::CodeIndex::new(book);
+    let ctx = Ctx {
+        plan: &plan,
+        book,
+        codes: &codes,
+        geocoder: Geocoder::get(),
+        today,
+        default_round: &options.default_round,
+    };
+    let (sender, receiver) = mpsc::channel();
+    // Set by the reader when it is done; still `None` after a panic in a validation task.
+    let read_result = Mutex::new(None);
+    let (ctx, read_result_ref) = (&ctx, &read_result);
+    let (consumed, tally) = std::thread::scope(|scope| {
+        let digest = scope.spawn(|| hex::encode(Sha256::digest(bytes)));
+        scope.spawn(move || {
+            let read = rayon::scope(|s| {
+                table.for_each_chunk(name, |chunk| {
+                    let sender = sender.clone();
                     s.spawn(move |_| {
                         let out = validate_chunk(ctx, &chunk);
                         bar.inc(chunk.bytes);
-                        outs.lock().unwrap_or_else(|e| e.into_inner()).push(out);
+                        // The feed stops listening only when the store failed.
+                        let _ = sender.send(out);
                     });
-                });
+                })
             });
-            read?;
-            let mut outs = outs.into_inner().unwrap_or_else(|e| e.into_inner());
-            outs.sort_by_key(|o| o.seq);
-            Ok((plan, outs))
-        },
-    );
-    let (plan, outs) = parsed?;
-
-    let valid: usize = outs.iter().map(|o| o.records.len()).sum();
-    let mut records = Vec::with_capacity(valid);
-    let mut derived = Vec::new();
-    let mut problems = Vec::new();
-    let (mut rows, mut rejected, mut refused, mut omitted) = (0u64, 0u64, 0u64, 0u64);
-    let mut first_row = read::FIRST_ROW;
-    for mut out in outs {
-        if let Some(records) = out.relative_records {
-            out.problems.iter_mut().for_each(|p| p.row += first_row);
-            first_row += records;
-        }
-        derived.extend(out.derived.iter().map(|i| records.len() + i));
-        records.extend(out.records);
-        rows += out.rows;
-        rejected += out.rejected;
-        refused += out.refused;
-        let room = MAX_PROBLEMS.saturating_sub(problems.len());
-        omitted += out.problems.len().saturating_sub(room) as u64;
-        problems.extend(out.problems.into_iter().take(room));
-    }
-    // Rows with identical answers and no id get distinct ids, stable across re-imports.
-    let mut seen: HashMap<String, u32> = HashMap::new();
-    for i in derived {
-        let n = seen.entry(records[i].external_id.clone()).or_insert(0);
-        if *n > 0 {
-            records[i].external_id = validate::derived_external_id(book, &records[i], *n);
-        }
-        *n += 1;
+            *read_result_ref.lock().unwrap_or_else(|e| e.into_inner()) = Some(read);
+        });
+        let mut feed = ChunkFeed {
+            receiver,
+            pending: BTreeMap::new(),
+            next_seq: 0,
+            current: Vec::new(),
+            digest: Some(digest),
+            read_result: read_result_ref,
+            source_name: name,
+            book,
+            withhold: options.on_error == OnError::Reject,
+            tally: Tally::default(),
+        };
+        let consumed = consume(&mut feed);
+        // Drain what the store did not take (it failed), so that the readers finish.
+        while feed.next_out().is_some() {}
+        debug_assert!(
+            feed.pending.is_empty(),
+            "every chunk is handed over in order"
+        );
+        (consumed, feed.tally)
+    });
+    let consumed = consumed?;
+    if let Some(read) = read_result.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        read?;
     }
     bar.set_position(bar.length().unwrap_or(0));
-
+    let t = tally;
     let report = ImportReport {
         source_name: name.to_string(),
-        sha256,
+        sha256: t.sha256,
         dry_run: options.dry_run,
         on_error: options.on_error,
-        rows_total: rows,
-        rows_valid: records.len() as u64,
-        rows_rejected: rejected,
-        rows_refused: refused,
-        problems,
-        problems_omitted: omitted,
-        ignored_columns: plan.ignored,
+        rows_total: t.rows,
+        rows_valid: t.valid,
+        rows_rejected: t.rejected,
+        rows_refused: t.refused,
+        problems: t.problems,
+        problems_omitted: t.omitted,
+        ignored_columns: plan.ignored.clone(),
         outcome: None,
     };
-    Ok(Validated { records, report })
+    Ok((report, consumed))
+}
+
+/// What the chunks handed over so far add up to.
+#[derive(Default)]
+struct Tally {
+    rows: u64,
+    valid: u64,
+    rejected: u64,
+    refused: u64,
+    problems: Vec<RowProblem>,
+    omitted: u64,
+    /// Data row number of the next relative chunk's first row.
+    first_row: u64,
+    /// Derived external ids seen so far, with how many times.
+    seen: HashMap<String, u32>,
+    sha256: String,
+}
+
+/// The validated chunks in file order, as the store takes them.
+struct ChunkFeed<'s, 'a> {
+    receiver: mpsc::Receiver<ChunkOut>,
+    /// Chunks validated before an earlier one, by sequence number.
+    pending: BTreeMap<usize, ChunkOut>,
+    next_seq: usize,
+    /// The records handed over last.
+    current: Vec<Record>,
+    digest: Option<std::thread::ScopedJoinHandle<'s, String>>,
+    read_result: &'a Mutex<Option<Result<(), IngestError>>>,
+    source_name: &'a str,
+    book: &'a Codebook,
+    /// Under the `reject` policy, a file with an invalid row is not written: once one is
+    /// seen, no more records are handed over (they would be rolled back).
+    withhold: bool,
+    tally: Tally,
+}
+
+impl ChunkFeed<'_, '_> {
+    /// Whether the file is refused as a whole (the `reject` policy and an invalid row).
+    fn refused(&self) -> bool {
+        self.withhold && self.tally.rejected > 0
+    }
+
+    /// The next chunk in file order; `None` when the readers are done.
+    fn next_out(&mut self) -> Option<ChunkOut> {
+        loop {
+            if let Some(out) = self.pending.remove(&self.next_seq) {
+                self.next_seq += 1;
+                return Some(out);
+            }
+            let out = self.receiver.recv().ok()?;
+            self.pending.insert(out.seq, out);
+        }
+    }
+
+    /// Adds a chunk to the tally: row numbers shifted, derived ids made distinct.
+    fn take(&mut self, mut out: ChunkOut) -> Vec<Record> {
+        let t = &mut self.tally;
+        if t.rows == 0 {
+            t.first_row = read::FIRST_ROW;
+        }
+        if let Some(records) = out.relative_records {
+            let first_row = t.first_row;
+            out.problems.iter_mut().for_each(|p| p.row += first_row);
+            t.first_row += records;
+        }
+        // Rows with identical answers and no id get distinct ids, stable across re-imports.
+        for &i in &out.derived {
+            let n = t
+                .seen
+                .entry(out.records[i].external_id.clone())
+                .or_insert(0);
+            if *n > 0 {
+                out.records[i].external_id =
+                    validate::derived_external_id(self.book, &out.records[i], *n);
+            }
+            *n += 1;
+        }
+        t.rows += out.rows;
+        t.valid += out.records.len() as u64;
+        t.rejected += out.rejected;
+        t.refused += out.refused;
+        let room = MAX_PROBLEMS.saturating_sub(t.problems.len());
+        t.omitted += out.problems.len().saturating_sub(room) as u64;
+        t.problems.extend(out.problems.into_iter().take(room));
+        out.records
+    }
+}
+
+impl BatchFeed for ChunkFeed<'_, '_> {
+    fn next_records(&mut self) -> Option<&[Record]> {
+        while let Some(out) = self.next_out() {
+            let records = self.take(out);
+            if !records.is_empty() && !self.refused() {
+                self.current = records;
+                return Some(&self.current);
+            }
+        }
+        None
+    }
+
+    fn finish(&mut self) -> Option<NewBatch> {
+        while let Some(out) = self.next_out() {
+            self.take(out);
+        }
+        if let Some(digest) = self.digest.take() {
+            self.tally.sha256 = digest.join().expect("hashing does not panic");
+        }
+        let read_whole = matches!(
+            *self.read_result.lock().unwrap_or_else(|e| e.into_inner()),
+            Some(Ok(()))
+        );
+        let t = &self.tally;
+        (read_whole && self.pending.is_empty() && !self.refused()).then(|| NewBatch {
+            source_name: self.source_name.to_string(),
+            sha256: t.sha256.clone(),
+            rows_total: t.rows,
+            rows_rejected: t.rejected,
+            rows_refused: t.refused,
+        })
+    }
 }
 
 fn progress_bar(show: bool) -> ProgressBar {

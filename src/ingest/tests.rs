@@ -376,3 +376,55 @@ fn the_kobo_export_reads_back_to_the_same_records() {
         (0, records.len() as u64)
     );
 }
+
+/// A file of many chunks, validated in parallel and written while later chunks are still
+/// being validated: the records land in file order, problem rows keep their numbers, and a
+/// bad last row under the `reject` policy rolls back everything already written.
+#[test]
+fn a_many_chunk_file_is_written_in_order_or_not_at_all() {
+    let records = crate::demo::generate(12_000, 3).records;
+    let mut csv = Vec::new();
+    write_kobo_csv(&records, &mut csv).unwrap();
+    let mut text = String::from_utf8(csv).unwrap();
+    assert!(text.len() > 3 << 20, "several 1 MiB chunks");
+    // A bad gender in the middle row and on the last row (data rows start at 2).
+    let lines: Vec<&str> = text.lines().collect();
+    let bad = |line: &str| line.replacen(";f;", ";q;", 1).replacen(";m;", ";q;", 1);
+    let (middle, last) = (6_000, lines.len() - 1);
+    let mut edited: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    edited[middle] = bad(lines[middle]);
+    edited[last] = bad(lines[last]);
+    assert!(edited[middle] != lines[middle] && edited[last] != lines[last]);
+    text = edited.join("\n") + "\n";
+
+    let store = SqliteStore::open_in_memory().unwrap();
+    let report = import_bytes(
+        &store,
+        "big.csv",
+        text.as_bytes(),
+        &options(OnError::Reject),
+    )
+    .unwrap();
+    assert!(report.rejected() && report.outcome.is_none());
+    assert_eq!(
+        store.record_count().unwrap(),
+        0,
+        "nothing of a refused file"
+    );
+
+    let report = import_bytes(&store, "big.csv", text.as_bytes(), &options(OnError::Skip)).unwrap();
+    let rows: Vec<u64> = report.problems.iter().map(|p| p.row).collect();
+    assert_eq!(rows, [middle as u64 + 1, last as u64 + 1]);
+    assert_eq!(report.outcome.unwrap().inserted, records.len() as u64 - 2);
+    let mut stored = Vec::new();
+    store
+        .load_records(&mut |r| stored.push(r.external_id))
+        .unwrap();
+    let expected: Vec<String> = records
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| ![middle - 1, last - 1].contains(i))
+        .map(|(_, r)| r.external_id.clone())
+        .collect();
+    assert_eq!(stored, expected, "file order");
+}

@@ -45,17 +45,71 @@ pub enum StoreError {
     NewerSchema { found: i64, supported: i64 },
 }
 
+/// Records handed to [`Store::write_batch`] in order, chunk by chunk, so that a file can be
+/// written while its later rows are still being validated.
+pub trait BatchFeed {
+    /// The next records to write, in order; `None` once every record has been handed over.
+    fn next_records(&mut self) -> Option<&[Record]>;
+
+    /// Called once after the last records: the batch's description to commit it with, or
+    /// `None` to write nothing at all (the transaction is rolled back).
+    fn finish(&mut self) -> Option<NewBatch>;
+}
+
+/// A feed over records already in memory, handed over in slices so that `progress` moves.
+pub struct SliceFeed<'a> {
+    records: &'a [Record],
+    batch: Option<NewBatch>,
+    done: usize,
+    progress: &'a (dyn Fn(u64) + Sync),
+}
+
+impl<'a> SliceFeed<'a> {
+    pub fn new(batch: NewBatch, records: &'a [Record], progress: &'a (dyn Fn(u64) + Sync)) -> Self {
+        SliceFeed {
+            records,
+            batch: Some(batch),
+            done: 0,
+            progress,
+        }
+    }
+}
+
+impl BatchFeed for SliceFeed<'_> {
+    fn next_records(&mut self) -> Option<&[Record]> {
+        (self.progress)(self.done as u64);
+        let rest = &self.records[self.done..];
+        let slice = &rest[..rest.len().min(10_000)];
+        self.done += slice.len();
+        (!slice.is_empty()).then_some(slice)
+    }
+
+    fn finish(&mut self) -> Option<NewBatch> {
+        self.batch.take()
+    }
+}
+
 /// The durable store behind the service.
 pub trait Store: Send + Sync {
-    /// Writes a batch atomically: every record lands or none does. Records whose external id
-    /// is already stored are skipped and counted as duplicates. `progress` gets the number of
+    /// Writes a batch atomically: every record the feed hands over lands, or none does (when
+    /// the feed's `finish` says so, or on an error). Records whose external id is already
+    /// stored, or was erased, are skipped and counted as duplicates. `None` when the feed
+    /// withdrew the batch.
+    fn write_batch(&self, feed: &mut dyn BatchFeed) -> Result<Option<BatchOutcome>, StoreError>;
+
+    /// [`Store::write_batch`] for records already in memory; `progress` gets the number of
     /// records processed so far.
     fn import_batch(
         &self,
         batch: &NewBatch,
         records: &[Record],
         progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<BatchOutcome, StoreError>;
+    ) -> Result<BatchOutcome, StoreError> {
+        let mut feed = SliceFeed::new(batch.clone(), records, progress);
+        let outcome = self.write_batch(&mut feed)?;
+        progress(records.len() as u64);
+        Ok(outcome.expect("a slice feed always commits"))
+    }
 
     /// Streams every record to `sink`, in insertion order.
     fn load_records(&self, sink: &mut dyn FnMut(Record)) -> Result<(), StoreError>;

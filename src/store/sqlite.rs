@@ -1,22 +1,35 @@
 //! The SQLite backend: one file, WAL journal, `synchronous=FULL` so an acknowledged batch
 //! survives a crash or power loss, schema migrations numbered in `MIGRATIONS`.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Mutex;
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
-use time::{format_description::well_known::Iso8601, Date};
+use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{BatchOutcome, NewBatch, Store, StoreError};
+use super::{BatchFeed, BatchOutcome, Store, StoreError};
 use crate::audit::{Action, Event, NewEvent};
 use crate::auth::{NewToken, Role, TokenInfo};
-use crate::codes::{CodeList, CodeSet, Codebook};
 use crate::places::Place;
-use crate::record::{LocationSource, Record};
+use crate::record::Record;
+
+mod coded;
+
+use coded::{
+    bind_record, check_code_values, code_the_records, placeholders, record_from_row, RECORD_COLUMNS,
+};
+
+/// One step of the schema.
+enum Migration {
+    Sql(&'static str),
+    /// A step that needs the program (e.g. to recode rows), in the migration's transaction.
+    Code(fn(&Connection) -> Result<(), StoreError>),
+}
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[
-    r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration::Sql(
+        r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT INTO meta (key, value) VALUES ('data_version', '0');
 CREATE TABLE import_batches (
@@ -77,7 +90,9 @@ CREATE TABLE places (
     is_demo INTEGER NOT NULL
 );
 "#,
-    r#"
+    ),
+    Migration::Sql(
+        r#"
 -- Access control and audit (issue 7): tokens are stored as SHA-256 digests only; the audit
 -- log refuses updates and deletes; erased external ids stay erased on re-import.
 CREATE TABLE tokens (
@@ -109,14 +124,9 @@ CREATE TRIGGER records_stay_erased BEFORE INSERT ON records
 WHEN EXISTS (SELECT 1 FROM erased_records WHERE external_id = NEW.external_id)
 BEGIN SELECT RAISE(IGNORE); END;
 "#,
+    ),
+    Migration::Code(code_the_records),
 ];
-
-const RECORD_COLUMNS: &str =
-    "external_id, survey_round, collected_on, collection_mode, zip, lat, lon, \
-    location_source, state_fips, county_fips, h3_cell, gender, age_band, education, years_in_us, \
-    generation, occupation, sectors, department, support_sectors, remits, remit_amount_cents, \
-    remit_frequency, remit_channel, needs, difficulties, willingness, channels, languages, \
-    association_member";
 
 /// SQLite store; one connection behind a mutex (SQLite serialises writers anyway).
 pub struct SqliteStore {
@@ -144,6 +154,7 @@ impl SqliteStore {
 
     fn with_connection(mut conn: Connection) -> Result<SqliteStore, StoreError> {
         migrate(&mut conn)?;
+        check_code_values(&conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
@@ -165,9 +176,12 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             supported,
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
+        match step {
+            Migration::Sql(sql) => tx.execute_batch(sql)?,
+            Migration::Code(step) => step(&tx)?,
+        }
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
         tx.commit()?;
     }
@@ -184,12 +198,7 @@ fn writable(e: rusqlite::Error) -> StoreError {
 }
 
 impl Store for SqliteStore {
-    fn import_batch(
-        &self,
-        batch: &NewBatch,
-        records: &[Record],
-        progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<BatchOutcome, StoreError> {
+    fn write_batch(&self, feed: &mut dyn BatchFeed) -> Result<Option<BatchOutcome>, StoreError> {
         let mut conn = self.conn();
         // The records' only foreign key, `batch_id`, is the batch row written just before them
         // in the same transaction: it cannot be violated. Checking it anyway makes SQLite keep
@@ -200,7 +209,7 @@ impl Store for SqliteStore {
         if fk {
             conn.pragma_update(None, "foreign_keys", false)?;
         }
-        let outcome = write_batch(&mut conn, batch, records, progress);
+        let outcome = write_batch(&mut conn, feed);
         if fk {
             conn.pragma_update(None, "foreign_keys", true)?;
         }
@@ -438,29 +447,32 @@ fn insert_audit(conn: &Connection, e: &NewEvent) -> Result<i64, StoreError> {
     Ok(conn.last_insert_rowid())
 }
 
-/// The body of [`Store::import_batch`], in one transaction.
+/// The body of [`Store::write_batch`], in one transaction.
 fn write_batch(
     conn: &mut Connection,
-    batch: &NewBatch,
-    records: &[Record],
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<BatchOutcome, StoreError> {
-    let book = Codebook::get();
+    feed: &mut dyn BatchFeed,
+) -> Result<Option<BatchOutcome>, StoreError> {
     let tx = conn.transaction().map_err(writable)?;
+    // The batch row first (the records point to it); its figures are known at the end.
     tx.execute(
         "INSERT INTO import_batches (source_name, sha256, rows_total, rows_inserted, rows_duplicate, rows_rejected, rows_refused)
-         VALUES (?1, ?2, ?3, 0, 0, ?4, ?5)",
-        params![batch.source_name, batch.sha256, batch.rows_total as i64, batch.rows_rejected as i64, batch.rows_refused as i64],
+         VALUES ('', '', 0, 0, 0, 0, 0)",
+        [],
     )
     .map_err(writable)?;
     let batch_id = tx.last_insert_rowid();
-    let mut inserted = 0u64;
+    // Erasures are few: looked up in memory rather than by the database for every row.
+    let erased: HashSet<String> = tx
+        .prepare("SELECT external_id FROM erased_records")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let (mut handed, mut inserted) = (0u64, 0u64);
     {
-        // A page cache sized for the batch: the random external ids spread the unique
-        // index's inserts over the whole index, and a small cache would spill the same
-        // pages to the WAL again and again.
+        // A page cache big enough for a large batch: the random external ids spread the
+        // unique index's inserts over the whole index, and a small cache would spill the
+        // same pages to the WAL again and again.
         let cache_kib: i64 = tx.pragma_query_value(None, "cache_size", |r| r.get(0))?;
-        let wanted = -((records.len() as i64 / 2).clamp(2_000, 1_000_000)); // ~512 B a record
+        let wanted = -500_000; // KiB; pages are allocated only as they are used
         if wanted < cache_kib {
             tx.pragma_update(None, "cache_size", wanted)?;
         }
@@ -468,78 +480,21 @@ fn write_batch(
             &tx,
             &format!(
                 "INSERT OR IGNORE INTO records (batch_id, {RECORD_COLUMNS}) VALUES \
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)"
+                 ({})",
+                placeholders(31)
             ),
         )?;
-        // Code strings looked up once, not through the codebook's map for every cell.
-        let table: Vec<Vec<&str>> = CodeList::ALL
-            .iter()
-            .map(|&l| book.codes(l).iter().map(|c| c.code.as_str()).collect())
-            .collect();
-        let code = |list: CodeList, i: u8| table[list as usize][i as usize];
-        let one = |list: CodeList, v: Option<u8>| v.map(|i| code(list, i));
-        // Multi-select answers as space-separated codes, written into reused buffers.
-        let set = |buf: &mut String, list: CodeList, s: CodeSet| {
-            buf.clear();
-            for i in s.iter() {
-                if !buf.is_empty() {
-                    buf.push(' ');
-                }
-                buf.push_str(code(list, i));
-            }
-        };
         let mut date = String::with_capacity(10);
-        let mut sets: [String; 7] = Default::default();
         stmt.int(1, batch_id);
-        for (i, r) in records.iter().enumerate() {
-            iso_date(&mut date, r.collected_on);
-            let [sectors, support, needs, difficulties, willingness, channels, languages] =
-                &mut sets;
-            set(sectors, CodeList::Sector, r.sectors);
-            set(support, CodeList::Sector, r.support_sectors);
-            set(needs, CodeList::Need, r.needs);
-            set(difficulties, CodeList::Difficulty, r.difficulties);
-            set(willingness, CodeList::Willingness, r.willingness);
-            set(channels, CodeList::Channel, r.channels);
-            set(languages, CodeList::Language, r.languages);
-            // SAFETY (`text`): every string bound below (the record's fields, the code table,
-            // the buffers above) stays alive and unchanged until `execute` returns: the
-            // buffers are rewritten only at the next iteration, after it.
-            unsafe {
-                stmt.text(2, Some(&r.external_id));
-                stmt.text(3, Some(&r.survey_round));
-                stmt.text(4, Some(&date));
-                stmt.text(5, one(CodeList::CollectionMode, r.collection_mode));
-                stmt.text(6, r.zip.as_deref());
-                stmt.real(7, r.lat);
-                stmt.real(8, r.lon);
-                stmt.text(9, Some(r.location_source.as_str()));
-                stmt.text(10, Some(&r.state_fips));
-                stmt.text(11, r.county_fips.as_deref());
-                stmt.int(12, r.h3_cell as i64);
-                stmt.text(13, Some(code(CodeList::Gender, r.gender)));
-                stmt.text(14, Some(code(CodeList::AgeBand, r.age_band)));
-                stmt.text(15, one(CodeList::Education, r.education));
-                stmt.text(16, one(CodeList::YearsInUs, r.years_in_us));
-                stmt.text(17, one(CodeList::Generation, r.generation));
-                stmt.text(18, one(CodeList::Occupation, r.occupation));
-                stmt.text(19, Some(sectors));
-                stmt.text(20, one(CodeList::Department, r.department));
-                stmt.text(21, Some(support));
-                stmt.opt_int(22, r.remits.map(i64::from));
-                stmt.opt_int(23, r.remit_amount_cents);
-                stmt.text(24, one(CodeList::RemitFrequency, r.remit_frequency));
-                stmt.text(25, one(CodeList::RemitChannel, r.remit_channel));
-                stmt.text(26, Some(needs));
-                stmt.text(27, Some(difficulties));
-                stmt.text(28, Some(willingness));
-                stmt.text(29, Some(channels));
-                stmt.text(30, Some(languages));
-                stmt.opt_int(31, r.association_member.map(i64::from));
-            }
-            inserted += stmt.execute().map_err(writable)? as u64;
-            if i % 10_000 == 9_999 {
-                progress(i as u64 + 1);
+        while let Some(records) = feed.next_records() {
+            handed += records.len() as u64;
+            for r in records {
+                if !erased.is_empty() && erased.contains(&r.external_id) {
+                    continue;
+                }
+                // SAFETY: `r` and `date` are not touched until `execute` returns.
+                unsafe { bind_record(&mut stmt, 2, r, &mut date) };
+                inserted += stmt.execute().map_err(writable)? as u64;
             }
         }
         drop(stmt);
@@ -547,43 +502,36 @@ fn write_batch(
             tx.pragma_update(None, "cache_size", cache_kib)?;
         }
     }
-    let duplicates = records.len() as u64 - inserted;
+    let Some(batch) = feed.finish() else {
+        return Ok(None); // dropping `tx` rolls every record back
+    };
+    let duplicates = handed - inserted;
     tx.execute(
-        "UPDATE import_batches SET rows_inserted = ?1, rows_duplicate = ?2 WHERE id = ?3",
-        params![inserted as i64, duplicates as i64, batch_id],
-    )?;
+        "UPDATE import_batches SET source_name = ?1, sha256 = ?2, rows_total = ?3, rows_inserted = ?4,
+         rows_duplicate = ?5, rows_rejected = ?6, rows_refused = ?7 WHERE id = ?8",
+        params![
+            batch.source_name,
+            batch.sha256,
+            batch.rows_total as i64,
+            inserted as i64,
+            duplicates as i64,
+            batch.rows_rejected as i64,
+            batch.rows_refused as i64,
+            batch_id
+        ],
+    )
+    .map_err(writable)?;
     if inserted > 0 {
         bump_data_version(&tx)?;
     }
     let data_version = read_data_version(&tx)?;
     tx.commit().map_err(writable)?;
-    progress(records.len() as u64);
-    Ok(BatchOutcome {
+    Ok(Some(BatchOutcome {
         batch_id,
         inserted,
         duplicates,
         data_version,
-    })
-}
-
-/// Writes `date` as `YYYY-MM-DD` (what `Date`'s `Display` writes for years 0–9999, faster).
-fn iso_date(buf: &mut String, date: Date) {
-    use std::fmt::Write;
-    buf.clear();
-    let (y, m, d) = (date.year(), u8::from(date.month()), date.day());
-    if (0..=9999).contains(&y) {
-        let digits = [y / 1000, y / 100 % 10, y / 10 % 10, y % 10];
-        buf.extend(digits.map(|n| char::from(b'0' + n as u8)));
-        buf.extend([
-            '-',
-            char::from(b'0' + m / 10),
-            char::from(b'0' + m % 10),
-            '-',
-        ]);
-        buf.extend([char::from(b'0' + d / 10), char::from(b'0' + d % 10)]);
-    } else {
-        write!(buf, "{date}").expect("a String takes any date");
-    }
+    }))
 }
 
 /// An insert statement driven through SQLite's C API, for the one hot loop of the store:
@@ -715,55 +663,5 @@ fn read_data_version(conn: &Connection) -> Result<u64, StoreError> {
         .ok_or_else(|| StoreError::Corrupt("meta.data_version is missing".into()))
 }
 
-fn record_from_row(row: &Row<'_>) -> Result<Record, StoreError> {
-    let book = Codebook::get();
-    let corrupt = |what: String| StoreError::Corrupt(what);
-    let one = |idx: usize, list: CodeList| -> Result<Option<u8>, StoreError> {
-        let v: Option<String> = row.get(idx)?;
-        v.map(|v| book.index(list, &v).map_err(|e| corrupt(e.to_string())))
-            .transpose()
-    };
-    let req = |idx: usize, list: CodeList| -> Result<u8, StoreError> {
-        one(idx, list)?.ok_or_else(|| corrupt(format!("{list} is null")))
-    };
-    let set = |idx: usize, list: CodeList| -> Result<CodeSet, StoreError> {
-        let v: String = row.get(idx)?;
-        book.parse_set(list, &v).map_err(|e| corrupt(e.to_string()))
-    };
-    let collected_on: String = row.get(2)?;
-    let location_source: String = row.get(7)?;
-    Ok(Record {
-        external_id: row.get(0)?,
-        survey_round: row.get(1)?,
-        collected_on: Date::parse(&collected_on, &Iso8601::DEFAULT)
-            .map_err(|e| corrupt(format!("collected_on {collected_on:?}: {e}")))?,
-        collection_mode: one(3, CodeList::CollectionMode)?,
-        zip: row.get(4)?,
-        lat: row.get(5)?,
-        lon: row.get(6)?,
-        location_source: LocationSource::parse(&location_source)
-            .ok_or_else(|| corrupt(format!("location_source {location_source:?}")))?,
-        state_fips: row.get(8)?,
-        county_fips: row.get(9)?,
-        h3_cell: row.get::<_, i64>(10)? as u64,
-        gender: req(11, CodeList::Gender)?,
-        age_band: req(12, CodeList::AgeBand)?,
-        education: one(13, CodeList::Education)?,
-        years_in_us: one(14, CodeList::YearsInUs)?,
-        generation: one(15, CodeList::Generation)?,
-        occupation: one(16, CodeList::Occupation)?,
-        sectors: set(17, CodeList::Sector)?,
-        department: one(18, CodeList::Department)?,
-        support_sectors: set(19, CodeList::Sector)?,
-        remits: row.get(20)?,
-        remit_amount_cents: row.get(21)?,
-        remit_frequency: one(22, CodeList::RemitFrequency)?,
-        remit_channel: one(23, CodeList::RemitChannel)?,
-        needs: set(24, CodeList::Need)?,
-        difficulties: set(25, CodeList::Difficulty)?,
-        willingness: set(26, CodeList::Willingness)?,
-        channels: set(27, CodeList::Channel)?,
-        languages: set(28, CodeList::Language)?,
-        association_member: row.get(29)?,
-    })
-}
+#[cfg(test)]
+mod tests;

@@ -627,12 +627,13 @@ fn sigkill_during_the_write_leaves_all_or_nothing() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The importer logs (at debug level) when validation is done and the write begins.
+    // The importer logs (at debug level) when the write begins (rows are written as they
+    // are validated).
     let stderr = child.stderr.take().unwrap();
     let (writing, started_writing) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("read, validated and geocoded") {
+            if line.contains("writing as the rows are validated") {
                 let _ = writing.send(());
             }
         }

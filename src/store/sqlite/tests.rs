@@ -1,0 +1,153 @@
+//! The coded record layout: migrating a database written with code strings, and refusing a
+//! program whose code lists moved.
+
+use rusqlite::{params, Connection};
+
+use super::*;
+use crate::codes::{CodeList, Codebook};
+use crate::store::NewBatch;
+
+/// A database at schema 2 (code strings), with `records` written as that schema did.
+fn schema_2_database(path: &std::path::Path, records: &[Record]) {
+    let mut conn = Connection::open(path).unwrap();
+    let tx = conn.transaction().unwrap();
+    for step in &MIGRATIONS[..2] {
+        let Migration::Sql(sql) = step else {
+            panic!("schemas 1 and 2 are SQL")
+        };
+        tx.execute_batch(sql).unwrap();
+    }
+    tx.pragma_update(None, "user_version", 2).unwrap();
+    tx.execute(
+        "INSERT INTO import_batches (id, source_name, sha256, rows_total, rows_inserted, rows_duplicate, rows_rejected, rows_refused)
+         VALUES (7, 'old.csv', '', 0, 0, 0, 0, 0)",
+        [],
+    )
+    .unwrap();
+    let book = Codebook::get();
+    let one = |l, v: Option<u8>| v.map(|i| book.code(l, i).to_string());
+    let set = |l, s| book.format_set(l, s);
+    for (i, r) in records.iter().enumerate() {
+        tx.execute(
+            &format!(
+                "INSERT INTO records (id, batch_id, {RECORD_COLUMNS}) VALUES ({})",
+                placeholders(32)
+            ),
+            params![
+                100 + i as i64,
+                7,
+                r.external_id,
+                r.survey_round,
+                r.collected_on.to_string(),
+                one(CodeList::CollectionMode, r.collection_mode),
+                r.zip,
+                r.lat,
+                r.lon,
+                r.location_source.as_str(),
+                r.state_fips,
+                r.county_fips,
+                r.h3_cell as i64,
+                book.code(CodeList::Gender, r.gender),
+                book.code(CodeList::AgeBand, r.age_band),
+                one(CodeList::Education, r.education),
+                one(CodeList::YearsInUs, r.years_in_us),
+                one(CodeList::Generation, r.generation),
+                one(CodeList::Occupation, r.occupation),
+                set(CodeList::Sector, r.sectors),
+                one(CodeList::Department, r.department),
+                set(CodeList::Sector, r.support_sectors),
+                r.remits,
+                r.remit_amount_cents,
+                one(CodeList::RemitFrequency, r.remit_frequency),
+                one(CodeList::RemitChannel, r.remit_channel),
+                set(CodeList::Need, r.needs),
+                set(CodeList::Difficulty, r.difficulties),
+                set(CodeList::Willingness, r.willingness),
+                set(CodeList::Channel, r.channels),
+                set(CodeList::Language, r.languages),
+                r.association_member,
+            ],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+}
+
+#[test]
+fn a_database_of_code_strings_is_recoded_with_its_ids_and_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let records = crate::demo::generate(500, 5).records;
+    schema_2_database(&path, &records);
+
+    let store = SqliteStore::open(&path).unwrap();
+    let mut stored = Vec::new();
+    store.load_records(&mut |r| stored.push(r)).unwrap();
+    assert_eq!(stored, records);
+
+    let conn = Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, MIGRATIONS.len() as i64);
+    let (first_id, batch, gender): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT id, batch_id, gender FROM records ORDER BY id LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (first_id, batch, gender),
+        (100, 7, records[0].gender.into())
+    );
+    // The file says what its numbers mean.
+    let code: String = conn
+        .query_row(
+            "SELECT code FROM code_values WHERE list = 'gender' AND position = ?1",
+            [gender],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        code,
+        Codebook::get().code(CodeList::Gender, records[0].gender)
+    );
+
+    // Erased ids stay erased without the old trigger: re-importing skips them.
+    let victim = records[3].external_id.clone();
+    store.erase_record(&victim, "test").unwrap().unwrap();
+    let outcome = store
+        .import_batch(
+            &NewBatch {
+                source_name: "again".into(),
+                sha256: String::new(),
+                rows_total: 500,
+                rows_rejected: 0,
+                rows_refused: 0,
+            },
+            &records,
+            &|_| {},
+        )
+        .unwrap();
+    assert_eq!((outcome.inserted, outcome.duplicates), (0, 500));
+    assert_eq!(store.record_count().unwrap(), 499);
+}
+
+#[test]
+fn a_program_whose_code_lists_moved_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    drop(SqliteStore::open(&path).unwrap());
+    Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE code_values SET code = 'x' WHERE list = 'gender' AND position = 0",
+            [],
+        )
+        .unwrap();
+    let Err(StoreError::Corrupt(why)) = SqliteStore::open(&path) else {
+        panic!("opened a database whose gender codes differ")
+    };
+    assert!(why.contains("gender answer 0 as \"x\""), "{why}");
+}
