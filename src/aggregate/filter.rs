@@ -224,6 +224,64 @@ pub struct Matcher {
 }
 
 impl Matcher {
+    /// Whether every record matches (no filter).
+    pub fn is_all(&self) -> bool {
+        self.codes.is_empty() && self.rounds.is_none() && self.period.is_none()
+    }
+
+    /// The indexes in `from..to` of the matching records, ascending. Each filter is applied
+    /// to its whole column in turn (loops without branches, which the compiler vectorises)
+    /// and the survivors are gathered without branching: record by record, half the records
+    /// matching a gender filter would make every other branch a misprediction.
+    pub fn select(&self, s: &Snapshot, from: usize, to: usize, out: &mut Vec<u32>) {
+        let mut keep = vec![1u8; to - from];
+        let single = |keep: &mut [u8], column: &[u8], mask: u32| {
+            let mask = u64::from(mask);
+            for (k, &v) in keep.iter_mut().zip(column) {
+                // Codes are below 32; larger values (no answer) never match.
+                *k &= ((mask >> (v & 63)) & u64::from(v < 32)) as u8;
+            }
+        };
+        let set = |keep: &mut [u8], column: &[u32], mask: u32| {
+            for (k, &v) in keep.iter_mut().zip(column) {
+                *k &= u8::from(v & mask != 0);
+            }
+        };
+        for &(field, mask) in &self.codes {
+            let k = &mut keep[..];
+            match field {
+                Field::Gender => single(k, &s.gender[from..to], mask),
+                Field::AgeBand => single(k, &s.age_band[from..to], mask),
+                Field::Generation => single(k, &s.generation[from..to], mask),
+                Field::Occupation => single(k, &s.occupation[from..to], mask),
+                Field::Department => single(k, &s.department[from..to], mask),
+                Field::Sector => set(k, &s.sectors[from..to], mask),
+                Field::Need => set(k, &s.needs[from..to], mask),
+                Field::Difficulty => set(k, &s.difficulties[from..to], mask),
+                Field::Willingness => set(k, &s.willingness[from..to], mask),
+                Field::Round | Field::Period => {}
+            }
+        }
+        if let Some(r) = &self.rounds {
+            for (k, &round) in keep.iter_mut().zip(&s.round[from..to]) {
+                *k &= u8::from(r[round as usize]);
+            }
+        }
+        if let Some((a, b)) = self.period {
+            for (k, &m) in keep.iter_mut().zip(&s.month[from..to]) {
+                *k &= u8::from(m >= a && m <= b);
+            }
+        }
+        out.clear();
+        out.resize(keep.len(), 0);
+        let mut n = 0;
+        for (j, &k) in keep.iter().enumerate() {
+            out[n] = (from + j) as u32;
+            n += usize::from(k);
+        }
+        out.truncate(n);
+    }
+
     #[inline]
     pub fn matches(&self, s: &Snapshot, i: usize) -> bool {
         let single = |v: u8, mask: u32| v < 32 && mask & (1 << v) != 0;

@@ -74,6 +74,15 @@ pub fn h3_table_for(s: &Snapshot, filter: &Filter, m: &Matcher, res: u8) -> Arc<
     memo(&s.base.h3[(res - MIN_RES) as usize], || h3_table(s, m, res))
 }
 
+/// The counts of [`h3_table_for`] (its remittance stats, `remit` and `national_remit`, are
+/// left empty when filtered): what the relaxed queries of rule 6 compare against.
+pub fn h3_counts_table_for(s: &Snapshot, filter: &Filter, m: &Matcher, res: u8) -> Arc<H3Table> {
+    if !filter.is_empty() {
+        return Arc::new(h3_scan(s, m, res, false, false).0);
+    }
+    h3_table_for(s, filter, m, res)
+}
+
 /// [`area_table`] for `filter`, taken from the snapshot's memo when the filter is empty.
 pub fn area_table_for(s: &Snapshot, filter: &Filter, m: &Matcher) -> Arc<AreaTable> {
     if !filter.is_empty() {
@@ -144,18 +153,25 @@ impl H3Table {
 
 /// Groups the records matching `m` into H3 cells at `res` and every coarser level.
 pub fn h3_table(s: &Snapshot, m: &Matcher, res: u8) -> H3Table {
-    h3_scan(s, m, res, false).0
+    h3_scan(s, m, res, false, true).0
 }
 
 /// [`h3_table`] and [`area_table`] of the same records from one scan: within a cell, the
 /// records of one county (or of a state without county) are tallied together and the
 /// sub-total is added to both the cell and the area, so each record is tallied once.
 pub fn h3_and_area_tables(s: &Snapshot, m: &Matcher, res: u8) -> (H3Table, AreaTable) {
-    let (table, areas) = h3_scan(s, m, res, true);
+    let (table, areas) = h3_scan(s, m, res, true, true);
     (table, areas.expect("asked for areas"))
 }
 
-fn h3_scan(s: &Snapshot, m: &Matcher, res: u8, with_areas: bool) -> (H3Table, Option<AreaTable>) {
+/// The scan behind the H3 tables; without `stats`, remittance amounts are not gathered.
+fn h3_scan(
+    s: &Snapshot,
+    m: &Matcher,
+    res: u8,
+    with_areas: bool,
+    stats: bool,
+) -> (H3Table, Option<AreaTable>) {
     assert!(
         (MIN_RES..=MAX_RES).contains(&res),
         "resolution {res} out of range"
@@ -164,14 +180,31 @@ fn h3_scan(s: &Snapshot, m: &Matcher, res: u8, with_areas: bool) -> (H3Table, Op
     let chunks = chunk_bounds(s, res, rayon::current_num_threads().max(1) * 4);
     let parts: Vec<CellScan> = chunks
         .par_windows(2)
-        .map(|w| scan_cells(s, m, res, w[0], w[1], with_areas))
+        .map(|w| {
+            if m.is_all() {
+                return scan_cells(s, w[0]..w[1], res, with_areas, stats);
+            }
+            let mut selected = Vec::new();
+            m.select(s, w[0], w[1], &mut selected);
+            scan_cells(
+                s,
+                selected.iter().map(|&i| i as usize),
+                res,
+                with_areas,
+                stats,
+            )
+        })
         .collect();
+    // Sized once: at fine resolutions the level is hundreds of MB of tallies, and growing
+    // it by doubling would copy them again and again.
+    let cells: usize = parts.iter().map(|p| p.level.ids.len()).sum();
     let mut finest = Level {
         res,
-        ..Level::default()
+        ids: Vec::with_capacity(cells),
+        tallies: Vec::with_capacity(cells),
     };
-    let mut remit = Vec::new();
-    let mut amounts = Vec::new();
+    let mut remit = Vec::with_capacity(cells);
+    let mut amounts = Vec::with_capacity(parts.iter().map(|p| p.amounts.len()).sum());
     let mut areas: Option<AreaPart> = None;
     for part in parts {
         finest.ids.extend(part.level.ids);
@@ -233,13 +266,13 @@ struct CellScan {
     amounts: Vec<i64>,
 }
 
+/// Scans `records` (ascending indexes of one chunk) into cells of `res`.
 fn scan_cells(
     s: &Snapshot,
-    m: &Matcher,
+    records: impl Iterator<Item = usize>,
     res: u8,
-    from: usize,
-    to: usize,
     with_areas: bool,
+    with_stats: bool,
 ) -> CellScan {
     let mut level = Level {
         res,
@@ -266,10 +299,7 @@ fn scan_cells(
         }
         *sub = Tally::default();
     };
-    for i in from..to {
-        if !m.matches(s, i) {
-            continue;
-        }
+    for i in records {
         let cell = parent(s.cell[i], res);
         let area = match &areas {
             Some(a) => a.area_of(s, i),
@@ -286,12 +316,17 @@ fn scan_cells(
             if let Some((id, tally)) = current.take() {
                 level.ids.push(id);
                 level.tallies.push(tally);
-                stats.push(RemitStats::from_amounts(&mut cell_amounts));
-                cell_amounts.clear();
+                if with_stats {
+                    stats.push(RemitStats::from_amounts(&mut cell_amounts));
+                    cell_amounts.clear();
+                }
             }
             current = Some((cell, Tally::default()));
         }
         sub.add_record(s, i);
+        if !with_stats {
+            continue;
+        }
         if let Some(a) = s.remit_amount(i) {
             cell_amounts.push(a);
             amounts.push(a);
@@ -304,7 +339,9 @@ fn scan_cells(
         flush(&mut sub, sub_area, &mut tally, &mut areas);
         level.ids.push(id);
         level.tallies.push(tally);
-        stats.push(RemitStats::from_amounts(&mut cell_amounts));
+        if with_stats {
+            stats.push(RemitStats::from_amounts(&mut cell_amounts));
+        }
     }
     CellScan {
         level,
@@ -359,11 +396,12 @@ pub fn area_table(s: &Snapshot, m: &Matcher) -> AreaTable {
         .map(|from| {
             let mut part = AreaPart::new(ns, nc);
             let mut amounts = Vec::new();
-            for i in from..(from + chunk).min(s.len()) {
-                if m.matches(s, i) {
-                    part.add(s, i);
-                    amounts.extend(s.remit_amount(i));
-                }
+            let mut selected = Vec::new();
+            m.select(s, from, (from + chunk).min(s.len()), &mut selected);
+            for &i in &selected {
+                let i = i as usize;
+                part.add(s, i);
+                amounts.extend(s.remit_amount(i));
             }
             (part, amounts)
         })

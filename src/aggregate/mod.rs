@@ -22,7 +22,8 @@ pub use snapshot::Snapshot;
 use crate::error::Error;
 use crate::store::{Store, StoreError};
 use group::{
-    area_table_for, h3_and_area_tables_for, h3_table_for, AreaTable, H3Table, MAX_RES, MIN_RES,
+    area_table_for, h3_and_area_tables_for, h3_counts_table_for, AreaTable, H3Table, MAX_RES,
+    MIN_RES,
 };
 use rayon::prelude::*;
 
@@ -143,24 +144,40 @@ pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<L
                 || {
                     relaxed
                         .par_iter()
-                        .map(|(f, r)| h3_table_for(snap, f, r, res))
+                        .map(|(f, r)| h3_counts_table_for(snap, f, r, res))
                         .collect::<Vec<_>>()
                 },
             );
             let relaxed_refs: Vec<&H3Table> = relaxed_tables.iter().map(|t| &**t).collect();
-            let vis = privacy::suppress_h3(&table, &relaxed_refs, &areas, k);
-            let finest = table.levels.last().expect("at least one level");
+            let mut vis = privacy::suppress_h3(&table, &relaxed_refs, &areas, k);
+            drop(relaxed_refs);
+            drop(relaxed_tables);
+            // A filtered table is this layer's alone: its finest level moves into the layer
+            // (at resolution 9 a copy would be hundreds of MB); a memoised one is copied.
+            let national_remit = table.national_remit;
+            let (national, finest, remit) = match Arc::try_unwrap(table) {
+                Ok(mut t) => (
+                    t.national,
+                    t.levels.pop().expect("at least one level"),
+                    t.remit,
+                ),
+                Err(shared) => (
+                    shared.national.clone(),
+                    shared.levels.last().expect("at least one level").clone(),
+                    shared.remit.clone(),
+                ),
+            };
             Ok(Layer {
                 unit,
                 data_version: snap.data_version,
                 k,
                 ids: finest.ids.iter().map(|c| UnitId::Cell(*c)).collect(),
-                tallies: finest.tallies.clone(),
-                masks: vis.levels.last().expect("one mask level per level").clone(),
-                remit: table.remit.clone(),
-                national: table.national.clone(),
+                tallies: finest.tallies,
+                masks: vis.levels.pop().expect("one mask level per level"),
+                remit,
+                national,
                 national_mask: vis.national,
-                national_remit: table.national_remit,
+                national_remit,
             })
         }
         Unit::State | Unit::County => {

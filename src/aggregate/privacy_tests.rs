@@ -366,10 +366,11 @@ fn remittance_totals_are_never_dominated_by_one_or_two_senders() {
 }
 
 /// The fused scan (cells and areas tallied once per record) gives exactly the tables of the
-/// two separate scans, national remittance stats included.
+/// two separate scans, national remittance stats included; the counts-only scan of the
+/// relaxed queries gives the same counts.
 #[test]
 fn one_scan_gives_the_hexagon_and_area_tables_of_two() {
-    use super::group::{area_table, h3_and_area_tables, h3_table};
+    use super::group::{area_table, h3_and_area_tables, h3_counts_table_for, h3_table};
     for seed in 0..12u64 {
         let records = random_records(seed, 300 + seed as usize * 40);
         let snap = Snapshot::build(records, 1);
@@ -380,10 +381,18 @@ fn one_scan_gives_the_hexagon_and_area_tables_of_two() {
             for res in [2u8, 6, 9] {
                 let (fused, areas) = h3_and_area_tables(&snap, &m, res);
                 let (alone, areas_alone) = (h3_table(&snap, &m, res), area_table(&snap, &m));
-                for (a, b) in fused.levels.iter().zip(&alone.levels) {
+                // The counts-only table of the relaxed queries counts the same.
+                let counts = h3_counts_table_for(&snap, &filter, &m, res);
+                for ((a, b), c) in fused.levels.iter().zip(&alone.levels).zip(&counts.levels) {
                     assert_eq!(a.ids, b.ids, "seed {seed} res {res}");
                     assert_eq!(a.tallies, b.tallies, "seed {seed} res {res}");
+                    assert_eq!(
+                        (&a.ids, &a.tallies),
+                        (&c.ids, &c.tallies),
+                        "seed {seed} res {res}"
+                    );
                 }
+                assert_eq!(fused.national, counts.national);
                 assert_eq!(fused.remit, alone.remit);
                 assert_eq!(fused.national_remit, alone.national_remit);
                 assert_eq!(areas.states, areas_alone.states, "seed {seed}");
@@ -392,6 +401,34 @@ fn one_scan_gives_the_hexagon_and_area_tables_of_two() {
                 assert_eq!(areas.county_remit, areas_alone.county_remit);
                 assert_eq!(areas.national, areas_alone.national);
                 assert_eq!(areas.national_remit, alone.national_remit);
+            }
+        }
+    }
+}
+
+/// The column-wise selection used by the scans picks exactly the records the per-record
+/// matcher accepts, over whole snapshots and over chunks that start anywhere.
+#[test]
+fn the_column_selection_picks_exactly_the_matching_records() {
+    for seed in 0..12u64 {
+        let records = random_records(seed, 500 + seed as usize * 50);
+        let snap = Snapshot::build(records, 1);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xf11);
+        for _ in 0..4 {
+            let filter = random_filter(&mut rng);
+            let m = filter.compile(&snap).unwrap();
+            for (from, to) in [
+                (0, snap.len()),
+                (7, snap.len() / 2),
+                (snap.len() / 3, snap.len()),
+            ] {
+                let mut selected = Vec::new();
+                m.select(&snap, from, to, &mut selected);
+                let expected: Vec<u32> = (from..to)
+                    .filter(|&i| m.matches(&snap, i))
+                    .map(|i| i as u32)
+                    .collect();
+                assert_eq!(selected, expected, "seed {seed} {filter:?} {from}..{to}");
             }
         }
     }
