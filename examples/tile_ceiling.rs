@@ -4,7 +4,9 @@
 //! is what dyaspora's own work costs on top of the HTTP stack, the kernel and the load tool.
 //!
 //! Usage: `tile_ceiling LIST SOURCE PORT` — fetches every path of LIST from SOURCE
-//! (e.g. `http://127.0.0.1:18181`), then serves them on 127.0.0.1:PORT.
+//! (e.g. `http://127.0.0.1:18181`), then serves them on 127.0.0.1:PORT. With
+//! `CEILING_PER_CORE=1` it serves from one single-threaded runtime per core instead of
+//! tokio's work-stealing runtime (an experiment recorded in BENCHMARKS.md).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,8 +31,46 @@ async fn answer(State(tiles): State<Tiles>, req: Request) -> Response {
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let (app, port) = rt.block_on(load())?;
+    if std::env::var("CEILING_PER_CORE").is_ok() {
+        // Experiment: one single-threaded runtime per core, each accepting on its own
+        // SO_REUSEPORT socket (no work stealing, no cross-thread wake-ups).
+        let threads: Vec<_> = (0..std::thread::available_parallelism()?.get())
+            .map(|_| {
+                let (app, port) = (app.clone(), port.clone());
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("a runtime");
+                    rt.block_on(async move {
+                        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+                        socket.set_reuseport(true).expect("SO_REUSEPORT");
+                        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+                        socket
+                            .bind(format!("127.0.0.1:{port}").parse().expect("an address"))
+                            .expect("bind");
+                        let listener = socket.listen(1024).expect("listen");
+                        axum::serve(listener, app).await.expect("serve");
+                    })
+                })
+            })
+            .collect();
+        for t in threads {
+            let _ = t.join();
+        }
+        return Ok(());
+    }
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
+        axum::serve(listener, app).await?;
+        Ok(())
+    })
+}
+
+async fn load() -> Result<(Router, String), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let [_, list, source, port] = args.as_slice() else {
         return Err("usage: tile_ceiling LIST SOURCE PORT".into());
@@ -51,7 +91,5 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     eprintln!("tile_ceiling: {} tiles in memory", tiles.len());
     let app = Router::new().fallback(answer).with_state(Arc::new(tiles));
-    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
-    axum::serve(listener, app).await?;
-    Ok(())
+    Ok((app, port.clone()))
 }

@@ -285,7 +285,10 @@ fn run_pipeline<T>(
             source_name: name,
             book,
             withhold: options.on_error == OnError::Reject,
-            tally: Tally::default(),
+            tally: Tally {
+                first_row: read::FIRST_ROW,
+                ..Tally::default()
+            },
         };
         let consumed = consume(&mut feed);
         // Drain what the store did not take (it failed), so that the readers finish.
@@ -374,9 +377,6 @@ impl ChunkFeed<'_, '_> {
     /// Adds a chunk to the tally: row numbers shifted, derived ids made distinct.
     fn take(&mut self, mut out: ChunkOut) -> Vec<Record> {
         let t = &mut self.tally;
-        if t.rows == 0 {
-            t.first_row = read::FIRST_ROW;
-        }
         if let Some(records) = out.relative_records {
             let first_row = t.first_row;
             out.problems.iter_mut().for_each(|p| p.row += first_row);
