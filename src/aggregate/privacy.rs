@@ -43,9 +43,8 @@ fn hide(mask: &mut DimMask, d: usize) {
 pub fn primary(t: &Tally, k: u32) -> DimMask {
     let mut mask = ALL_DIMS;
     for (d, &v) in t.d.iter().enumerate() {
-        if v > 0 && v < k {
-            hide(&mut mask, d);
-        }
+        // 0 < v < k, without a branch: v − 1 wraps to u32::MAX for 0.
+        mask &= !(DimMask::from(v.wrapping_sub(1) < k.saturating_sub(1)) << d);
     }
     mask
 }
@@ -232,20 +231,19 @@ fn filter_rule<'a>(
     relaxed: impl Iterator<Item = &'a Tally>,
     k: u32,
 ) -> bool {
-    let mut changed = false;
+    let before = *mask;
     for r in relaxed {
+        if *mask == 0 {
+            break; // nothing left to hide (most small units)
+        }
         for d in 0..NDIM {
-            if !visible(*mask, d) || r.d[d] < k {
-                continue;
-            }
-            let diff = r.d[d] - t.d[d];
-            if diff > 0 && diff < k {
-                hide(mask, d);
-                changed = true;
-            }
+            // The relaxed value is publishable and exceeds this one by 1 to k − 1: hide.
+            let diff = r.d[d].wrapping_sub(t.d[d]);
+            let reveals = r.d[d] >= k && diff.wrapping_sub(1) < k.saturating_sub(1);
+            *mask &= !(DimMask::from(reveals) << d);
         }
     }
-    changed
+    *mask != before
 }
 
 /// For each unit of `level`, its index in `other` (same resolution, a superset of units).
@@ -282,7 +280,7 @@ pub fn suppress_h3(
     let mut levels: Vec<Vec<DimMask>> = Vec::with_capacity(table.levels.len());
     for (li, level) in table.levels.iter().enumerate() {
         let tallies = &level.tallies;
-        let mut masks: Vec<DimMask> = tallies.iter().map(|t| primary(t, k)).collect();
+        let mut masks: Vec<DimMask> = tallies.par_iter().map(|t| primary(t, k)).collect();
         // Children of each parent: runs of equal parent id (ids are sorted).
         let groups: Vec<(Option<usize>, std::ops::Range<usize>)> = if li == 0 {
             vec![(None, 0..tallies.len())]
@@ -303,6 +301,12 @@ pub fn suppress_h3(
         // Each unit's mask when its own rules last left it settled: a unit whose mask has
         // not changed since is skipped (its rules would hide nothing more).
         let mut settled: Vec<DimMask> = vec![!0; masks.len()];
+        // The same for the group rules: each unit's mask when its parent's rule (and its
+        // state's) last ran. Both rules leave nothing more to hide once they have run, and
+        // a parent's mask is final before its children's level starts, so a group whose
+        // members' masks are all unchanged since is skipped. (`!0` is no mask: ≥ 79 bits.)
+        let mut parent_checked: Vec<DimMask> = vec![!0; masks.len()];
+        let mut state_checked: Vec<DimMask> = vec![!0; masks.len()];
         loop {
             // Rules 2, 3 and 6 look at one unit each, and rule 4 at one parent's children
             // (disjoint runs): both run in parallel and decide exactly as one after another.
@@ -322,25 +326,39 @@ pub fn suppress_h3(
                 .reduce(|| false, |a, b| a | b);
             let mut jobs = Vec::with_capacity(groups.len());
             let (mut rest, mut offset): (&mut [DimMask], usize) = (&mut masks, 0);
+            let mut checked_rest: &mut [DimMask] = &mut parent_checked;
             for (parent, children) in &groups {
                 let (head, tail) = std::mem::take(&mut rest).split_at_mut(children.end - offset);
+                let (checked_head, checked_tail) =
+                    std::mem::take(&mut checked_rest).split_at_mut(children.end - offset);
                 let (pt, pm) = match parent {
                     None => (&table.national, national),
                     Some(p) => (&table.levels[li - 1].tallies[*p], levels[li - 1][*p]),
                 };
-                jobs.push((
-                    pt,
-                    pm,
-                    children.clone(),
-                    &mut head[children.start - offset..],
-                ));
-                (rest, offset) = (tail, children.end);
+                let start = children.start - offset;
+                if head[start..] != checked_head[start..] {
+                    jobs.push((
+                        pt,
+                        pm,
+                        children.clone(),
+                        &mut head[start..],
+                        &mut checked_head[start..],
+                    ));
+                }
+                (rest, checked_rest, offset) = (tail, checked_tail, children.end);
             }
             changed |= jobs
                 .into_par_iter()
-                .map(|(pt, pm, children, m)| hierarchy_rule(pt, pm, &tallies[children], m, k))
+                .map(|(pt, pm, children, m, checked)| {
+                    let changed = hierarchy_rule(pt, pm, &tallies[children], m, k);
+                    checked.copy_from_slice(m);
+                    changed
+                })
                 .reduce(|| false, |a, b| a | b);
             for (state, members) in areas.states.iter().zip(&by_state) {
+                if members.iter().all(|&i| masks[i] == state_checked[i]) {
+                    continue;
+                }
                 // Every dimension the state could publish (≥ k), visible or not.
                 let publishable = (0..NDIM)
                     .filter(|&d| state.d[d] >= k)
@@ -353,6 +371,9 @@ pub fn suppress_h3(
                     &mut masks,
                     k,
                 );
+                for &i in members {
+                    state_checked[i] = masks[i];
+                }
             }
             if !changed {
                 break;
