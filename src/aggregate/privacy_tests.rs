@@ -433,3 +433,42 @@ fn the_column_selection_picks_exactly_the_matching_records() {
         }
     }
 }
+
+/// Every level of an H3 table (the finest scanned in parallel chunks, the coarser ones
+/// derived from it) equals the tallies built record by record, per cell of each resolution.
+#[test]
+fn every_level_of_a_hexagon_table_counts_its_records_once() {
+    use super::group::{h3_table, MIN_RES};
+    use super::snapshot::parent;
+    use super::tally::Tally;
+    use std::collections::BTreeMap;
+    for seed in 0..10u64 {
+        let records = random_records(seed, 200 + seed as usize * 120);
+        let snap = Snapshot::build(records, 1);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xc0a);
+        for _ in 0..3 {
+            let filter = random_filter(&mut rng);
+            let m = filter.compile(&snap).unwrap();
+            let matching: Vec<usize> = (0..snap.len()).filter(|&i| m.matches(&snap, i)).collect();
+            for res in [3u8, 7, 9] {
+                let table = h3_table(&snap, &m, res);
+                assert_eq!(table.levels.len(), usize::from(res - MIN_RES + 1));
+                for level in &table.levels {
+                    let mut expected: BTreeMap<u64, Tally> = BTreeMap::new();
+                    for &i in &matching {
+                        let cell = parent(snap.cell[i], level.res);
+                        expected.entry(cell).or_default().add_record(&snap, i);
+                    }
+                    let ids: Vec<u64> = expected.keys().copied().collect();
+                    let tallies: Vec<Tally> = expected.into_values().collect();
+                    assert_eq!(level.ids, ids, "seed {seed} res {res} level {}", level.res);
+                    assert_eq!(
+                        level.tallies, tallies,
+                        "seed {seed} res {res} level {}",
+                        level.res
+                    );
+                }
+            }
+        }
+    }
+}
