@@ -365,24 +365,41 @@ fn remittance_totals_are_never_dominated_by_one_or_two_senders() {
     assert!(checked > 0);
 }
 
+/// Runs `check` on snapshots of random records (seeds `0..seeds`, `size(seed)` records
+/// each) and `filters` random filters per snapshot, with the filter compiled.
+fn for_random_queries(
+    seeds: u64,
+    size: impl Fn(u64) -> usize,
+    filters: usize,
+    mut check: impl FnMut(u64, &Snapshot, &Filter, &super::filter::Matcher),
+) {
+    for seed in 0..seeds {
+        let snap = Snapshot::build(random_records(seed, size(seed)), 1);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        for _ in 0..filters {
+            let filter = random_filter(&mut rng);
+            let m = filter.compile(&snap).unwrap();
+            check(seed, &snap, &filter, &m);
+        }
+    }
+}
+
 /// The fused scan (cells and areas tallied once per record) gives exactly the tables of the
 /// two separate scans, national remittance stats included; the counts-only scan of the
 /// relaxed queries gives the same counts.
 #[test]
 fn one_scan_gives_the_hexagon_and_area_tables_of_two() {
     use super::group::{area_table, h3_and_area_tables, h3_counts_table_for, h3_table};
-    for seed in 0..12u64 {
-        let records = random_records(seed, 300 + seed as usize * 40);
-        let snap = Snapshot::build(records, 1);
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        for _ in 0..3 {
-            let filter = random_filter(&mut rng);
-            let m = filter.compile(&snap).unwrap();
+    for_random_queries(
+        12,
+        |seed| 300 + seed as usize * 40,
+        3,
+        |seed, snap, filter, m| {
             for res in [2u8, 6, 9] {
-                let (fused, areas) = h3_and_area_tables(&snap, &m, res);
-                let (alone, areas_alone) = (h3_table(&snap, &m, res), area_table(&snap, &m));
+                let (fused, areas) = h3_and_area_tables(snap, m, res);
+                let (alone, areas_alone) = (h3_table(snap, m, res), area_table(snap, m));
                 // The counts-only table of the relaxed queries counts the same.
-                let counts = h3_counts_table_for(&snap, &filter, &m, res);
+                let counts = h3_counts_table_for(snap, filter, m, res);
                 for ((a, b), c) in fused.levels.iter().zip(&alone.levels).zip(&counts.levels) {
                     assert_eq!(a.ids, b.ids, "seed {seed} res {res}");
                     assert_eq!(a.tallies, b.tallies, "seed {seed} res {res}");
@@ -402,36 +419,34 @@ fn one_scan_gives_the_hexagon_and_area_tables_of_two() {
                 assert_eq!(areas.national, areas_alone.national);
                 assert_eq!(areas.national_remit, alone.national_remit);
             }
-        }
-    }
+        },
+    );
 }
 
 /// The column-wise selection used by the scans picks exactly the records the per-record
 /// matcher accepts, over whole snapshots and over chunks that start anywhere.
 #[test]
 fn the_column_selection_picks_exactly_the_matching_records() {
-    for seed in 0..12u64 {
-        let records = random_records(seed, 500 + seed as usize * 50);
-        let snap = Snapshot::build(records, 1);
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xf11);
-        for _ in 0..4 {
-            let filter = random_filter(&mut rng);
-            let m = filter.compile(&snap).unwrap();
+    for_random_queries(
+        12,
+        |seed| 500 + seed as usize * 50,
+        4,
+        |seed, snap, filter, m| {
             for (from, to) in [
                 (0, snap.len()),
                 (7, snap.len() / 2),
                 (snap.len() / 3, snap.len()),
             ] {
                 let mut selected = Vec::new();
-                m.select(&snap, from, to, &mut selected);
+                m.select(snap, from, to, &mut selected);
                 let expected: Vec<u32> = (from..to)
-                    .filter(|&i| m.matches(&snap, i))
+                    .filter(|&i| m.matches(snap, i))
                     .map(|i| i as u32)
                     .collect();
                 assert_eq!(selected, expected, "seed {seed} {filter:?} {from}..{to}");
             }
-        }
-    }
+        },
+    );
 }
 
 /// Every level of an H3 table (the finest scanned in parallel chunks, the coarser ones
@@ -442,22 +457,20 @@ fn every_level_of_a_hexagon_table_counts_its_records_once() {
     use super::snapshot::parent;
     use super::tally::Tally;
     use std::collections::BTreeMap;
-    for seed in 0..10u64 {
-        let records = random_records(seed, 200 + seed as usize * 120);
-        let snap = Snapshot::build(records, 1);
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xc0a);
-        for _ in 0..3 {
-            let filter = random_filter(&mut rng);
-            let m = filter.compile(&snap).unwrap();
-            let matching: Vec<usize> = (0..snap.len()).filter(|&i| m.matches(&snap, i)).collect();
+    for_random_queries(
+        10,
+        |seed| 200 + seed as usize * 120,
+        3,
+        |seed, snap, _, m| {
+            let matching: Vec<usize> = (0..snap.len()).filter(|&i| m.matches(snap, i)).collect();
             for res in [3u8, 7, 9] {
-                let table = h3_table(&snap, &m, res);
+                let table = h3_table(snap, m, res);
                 assert_eq!(table.levels.len(), usize::from(res - MIN_RES + 1));
                 for level in &table.levels {
                     let mut expected: BTreeMap<u64, Tally> = BTreeMap::new();
                     for &i in &matching {
                         let cell = parent(snap.cell[i], level.res);
-                        expected.entry(cell).or_default().add_record(&snap, i);
+                        expected.entry(cell).or_default().add_record(snap, i);
                     }
                     let ids: Vec<u64> = expected.keys().copied().collect();
                     let tallies: Vec<Tally> = expected.into_values().collect();
@@ -469,6 +482,6 @@ fn every_level_of_a_hexagon_table_counts_its_records_once() {
                     );
                 }
             }
-        }
-    }
+        },
+    );
 }
