@@ -224,11 +224,6 @@ pub struct Matcher {
 }
 
 impl Matcher {
-    /// Whether every record matches (no filter).
-    pub fn is_all(&self) -> bool {
-        self.codes.is_empty() && self.rounds.is_none() && self.period.is_none()
-    }
-
     /// The indexes in `from..to` of the matching records, ascending. Each filter is applied
     /// to its whole column in turn (loops without branches, which the compiler vectorises)
     /// and the survivors are gathered without branching: record by record, half the records
@@ -282,7 +277,9 @@ impl Matcher {
         out.truncate(n);
     }
 
-    #[inline]
+    /// Whether record `i` matches, decided record by record: the plain definition that the
+    /// tests check [`Matcher::select`] against.
+    #[cfg(test)]
     pub fn matches(&self, s: &Snapshot, i: usize) -> bool {
         let single = |v: u8, mask: u32| v < 32 && mask & (1 << v) != 0;
         for &(field, mask) in &self.codes {

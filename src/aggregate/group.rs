@@ -181,18 +181,9 @@ fn h3_scan(
     let parts: Vec<CellScan> = chunks
         .par_windows(2)
         .map(|w| {
-            if m.is_all() {
-                return scan_cells(s, w[0]..w[1], res, with_areas, stats);
-            }
             let mut selected = Vec::new();
             m.select(s, w[0], w[1], &mut selected);
-            scan_cells(
-                s,
-                selected.iter().map(|&i| i as usize),
-                res,
-                with_areas,
-                stats,
-            )
+            scan_cells(s, &selected, res, with_areas, stats)
         })
         .collect();
     // Sized once: at fine resolutions the level is hundreds of MB of tallies, and growing
@@ -269,7 +260,7 @@ struct CellScan {
 /// Scans `records` (ascending indexes of one chunk) into cells of `res`.
 fn scan_cells(
     s: &Snapshot,
-    records: impl Iterator<Item = usize>,
+    records: &[u32],
     res: u8,
     with_areas: bool,
     with_stats: bool,
@@ -299,7 +290,8 @@ fn scan_cells(
         }
         *sub = Tally::default();
     };
-    for i in records {
+    for &i in records {
+        let i = i as usize;
         let cell = parent(s.cell[i], res);
         let area = match &areas {
             Some(a) => a.area_of(s, i),

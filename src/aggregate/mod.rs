@@ -150,8 +150,6 @@ pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<L
             );
             let relaxed_refs: Vec<&H3Table> = relaxed_tables.iter().map(|t| &**t).collect();
             let mut vis = privacy::suppress_h3(&table, &relaxed_refs, &areas, k);
-            drop(relaxed_refs);
-            drop(relaxed_tables);
             // A filtered table is this layer's alone: its finest level moves into the layer
             // (at resolution 9 a copy would be hundreds of MB); a memoised one is copied.
             let national_remit = table.national_remit;

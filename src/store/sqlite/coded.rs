@@ -74,6 +74,8 @@ CREATE TABLE records_coded (
 /// Migration to schema 3: every stored row rewritten with coded answers, ids kept.
 pub(super) fn code_the_records(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(CODED_SCHEMA)?;
+    // The meaning of the numbers is committed with the numbers (opening fills it in too,
+    // but a crash in between could let another program version describe them).
     check_code_values(conn)?;
     let mut read = conn.prepare(&format!(
         "SELECT id, batch_id, {RECORD_COLUMNS} FROM records ORDER BY id"
