@@ -18,10 +18,14 @@
 //! the process is monotone and ends. Levels are decided top-down, each depending only on
 //! the levels above it, so every resolution's answer is the same whichever query asked.
 
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 
 use super::group::{AreaTable, H3Table, Level, RemitStats};
-use super::tally::{partitions, DimMask, Tally, ALL_DIMS, MIXED_STATE, N, NDIM, NO_STATE, RA};
+use super::tally::{
+    partitions, DimMask, Partition, Tally, ALL_DIMS, MIXED_STATE, N, NDIM, NO_STATE, RA,
+};
 
 /// Dominance rule for remittance sums: the largest contribution may be at most this share
 /// of a published total…
@@ -50,44 +54,96 @@ pub fn primary(t: &Tally, k: u32) -> DimMask {
 }
 
 /// Rules 2 and 3 on one unit; returns whether anything was hidden.
+///
+/// Most partitions split a total into one category and the rest ("has this skill" or not):
+/// those are decided for all their categories at once on bitmasks. The rules only ever
+/// hide, and whether a one-category partition hides its category depends only on its total's
+/// visibility, so the result is the same fixpoint as deciding one partition after another
+/// (checked against that definition by a test).
 pub fn unit_rules(t: &Tally, mask: &mut DimMask, k: u32) -> bool {
     let before = *mask;
+    let (singles, groups) = split_partitions();
     loop {
         let round = *mask;
         if !visible(*mask, N) {
             *mask = 0;
             break;
         }
-        for p in partitions() {
-            if !visible(*mask, p.total) {
-                for &c in &p.categories {
-                    hide(mask, c);
-                }
-                continue;
+        for &(total, categories) in singles {
+            if visible(*mask, total) {
+                *mask &= !small_remainders(t, total, categories, k);
+            } else {
+                *mask &= !categories;
             }
-            let shown: u32 = p
-                .categories
-                .iter()
-                .filter(|&&c| visible(*mask, c))
-                .map(|&c| t.d[c])
-                .sum();
-            let hidden = t.d[p.total] - shown;
-            if hidden > 0 && hidden < k {
-                if let Some(&c) = p
-                    .categories
-                    .iter()
-                    .filter(|&&c| visible(*mask, c) && t.d[c] > 0)
-                    .min_by_key(|&&c| (t.d[c], c))
-                {
-                    hide(mask, c);
-                }
-            }
+        }
+        for p in groups {
+            partition_rule(t, p, mask, k);
         }
         if *mask == round {
             break;
         }
     }
     *mask != before
+}
+
+/// The one-category partitions as (total, the categories it is split by), and the others.
+type SplitPartitions = (Vec<(usize, DimMask)>, Vec<&'static Partition>);
+
+fn split_partitions() -> &'static SplitPartitions {
+    static SPLIT: OnceLock<SplitPartitions> = OnceLock::new();
+    SPLIT.get_or_init(|| {
+        let mut singles: Vec<(usize, DimMask)> = Vec::new();
+        let mut groups = Vec::new();
+        for p in partitions() {
+            match p.categories[..] {
+                [c] => match singles.iter_mut().find(|(total, _)| *total == p.total) {
+                    Some((_, cats)) => *cats |= 1u128 << c,
+                    None => singles.push((p.total, 1u128 << c)),
+                },
+                _ => groups.push(p),
+            }
+        }
+        (singles, groups)
+    })
+}
+
+/// The `categories` whose complement in `total` is from 1 to k − 1 (branch-free over every
+/// dimension; a category's value never exceeds its total).
+fn small_remainders(t: &Tally, total: usize, categories: DimMask, k: u32) -> DimMask {
+    let whole = t.d[total];
+    let mut small: DimMask = 0;
+    for (d, &v) in t.d.iter().enumerate() {
+        small |= DimMask::from(whole.wrapping_sub(v).wrapping_sub(1) < k.saturating_sub(1)) << d;
+    }
+    small & categories
+}
+
+/// Rule 3 for one partition: hides its smallest visible category while the hidden part of
+/// its (visible) total is from 1 to k − 1; hides every category of a hidden total.
+pub(crate) fn partition_rule(t: &Tally, p: &Partition, mask: &mut DimMask, k: u32) {
+    if !visible(*mask, p.total) {
+        for &c in &p.categories {
+            hide(mask, c);
+        }
+        return;
+    }
+    let shown: u32 = p
+        .categories
+        .iter()
+        .filter(|&&c| visible(*mask, c))
+        .map(|&c| t.d[c])
+        .sum();
+    let hidden = t.d[p.total] - shown;
+    if hidden > 0 && hidden < k {
+        if let Some(&c) = p
+            .categories
+            .iter()
+            .filter(|&&c| visible(*mask, c) && t.d[c] > 0)
+            .min_by_key(|&&c| (t.d[c], c))
+        {
+            hide(mask, c);
+        }
+    }
 }
 
 /// Rule 4 for one parent and its children (`tallies` and `masks` are the children's).
@@ -280,7 +336,6 @@ pub fn suppress_h3(
     let mut levels: Vec<Vec<DimMask>> = Vec::with_capacity(table.levels.len());
     for (li, level) in table.levels.iter().enumerate() {
         let tallies = &level.tallies;
-        let mut masks: Vec<DimMask> = tallies.par_iter().map(|t| primary(t, k)).collect();
         // Children of each parent: runs of equal parent id (ids are sorted).
         let groups: Vec<(Option<usize>, std::ops::Range<usize>)> = if li == 0 {
             vec![(None, 0..tallies.len())]
@@ -291,16 +346,35 @@ pub fn suppress_h3(
             .iter()
             .map(|r| align(level, &r.levels[li]))
             .collect();
+        let relaxed_of = |i: usize| {
+            relaxed
+                .iter()
+                .zip(&aligned)
+                .filter_map(move |(r, a)| a[i].map(|j| &r.levels[li].tallies[j]))
+        };
+        // Rule 1 and each unit's own rules (2, 3, 6) in one pass, so that each tally is
+        // read from memory once: at fine resolutions the tallies are tens of MB, and a
+        // second pass over them waited on memory for most of its time.
+        let first: Vec<(DimMask, u8)> = tallies
+            .par_iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let mut mask = primary(t, k);
+                settle_unit(t, &mut mask, &mut !0, || relaxed_of(i), k);
+                (mask, t.state)
+            })
+            .collect();
+        let mut masks: Vec<DimMask> = first.iter().map(|&(mask, _)| mask).collect();
         // Units whose records all lie in one state, grouped by state (rule 5).
         let mut by_state: Vec<Vec<usize>> = vec![Vec::new(); areas.states.len()];
-        for (i, t) in tallies.iter().enumerate() {
-            if t.state != MIXED_STATE && t.state != NO_STATE {
-                by_state[t.state as usize].push(i);
+        for (i, &(_, state)) in first.iter().enumerate() {
+            if state != MIXED_STATE && state != NO_STATE {
+                by_state[state as usize].push(i);
             }
         }
         // Each unit's mask when its own rules last left it settled: a unit whose mask has
         // not changed since is skipped (its rules would hide nothing more).
-        let mut settled: Vec<DimMask> = vec![!0; masks.len()];
+        let mut settled: Vec<DimMask> = masks.clone();
         // The same for the group rules: each unit's mask when its parent's rule (and its
         // state's) last ran. Both rules leave nothing more to hide once they have run, and
         // a parent's mask is final before its children's level starts, so a group whose
@@ -308,22 +382,9 @@ pub fn suppress_h3(
         let mut parent_checked: Vec<DimMask> = vec![!0; masks.len()];
         let mut state_checked: Vec<DimMask> = vec![!0; masks.len()];
         loop {
-            // Rules 2, 3 and 6 look at one unit each, and rule 4 at one parent's children
-            // (disjoint runs): both run in parallel and decide exactly as one after another.
-            let mut changed = masks
-                .par_iter_mut()
-                .zip(settled.par_iter_mut())
-                .enumerate()
-                .map(|(i, (mask, settled))| {
-                    let relaxed = || {
-                        relaxed
-                            .iter()
-                            .zip(&aligned)
-                            .filter_map(move |(r, a)| a[i].map(|j| &r.levels[li].tallies[j]))
-                    };
-                    settle_unit(&tallies[i], mask, settled, relaxed, k)
-                })
-                .reduce(|| false, |a, b| a | b);
+            // Rule 4 looks at one parent's children (disjoint runs), so parents run in
+            // parallel and decide exactly as one after another.
+            let mut changed = false;
             let mut jobs = Vec::with_capacity(groups.len());
             let (mut rest, mut offset): (&mut [DimMask], usize) = (&mut masks, 0);
             let mut checked_rest: &mut [DimMask] = &mut parent_checked;
@@ -378,6 +439,14 @@ pub fn suppress_h3(
             if !changed {
                 break;
             }
+            // Units whose masks the group rules changed settle their own rules again.
+            masks
+                .par_iter_mut()
+                .zip(settled.par_iter_mut())
+                .enumerate()
+                .for_each(|(i, (mask, settled))| {
+                    settle_unit(&tallies[i], mask, settled, || relaxed_of(i), k);
+                });
         }
         levels.push(masks);
     }

@@ -453,7 +453,7 @@ fn the_column_selection_picks_exactly_the_matching_records() {
 /// derived from it) equals the tallies built record by record, per cell of each resolution.
 #[test]
 fn every_level_of_a_hexagon_table_counts_its_records_once() {
-    use super::group::{h3_table, MIN_RES};
+    use super::group::{h3_table, RemitStats, MIN_RES};
     use super::snapshot::parent;
     use super::tally::Tally;
     use std::collections::BTreeMap;
@@ -481,7 +481,68 @@ fn every_level_of_a_hexagon_table_counts_its_records_once() {
                         level.res
                     );
                 }
+                // The remittance stats of the finest cells, from each cell's own amounts.
+                let expected_remit: Vec<RemitStats> = table
+                    .finest()
+                    .ids
+                    .iter()
+                    .map(|&cell| {
+                        let mut amounts: Vec<i64> = matching
+                            .iter()
+                            .filter(|&&i| parent(snap.cell[i], res) == cell)
+                            .filter_map(|&i| snap.remit_amount(i))
+                            .collect();
+                        RemitStats::from_amounts(&mut amounts)
+                    })
+                    .collect();
+                assert_eq!(table.remit, expected_remit, "seed {seed} res {res}");
             }
         },
     );
+}
+
+/// Rules 2 and 3 decided on bitmasks (`unit_rules`) give the same masks as their definition:
+/// every partition in turn, until none hides anything more.
+#[test]
+fn the_unit_rules_reach_the_same_masks_as_one_partition_after_another() {
+    use super::privacy::{partition_rule, primary, unit_rules};
+    use super::tally::*;
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    for case in 0..20_000 {
+        let k = rng.random_range(2..=15);
+        // Small units, where the rules bite: categories never exceed their totals.
+        let n = rng.random_range(0..3 * k);
+        let mut t = Tally::default();
+        t.d[N] = n;
+        t.d[F] = rng.random_range(0..=n);
+        t.d[RY] = rng.random_range(0..=n);
+        t.d[RA] = rng.random_range(0..=t.d[RY]);
+        t.d[FRY] = rng.random_range(0..=t.d[RY].min(t.d[F]));
+        let mut left = n;
+        for d in OCCUPATION {
+            t.d[d] = rng.random_range(0..=left);
+            left -= t.d[d];
+        }
+        for d in SECTOR.start..LANGUAGE.end {
+            t.d[d] = rng.random_range(0..=n);
+        }
+        let start = primary(&t, k);
+        let mut fast = start;
+        unit_rules(&t, &mut fast, k);
+        let mut slow = start;
+        loop {
+            let round = slow;
+            if slow & 1 << N == 0 {
+                slow = 0;
+                break;
+            }
+            for p in partitions() {
+                partition_rule(&t, p, &mut slow, k);
+            }
+            if slow == round {
+                break;
+            }
+        }
+        assert_eq!(fast, slow, "case {case} k {k} {:?}", t.d);
+    }
 }
