@@ -128,6 +128,9 @@ pub struct Level {
     pub res: u8,
     pub ids: Vec<u64>,
     pub tallies: Vec<Tally>,
+    /// Records per cell (`tallies[i].d[N]`), apart so that the privacy rules can pass over
+    /// the many cells below k without reading their tallies.
+    pub counts: Vec<u32>,
 }
 
 /// H3 grouping for one query: every level from [`MIN_RES`] to the requested resolution.
@@ -195,6 +198,7 @@ fn h3_scan(
         res,
         ids: vec![0; cells],
         tallies: Vec::new(),
+        counts: Vec::new(),
     };
     (0..cells)
         .into_par_iter()
@@ -223,6 +227,7 @@ fn h3_scan(
         .into_par_iter()
         .map(|(selected, out)| scan_cells(s, selected, res, with_areas, stats, out))
         .collect();
+    finest.counts = finest.tallies.par_iter().map(|t| t.d[N]).collect();
     let mut amounts = Vec::with_capacity(parts.iter().map(|p| p.amounts.len()).sum());
     let mut areas: Option<AreaPart> = None;
     for part in parts {
@@ -379,14 +384,17 @@ fn coarsen(finer: &Level, res: u8) -> Level {
         res,
         ids: Vec::with_capacity(cells),
         tallies: Vec::with_capacity(cells),
+        counts: Vec::with_capacity(cells),
     };
-    for (id, t) in finer.ids.iter().zip(&finer.tallies) {
+    for ((id, t), n) in finer.ids.iter().zip(&finer.tallies).zip(&finer.counts) {
         let p = parent(*id, res);
         if level.ids.last() == Some(&p) {
             level.tallies.last_mut().expect("same length as ids").add(t);
+            *level.counts.last_mut().expect("same length as ids") += n;
         } else {
             level.ids.push(p);
             level.tallies.push(t.clone());
+            level.counts.push(*n);
         }
     }
     level

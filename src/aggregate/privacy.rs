@@ -24,7 +24,8 @@ use rayon::prelude::*;
 
 use super::group::{AreaTable, H3Table, Level, RemitStats};
 use super::tally::{
-    partitions, DimMask, Partition, Tally, ALL_DIMS, MIXED_STATE, N, NDIM, NO_STATE, RA,
+    dims_where, masked, partitions, DimMask, Partition, Tally, ALL_DIMS, MIXED_STATE, N, NDIM,
+    NO_STATE, RA,
 };
 
 /// Dominance rule for remittance sums: the largest contribution may be at most this share
@@ -45,12 +46,8 @@ fn hide(mask: &mut DimMask, d: usize) {
 
 /// Rule 1.
 pub fn primary(t: &Tally, k: u32) -> DimMask {
-    let mut mask = ALL_DIMS;
-    for (d, &v) in t.d.iter().enumerate() {
-        // 0 < v < k, without a branch: v − 1 wraps to u32::MAX for 0.
-        mask &= !(DimMask::from(v.wrapping_sub(1) < k.saturating_sub(1)) << d);
-    }
-    mask
+    // 0 < v < k, without a branch: v − 1 wraps to u32::MAX for 0.
+    ALL_DIMS & !dims_where(|d| t.d[d].wrapping_sub(1) < k.saturating_sub(1))
 }
 
 /// Rules 2 and 3 on one unit; returns whether anything was hidden.
@@ -111,11 +108,7 @@ fn split_partitions() -> &'static SplitPartitions {
 /// dimension; a category's value never exceeds its total).
 fn small_remainders(t: &Tally, total: usize, categories: DimMask, k: u32) -> DimMask {
     let whole = t.d[total];
-    let mut small: DimMask = 0;
-    for (d, &v) in t.d.iter().enumerate() {
-        small |= DimMask::from(whole.wrapping_sub(v).wrapping_sub(1) < k.saturating_sub(1)) << d;
-    }
-    small & categories
+    categories & dims_where(|d| whole.wrapping_sub(t.d[d]).wrapping_sub(1) < k.saturating_sub(1))
 }
 
 /// Rule 3 for one partition: hides its smallest visible category while the hidden part of
@@ -214,10 +207,8 @@ fn visible_sums(
                 *sum += v;
             }
         } else if m != 0 {
-            for (dim, sum) in sums.iter_mut().enumerate() {
-                if visible(m, dim) {
-                    *sum += d[dim];
-                }
+            for (sum, v) in sums.iter_mut().zip(masked(d, m)) {
+                *sum += v;
             }
         }
     }
@@ -235,12 +226,16 @@ fn residual_rules(
     k: u32,
 ) -> bool {
     let sums = visible_sums(members.clone(), tallies, masks);
+    let mut small = total_mask
+        & dims_where(|d| {
+            let hidden = total.d[d].saturating_sub(sums[d]);
+            hidden.wrapping_sub(1) < k.saturating_sub(1)
+        });
     let mut changed = false;
-    for (d, &shown) in sums.iter().enumerate() {
-        let hidden = total.d[d].saturating_sub(shown);
-        if visible(total_mask, d) && hidden > 0 && hidden < k {
-            changed |= residual_rule(total.d[d], d, members.clone(), tallies, masks, k);
-        }
+    while small != 0 {
+        let d = small.trailing_zeros() as usize;
+        small &= small - 1;
+        changed |= residual_rule(total.d[d], d, members.clone(), tallies, masks, k);
     }
     changed
 }
@@ -292,12 +287,11 @@ fn filter_rule<'a>(
         if *mask == 0 {
             break; // nothing left to hide (most small units)
         }
-        for d in 0..NDIM {
-            // The relaxed value is publishable and exceeds this one by 1 to k − 1: hide.
+        // The relaxed value is publishable and exceeds this one by 1 to k − 1: hide.
+        *mask &= !dims_where(|d| {
             let diff = r.d[d].wrapping_sub(t.d[d]);
-            let reveals = r.d[d] >= k && diff.wrapping_sub(1) < k.saturating_sub(1);
-            *mask &= !(DimMask::from(reveals) << d);
-        }
+            r.d[d] >= k && diff.wrapping_sub(1) < k.saturating_sub(1)
+        });
     }
     *mask != before
 }
@@ -355,20 +349,27 @@ pub fn suppress_h3(
         // Rule 1 and each unit's own rules (2, 3, 6) in one pass, so that each tally is
         // read from memory once: at fine resolutions the tallies are tens of MB, and a
         // second pass over them waited on memory for most of its time.
+        // A unit of fewer than k records is hidden whole (rules 1 and 2) without reading
+        // its tally: at resolution 9 most units are.
         let first: Vec<(DimMask, u8)> = tallies
             .par_iter()
+            .zip(&level.counts)
             .enumerate()
-            .map(|(i, t)| {
+            .map(|(i, (t, &count))| {
+                if count < k {
+                    return (0, NO_STATE);
+                }
                 let mut mask = primary(t, k);
                 settle_unit(t, &mut mask, &mut !0, || relaxed_of(i), k);
                 (mask, t.state)
             })
             .collect();
         let mut masks: Vec<DimMask> = first.iter().map(|&(mask, _)| mask).collect();
-        // Units whose records all lie in one state, grouped by state (rule 5).
+        // Units whose records all lie in one state, grouped by state (rule 5); hidden
+        // units add nothing to a state's visible part and are left out.
         let mut by_state: Vec<Vec<usize>> = vec![Vec::new(); areas.states.len()];
-        for (i, &(_, state)) in first.iter().enumerate() {
-            if state != MIXED_STATE && state != NO_STATE {
+        for (i, &(mask, state)) in first.iter().enumerate() {
+            if mask != 0 && state != MIXED_STATE && state != NO_STATE {
                 by_state[state as usize].push(i);
             }
         }
@@ -421,9 +422,7 @@ pub fn suppress_h3(
                     continue;
                 }
                 // Every dimension the state could publish (≥ k), visible or not.
-                let publishable = (0..NDIM)
-                    .filter(|&d| state.d[d] >= k)
-                    .fold(0, |m: DimMask, d| m | (1u128 << d));
+                let publishable = dims_where(|d| state.d[d] >= k);
                 changed |= residual_rules(
                     state,
                     publishable,

@@ -29,6 +29,39 @@ pub const NDIM: usize = 79;
 pub type DimMask = u128;
 pub const ALL_DIMS: DimMask = (1u128 << NDIM) - 1;
 
+/// The dimensions `d` for which `test(d)` holds. The tests are written as bytes (a loop the
+/// compiler vectorises) and gathered eight at a time into bits by one multiplication:
+/// setting the bits of a 128-bit mask one by one cost more than the tests themselves.
+#[inline(always)]
+pub fn dims_where(test: impl Fn(usize) -> bool) -> DimMask {
+    let mut flags = [0u8; NDIM.next_multiple_of(8)];
+    for (d, flag) in flags.iter_mut().enumerate().take(NDIM) {
+        *flag = u8::from(test(d));
+    }
+    let mut mask: DimMask = 0;
+    for (word, bytes) in flags.chunks_exact(8).enumerate() {
+        let x = u64::from_le_bytes(bytes.try_into().expect("eight flags"));
+        // Byte j (0 or 1) lands on bit 56 + j, without carries between the products.
+        mask |= DimMask::from(x.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * word);
+    }
+    mask
+}
+
+/// `values` with the dimensions not in `mask` set to 0 (two 64-bit halves: a variable
+/// shift of a 128-bit mask per dimension does not vectorise).
+#[inline]
+pub fn masked(values: &[u32; NDIM], mask: DimMask) -> [u32; NDIM] {
+    let (low, high) = (mask as u64, (mask >> 64) as u64);
+    let mut out = [0u32; NDIM];
+    for (d, (o, &v)) in out.iter_mut().zip(values).enumerate().take(64) {
+        *o = v & 0u32.wrapping_sub(((low >> d) & 1) as u32);
+    }
+    for (d, (o, &v)) in out.iter_mut().zip(values).enumerate().skip(64) {
+        *o = v & 0u32.wrapping_sub(((high >> (d - 64)) & 1) as u32);
+    }
+    out
+}
+
 /// The state of a unit whose records lie in more than one state.
 pub const MIXED_STATE: u8 = 254;
 /// The state of an empty unit.
@@ -162,4 +195,30 @@ pub fn partitions() -> &'static [Partition] {
         }
         p
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn masks_are_built_and_applied_bit_for_bit() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..2_000 {
+            let values: [u32; NDIM] = std::array::from_fn(|_| rng.random_range(0..20));
+            let threshold = rng.random_range(0..20);
+            let mask = dims_where(|d| values[d] < threshold);
+            for (d, &v) in values.iter().enumerate() {
+                assert_eq!(mask >> d & 1 == 1, v < threshold, "dimension {d}");
+            }
+            assert_eq!(mask & !ALL_DIMS, 0);
+            let random: DimMask = rng.random::<u128>() & ALL_DIMS;
+            let kept = masked(&values, random);
+            for d in 0..NDIM {
+                let expected = if random >> d & 1 == 1 { values[d] } else { 0 };
+                assert_eq!(kept[d], expected, "dimension {d}");
+            }
+        }
+    }
 }
