@@ -144,6 +144,23 @@ pub struct H3Table {
     pub national_remit: RemitStats,
 }
 
+impl Level {
+    /// `cells` empty cells (ids 0) to be filled in place.
+    fn zeroed(res: u8, cells: usize) -> Level {
+        let mut tallies = Vec::new();
+        (0..cells)
+            .into_par_iter()
+            .map(|_| Tally::default())
+            .collect_into_vec(&mut tallies);
+        Level {
+            res,
+            ids: vec![0; cells],
+            tallies,
+            counts: vec![0; cells],
+        }
+    }
+}
+
 impl H3Table {
     pub fn finest(&self) -> &Level {
         self.levels.last().expect("at least one level")
@@ -183,7 +200,7 @@ fn h3_scan(
     // cells first so that the level is allocated once and every chunk writes its own part
     // of it in place (at resolution 9, growing and then joining per-chunk vectors of
     // 336-byte tallies was a fifth of a filtered scan).
-    let chunks = chunk_bounds(s, res, rayon::current_num_threads().max(1) * 4);
+    let chunks = chunk_bounds(&s.cell, res, rayon::current_num_threads().max(1) * 4);
     let selections: Vec<(Vec<u32>, usize)> = chunks
         .par_windows(2)
         .map(|w| {
@@ -193,39 +210,26 @@ fn h3_scan(
             (selected, cells)
         })
         .collect();
-    let cells: usize = selections.iter().map(|(_, n)| n).sum();
-    let mut finest = Level {
-        res,
-        ids: vec![0; cells],
-        tallies: Vec::new(),
-        counts: Vec::new(),
-    };
-    (0..cells)
-        .into_par_iter()
-        .map(|_| Tally::default())
-        .collect_into_vec(&mut finest.tallies);
-    let mut remit = vec![RemitStats::default(); if stats { cells } else { 0 }];
-    let mut outputs = Vec::with_capacity(selections.len());
-    let (mut ids, mut tallies, mut remits) =
-        (&mut finest.ids[..], &mut finest.tallies[..], &mut remit[..]);
-    for (selected, n) in &selections {
-        let (id_part, id_rest) = std::mem::take(&mut ids).split_at_mut(*n);
-        let (tally_part, tally_rest) = std::mem::take(&mut tallies).split_at_mut(*n);
-        let (remit_part, remit_rest) =
-            std::mem::take(&mut remits).split_at_mut(if stats { *n } else { 0 });
-        outputs.push((
-            selected,
-            CellsOut {
-                ids: id_part,
-                tallies: tally_part,
-                stats: remit_part,
-            },
-        ));
-        (ids, tallies, remits) = (id_rest, tally_rest, remit_rest);
-    }
-    let parts: Vec<ChunkScan> = outputs
-        .into_par_iter()
-        .map(|(selected, out)| scan_cells(s, selected, res, with_areas, stats, out))
+    let lengths: Vec<usize> = selections.iter().map(|&(_, n)| n).collect();
+    let mut finest = Level::zeroed(res, lengths.iter().sum());
+    let mut remit = vec![RemitStats::default(); if stats { finest.ids.len() } else { 0 }];
+    let remit_lengths = lengths.iter().map(|&n| if stats { n } else { 0 });
+    let outputs = split_by_lengths(&mut finest.ids, lengths.iter().copied())
+        .into_iter()
+        .zip(split_by_lengths(
+            &mut finest.tallies,
+            lengths.iter().copied(),
+        ))
+        .zip(split_by_lengths(&mut remit, remit_lengths))
+        .map(|((ids, tallies), stats)| CellsOut {
+            ids,
+            tallies,
+            stats,
+        });
+    let parts: Vec<ChunkScan> = selections
+        .par_iter()
+        .zip(outputs.collect::<Vec<_>>())
+        .map(|((selected, _), out)| scan_cells(s, selected, res, with_areas, stats, out))
         .collect();
     finest.counts = finest.tallies.par_iter().map(|t| t.d[N]).collect();
     let mut amounts = Vec::with_capacity(parts.iter().map(|p| p.amounts.len()).sum());
@@ -263,12 +267,14 @@ fn h3_scan(
     (table, areas)
 }
 
-fn chunk_bounds(s: &Snapshot, res: u8, n: usize) -> Vec<usize> {
-    let len = s.len();
+/// About `n` chunk boundaries over sorted `cells`, each moved forward to where the cell of
+/// `res` changes, so that every chunk owns whole cells of `res`.
+fn chunk_bounds(cells: &[u64], res: u8, n: usize) -> Vec<usize> {
+    let len = cells.len();
     let mut bounds = vec![0];
     for j in 1..n {
         let mut b = (len * j / n).max(*bounds.last().expect("non-empty"));
-        while b > 0 && b < len && parent(s.cell[b], res) == parent(s.cell[b - 1], res) {
+        while b > 0 && b < len && parent(cells[b], res) == parent(cells[b - 1], res) {
             b += 1;
         }
         if b < len && b > *bounds.last().expect("non-empty") {
@@ -277,6 +283,17 @@ fn chunk_bounds(s: &Snapshot, res: u8, n: usize) -> Vec<usize> {
     }
     bounds.push(len);
     bounds
+}
+
+/// `slice` cut into consecutive parts of the given lengths (which sum to its length).
+fn split_by_lengths<T>(mut slice: &mut [T], lengths: impl Iterator<Item = usize>) -> Vec<&mut [T]> {
+    let mut parts = Vec::new();
+    for n in lengths {
+        let (part, rest) = std::mem::take(&mut slice).split_at_mut(n);
+        parts.push(part);
+        slice = rest;
+    }
+    parts
 }
 
 /// The number of distinct cells of `res` among `records` (ascending indexes).
@@ -377,26 +394,34 @@ fn scan_cells(
     ChunkScan { areas, amounts }
 }
 
+/// The level of `res` summed from a finer one: chunks of whole coarser cells in parallel,
+/// each writing its own part of a level allocated once (see `h3_scan`).
 fn coarsen(finer: &Level, res: u8) -> Level {
-    // Sized once (see `h3_scan`).
-    let cells = count_distinct(finer.ids.iter().map(|&id| parent(id, res)));
-    let mut level = Level {
-        res,
-        ids: Vec::with_capacity(cells),
-        tallies: Vec::with_capacity(cells),
-        counts: Vec::with_capacity(cells),
-    };
-    for ((id, t), n) in finer.ids.iter().zip(&finer.tallies).zip(&finer.counts) {
-        let p = parent(*id, res);
-        if level.ids.last() == Some(&p) {
-            level.tallies.last_mut().expect("same length as ids").add(t);
-            *level.counts.last_mut().expect("same length as ids") += n;
-        } else {
-            level.ids.push(p);
-            level.tallies.push(t.clone());
-            level.counts.push(*n);
-        }
-    }
+    let chunks = chunk_bounds(&finer.ids, res, rayon::current_num_threads().max(1) * 4);
+    let lengths: Vec<usize> = chunks
+        .par_windows(2)
+        .map(|w| count_distinct(finer.ids[w[0]..w[1]].iter().map(|&id| parent(id, res))))
+        .collect();
+    let mut level = Level::zeroed(res, lengths.iter().sum());
+    let ids = split_by_lengths(&mut level.ids, lengths.iter().copied());
+    let tallies = split_by_lengths(&mut level.tallies, lengths.iter().copied());
+    let counts = split_by_lengths(&mut level.counts, lengths.iter().copied());
+    let parts: Vec<_> = ids.into_iter().zip(tallies).zip(counts).collect();
+    chunks
+        .par_windows(2)
+        .zip(parts)
+        .for_each(|(w, ((ids, tallies), counts))| {
+            let mut j = usize::MAX;
+            for i in w[0]..w[1] {
+                let p = parent(finer.ids[i], res);
+                if j == usize::MAX || ids[j] != p {
+                    j = j.wrapping_add(1);
+                    ids[j] = p;
+                }
+                tallies[j].add(&finer.tallies[i]);
+                counts[j] += finer.counts[i];
+            }
+        });
     level
 }
 
