@@ -7,7 +7,7 @@ fn main() {
     let target = u64::from_str_radix("852664cffffffff", 16).unwrap();
     let table = group::h3_table(&snap, &m, 5);
     let areas = group::area_table(&snap, &m);
-    let vis = privacy::suppress_h3(&table, &[], &areas, 11);
+    let vis = privacy::suppress_h3(&table, &[], &areas.states, 11);
     for (li, level) in table.levels.iter().enumerate() {
         let p = dyaspora::aggregate::snapshot::parent(target, level.res);
         if let Some(i) = level.ids.iter().position(|&c| c == p) {

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::filter::{Filter, Matcher};
 use super::snapshot::{parent, Snapshot, NO_COUNTY};
-use super::tally::{Tally, N};
+use super::tally::{Tally, N, NO_STATE};
 use crate::geodata::Geodata;
 
 /// [`AreaPart`] index of a record with neither county nor state.
@@ -91,22 +91,24 @@ pub fn area_table_for(s: &Snapshot, filter: &Filter, m: &Matcher) -> Arc<AreaTab
     memo(&s.base.areas, || area_table(s, m))
 }
 
-/// The H3 table at `res` and the area table of the records matching `filter`: one scan for
-/// a filter ([`h3_and_area_tables`]), the snapshot's memo without one.
-pub fn h3_and_area_tables_for(
+/// The H3 table at `res` and the state tallies (indexed like `Geodata::states`) of the
+/// records matching `filter`: one scan for a filter ([`h3_and_state_tallies`]), the
+/// snapshot's memo without one.
+pub fn h3_and_state_tallies_for(
     s: &Snapshot,
     filter: &Filter,
     m: &Matcher,
     res: u8,
-) -> (Arc<H3Table>, Arc<AreaTable>) {
+) -> (Arc<H3Table>, Vec<Tally>) {
     if filter.is_empty() {
-        return rayon::join(
+        let (table, areas) = rayon::join(
             || h3_table_for(s, filter, m, res),
             || area_table_for(s, filter, m),
         );
+        return (table, areas.states.clone());
     }
-    let (table, areas) = h3_and_area_tables(s, m, res);
-    (Arc::new(table), Arc::new(areas))
+    let (table, states) = h3_and_state_tallies(s, m, res);
+    (Arc::new(table), states)
 }
 
 /// The memoised value, computing it when missing. Never waits for another thread: callers
@@ -176,12 +178,14 @@ pub fn h3_table(s: &Snapshot, m: &Matcher, res: u8) -> H3Table {
     h3_scan(s, m, res, false, true).0
 }
 
-/// [`h3_table`] and [`area_table`] of the same records from one scan: within a cell, the
-/// records of one county (or of a state without county) are tallied together and the
-/// sub-total is added to both the cell and the area, so each record is tallied once.
-pub fn h3_and_area_tables(s: &Snapshot, m: &Matcher, res: u8) -> (H3Table, AreaTable) {
-    let (table, areas) = h3_scan(s, m, res, true, true);
-    (table, areas.expect("asked for areas"))
+/// [`h3_table`] and the state tallies of [`area_table`] from one scan: within a cell, the
+/// records of one state are tallied together and the sub-total is added to both the cell
+/// and the state, so each record is tallied once. (An H3 layer needs the states for the
+/// geography rule only: counties and remittance amounts per area are left to
+/// [`area_table`].)
+pub fn h3_and_state_tallies(s: &Snapshot, m: &Matcher, res: u8) -> (H3Table, Vec<Tally>) {
+    let (table, states) = h3_scan(s, m, res, true, true);
+    (table, states.expect("asked for states"))
 }
 
 /// The scan behind the H3 tables; without `stats`, remittance amounts are not gathered.
@@ -189,9 +193,9 @@ fn h3_scan(
     s: &Snapshot,
     m: &Matcher,
     res: u8,
-    with_areas: bool,
+    with_states: bool,
     stats: bool,
-) -> (H3Table, Option<AreaTable>) {
+) -> (H3Table, Option<Vec<Tally>>) {
     assert!(
         (MIN_RES..=MAX_RES).contains(&res),
         "resolution {res} out of range"
@@ -229,25 +233,35 @@ fn h3_scan(
     let parts: Vec<ChunkScan> = selections
         .par_iter()
         .zip(outputs.collect::<Vec<_>>())
-        .map(|((selected, _), out)| scan_cells(s, selected, res, with_areas, stats, out))
+        .map(|((selected, _), out)| scan_cells(s, selected, res, with_states, stats, out))
         .collect();
     finest.counts = finest.tallies.par_iter().map(|t| t.d[N]).collect();
     let mut amounts = Vec::with_capacity(parts.iter().map(|p| p.amounts.len()).sum());
-    let mut areas: Option<AreaPart> = None;
+    let mut states: Option<Vec<Tally>> = None;
     for part in parts {
         amounts.extend(part.amounts);
-        match (&mut areas, part.areas) {
-            (Some(all), Some(p)) => all.merge(p),
-            (None, p) => areas = p,
+        match (&mut states, part.states) {
+            (Some(all), Some(p)) => all.iter_mut().zip(&p).for_each(|(a, b)| a.add(b)),
+            (None, p) => states = p,
             (Some(_), None) => {}
         }
     }
-    let mut levels = vec![finest];
-    for r in (MIN_RES..res).rev() {
-        let coarser = coarsen(levels.last().expect("a finer level"), r);
-        levels.push(coarser);
-    }
-    levels.reverse();
+    let states = with_states
+        .then(|| states.unwrap_or_else(|| vec![Tally::default(); Geodata::get().states.len()]));
+    // The coarser levels and the national remittance stats (a selection over every amount)
+    // are independent: side by side.
+    let (levels, national_remit) = rayon::join(
+        || {
+            let mut levels = vec![finest];
+            for r in (MIN_RES..res).rev() {
+                let coarser = coarsen(levels.last().expect("a finer level"), r);
+                levels.push(coarser);
+            }
+            levels.reverse();
+            levels
+        },
+        || RemitStats::from_amounts(&mut amounts),
+    );
     let mut national = Tally::default();
     for t in &levels[0].tallies {
         national.add(t);
@@ -256,15 +270,9 @@ fn h3_scan(
         national,
         levels,
         remit,
-        national_remit: RemitStats::from_amounts(&mut amounts),
+        national_remit,
     };
-    let areas = with_areas.then(|| {
-        let geo = Geodata::get();
-        areas
-            .unwrap_or_else(|| AreaPart::new(geo.states.len(), geo.counties.len()))
-            .finish(table.national_remit)
-    });
-    (table, areas)
+    (table, states)
 }
 
 /// About `n` chunk boundaries over sorted `cells`, each moved forward to where the cell of
@@ -309,10 +317,10 @@ struct CellsOut<'a> {
     stats: &'a mut [RemitStats],
 }
 
-/// What one chunk's scan returns besides its cells: its areas (when asked) and the
+/// What one chunk's scan returns besides its cells: its state tallies (when asked) and the
 /// remittance amounts seen.
 struct ChunkScan {
-    areas: Option<AreaPart>,
+    states: Option<Vec<Tally>>,
     amounts: Vec<i64>,
 }
 
@@ -321,44 +329,38 @@ fn scan_cells(
     s: &Snapshot,
     records: &[u32],
     res: u8,
-    with_areas: bool,
+    with_states: bool,
     with_stats: bool,
     out: CellsOut,
 ) -> ChunkScan {
-    let mut areas = with_areas.then(|| {
-        let geo = Geodata::get();
-        AreaPart::new(geo.states.len(), geo.counties.len())
-    });
+    let mut states = with_states.then(|| vec![Tally::default(); Geodata::get().states.len()]);
     let mut amounts: Vec<i64> = Vec::new();
     let mut cell_amounts: Vec<i64> = Vec::new();
     // The slot of the current cell (`usize::MAX` before the first).
     let mut j = usize::MAX;
-    // The records of the current cell in the current area, not yet added to either.
+    // The records of the current cell in the current state, not yet added to either.
     let mut sub = Tally::default();
-    let mut sub_area = NO_AREA;
-    let flush = |sub: &mut Tally, area: usize, cell: &mut Tally, areas: &mut Option<AreaPart>| {
+    let mut sub_state = NO_STATE;
+    let flush = |sub: &mut Tally, state: u8, cell: &mut Tally, states: &mut Option<Vec<Tally>>| {
         if sub.d[N] == 0 {
             return;
         }
         cell.add(sub);
-        if let Some((a, _)) = areas.as_mut().and_then(|a| a.slot(area)) {
-            a.add(sub);
+        if let Some(t) = states.as_mut().and_then(|st| st.get_mut(usize::from(state))) {
+            t.add(sub);
         }
         *sub = Tally::default();
     };
     for &i in records {
         let i = i as usize;
         let cell = parent(s.cell[i], res);
-        let area = match &areas {
-            Some(a) => a.area_of(s, i),
-            None => NO_AREA,
-        };
+        let state = s.state[i];
         let same_cell = j != usize::MAX && out.ids[j] == cell;
-        if !same_cell || area != sub_area {
+        if !same_cell || state != sub_state {
             if j != usize::MAX {
-                flush(&mut sub, sub_area, &mut out.tallies[j], &mut areas);
+                flush(&mut sub, sub_state, &mut out.tallies[j], &mut states);
             }
-            sub_area = area;
+            sub_state = state;
         }
         if !same_cell {
             if j != usize::MAX && with_stats {
@@ -375,27 +377,18 @@ fn scan_cells(
         if let Some(a) = s.remit_amount(i) {
             cell_amounts.push(a);
             amounts.push(a);
-            if let Some((_, v)) = areas.as_mut().and_then(|p| p.slot(area)) {
-                v.push(a);
-            }
         }
     }
     if j != usize::MAX {
-        flush(&mut sub, sub_area, &mut out.tallies[j], &mut areas);
+        flush(&mut sub, sub_state, &mut out.tallies[j], &mut states);
         if with_stats {
             out.stats[j] = RemitStats::from_amounts(&mut cell_amounts);
         }
     }
-    debug_assert_eq!(
-        j.wrapping_add(1),
-        out.ids.len(),
-        "count_cells counted these cells"
-    );
-    ChunkScan { areas, amounts }
+    debug_assert_eq!(j.wrapping_add(1), out.ids.len(), "count_cells counted these cells");
+    ChunkScan { states, amounts }
 }
 
-/// The level of `res` summed from a finer one: chunks of whole coarser cells in parallel,
-/// each writing its own part of a level allocated once (see `h3_scan`).
 fn coarsen(finer: &Level, res: u8) -> Level {
     let chunks = chunk_bounds(&finer.ids, res, rayon::current_num_threads().max(1) * 4);
     let lengths: Vec<usize> = chunks

@@ -22,7 +22,7 @@ pub use snapshot::Snapshot;
 use crate::error::Error;
 use crate::store::{Store, StoreError};
 use group::{
-    area_table_for, h3_and_area_tables_for, h3_counts_table_for, AreaTable, H3Table, MAX_RES,
+    area_table_for, h3_and_state_tallies_for, h3_counts_table_for, AreaTable, H3Table, MAX_RES,
     MIN_RES,
 };
 use rayon::prelude::*;
@@ -139,8 +139,8 @@ pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<L
         .collect::<Result<_, Error>>()?;
     match unit {
         Unit::H3(res) => {
-            let ((table, areas), relaxed_tables) = rayon::join(
-                || h3_and_area_tables_for(snap, filter, &m, res),
+            let ((table, states), relaxed_tables) = rayon::join(
+                || h3_and_state_tallies_for(snap, filter, &m, res),
                 || {
                     relaxed
                         .par_iter()
@@ -149,7 +149,7 @@ pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<L
                 },
             );
             let relaxed_refs: Vec<&H3Table> = relaxed_tables.iter().map(|t| &**t).collect();
-            let mut vis = privacy::suppress_h3(&table, &relaxed_refs, &areas, k);
+            let mut vis = privacy::suppress_h3(&table, &relaxed_refs, &states, k);
             // A filtered table is this layer's alone: its finest level moves into the layer
             // (at resolution 9 a copy would be hundreds of MB); a memoised one is copied.
             let national_remit = table.national_remit;

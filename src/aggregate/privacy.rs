@@ -318,11 +318,11 @@ pub struct H3Visibility {
 }
 
 /// Applies every rule to an H3 query. `relaxed` are the same query without each of its
-/// filters; `areas` is the state grouping of the same query (for rule 5).
+/// filters; `states` are the state tallies of the same query (for rule 5).
 pub fn suppress_h3(
     table: &H3Table,
     relaxed: &[&H3Table],
-    areas: &AreaTable,
+    states: &[Tally],
     k: u32,
 ) -> H3Visibility {
     let mut national = primary(&table.national, k);
@@ -367,7 +367,7 @@ pub fn suppress_h3(
         let mut masks: Vec<DimMask> = first.iter().map(|&(mask, _)| mask).collect();
         // Units whose records all lie in one state, grouped by state (rule 5); hidden
         // units add nothing to a state's visible part and are left out.
-        let mut by_state: Vec<Vec<usize>> = vec![Vec::new(); areas.states.len()];
+        let mut by_state: Vec<Vec<usize>> = vec![Vec::new(); states.len()];
         for (i, &(mask, state)) in first.iter().enumerate() {
             if mask != 0 && state != MIXED_STATE && state != NO_STATE {
                 by_state[state as usize].push(i);
@@ -417,7 +417,7 @@ pub fn suppress_h3(
                     changed
                 })
                 .reduce(|| false, |a, b| a | b);
-            for (state, members) in areas.states.iter().zip(&by_state) {
+            for (state, members) in states.iter().zip(&by_state) {
                 if members.iter().all(|&i| masks[i] == state_checked[i]) {
                     continue;
                 }
