@@ -330,16 +330,24 @@ pub fn suppress_h3(
     let mut levels: Vec<Vec<DimMask>> = Vec::with_capacity(table.levels.len());
     for (li, level) in table.levels.iter().enumerate() {
         let tallies = &level.tallies;
-        // Children of each parent: runs of equal parent id (ids are sorted).
-        let groups: Vec<(Option<usize>, std::ops::Range<usize>)> = if li == 0 {
-            vec![(None, 0..tallies.len())]
-        } else {
-            parent_groups(level, &table.levels[li - 1])
-        };
-        let aligned: Vec<Vec<Option<usize>>> = relaxed
-            .iter()
-            .map(|r| align(level, &r.levels[li]))
-            .collect();
+        // Children of each parent: runs of equal parent id (ids are sorted); and each unit's
+        // place in the relaxed queries. Two sequential passes, side by side.
+        let (groups, aligned): (Vec<(Option<usize>, std::ops::Range<usize>)>, Vec<_>) =
+            rayon::join(
+                || {
+                    if li == 0 {
+                        vec![(None, 0..tallies.len())]
+                    } else {
+                        parent_groups(level, &table.levels[li - 1])
+                    }
+                },
+                || {
+                    relaxed
+                        .par_iter()
+                        .map(|r| align(level, &r.levels[li]))
+                        .collect::<Vec<Vec<Option<usize>>>>()
+                },
+            );
         let relaxed_of = |i: usize| {
             relaxed
                 .iter()
@@ -398,7 +406,10 @@ pub fn suppress_h3(
                     Some(p) => (&table.levels[li - 1].tallies[*p], levels[li - 1][*p]),
                 };
                 let start = children.start - offset;
-                if head[start..] != checked_head[start..] {
+                // Units hidden whole stay so; a group of only those has nothing to check
+                // (its parent's visible values are 0 or ≥ k, all of it hidden).
+                let members = &head[start..];
+                if members != &checked_head[start..] && members.iter().any(|&m| m != 0) {
                     jobs.push((
                         pt,
                         pm,
