@@ -346,7 +346,10 @@ fn scan_cells(
             return;
         }
         cell.add(sub);
-        if let Some(t) = states.as_mut().and_then(|st| st.get_mut(usize::from(state))) {
+        if let Some(t) = states
+            .as_mut()
+            .and_then(|st| st.get_mut(usize::from(state)))
+        {
             t.add(sub);
         }
         *sub = Tally::default();
@@ -385,7 +388,11 @@ fn scan_cells(
             out.stats[j] = RemitStats::from_amounts(&mut cell_amounts);
         }
     }
-    debug_assert_eq!(j.wrapping_add(1), out.ids.len(), "count_cells counted these cells");
+    debug_assert_eq!(
+        j.wrapping_add(1),
+        out.ids.len(),
+        "count_cells counted these cells"
+    );
     ChunkScan { states, amounts }
 }
 

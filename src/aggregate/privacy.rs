@@ -332,22 +332,21 @@ pub fn suppress_h3(
         let tallies = &level.tallies;
         // Children of each parent: runs of equal parent id (ids are sorted); and each unit's
         // place in the relaxed queries. Two sequential passes, side by side.
-        let (groups, aligned): (Vec<(Option<usize>, std::ops::Range<usize>)>, Vec<_>) =
-            rayon::join(
-                || {
-                    if li == 0 {
-                        vec![(None, 0..tallies.len())]
-                    } else {
-                        parent_groups(level, &table.levels[li - 1])
-                    }
-                },
-                || {
-                    relaxed
-                        .par_iter()
-                        .map(|r| align(level, &r.levels[li]))
-                        .collect::<Vec<Vec<Option<usize>>>>()
-                },
-            );
+        let (groups, aligned): (Vec<ParentGroup>, Vec<_>) = rayon::join(
+            || {
+                if li == 0 {
+                    vec![(None, 0..tallies.len())]
+                } else {
+                    parent_groups(level, &table.levels[li - 1])
+                }
+            },
+            || {
+                relaxed
+                    .par_iter()
+                    .map(|r| align(level, &r.levels[li]))
+                    .collect::<Vec<Vec<Option<usize>>>>()
+            },
+        );
         let relaxed_of = |i: usize| {
             relaxed
                 .iter()
@@ -463,7 +462,10 @@ pub fn suppress_h3(
     H3Visibility { national, levels }
 }
 
-fn parent_groups(level: &Level, parents: &Level) -> Vec<(Option<usize>, std::ops::Range<usize>)> {
+/// A parent's index in the coarser level (`None` for the nation) and its children's range.
+type ParentGroup = (Option<usize>, std::ops::Range<usize>);
+
+fn parent_groups(level: &Level, parents: &Level) -> Vec<ParentGroup> {
     let mut groups = Vec::new();
     let mut p = 0;
     let mut start = 0;
