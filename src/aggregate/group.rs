@@ -78,7 +78,7 @@ pub fn h3_table_for(s: &Snapshot, filter: &Filter, m: &Matcher, res: u8) -> Arc<
 /// left empty when filtered): what the relaxed queries of rule 6 compare against.
 pub fn h3_counts_table_for(s: &Snapshot, filter: &Filter, m: &Matcher, res: u8) -> Arc<H3Table> {
     if !filter.is_empty() {
-        return Arc::new(h3_scan(s, m, res, false, false).0);
+        return Arc::new(h3_scan(s, m, res, false, None).0);
     }
     h3_table_for(s, filter, m, res)
 }
@@ -93,12 +93,14 @@ pub fn area_table_for(s: &Snapshot, filter: &Filter, m: &Matcher) -> Arc<AreaTab
 
 /// The H3 table at `res` and the state tallies (indexed like `Geodata::states`) of the
 /// records matching `filter`: one scan for a filter ([`h3_and_state_tallies`]), the
-/// snapshot's memo without one.
+/// snapshot's memo without one. A filtered table has remittance stats only for the cells
+/// of at least `k` records (the others are never published).
 pub fn h3_and_state_tallies_for(
     s: &Snapshot,
     filter: &Filter,
     m: &Matcher,
     res: u8,
+    k: u32,
 ) -> (Arc<H3Table>, Vec<Tally>) {
     if filter.is_empty() {
         let (table, areas) = rayon::join(
@@ -107,8 +109,8 @@ pub fn h3_and_state_tallies_for(
         );
         return (table, areas.states.clone());
     }
-    let (table, states) = h3_and_state_tallies(s, m, res);
-    (Arc::new(table), states)
+    let (table, states) = h3_scan(s, m, res, true, Some(k));
+    (Arc::new(table), states.expect("asked for states"))
 }
 
 /// The memoised value, computing it when missing. Never waits for another thread: callers
@@ -175,7 +177,7 @@ impl H3Table {
 
 /// Groups the records matching `m` into H3 cells at `res` and every coarser level.
 pub fn h3_table(s: &Snapshot, m: &Matcher, res: u8) -> H3Table {
-    h3_scan(s, m, res, false, true).0
+    h3_scan(s, m, res, false, Some(0)).0
 }
 
 /// [`h3_table`] and the state tallies of [`area_table`] from one scan: within a cell, the
@@ -184,18 +186,20 @@ pub fn h3_table(s: &Snapshot, m: &Matcher, res: u8) -> H3Table {
 /// geography rule only: counties and remittance amounts per area are left to
 /// [`area_table`].)
 pub fn h3_and_state_tallies(s: &Snapshot, m: &Matcher, res: u8) -> (H3Table, Vec<Tally>) {
-    let (table, states) = h3_scan(s, m, res, true, true);
+    let (table, states) = h3_scan(s, m, res, true, Some(0));
     (table, states.expect("asked for states"))
 }
 
-/// The scan behind the H3 tables; without `stats`, remittance amounts are not gathered.
+/// The scan behind the H3 tables. Remittance stats are computed for the cells of at least
+/// `stats_from` records, and not at all (nor the amounts gathered) without it.
 fn h3_scan(
     s: &Snapshot,
     m: &Matcher,
     res: u8,
     with_states: bool,
-    stats: bool,
+    stats_from: Option<u32>,
 ) -> (H3Table, Option<Vec<Tally>>) {
+    let stats = stats_from.is_some();
     assert!(
         (MIN_RES..=MAX_RES).contains(&res),
         "resolution {res} out of range"
@@ -233,7 +237,7 @@ fn h3_scan(
     let parts: Vec<ChunkScan> = selections
         .par_iter()
         .zip(outputs.collect::<Vec<_>>())
-        .map(|((selected, _), out)| scan_cells(s, selected, res, with_states, stats, out))
+        .map(|((selected, _), out)| scan_cells(s, selected, res, with_states, stats_from, out))
         .collect();
     finest.counts = finest.tallies.par_iter().map(|t| t.d[N]).collect();
     let mut amounts = Vec::with_capacity(parts.iter().map(|p| p.amounts.len()).sum());
@@ -330,9 +334,11 @@ fn scan_cells(
     records: &[u32],
     res: u8,
     with_states: bool,
-    with_stats: bool,
+    stats_from: Option<u32>,
     out: CellsOut,
 ) -> ChunkScan {
+    let with_stats = stats_from.is_some();
+    let stats_from = stats_from.unwrap_or(u32::MAX);
     let mut states = with_states.then(|| vec![Tally::default(); Geodata::get().states.len()]);
     let mut amounts: Vec<i64> = Vec::new();
     let mut cell_amounts: Vec<i64> = Vec::new();
@@ -367,7 +373,9 @@ fn scan_cells(
         }
         if !same_cell {
             if j != usize::MAX && with_stats {
-                out.stats[j] = RemitStats::from_amounts(&mut cell_amounts);
+                if out.tallies[j].d[N] >= stats_from {
+                    out.stats[j] = RemitStats::from_amounts(&mut cell_amounts);
+                }
                 cell_amounts.clear();
             }
             j = j.wrapping_add(1);
@@ -384,7 +392,7 @@ fn scan_cells(
     }
     if j != usize::MAX {
         flush(&mut sub, sub_state, &mut out.tallies[j], &mut states);
-        if with_stats {
+        if with_stats && out.tallies[j].d[N] >= stats_from {
             out.stats[j] = RemitStats::from_amounts(&mut cell_amounts);
         }
     }

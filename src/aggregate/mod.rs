@@ -140,7 +140,7 @@ pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<L
     match unit {
         Unit::H3(res) => {
             let ((table, states), relaxed_tables) = rayon::join(
-                || h3_and_state_tallies_for(snap, filter, &m, res),
+                || h3_and_state_tallies_for(snap, filter, &m, res, k),
                 || {
                     relaxed
                         .par_iter()
