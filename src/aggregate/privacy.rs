@@ -18,6 +18,7 @@
 //! the process is monotone and ends. Levels are decided top-down, each depending only on
 //! the levels above it, so every resolution's answer is the same whichever query asked.
 
+use std::borrow::Borrow;
 use std::sync::OnceLock;
 
 use rayon::prelude::*;
@@ -193,14 +194,14 @@ fn settle_unit<'a, R: Iterator<Item = &'a Tally>>(
 
 /// Sums of the visible values of `members`, per dimension: one dense pass (vectorised)
 /// instead of one pass per dimension.
-fn visible_sums(
+fn visible_sums<T: Borrow<Tally>>(
     members: impl Iterator<Item = usize>,
-    tallies: &[Tally],
+    tallies: &[T],
     masks: &[DimMask],
 ) -> [u32; NDIM] {
     let mut sums = [0u32; NDIM];
     for i in members {
-        let (m, d) = (masks[i], &tallies[i].d);
+        let (m, d) = (masks[i], &tallies[i].borrow().d);
         if m == ALL_DIMS {
             // Most units: everything visible, a plain vector add.
             for (sum, v) in sums.iter_mut().zip(d) {
@@ -217,11 +218,11 @@ fn visible_sums(
 
 /// [`residual_rule`] for every dimension visible in `total_mask` whose total is at least k,
 /// run only where the hidden part is actually small.
-fn residual_rules(
+fn residual_rules<T: Borrow<Tally>>(
     total: &Tally,
     total_mask: DimMask,
     members: impl Iterator<Item = usize> + Clone,
-    tallies: &[Tally],
+    tallies: &[T],
     masks: &mut [DimMask],
     k: u32,
 ) -> bool {
@@ -242,11 +243,11 @@ fn residual_rules(
 
 /// Hides the smallest visible members of `group` until `total` minus the visible members is
 /// 0 or ≥ k for dimension `d`.
-fn residual_rule(
+fn residual_rule<T: Borrow<Tally>>(
     total: u32,
     d: usize,
     group: impl Iterator<Item = usize> + Clone,
-    tallies: &[Tally],
+    tallies: &[T],
     masks: &mut [DimMask],
     k: u32,
 ) -> bool {
@@ -255,7 +256,7 @@ fn residual_rule(
         let shown: u32 = group
             .clone()
             .filter(|&i| visible(masks[i], d))
-            .map(|i| tallies[i].d[d])
+            .map(|i| tallies[i].borrow().d[d])
             .sum();
         let hidden = total.saturating_sub(shown);
         if hidden == 0 || hidden >= k {
@@ -263,8 +264,8 @@ fn residual_rule(
         }
         match group
             .clone()
-            .filter(|&i| visible(masks[i], d) && tallies[i].d[d] > 0)
-            .min_by_key(|&i| (tallies[i].d[d], i))
+            .filter(|&i| visible(masks[i], d) && tallies[i].borrow().d[d] > 0)
+            .min_by_key(|&i| (tallies[i].borrow().d[d], i))
         {
             Some(i) => {
                 hide(&mut masks[i], d);
@@ -427,22 +428,36 @@ pub fn suppress_h3(
                     changed
                 })
                 .reduce(|| false, |a, b| a | b);
-            for (state, members) in states.iter().zip(&by_state) {
-                if members.iter().all(|&i| masks[i] == state_checked[i]) {
-                    continue;
-                }
-                // Every dimension the state could publish (≥ k), visible or not.
-                let publishable = dims_where(|d| state.d[d] >= k);
-                changed |= residual_rules(
-                    state,
-                    publishable,
-                    members.iter().copied(),
-                    tallies,
-                    &mut masks,
-                    k,
-                );
-                for &i in members {
-                    state_checked[i] = masks[i];
+            // Rule 5, states side by side: each works on a copy of its members' masks (no
+            // unit lies in two states), written back after.
+            let decided: Vec<(usize, Vec<DimMask>, bool)> = states
+                .par_iter()
+                .zip(&by_state)
+                .enumerate()
+                .filter(|(_, (_, members))| members.iter().any(|&i| masks[i] != state_checked[i]))
+                .map(|(st, (state, members))| {
+                    let member_tallies: Vec<&Tally> =
+                        members.iter().map(|&i| &tallies[i]).collect();
+                    let mut member_masks: Vec<DimMask> =
+                        members.iter().map(|&i| masks[i]).collect();
+                    // Every dimension the state could publish (≥ k), visible or not.
+                    let publishable = dims_where(|d| state.d[d] >= k);
+                    let changed = residual_rules(
+                        state,
+                        publishable,
+                        0..members.len(),
+                        &member_tallies,
+                        &mut member_masks,
+                        k,
+                    );
+                    (st, member_masks, changed)
+                })
+                .collect();
+            for (st, member_masks, state_changed) in decided {
+                changed |= state_changed;
+                for (&i, mask) in by_state[st].iter().zip(member_masks) {
+                    masks[i] = mask;
+                    state_checked[i] = mask;
                 }
             }
             if !changed {
