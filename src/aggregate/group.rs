@@ -74,11 +74,24 @@ pub fn h3_table_for(s: &Snapshot, filter: &Filter, m: &Matcher, res: u8) -> Arc<
     memo(&s.base.h3[(res - MIN_RES) as usize], || h3_table(s, m, res))
 }
 
-/// The counts of [`h3_table_for`] (its remittance stats, `remit` and `national_remit`, are
-/// left empty when filtered): what the relaxed queries of rule 6 compare against.
-pub fn h3_counts_table_for(s: &Snapshot, filter: &Filter, m: &Matcher, res: u8) -> Arc<H3Table> {
+/// The counts of [`h3_table_for`]: what the relaxed queries of rule 6 compare against.
+/// Filtered, its remittance stats (`remit`, `national_remit`) are left empty and its finest
+/// level keeps only the cells of at least `k` records (rule 6 looks only at relaxed values
+/// of at least k).
+pub fn h3_counts_table_for(
+    s: &Snapshot,
+    filter: &Filter,
+    m: &Matcher,
+    res: u8,
+    k: u32,
+) -> Arc<H3Table> {
     if !filter.is_empty() {
-        return Arc::new(h3_scan(s, m, res, false, None).0);
+        let options = ScanOptions {
+            with_states: false,
+            keep_from: k,
+            stats_from: None,
+        };
+        return Arc::new(h3_scan(s, m, res, options).0);
     }
     h3_table_for(s, filter, m, res)
 }
@@ -93,8 +106,9 @@ pub fn area_table_for(s: &Snapshot, filter: &Filter, m: &Matcher) -> Arc<AreaTab
 
 /// The H3 table at `res` and the state tallies (indexed like `Geodata::states`) of the
 /// records matching `filter`: one scan for a filter ([`h3_and_state_tallies`]), the
-/// snapshot's memo without one. A filtered table has remittance stats only for the cells
-/// of at least `k` records (the others are never published).
+/// snapshot's memo without one. A filtered table keeps only the cells of at least `k`
+/// records at `res` (the others can publish nothing; their records still count in the
+/// coarser levels), with their remittance stats.
 pub fn h3_and_state_tallies_for(
     s: &Snapshot,
     filter: &Filter,
@@ -109,7 +123,12 @@ pub fn h3_and_state_tallies_for(
         );
         return (table, areas.states.clone());
     }
-    let (table, states) = h3_scan(s, m, res, true, Some(k));
+    let options = ScanOptions {
+        with_states: true,
+        keep_from: k,
+        stats_from: Some(k),
+    };
+    let (table, states) = h3_scan(s, m, res, options);
     (Arc::new(table), states.expect("asked for states"))
 }
 
@@ -126,7 +145,8 @@ fn memo<T>(cell: &OnceLock<Arc<T>>, compute: impl FnOnce() -> T) -> Arc<T> {
     cell.get().cloned().unwrap_or(value)
 }
 
-/// The cells of one resolution, ascending by index.
+/// The cells of one resolution, ascending by index (the requested resolution of a filtered
+/// query keeps only the cells that can be published, see [`h3_and_state_tallies_for`]).
 #[derive(Clone, Debug, Default)]
 pub struct Level {
     pub res: u8,
@@ -149,6 +169,18 @@ pub struct H3Table {
 }
 
 impl Level {
+    /// Consecutive parts of the level's ids, tallies and counts, of the given lengths.
+    fn split_mut(&mut self, lengths: &[usize]) -> Vec<(&mut [u64], &mut [Tally], &mut [u32])> {
+        let ids = split_by_lengths(&mut self.ids, lengths.iter().copied());
+        let tallies = split_by_lengths(&mut self.tallies, lengths.iter().copied());
+        let counts = split_by_lengths(&mut self.counts, lengths.iter().copied());
+        ids.into_iter()
+            .zip(tallies)
+            .zip(counts)
+            .map(|((i, t), c)| (i, t, c))
+            .collect()
+    }
+
     /// `cells` empty cells (ids 0) to be filled in place.
     fn zeroed(res: u8, cells: usize) -> Level {
         let mut tallies = Vec::new();
@@ -177,7 +209,12 @@ impl H3Table {
 
 /// Groups the records matching `m` into H3 cells at `res` and every coarser level.
 pub fn h3_table(s: &Snapshot, m: &Matcher, res: u8) -> H3Table {
-    h3_scan(s, m, res, false, Some(0)).0
+    let options = ScanOptions {
+        with_states: false,
+        keep_from: 0,
+        stats_from: Some(0),
+    };
+    h3_scan(s, m, res, options).0
 }
 
 /// [`h3_table`] and the state tallies of [`area_table`] from one scan: within a cell, the
@@ -186,60 +223,90 @@ pub fn h3_table(s: &Snapshot, m: &Matcher, res: u8) -> H3Table {
 /// geography rule only: counties and remittance amounts per area are left to
 /// [`area_table`].)
 pub fn h3_and_state_tallies(s: &Snapshot, m: &Matcher, res: u8) -> (H3Table, Vec<Tally>) {
-    let (table, states) = h3_scan(s, m, res, true, Some(0));
+    let options = ScanOptions {
+        with_states: true,
+        keep_from: 0,
+        stats_from: Some(0),
+    };
+    let (table, states) = h3_scan(s, m, res, options);
     (table, states.expect("asked for states"))
 }
 
-/// The scan behind the H3 tables. Remittance stats are computed for the cells of at least
-/// `stats_from` records, and not at all (nor the amounts gathered) without it.
+/// How a scan treats small cells and remittance amounts.
+#[derive(Clone, Copy)]
+struct ScanOptions {
+    with_states: bool,
+    /// Cells of the scanned resolution with fewer records are not kept in its level: they
+    /// can publish nothing (rules 1 and 2), and their records are tallied into the parent
+    /// cell directly. 0 keeps every cell.
+    keep_from: u32,
+    /// Remittance stats are computed for the kept cells of at least this many records; not
+    /// at all (nor the amounts gathered) without it.
+    stats_from: Option<u32>,
+}
+
+/// The scan behind the H3 tables: the requested resolution and its parent are tallied from
+/// the records in one pass, the coarser levels summed from the parent.
 fn h3_scan(
     s: &Snapshot,
     m: &Matcher,
     res: u8,
-    with_states: bool,
-    stats_from: Option<u32>,
+    options: ScanOptions,
 ) -> (H3Table, Option<Vec<Tally>>) {
-    let stats = stats_from.is_some();
     assert!(
         (MIN_RES..=MAX_RES).contains(&res),
         "resolution {res} out of range"
     );
-    // Split the scan at cell boundaries so each chunk owns whole cells; count each chunk's
-    // cells first so that the level is allocated once and every chunk writes its own part
-    // of it in place (at resolution 9, growing and then joining per-chunk vectors of
-    // 336-byte tallies was a fifth of a filtered scan).
-    let chunks = chunk_bounds(&s.cell, res, rayon::current_num_threads().max(1) * 4);
-    let selections: Vec<(Vec<u32>, usize)> = chunks
+    let parent_res = (res > MIN_RES).then(|| res - 1);
+    // Split the scan so each chunk owns whole parent cells; count each chunk's cells first
+    // so that both levels are allocated once and every chunk writes its own part of them in
+    // place (at resolution 9, growing and then joining per-chunk vectors of 336-byte
+    // tallies was a fifth of a filtered scan).
+    let chunks = chunk_bounds(
+        &s.cell,
+        parent_res.unwrap_or(res),
+        rayon::current_num_threads().max(1) * 4,
+    );
+    let selections: Vec<Selection> = chunks
         .par_windows(2)
-        .map(|w| {
-            let mut selected = Vec::new();
-            m.select(s, w[0], w[1], &mut selected);
-            let cells = count_cells(s, &selected, res);
-            (selected, cells)
-        })
+        .map(|w| Selection::new(s, m, w[0]..w[1], res, parent_res, options.keep_from))
         .collect();
-    let lengths: Vec<usize> = selections.iter().map(|&(_, n)| n).collect();
-    let mut finest = Level::zeroed(res, lengths.iter().sum());
+    let kept: Vec<usize> = selections.iter().map(|sel| sel.kept).collect();
+    let parents: Vec<usize> = selections.iter().map(|sel| sel.parents).collect();
+    let mut finest = Level::zeroed(res, kept.iter().sum());
+    let mut parent_level = Level::zeroed(parent_res.unwrap_or(res), parents.iter().sum());
+    let stats = options.stats_from.is_some();
     let mut remit = vec![RemitStats::default(); if stats { finest.ids.len() } else { 0 }];
-    let remit_lengths = lengths.iter().map(|&n| if stats { n } else { 0 });
-    let outputs = split_by_lengths(&mut finest.ids, lengths.iter().copied())
+    let remit_parts = split_by_lengths(&mut remit, kept.iter().map(|&n| if stats { n } else { 0 }));
+    let outputs: Vec<(CellsOut, CellsOut)> = finest
+        .split_mut(&kept)
         .into_iter()
-        .zip(split_by_lengths(
-            &mut finest.tallies,
-            lengths.iter().copied(),
-        ))
-        .zip(split_by_lengths(&mut remit, remit_lengths))
-        .map(|((ids, tallies), stats)| CellsOut {
+        .zip(remit_parts)
+        .map(|((ids, tallies, counts), stats)| CellsOut {
             ids,
             tallies,
+            counts,
             stats,
-        });
+        })
+        .zip(
+            parent_level
+                .split_mut(&parents)
+                .into_iter()
+                .map(|(ids, tallies, counts)| CellsOut {
+                    ids,
+                    tallies,
+                    counts,
+                    stats: &mut [],
+                }),
+        )
+        .collect();
     let parts: Vec<ChunkScan> = selections
         .par_iter()
-        .zip(outputs.collect::<Vec<_>>())
-        .map(|((selected, _), out)| scan_cells(s, selected, res, with_states, stats_from, out))
+        .zip(outputs)
+        .map(|(selection, (out, parent_out))| {
+            scan_cells(s, selection, res, parent_res, options, out, parent_out)
+        })
         .collect();
-    finest.counts = finest.tallies.par_iter().map(|t| t.d[N]).collect();
     let mut amounts = Vec::with_capacity(parts.iter().map(|p| p.amounts.len()).sum());
     let mut states: Option<Vec<Tally>> = None;
     for part in parts {
@@ -250,16 +317,20 @@ fn h3_scan(
             (Some(_), None) => {}
         }
     }
-    let states = with_states
+    let states = options
+        .with_states
         .then(|| states.unwrap_or_else(|| vec![Tally::default(); Geodata::get().states.len()]));
     // The coarser levels and the national remittance stats (a selection over every amount)
     // are independent: side by side.
     let (levels, national_remit) = rayon::join(
         || {
             let mut levels = vec![finest];
-            for r in (MIN_RES..res).rev() {
-                let coarser = coarsen(levels.last().expect("a finer level"), r);
-                levels.push(coarser);
+            if parent_res.is_some() {
+                levels.push(parent_level);
+                for r in (MIN_RES..res - 1).rev() {
+                    let coarser = coarsen(levels.last().expect("a finer level"), r);
+                    levels.push(coarser);
+                }
             }
             levels.reverse();
             levels
@@ -308,16 +379,61 @@ fn split_by_lengths<T>(mut slice: &mut [T], lengths: impl Iterator<Item = usize>
     parts
 }
 
-/// The number of distinct cells of `res` among `records` (ascending indexes).
-fn count_cells(s: &Snapshot, records: &[u32], res: u8) -> usize {
-    count_distinct(records.iter().map(|&i| parent(s.cell[i as usize], res)))
+/// One chunk's matching records (ascending indexes) and the cells they make.
+struct Selection {
+    records: Vec<u32>,
+    /// Records per cell of the scanned resolution, in order.
+    cell_counts: Vec<u32>,
+    /// Cells kept (see [`ScanOptions::keep_from`]) and distinct parent cells.
+    kept: usize,
+    parents: usize,
 }
 
-/// Where one chunk writes its cells: exactly as many slots as it has cells (`stats` is
-/// empty when remittance stats are not gathered).
+impl Selection {
+    fn new(
+        s: &Snapshot,
+        m: &Matcher,
+        range: std::ops::Range<usize>,
+        res: u8,
+        parent_res: Option<u8>,
+        keep_from: u32,
+    ) -> Selection {
+        let mut records = Vec::new();
+        m.select(s, range.start, range.end, &mut records);
+        let mut cell_counts: Vec<u32> = Vec::new();
+        let mut last = None;
+        for &i in &records {
+            let cell = parent(s.cell[i as usize], res);
+            if last == Some(cell) {
+                *cell_counts.last_mut().expect("a cell") += 1;
+            } else {
+                cell_counts.push(1);
+                last = Some(cell);
+            }
+        }
+        let (kept, parents) = match parent_res {
+            Some(p) => (
+                cell_counts.iter().filter(|&&n| n >= keep_from).count(),
+                count_distinct(records.iter().map(|&i| parent(s.cell[i as usize], p))),
+            ),
+            // Without a parent level every cell is kept.
+            None => (cell_counts.len(), 0),
+        };
+        Selection {
+            records,
+            cell_counts,
+            kept,
+            parents,
+        }
+    }
+}
+
+/// Where one chunk writes its cells of one level: exactly as many slots as it has (`stats`
+/// is empty when remittance stats are not gathered, and for the parent level).
 struct CellsOut<'a> {
     ids: &'a mut [u64],
     tallies: &'a mut [Tally],
+    counts: &'a mut [u32],
     stats: &'a mut [RemitStats],
 }
 
@@ -328,82 +444,158 @@ struct ChunkScan {
     amounts: Vec<i64>,
 }
 
-/// Scans `records` (ascending indexes of one chunk) into cells of `res`, written to `out`.
+/// Scans one chunk's selected records into the kept cells of `res` (`out`) and into their
+/// parent cells (`parents`, when there is a parent resolution): a kept cell's tally is
+/// added to its parent's when the cell is complete, the records of a cell not kept go to
+/// the parent directly. Within a cell the records of one state are tallied together and the
+/// sub-total added to both the cell and the state, so each record is tallied once.
 fn scan_cells(
     s: &Snapshot,
-    records: &[u32],
+    selection: &Selection,
     res: u8,
-    with_states: bool,
-    stats_from: Option<u32>,
-    out: CellsOut,
+    parent_res: Option<u8>,
+    options: ScanOptions,
+    mut out: CellsOut,
+    mut parents: CellsOut,
 ) -> ChunkScan {
-    let with_stats = stats_from.is_some();
-    let stats_from = stats_from.unwrap_or(u32::MAX);
-    let mut states = with_states.then(|| vec![Tally::default(); Geodata::get().states.len()]);
+    let with_stats = options.stats_from.is_some();
+    let stats_from = options.stats_from.unwrap_or(u32::MAX);
+    let mut states = options
+        .with_states
+        .then(|| vec![Tally::default(); Geodata::get().states.len()]);
     let mut amounts: Vec<i64> = Vec::new();
     let mut cell_amounts: Vec<i64> = Vec::new();
-    // The slot of the current cell (`usize::MAX` before the first).
-    let mut j = usize::MAX;
+    // The current cell (`None` before the first): its index among the chunk's cells,
+    // whether it is kept, its slot if so, its parent's slot (`usize::MAX` before the first).
+    let mut current: Option<u64> = None;
+    let (mut c, mut kept, mut slot, mut p) = (usize::MAX, false, usize::MAX, usize::MAX);
     // The records of the current cell in the current state, not yet added to either.
     let mut sub = Tally::default();
     let mut sub_state = NO_STATE;
-    let flush = |sub: &mut Tally, state: u8, cell: &mut Tally, states: &mut Option<Vec<Tally>>| {
-        if sub.d[N] == 0 {
-            return;
-        }
-        cell.add(sub);
-        if let Some(t) = states
-            .as_mut()
-            .and_then(|st| st.get_mut(usize::from(state)))
-        {
-            t.add(sub);
-        }
-        *sub = Tally::default();
-    };
-    for &i in records {
+    for &i in &selection.records {
         let i = i as usize;
         let cell = parent(s.cell[i], res);
         let state = s.state[i];
-        let same_cell = j != usize::MAX && out.ids[j] == cell;
-        if !same_cell || state != sub_state {
-            if j != usize::MAX {
-                flush(&mut sub, sub_state, &mut out.tallies[j], &mut states);
-            }
-            sub_state = state;
+        let same_cell = current == Some(cell);
+        if current.is_some() && (!same_cell || state != sub_state) {
+            let target = if kept {
+                &mut out.tallies[slot]
+            } else {
+                &mut parents.tallies[p]
+            };
+            flush(&mut sub, sub_state, target, &mut states);
         }
+        sub_state = state;
         if !same_cell {
-            if j != usize::MAX && with_stats {
-                if out.tallies[j].d[N] >= stats_from {
-                    out.stats[j] = RemitStats::from_amounts(&mut cell_amounts);
-                }
-                cell_amounts.clear();
+            if current.is_some() {
+                finish_cell(
+                    kept,
+                    slot,
+                    p,
+                    &mut out,
+                    &mut parents,
+                    stats_from,
+                    &mut cell_amounts,
+                );
             }
-            j = j.wrapping_add(1);
-            out.ids[j] = cell;
+            c = c.wrapping_add(1);
+            current = Some(cell);
+            let n = selection.cell_counts[c];
+            kept = parent_res.is_none() || n >= options.keep_from;
+            if kept {
+                slot = slot.wrapping_add(1);
+                out.ids[slot] = cell;
+                out.counts[slot] = n;
+            }
+            if let Some(pr) = parent_res {
+                let pid = parent(cell, pr);
+                if p == usize::MAX || parents.ids[p] != pid {
+                    p = p.wrapping_add(1);
+                    parents.ids[p] = pid;
+                }
+                parents.counts[p] += n;
+            }
         }
         sub.add_record(s, i);
         if !with_stats {
             continue;
         }
         if let Some(a) = s.remit_amount(i) {
-            cell_amounts.push(a);
+            if kept {
+                cell_amounts.push(a);
+            }
             amounts.push(a);
         }
     }
-    if j != usize::MAX {
-        flush(&mut sub, sub_state, &mut out.tallies[j], &mut states);
-        if with_stats && out.tallies[j].d[N] >= stats_from {
-            out.stats[j] = RemitStats::from_amounts(&mut cell_amounts);
-        }
+    if current.is_some() {
+        let target = if kept {
+            &mut out.tallies[slot]
+        } else {
+            &mut parents.tallies[p]
+        };
+        flush(&mut sub, sub_state, target, &mut states);
+        finish_cell(
+            kept,
+            slot,
+            p,
+            &mut out,
+            &mut parents,
+            stats_from,
+            &mut cell_amounts,
+        );
     }
     debug_assert_eq!(
-        j.wrapping_add(1),
+        slot.wrapping_add(1),
         out.ids.len(),
-        "count_cells counted these cells"
+        "Selection counted the cells"
+    );
+    debug_assert_eq!(
+        p.wrapping_add(1),
+        parents.ids.len(),
+        "Selection counted the parents"
     );
     ChunkScan { states, amounts }
 }
 
+/// Adds `sub` (records of one state) to `target` and to the state, and empties it.
+fn flush(sub: &mut Tally, state: u8, target: &mut Tally, states: &mut Option<Vec<Tally>>) {
+    if sub.d[N] == 0 {
+        return;
+    }
+    target.add(sub);
+    if let Some(t) = states
+        .as_mut()
+        .and_then(|st| st.get_mut(usize::from(state)))
+    {
+        t.add(sub);
+    }
+    *sub = Tally::default();
+}
+
+/// Completes a cell: for a kept one, its remittance stats (from `stats_from` records; the
+/// slice is empty when stats are not gathered) and its tally added to its parent's.
+fn finish_cell(
+    kept: bool,
+    slot: usize,
+    p: usize,
+    out: &mut CellsOut,
+    parents: &mut CellsOut,
+    stats_from: u32,
+    cell_amounts: &mut Vec<i64>,
+) {
+    if kept {
+        if !out.stats.is_empty() && out.counts[slot] >= stats_from {
+            out.stats[slot] = RemitStats::from_amounts(cell_amounts);
+        }
+        if let Some(pt) = parents.tallies.get_mut(p) {
+            pt.add(&out.tallies[slot]);
+        }
+    }
+    cell_amounts.clear();
+}
+
+/// The level of `res` summed from a finer one: chunks of whole coarser cells in parallel,
+/// each writing its own part of a level allocated once (see `h3_scan`).
 fn coarsen(finer: &Level, res: u8) -> Level {
     let chunks = chunk_bounds(&finer.ids, res, rayon::current_num_threads().max(1) * 4);
     let lengths: Vec<usize> = chunks

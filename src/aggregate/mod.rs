@@ -144,7 +144,7 @@ pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<L
                 || {
                     relaxed
                         .par_iter()
-                        .map(|(f, r)| h3_counts_table_for(snap, f, r, res))
+                        .map(|(f, r)| h3_counts_table_for(snap, f, r, res, k))
                         .collect::<Vec<_>>()
                 },
             );

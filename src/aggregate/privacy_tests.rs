@@ -399,7 +399,7 @@ fn one_scan_gives_the_hexagon_and_state_tallies_of_two() {
                 let (fused, states) = h3_and_state_tallies(snap, m, res);
                 let (alone, areas_alone) = (h3_table(snap, m, res), area_table(snap, m));
                 // The counts-only table of the relaxed queries counts the same.
-                let counts = h3_counts_table_for(snap, filter, m, res);
+                let counts = h3_counts_table_for(snap, filter, m, res, 0);
                 for ((a, b), c) in fused.levels.iter().zip(&alone.levels).zip(&counts.levels) {
                     assert_eq!(a.ids, b.ids, "seed {seed} res {res}");
                     assert_eq!(a.tallies, b.tallies, "seed {seed} res {res}");
@@ -540,4 +540,55 @@ fn the_unit_rules_reach_the_same_masks_as_one_partition_after_another() {
         }
         assert_eq!(fast, slow, "case {case} k {k} {:?}", t.d);
     }
+}
+
+/// A filtered table keeps at its resolution only the cells of at least k records, and
+/// only their remittance stats; every coarser level, the national figures and the state
+/// tallies are those of the table that keeps every cell.
+#[test]
+fn a_filtered_table_keeps_only_the_cells_that_can_be_published() {
+    use super::group::{h3_and_state_tallies, h3_and_state_tallies_for, h3_counts_table_for};
+    for_random_queries(
+        12,
+        |seed| 400 + seed as usize * 60,
+        3,
+        |seed, snap, filter, m| {
+            let k = 2 + (seed % 5) as u32 * 3;
+            for res in [2u8, 5, 9] {
+                let (all, all_states) = h3_and_state_tallies(snap, m, res);
+                let (kept, states) = h3_and_state_tallies_for(snap, filter, m, res, k);
+                let counts = h3_counts_table_for(snap, filter, m, res, k);
+                let context = format!("seed {seed} res {res} k {k} {filter:?}");
+                let (all_fine, fine) = (all.finest(), kept.finest());
+                let (last, coarser) = (all.levels.len() - 1, &all.levels[..all.levels.len() - 1]);
+                if filter.is_empty() || res == 2 {
+                    // The snapshot's memo (or no parent to hold the rest): every cell.
+                    assert_eq!(fine.ids, all_fine.ids, "{context}");
+                } else {
+                    let big: Vec<usize> = (0..all_fine.ids.len())
+                        .filter(|&i| all_fine.counts[i] >= k)
+                        .collect();
+                    let ids: Vec<u64> = big.iter().map(|&i| all_fine.ids[i]).collect();
+                    assert_eq!(fine.ids, ids, "{context}");
+                    assert_eq!(counts.finest().ids, ids, "{context}");
+                    for (j, &i) in big.iter().enumerate() {
+                        assert_eq!(fine.tallies[j], all_fine.tallies[i], "{context}");
+                        assert_eq!(fine.counts[j], all_fine.counts[i], "{context}");
+                        assert_eq!(kept.remit[j], all.remit[i], "{context}");
+                        assert_eq!(counts.finest().tallies[j], all_fine.tallies[i]);
+                    }
+                }
+                for (li, level) in coarser.iter().enumerate() {
+                    assert_eq!(kept.levels[li].ids, level.ids, "{context} level {li}");
+                    assert_eq!(kept.levels[li].tallies, level.tallies, "{context}");
+                    assert_eq!(kept.levels[li].counts, level.counts, "{context}");
+                    assert_eq!(counts.levels[li].tallies, level.tallies, "{context}");
+                }
+                assert_eq!(kept.levels.len(), last + 1);
+                assert_eq!(kept.national, all.national, "{context}");
+                assert_eq!(kept.national_remit, all.national_remit, "{context}");
+                assert_eq!(states, all_states, "{context}");
+            }
+        },
+    );
 }
