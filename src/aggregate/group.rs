@@ -465,10 +465,14 @@ fn scan_cells(
         .then(|| vec![Tally::default(); Geodata::get().states.len()]);
     let mut amounts: Vec<i64> = Vec::new();
     let mut cell_amounts: Vec<i64> = Vec::new();
-    // The current cell (`None` before the first): its index among the chunk's cells,
-    // whether it is kept, its slot if so, its parent's slot (`usize::MAX` before the first).
+    // The current cell (`None` before the first) and its index among the chunk's cells.
     let mut current: Option<u64> = None;
-    let (mut c, mut kept, mut slot, mut p) = (usize::MAX, false, usize::MAX, usize::MAX);
+    let mut c = usize::MAX;
+    let mut at = Slots {
+        kept: false,
+        slot: usize::MAX,
+        parent: usize::MAX,
+    };
     // The records of the current cell in the current state, not yet added to either.
     let mut sub = Tally::default();
     let mut sub_state = NO_STATE;
@@ -478,42 +482,34 @@ fn scan_cells(
         let state = s.state[i];
         let same_cell = current == Some(cell);
         if current.is_some() && (!same_cell || state != sub_state) {
-            let target = if kept {
-                &mut out.tallies[slot]
-            } else {
-                &mut parents.tallies[p]
-            };
-            flush(&mut sub, sub_state, target, &mut states);
+            flush(
+                &mut sub,
+                sub_state,
+                at.target(&mut out, &mut parents),
+                &mut states,
+            );
         }
         sub_state = state;
         if !same_cell {
             if current.is_some() {
-                finish_cell(
-                    kept,
-                    slot,
-                    p,
-                    &mut out,
-                    &mut parents,
-                    stats_from,
-                    &mut cell_amounts,
-                );
+                at.finish(&mut out, &mut parents, stats_from, &mut cell_amounts);
             }
             c = c.wrapping_add(1);
             current = Some(cell);
             let n = selection.cell_counts[c];
-            kept = parent_res.is_none() || n >= options.keep_from;
-            if kept {
-                slot = slot.wrapping_add(1);
-                out.ids[slot] = cell;
-                out.counts[slot] = n;
+            at.kept = parent_res.is_none() || n >= options.keep_from;
+            if at.kept {
+                at.slot = at.slot.wrapping_add(1);
+                out.ids[at.slot] = cell;
+                out.counts[at.slot] = n;
             }
             if let Some(pr) = parent_res {
                 let pid = parent(cell, pr);
-                if p == usize::MAX || parents.ids[p] != pid {
-                    p = p.wrapping_add(1);
-                    parents.ids[p] = pid;
+                if at.parent == usize::MAX || parents.ids[at.parent] != pid {
+                    at.parent = at.parent.wrapping_add(1);
+                    parents.ids[at.parent] = pid;
                 }
-                parents.counts[p] += n;
+                parents.counts[at.parent] += n;
             }
         }
         sub.add_record(s, i);
@@ -521,36 +517,28 @@ fn scan_cells(
             continue;
         }
         if let Some(a) = s.remit_amount(i) {
-            if kept {
+            if at.kept {
                 cell_amounts.push(a);
             }
             amounts.push(a);
         }
     }
     if current.is_some() {
-        let target = if kept {
-            &mut out.tallies[slot]
-        } else {
-            &mut parents.tallies[p]
-        };
-        flush(&mut sub, sub_state, target, &mut states);
-        finish_cell(
-            kept,
-            slot,
-            p,
-            &mut out,
-            &mut parents,
-            stats_from,
-            &mut cell_amounts,
+        flush(
+            &mut sub,
+            sub_state,
+            at.target(&mut out, &mut parents),
+            &mut states,
         );
+        at.finish(&mut out, &mut parents, stats_from, &mut cell_amounts);
     }
     debug_assert_eq!(
-        slot.wrapping_add(1),
+        at.slot.wrapping_add(1),
         out.ids.len(),
         "Selection counted the cells"
     );
     debug_assert_eq!(
-        p.wrapping_add(1),
+        at.parent.wrapping_add(1),
         parents.ids.len(),
         "Selection counted the parents"
     );
@@ -572,26 +560,44 @@ fn flush(sub: &mut Tally, state: u8, target: &mut Tally, states: &mut Option<Vec
     *sub = Tally::default();
 }
 
-/// Completes a cell: for a kept one, its remittance stats (from `stats_from` records; the
-/// slice is empty when stats are not gathered) and its tally added to its parent's.
-fn finish_cell(
+/// Where the current cell of a scan is written: whether it is kept, its slot in the
+/// scanned level if so, and its parent's slot (`usize::MAX` before the first).
+struct Slots {
     kept: bool,
     slot: usize,
-    p: usize,
-    out: &mut CellsOut,
-    parents: &mut CellsOut,
-    stats_from: u32,
-    cell_amounts: &mut Vec<i64>,
-) {
-    if kept {
-        if !out.stats.is_empty() && out.counts[slot] >= stats_from {
-            out.stats[slot] = RemitStats::from_amounts(cell_amounts);
-        }
-        if let Some(pt) = parents.tallies.get_mut(p) {
-            pt.add(&out.tallies[slot]);
+    parent: usize,
+}
+
+impl Slots {
+    /// The tally the current cell's records go to: its own if kept, else its parent's.
+    fn target<'a>(&self, out: &'a mut CellsOut, parents: &'a mut CellsOut) -> &'a mut Tally {
+        if self.kept {
+            &mut out.tallies[self.slot]
+        } else {
+            &mut parents.tallies[self.parent]
         }
     }
-    cell_amounts.clear();
+
+    /// Completes the current cell: for a kept one, its remittance stats (from `stats_from`
+    /// records; `out.stats` is empty when stats are not gathered) and its tally added to
+    /// its parent's.
+    fn finish(
+        &self,
+        out: &mut CellsOut,
+        parents: &mut CellsOut,
+        stats_from: u32,
+        cell_amounts: &mut Vec<i64>,
+    ) {
+        if self.kept {
+            if !out.stats.is_empty() && out.counts[self.slot] >= stats_from {
+                out.stats[self.slot] = RemitStats::from_amounts(cell_amounts);
+            }
+            if let Some(pt) = parents.tallies.get_mut(self.parent) {
+                pt.add(&out.tallies[self.slot]);
+            }
+        }
+        cell_amounts.clear();
+    }
 }
 
 /// The level of `res` summed from a finer one: chunks of whole coarser cells in parallel,
