@@ -358,7 +358,8 @@ pub fn suppress_h3(
         // read from memory once: at fine resolutions the tallies are tens of MB, and a
         // second pass over them waited on memory for most of its time.
         // A unit of fewer than k records is hidden whole (rules 1 and 2) without reading
-        // its tally: at resolution 9 most units are.
+        // its tally (most units of the finer levels; a filtered query does not even keep
+        // them at its own resolution).
         let first: Vec<(DimMask, u8)> = tallies
             .par_iter()
             .zip(&level.counts)
