@@ -401,23 +401,25 @@ impl Selection {
         let mut records = Vec::new();
         m.select(s, range.start, range.end, &mut records);
         let mut cell_counts: Vec<u32> = Vec::new();
-        let mut last = None;
+        let (mut last, mut last_parent) = (None, None);
+        let mut parents = 0;
         for &i in &records {
             let cell = parent(s.cell[i as usize], res);
             if last == Some(cell) {
                 *cell_counts.last_mut().expect("a cell") += 1;
-            } else {
-                cell_counts.push(1);
-                last = Some(cell);
+                continue;
+            }
+            cell_counts.push(1);
+            last = Some(cell);
+            if let Some(p) = parent_res.map(|r| parent(cell, r)) {
+                parents += usize::from(last_parent != Some(p));
+                last_parent = Some(p);
             }
         }
-        let (kept, parents) = match parent_res {
-            Some(p) => (
-                cell_counts.iter().filter(|&&n| n >= keep_from).count(),
-                count_distinct(records.iter().map(|&i| parent(s.cell[i as usize], p))),
-            ),
-            // Without a parent level every cell is kept.
-            None => (cell_counts.len(), 0),
+        // Without a parent level every cell is kept.
+        let kept = match parent_res {
+            Some(_) => cell_counts.iter().filter(|&&n| n >= keep_from).count(),
+            None => cell_counts.len(),
         };
         Selection {
             records,
@@ -609,14 +611,11 @@ fn coarsen(finer: &Level, res: u8) -> Level {
         .map(|w| count_distinct(finer.ids[w[0]..w[1]].iter().map(|&id| parent(id, res))))
         .collect();
     let mut level = Level::zeroed(res, lengths.iter().sum());
-    let ids = split_by_lengths(&mut level.ids, lengths.iter().copied());
-    let tallies = split_by_lengths(&mut level.tallies, lengths.iter().copied());
-    let counts = split_by_lengths(&mut level.counts, lengths.iter().copied());
-    let parts: Vec<_> = ids.into_iter().zip(tallies).zip(counts).collect();
+    let parts = level.split_mut(&lengths);
     chunks
         .par_windows(2)
         .zip(parts)
-        .for_each(|(w, ((ids, tallies), counts))| {
+        .for_each(|(w, (ids, tallies, counts))| {
             let mut j = usize::MAX;
             for i in w[0]..w[1] {
                 let p = parent(finer.ids[i], res);
