@@ -16,7 +16,7 @@ use crate::record::Record;
 mod coded;
 
 use coded::{
-    bind_record, check_code_values, code_the_records, placeholders, record_from_row, RECORD_COLUMNS,
+    bind_record, check_code_values, code_the_records, record_from_row, RECORD_COLUMNS,
 };
 
 /// One step of the schema.
@@ -140,6 +140,9 @@ impl SqliteStore {
     /// When the file cannot be opened, or was written by a newer version of dyaspora.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let conn = Connection::open(path)?;
+        // 16 KiB pages for a new file (an existing one keeps its own): a bulk import
+        // splits and rebalances a quarter as many pages (BENCHMARKS.md, "Spine").
+        conn.pragma_update(None, "page_size", 16_384)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -460,6 +463,9 @@ fn insert_audit(conn: &Connection, e: &NewEvent) -> Result<i64, StoreError> {
     Ok(conn.last_insert_rowid())
 }
 
+/// Records inserted by one statement.
+const ROWS_PER_INSERT: usize = 16;
+
 /// The body of [`Store::write_batch`], in one transaction.
 fn write_batch(
     conn: &mut Connection,
@@ -489,27 +495,40 @@ fn write_batch(
         if wanted < cache_kib {
             tx.pragma_update(None, "cache_size", wanted)?;
         }
-        let mut stmt = RawStatement::prepare(
-            &tx,
-            &format!(
-                "INSERT OR IGNORE INTO records (batch_id, {RECORD_COLUMNS}) VALUES \
-                 ({})",
-                placeholders(31)
-            ),
-        )?;
-        let mut date = String::with_capacity(10);
-        stmt.int(1, batch_id);
+        // Several rows per statement: a statement's run and reset cost as much as a row.
+        let insert = |rows: usize| {
+            let row = format!("({batch_id}, {})", ["?"; 30].join(", "));
+            let sql = format!(
+                "INSERT OR IGNORE INTO records (batch_id, {RECORD_COLUMNS}) VALUES {}",
+                vec![row; rows].join(", ")
+            );
+            RawStatement::prepare(&tx, &sql)
+        };
+        let (mut group, mut stmt) = (insert(ROWS_PER_INSERT)?, insert(1)?);
+        let mut dates = vec![String::with_capacity(10); ROWS_PER_INSERT];
         while let Some(records) = feed.next_records() {
             handed += records.len() as u64;
-            for r in records {
-                if !erased.is_empty() && erased.contains(&r.external_id) {
+            let kept: Vec<&Record> = records
+                .iter()
+                .filter(|r| erased.is_empty() || !erased.contains(&r.external_id))
+                .collect();
+            for rows in kept.chunks(ROWS_PER_INSERT) {
+                if rows.len() == ROWS_PER_INSERT {
+                    for (i, (r, date)) in rows.iter().zip(&mut dates).enumerate() {
+                        // SAFETY: `rows` and `dates` are not touched until `execute` returns.
+                        unsafe { bind_record(&mut group, 1 + 30 * i as i32, r, date) };
+                    }
+                    inserted += group.execute().map_err(writable)? as u64;
                     continue;
                 }
-                // SAFETY: `r` and `date` are not touched until `execute` returns.
-                unsafe { bind_record(&mut stmt, 2, r, &mut date) };
-                inserted += stmt.execute().map_err(writable)? as u64;
+                for r in rows {
+                    // SAFETY: as above.
+                    unsafe { bind_record(&mut stmt, 1, r, &mut dates[0]) };
+                    inserted += stmt.execute().map_err(writable)? as u64;
+                }
             }
         }
+        drop(group);
         drop(stmt);
         if wanted < cache_kib {
             tx.pragma_update(None, "cache_size", cache_kib)?;
