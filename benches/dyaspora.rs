@@ -5,8 +5,8 @@
 //! cargo bench --bench dyaspora -- aggregation      # one group
 //! ```
 //!
-//! `DYASPORA_BENCH_RECORDS` sets the size of the demo set for the aggregation and layer
-//! groups (default 1,000,000).
+//! `DYASPORA_BENCH_RECORDS` sets the size of the demo set for the store, aggregation and
+//! layer groups (default 1,000,000).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -38,6 +38,46 @@ mod demo {
             });
         }
         group.finish();
+    }
+}
+
+mod store {
+    use criterion::{BatchSize, Criterion, Throughput};
+    use dyaspora::store::{NewBatch, SliceFeed, SqliteStore, Store};
+
+    /// The SQLite batch write alone (one transaction, WAL, `synchronous=FULL`) of the demo
+    /// records into an empty database file: the floor under an import's wall time, since
+    /// the store's single writer is its critical path.
+    pub fn benches(c: &mut Criterion) {
+        let n = super::data::records();
+        let records = dyaspora::demo::generate(n, 1).records;
+        let mut g = c.benchmark_group("store");
+        g.sample_size(10).throughput(Throughput::Elements(n as u64));
+        g.bench_function(format!("write_batch/{n}"), |b| {
+            b.iter_batched(
+                || {
+                    let dir = tempfile::tempdir().expect("a temporary directory");
+                    let store = SqliteStore::open(&dir.path().join("bench.db")).expect("a store");
+                    (dir, store)
+                },
+                |(dir, store)| {
+                    let batch = NewBatch {
+                        source_name: "bench".into(),
+                        sha256: String::new(),
+                        rows_total: n as u64,
+                        rows_rejected: 0,
+                        rows_refused: 0,
+                    };
+                    let progress = |_: u64| {};
+                    let mut feed = SliceFeed::new(batch, &records, &progress);
+                    let outcome = store.write_batch(&mut feed).expect("written");
+                    assert_eq!(outcome.map(|o| o.inserted), Some(n as u64));
+                    (dir, store) // dropped outside the measurement
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        g.finish();
     }
 }
 
@@ -184,6 +224,7 @@ mod layers {
 
 fn benches(c: &mut Criterion) {
     demo::benches(c);
+    store::benches(c);
     aggregation::benches(c);
     layers::benches(c);
 }
