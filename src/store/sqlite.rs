@@ -15,9 +15,7 @@ use crate::record::Record;
 
 mod coded;
 
-use coded::{
-    bind_record, check_code_values, code_the_records, record_from_row, RECORD_COLUMNS,
-};
+use coded::{bind_record, check_code_values, code_the_records, record_from_row, RECORD_COLUMNS};
 
 /// One step of the schema.
 enum Migration {
@@ -140,8 +138,9 @@ impl SqliteStore {
     /// When the file cannot be opened, or was written by a newer version of dyaspora.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let conn = Connection::open(path)?;
-        // 16 KiB pages for a new file (an existing one keeps its own): a bulk import
-        // splits and rebalances a quarter as many pages (BENCHMARKS.md, "Spine").
+        // 16 KiB pages for a new file (an existing one keeps its own): a bulk import has
+        // fewer pages to split and rebalance (measured with the grouped inserts in
+        // BENCHMARKS.md, "Spine").
         conn.pragma_update(None, "page_size", 16_384)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -495,7 +494,8 @@ fn write_batch(
         if wanted < cache_kib {
             tx.pragma_update(None, "cache_size", wanted)?;
         }
-        // Several rows per statement: a statement's run and reset cost as much as a row.
+        // Several rows per statement: each run of a statement has a fixed cost (step,
+        // reset, unbinding) that 16 rows share.
         let insert = |rows: usize| {
             let row = format!("({batch_id}, {})", ["?"; 30].join(", "));
             let sql = format!(

@@ -172,10 +172,12 @@ fn grouped_inserts_count_and_skip_like_single_rows() {
         rows_rejected: 0,
         rows_refused: 0,
     };
-    let first = store.import_batch(&batch(7), &records[..7], &|_| {}).unwrap();
+    let first = store
+        .import_batch(&batch(7), &records[..7], &|_| {})
+        .unwrap();
     assert_eq!((first.inserted, first.duplicates), (6, 1));
-    // Row 4 erased: the whole set again skips it inside its group, with the 6 stored rows
-    // and the second row 30.
+    // Row 4 erased, then the whole set again: rows 0–6 are skipped (row 4 as erased, inside
+    // the first 16-row statement), and so is row 30 (row 29's id, in the same statement).
     store
         .erase_record(&records[4].external_id, "test")
         .unwrap()
