@@ -4,16 +4,19 @@
 //!
 //! [`Geodata`] parses them once and answers the offline geocoding questions of the importer:
 //! ZIP → centroid, state, county; and (lon, lat) → state, county by point-in-polygon over an
-//! R-tree of bounding boxes.
+//! R-tree of bounding boxes, each polygon's edges filed by strip of latitude ([`strips`]).
+
+mod strips;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use geo::{BoundingRect, Contains, MultiPolygon, Point, Polygon};
+use geo::{BoundingRect, MultiPolygon, Polygon};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
 use rust_embed::RustEmbed;
 use serde_json::Value;
+use strips::StripPolygon;
 
 /// The files of `geodata/`, compiled into the binary in release builds.
 #[derive(RustEmbed)]
@@ -72,7 +75,14 @@ pub struct ConsularPost {
     pub confidence: String,
 }
 
-type AreaBox = GeomWithData<Rectangle<[f64; 2]>, usize>;
+/// One polygon of an area (Alaska and Hawaii have many), under its bounding box.
+type AreaBox = GeomWithData<Rectangle<[f64; 2]>, AreaPart>;
+
+struct AreaPart {
+    /// Index of the area.
+    area: usize,
+    polygon: StripPolygon,
+}
 
 /// Parsed geodata with point-in-polygon indexes.
 pub struct Geodata {
@@ -152,26 +162,26 @@ fn bbox_tree(areas: &[Area]) -> RTree<AreaBox> {
         .enumerate()
         .flat_map(|(i, a)| {
             // One box per polygon part, so Alaska's parts either side of ±180° stay small.
-            a.geometry
-                .0
-                .iter()
-                .filter_map(move |p| p.bounding_rect())
-                .map(move |r| {
-                    AreaBox::new(
-                        Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
-                        i,
-                    )
-                })
+            a.geometry.0.iter().filter_map(move |p| {
+                let r = p.bounding_rect()?;
+                Some(AreaBox::new(
+                    Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+                    AreaPart {
+                        area: i,
+                        polygon: StripPolygon::new(p),
+                    },
+                ))
+            })
         })
         .collect();
     RTree::bulk_load(boxes)
 }
 
 fn locate<'a>(tree: &RTree<AreaBox>, areas: &'a [Area], lon: f64, lat: f64) -> Option<&'a Area> {
-    let point = Point::new(lon, lat);
+    let point = geo::Coord { x: lon, y: lat };
     tree.locate_in_envelope_intersecting(&AABB::from_point([lon, lat]))
-        .map(|b| &areas[b.data])
-        .find(|a| a.geometry.contains(&point))
+        .find(|b| b.data.polygon.contains(point))
+        .map(|b| &areas[b.data.area])
 }
 
 fn parse_areas(text: &str, parent_key: &str) -> Vec<Area> {
