@@ -136,7 +136,8 @@ pub fn import_bytes(
 ) -> Result<ImportReport, IngestError> {
     let bar = progress_bar(options.progress);
     let started = Instant::now();
-    let (report, outcome) = run_pipeline(name, bytes, options, today(), &bar, |feed| {
+    let writes = !options.dry_run;
+    let (report, outcome) = run_pipeline(name, bytes, options, today(), &bar, writes, |feed| {
         if options.dry_run {
             while feed.next_records().is_some() {}
             feed.finish();
@@ -173,7 +174,7 @@ pub(crate) fn validate_with(
     today: Date,
     bar: &ProgressBar,
 ) -> Result<Validated, IngestError> {
-    let (report, records) = run_pipeline(name, bytes, options, today, bar, |feed| {
+    let (report, records) = run_pipeline(name, bytes, options, today, bar, false, |feed| {
         let mut records = Vec::new();
         while let Some(chunk) = feed.next_records() {
             records.extend_from_slice(chunk);
@@ -233,12 +234,17 @@ fn validate_chunk(ctx: &Ctx<'_>, chunk: &Chunk<'_>) -> ChunkOut {
 /// Reads and validates `bytes` in parallel chunks and hands the valid records, in file
 /// order, to `consume` as a [`BatchFeed`] while later chunks are still being validated.
 /// Returns the report (without outcome) and what `consume` returned.
+///
+/// The file's digest is computed on a thread of its own; with `digest_when_idle` (an import
+/// that writes) that thread runs at the lowest CPU priority: the digest is needed only at
+/// the commit, and on a busy machine its CPU is better spent feeding the store's writer.
 fn run_pipeline<T>(
     name: &str,
     bytes: &[u8],
     options: &ImportOptions,
     today: Date,
     bar: &ProgressBar,
+    digest_when_idle: bool,
     consume: impl FnOnce(&mut dyn BatchFeed) -> Result<T, StoreError>,
 ) -> Result<(ImportReport, T), IngestError> {
     let book = Codebook::get();
@@ -260,7 +266,12 @@ fn run_pipeline<T>(
     let read_result = Mutex::new(None);
     let (ctx, read_result_ref) = (&ctx, &read_result);
     let (consumed, tally) = std::thread::scope(|scope| {
-        let digest = scope.spawn(|| hex::encode(Sha256::digest(bytes)));
+        let digest = scope.spawn(move || {
+            if digest_when_idle {
+                use_idle_cpu_only();
+            }
+            hex::encode(Sha256::digest(bytes))
+        });
         scope.spawn(move || {
             let read = rayon::scope(|s| {
                 table.for_each_chunk(name, |chunk| {
@@ -440,6 +451,17 @@ impl BatchFeed for ChunkFeed<'_, '_> {
             rows_rejected: t.rejected,
             rows_refused: t.refused,
         })
+    }
+}
+
+/// Lowers the calling thread to the lowest CPU priority (nice 19), so that it runs on cycles
+/// no other thread wants. Linux gives each thread its own nice value; elsewhere, a no-op.
+fn use_idle_cpu_only() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `setpriority` on the calling thread's own id changes only its nice value; an
+    // error (none is expected when lowering) leaves the priority as it was.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19);
     }
 }
 
