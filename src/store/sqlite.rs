@@ -15,7 +15,10 @@ use crate::record::Record;
 
 mod coded;
 
-use coded::{bind_record, check_code_values, code_the_records, record_from_row, RECORD_COLUMNS};
+use coded::{
+    bind_record, check_code_values, code_the_records, record_from_row, RECORD_COLUMNS,
+    RECORD_FIELDS,
+};
 
 /// One step of the schema.
 enum Migration {
@@ -497,7 +500,7 @@ fn write_batch(
         // Several rows per statement: each run of a statement has a fixed cost (step,
         // reset, unbinding) that 16 rows share.
         let insert = |rows: usize| {
-            let row = format!("({batch_id}, {})", ["?"; 30].join(", "));
+            let row = format!("({batch_id}, {})", ["?"; RECORD_FIELDS].join(", "));
             let sql = format!(
                 "INSERT OR IGNORE INTO records (batch_id, {RECORD_COLUMNS}) VALUES {}",
                 vec![row; rows].join(", ")
@@ -516,7 +519,7 @@ fn write_batch(
                 if rows.len() == ROWS_PER_INSERT {
                     for (i, (r, date)) in rows.iter().zip(&mut dates).enumerate() {
                         // SAFETY: `rows` and `dates` are not touched until `execute` returns.
-                        unsafe { bind_record(&mut group, 1 + 30 * i as i32, r, date) };
+                        unsafe { bind_record(&mut group, 1 + (RECORD_FIELDS * i) as i32, r, date) };
                     }
                     inserted += group.execute().map_err(writable)? as u64;
                     continue;

@@ -22,6 +22,9 @@ pub(super) const RECORD_COLUMNS: &str =
     remit_frequency, remit_channel, needs, difficulties, willingness, channels, languages, \
     association_member";
 
+/// How many columns [`RECORD_COLUMNS`] lists, i.e. how many parameters [`bind_record`] binds.
+pub(super) const RECORD_FIELDS: usize = 30;
+
 /// Schema 3: the coded `records` table (built as `records_coded`, then renamed), and the
 /// meaning of the codes. The erased-ids check moves from a trigger into the batch writer,
 /// the only path that inserts records: the trigger ran a sub-program for every row.
@@ -84,7 +87,7 @@ pub(super) fn code_the_records(conn: &Connection) -> Result<(), StoreError> {
         conn,
         &format!(
             "INSERT INTO records_coded (id, batch_id, {RECORD_COLUMNS}) VALUES ({})",
-            placeholders(32)
+            placeholders(RECORD_FIELDS + 2)
         ),
     )?;
     let mut date = String::new();
@@ -147,8 +150,8 @@ pub(super) fn check_code_values(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Binds a record's fields to parameters `first..first + 30` of an insert that lists
-/// [`RECORD_COLUMNS`] in order; `date` is a buffer for the ISO date.
+/// Binds a record's fields to parameters `first..first + RECORD_FIELDS` of an insert that
+/// lists [`RECORD_COLUMNS`] in order; `date` is a buffer for the ISO date.
 ///
 /// # Safety
 /// `r` and `date` must stay alive and unchanged until the statement's next `execute` returns
@@ -162,7 +165,7 @@ pub(super) unsafe fn bind_record(
     iso_date(date, r.collected_on);
     let code = |v: Option<u8>| v.map(i64::from);
     let set = |s: CodeSet| Some(i64::from(s.0));
-    let values: [Value<'_>; 30] = [
+    let values: [Value<'_>; RECORD_FIELDS] = [
         Value::Text(Some(&r.external_id)),
         Value::Text(Some(&r.survey_round)),
         Value::Text(Some(date)),

@@ -32,7 +32,7 @@ fn schema_2_database(path: &std::path::Path, records: &[Record]) {
         tx.execute(
             &format!(
                 "INSERT INTO records (id, batch_id, {RECORD_COLUMNS}) VALUES ({})",
-                placeholders(32)
+                placeholders(RECORD_FIELDS + 2)
             ),
             params![
                 100 + i as i64,
