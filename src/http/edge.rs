@@ -73,11 +73,7 @@ impl Edge {
         for (name, value) in &self.shared.cors {
             headers.append(name, value.clone());
         }
-        super::guard::set_edge_headers(
-            headers,
-            &super::guard::request_id(),
-            super::guard::data_csp(),
-        );
+        super::guard::set_edge_headers(headers, &super::guard::request_id(), None);
         Some(response)
     }
 }
