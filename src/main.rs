@@ -21,6 +21,11 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Named workers (otherwise they take the name of whichever thread first used the pool),
+    // so that `top -H` and profiles tell them apart. Fails only if already built: ignored.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("rayon-{i}"))
+        .build_global();
     match run(config) {
         Ok(code) => code,
         Err(e) => {

@@ -266,13 +266,18 @@ fn run_pipeline<T>(
     let read_result = Mutex::new(None);
     let (ctx, read_result_ref) = (&ctx, &read_result);
     let (consumed, tally) = std::thread::scope(|scope| {
-        let digest = scope.spawn(move || {
-            if digest_when_idle {
-                use_idle_cpu_only();
-            }
-            hex::encode(Sha256::digest(bytes))
-        });
-        scope.spawn(move || {
+        // Named threads, so that `top -H` and profiles say which is which.
+        let digest = std::thread::Builder::new()
+            .name("import-digest".into())
+            .spawn_scoped(scope, move || {
+                if digest_when_idle {
+                    use_idle_cpu_only();
+                }
+                hex::encode(Sha256::digest(bytes))
+            })
+            .expect("a thread for the digest");
+        let reader = std::thread::Builder::new().name("import-read".into());
+        let read = reader.spawn_scoped(scope, move || {
             let read = rayon::scope(|s| {
                 table.for_each_chunk(name, |chunk| {
                     let sender = sender.clone();
@@ -286,6 +291,7 @@ fn run_pipeline<T>(
             });
             *read_result_ref.lock().unwrap_or_else(|e| e.into_inner()) = Some(read);
         });
+        read.expect("a thread for the reader");
         let mut feed = ChunkFeed {
             receiver,
             pending: BTreeMap::new(),
