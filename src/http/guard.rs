@@ -349,7 +349,7 @@ async fn finish(
 /// be framed, the referrer its links send, its browsing-context group, the browser
 /// features it may use. Data (`None`: JSON, CSV, tiles, scripts) gets what keeps a browser
 /// from ever treating it as a document — `nosniff`, no framing, a CSP that allows nothing —
-/// and not the document-only headers, which change nothing on a tile but cost ~160 bytes
+/// and not the document-only headers, which change nothing on a tile but cost ~190 bytes
 /// on each of the dozens a map view asks for (BENCHMARKS.md, tiles).
 pub fn set_edge_headers(h: &mut HeaderMap, id: &str, document_csp: Option<HeaderValue>) {
     if let Ok(v) = HeaderValue::from_str(id) {
