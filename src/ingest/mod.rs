@@ -276,22 +276,23 @@ fn run_pipeline<T>(
                 hex::encode(Sha256::digest(bytes))
             })
             .expect("a thread for the digest");
-        let reader = std::thread::Builder::new().name("import-read".into());
-        let read = reader.spawn_scoped(scope, move || {
-            let read = rayon::scope(|s| {
-                table.for_each_chunk(name, |chunk| {
-                    let sender = sender.clone();
-                    s.spawn(move |_| {
-                        let out = validate_chunk(ctx, &chunk);
-                        bar.inc(chunk.bytes);
-                        // The feed stops listening only when the store failed.
-                        let _ = sender.send(out);
-                    });
-                })
-            });
-            *read_result_ref.lock().unwrap_or_else(|e| e.into_inner()) = Some(read);
-        });
-        read.expect("a thread for the reader");
+        std::thread::Builder::new()
+            .name("import-read".into())
+            .spawn_scoped(scope, move || {
+                let read = rayon::scope(|s| {
+                    table.for_each_chunk(name, |chunk| {
+                        let sender = sender.clone();
+                        s.spawn(move |_| {
+                            let out = validate_chunk(ctx, &chunk);
+                            bar.inc(chunk.bytes);
+                            // The feed stops listening only when the store failed.
+                            let _ = sender.send(out);
+                        });
+                    })
+                });
+                *read_result_ref.lock().unwrap_or_else(|e| e.into_inner()) = Some(read);
+            })
+            .expect("a thread for the reader");
         let mut feed = ChunkFeed {
             receiver,
             pending: BTreeMap::new(),
