@@ -43,41 +43,99 @@ mod demo {
 
 mod store {
     use criterion::{BatchSize, Criterion, Throughput};
-    use dyaspora::store::{NewBatch, SliceFeed, SqliteStore, Store};
+    use dyaspora::record::Record;
+    use dyaspora::store::{BatchFeed, NewBatch, SliceFeed, SqliteStore, Store};
+    use rand::{Rng, SeedableRng};
 
     /// The SQLite batch write alone (one transaction, WAL, `synchronous=FULL`) of the demo
     /// records into an empty database file: the floor under an import's wall time, since
-    /// the store's single writer is its critical path.
+    /// the store's single writer is its critical path. Measured with the demo's ids
+    /// (`demo-1-0`, `demo-1-1`…, nearly in order) and with random UUIDs as in a Kobo export,
+    /// each written as a bulk load (the unique index built again at the end, what the
+    /// store does for a batch larger than the table) and one key at a time into the index
+    /// (what it does for a smaller batch).
     pub fn benches(c: &mut Criterion) {
         let n = super::data::records();
-        let records = dyaspora::demo::generate(n, 1).records;
+        let demo_ids = dyaspora::demo::generate(n, 1).records;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let mut kobo_ids = demo_ids.clone();
+        for r in &mut kobo_ids {
+            r.external_id = uuid_v4(rng.random());
+        }
         let mut g = c.benchmark_group("store");
         g.sample_size(10).throughput(Throughput::Elements(n as u64));
-        g.bench_function(format!("write_batch/{n}"), |b| {
-            b.iter_batched(
-                || {
-                    let dir = tempfile::tempdir().expect("a temporary directory");
-                    let store = SqliteStore::open(&dir.path().join("bench.db")).expect("a store");
-                    (dir, store)
-                },
-                |(dir, store)| {
-                    let batch = NewBatch {
-                        source_name: "bench".into(),
-                        sha256: String::new(),
-                        rows_total: n as u64,
-                        rows_rejected: 0,
-                        rows_refused: 0,
-                    };
-                    let progress = |_: u64| {};
-                    let mut feed = SliceFeed::new(batch, &records, &progress);
-                    let outcome = store.write_batch(&mut feed).expect("written");
-                    assert_eq!(outcome.map(|o| o.inserted), Some(n as u64));
-                    (dir, store) // dropped outside the measurement
-                },
-                BatchSize::PerIteration,
-            )
-        });
+        for (ids, records) in [("demo_ids", &demo_ids), ("kobo_uuids", &kobo_ids)] {
+            for bulk in [true, false] {
+                let how = if bulk { "bulk" } else { "key_by_key" };
+                g.bench_function(format!("write_batch/{ids}/{how}/{n}"), |b| {
+                    b.iter_batched(
+                        || {
+                            let dir = tempfile::tempdir().expect("a temporary directory");
+                            let store =
+                                SqliteStore::open(&dir.path().join("bench.db")).expect("a store");
+                            (dir, store)
+                        },
+                        |(dir, store)| {
+                            let progress = |_: u64| {};
+                            let mut feed = Sized {
+                                slices: SliceFeed::new(batch(n), records, &progress),
+                                bulk,
+                            };
+                            let outcome = store.write_batch(&mut feed).expect("written");
+                            assert_eq!(outcome.map(|o| o.inserted), Some(n as u64));
+                            (dir, store) // dropped outside the measurement
+                        },
+                        BatchSize::PerIteration,
+                    )
+                });
+            }
+        }
         g.finish();
+    }
+
+    fn batch(n: usize) -> NewBatch {
+        NewBatch {
+            source_name: "bench".into(),
+            sha256: String::new(),
+            rows_total: n as u64,
+            rows_rejected: 0,
+            rows_refused: 0,
+        }
+    }
+
+    /// A UUID version 4 from 128 random bits, as Kobo's `_uuid`.
+    fn uuid_v4(bits: u128) -> String {
+        let bits = (bits & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
+        let hex = format!("{bits:032x}");
+        let at = |a: usize, b: usize| &hex[a..b];
+        format!(
+            "{}-{}-{}-{}-{}",
+            at(0, 8),
+            at(8, 12),
+            at(12, 16),
+            at(16, 20),
+            at(20, 32)
+        )
+    }
+
+    /// A slice feed that says how large the batch is (a bulk load) or not (key by key).
+    struct Sized<'a> {
+        slices: SliceFeed<'a>,
+        bulk: bool,
+    }
+
+    impl BatchFeed for Sized<'_> {
+        fn next_records(&mut self) -> Option<&[Record]> {
+            self.slices.next_records()
+        }
+
+        fn expected_records(&mut self) -> Option<u64> {
+            self.bulk.then_some(u64::MAX)
+        }
+
+        fn finish(&mut self) -> Option<NewBatch> {
+            self.slices.finish()
+        }
     }
 }
 

@@ -197,6 +197,8 @@ struct ChunkOut {
     /// Indexes in `records` of the records whose external id was derived.
     derived: Vec<usize>,
     problems: Vec<RowProblem>,
+    /// Input the chunk covers, in the unit of `Table::total`.
+    bytes: u64,
     rows: u64,
     rejected: u64,
     refused: u64,
@@ -208,6 +210,7 @@ struct ChunkOut {
 fn validate_chunk(ctx: &Ctx<'_>, chunk: &Chunk<'_>) -> ChunkOut {
     let mut out = ChunkOut {
         seq: chunk.seq,
+        bytes: chunk.bytes,
         records: Vec::with_capacity(chunk.capacity()),
         ..ChunkOut::default()
     };
@@ -251,7 +254,8 @@ fn run_pipeline<T>(
     let table = Table::open(name, bytes)?;
     let plan = Plan::new(name, table.header(), book)?;
     bar.set_style(bar_style("importing"));
-    bar.set_length(table.total());
+    let input_size = table.total();
+    bar.set_length(input_size);
     let codes = validate::CodeIndex::new(book);
     let ctx = Ctx {
         plan: &plan,
@@ -301,6 +305,7 @@ fn run_pipeline<T>(
             digest: Some(digest),
             read_result: read_result_ref,
             source_name: name,
+            input_size,
             book,
             withhold: options.on_error == OnError::Reject,
             tally: Tally {
@@ -367,6 +372,8 @@ struct ChunkFeed<'s, 'a> {
     digest: Option<std::thread::ScopedJoinHandle<'s, String>>,
     read_result: &'a Mutex<Option<Result<(), IngestError>>>,
     source_name: &'a str,
+    /// The input's size, in the unit of `ChunkOut::bytes`.
+    input_size: u64,
     book: &'a Codebook,
     /// Under the `reject` policy, a file with an invalid row is not written: once one is
     /// seen, no more records are handed over (they would be rolled back).
@@ -437,6 +444,17 @@ impl BatchFeed for ChunkFeed<'_, '_> {
             }
         }
         None
+    }
+
+    /// Estimated from the first chunk: its valid records per byte, times the input's size.
+    fn expected_records(&mut self) -> Option<u64> {
+        let first = self.next_out()?;
+        let estimate = (first.records.len() as u64)
+            .saturating_mul(self.input_size)
+            .checked_div(first.bytes);
+        self.next_seq -= 1;
+        self.pending.insert(first.seq, first);
+        estimate
     }
 
     fn finish(&mut self) -> Option<NewBatch> {

@@ -428,3 +428,34 @@ fn a_many_chunk_file_is_written_in_order_or_not_at_all() {
         .collect();
     assert_eq!(stored, expected, "file order");
 }
+
+/// The feed estimates a file's records from its first chunk (the store picks how to write a
+/// batch from it), and asking for the estimate loses no chunk.
+#[test]
+fn the_feed_estimates_a_files_records_from_its_first_chunk() {
+    let records = crate::demo::generate(12_000, 4).records;
+    let mut csv = Vec::new();
+    write_kobo_csv(&records, &mut csv).unwrap();
+    let (_, (estimate, handed)) = run_pipeline(
+        "big.csv",
+        &csv,
+        &options(OnError::Skip),
+        date!(2026 - 11 - 27),
+        &ProgressBar::hidden(),
+        false,
+        |feed| {
+            let estimate = feed.expected_records();
+            let mut handed = Vec::new();
+            while let Some(chunk) = feed.next_records() {
+                handed.extend(chunk.iter().map(|r| r.external_id.clone()));
+            }
+            feed.finish();
+            Ok((estimate, handed))
+        },
+    )
+    .unwrap();
+    let ids: Vec<String> = records.into_iter().map(|r| r.external_id).collect();
+    assert_eq!(handed, ids, "every record, in file order");
+    let estimate = estimate.expect("an estimate") as f64;
+    assert!((estimate / 12_000.0 - 1.0).abs() < 0.05, "{estimate}");
+}

@@ -51,6 +51,13 @@ pub trait BatchFeed {
     /// The next records to write, in order; `None` once every record has been handed over.
     fn next_records(&mut self) -> Option<&[Record]>;
 
+    /// About how many records the whole batch will hand over, asked once before the first
+    /// [`BatchFeed::next_records`]: the store writes a large batch differently. `None`
+    /// when unknown.
+    fn expected_records(&mut self) -> Option<u64> {
+        None
+    }
+
     /// Called once after the last records: the batch's description to commit it with, or
     /// `None` to write nothing at all (the transaction is rolled back).
     fn finish(&mut self) -> Option<NewBatch>;
@@ -82,6 +89,10 @@ impl BatchFeed for SliceFeed<'_> {
         let slice = &rest[..rest.len().min(10_000)];
         self.done += slice.len();
         (!slice.is_empty()).then_some(slice)
+    }
+
+    fn expected_records(&mut self) -> Option<u64> {
+        Some(self.records.len() as u64)
     }
 
     fn finish(&mut self) -> Option<NewBatch> {

@@ -13,6 +13,7 @@ use crate::auth::{NewToken, Role, TokenInfo};
 use crate::places::Place;
 use crate::record::Record;
 
+mod bulk;
 mod coded;
 
 use coded::{
@@ -127,6 +128,7 @@ BEGIN SELECT RAISE(IGNORE); END;
 "#,
     ),
     Migration::Code(code_the_records),
+    Migration::Code(bulk::name_the_external_id_index),
 ];
 
 /// SQLite store; one connection behind a mutex (SQLite serialises writers anyway).
@@ -227,7 +229,17 @@ impl Store for SqliteStore {
         if fk {
             conn.pragma_update(None, "foreign_keys", false)?;
         }
+        // A page cache big enough for a large batch: the random external ids spread the
+        // unique index's inserts over the whole index, and a small cache would spill the
+        // same pages to the WAL again and again. SQLite's sorter, which builds the index
+        // again after a bulk load, keeps as much in memory as the cache may hold.
+        let cache_kib: i64 = conn.pragma_query_value(None, "cache_size", |r| r.get(0))?;
+        let wanted = -500_000; // KiB; pages are allocated only as they are used
+        if wanted < cache_kib {
+            conn.pragma_update(None, "cache_size", wanted)?;
+        }
         let outcome = write_batch(&mut conn, feed);
+        conn.pragma_update(None, "cache_size", cache_kib)?;
         if fk {
             conn.pragma_update(None, "foreign_keys", true)?;
         }
@@ -246,10 +258,7 @@ impl Store for SqliteStore {
     }
 
     fn record_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = self
-            .conn()
-            .query_row("SELECT count(*) FROM records", [], |r| r.get(0))?;
-        Ok(n as u64)
+        count_records(&self.conn())
     }
 
     fn data_version(&self) -> Result<u64, StoreError> {
@@ -487,16 +496,16 @@ fn write_batch(
         .prepare("SELECT external_id FROM erased_records")?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
+    // A batch larger than the table is written without the unique index on external ids,
+    // which is built again at the end (`bulk`).
+    let mut bulk = match feed.expected_records() {
+        Some(expected) if bulk::worth_rebuilding(expected, count_records(&tx)?) => {
+            Some(bulk::BulkLoad::start(&tx).map_err(writable)?)
+        }
+        _ => None,
+    };
     let (mut handed, mut inserted) = (0u64, 0u64);
     {
-        // A page cache big enough for a large batch: the random external ids spread the
-        // unique index's inserts over the whole index, and a small cache would spill the
-        // same pages to the WAL again and again.
-        let cache_kib: i64 = tx.pragma_query_value(None, "cache_size", |r| r.get(0))?;
-        let wanted = -500_000; // KiB; pages are allocated only as they are used
-        if wanted < cache_kib {
-            tx.pragma_update(None, "cache_size", wanted)?;
-        }
         // Several rows per statement: each run of a statement has a fixed cost (step,
         // reset, unbinding) that 16 rows share.
         let insert = |rows: usize| {
@@ -514,6 +523,7 @@ fn write_batch(
             let kept: Vec<&Record> = records
                 .iter()
                 .filter(|r| erased.is_empty() || !erased.contains(&r.external_id))
+                .filter(|r| bulk.as_mut().is_none_or(|b| b.is_new(&r.external_id)))
                 .collect();
             for rows in kept.chunks(ROWS_PER_INSERT) {
                 if rows.len() == ROWS_PER_INSERT {
@@ -533,13 +543,13 @@ fn write_batch(
         }
         drop(group);
         drop(stmt);
-        if wanted < cache_kib {
-            tx.pragma_update(None, "cache_size", cache_kib)?;
-        }
     }
     let Some(batch) = feed.finish() else {
-        return Ok(None); // dropping `tx` rolls every record back
+        return Ok(None); // dropping `tx` rolls every record back (and the index drop)
     };
+    if let Some(bulk) = bulk {
+        bulk.finish(&tx).map_err(writable)?;
+    }
     let duplicates = handed - inserted;
     tx.execute(
         "UPDATE import_batches SET source_name = ?1, sha256 = ?2, rows_total = ?3, rows_inserted = ?4,
@@ -675,6 +685,11 @@ unsafe fn sqlite_error(db: *mut rusqlite::ffi::sqlite3, rc: i32) -> rusqlite::Er
         .to_string_lossy()
         .into_owned();
     rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(msg))
+}
+
+fn count_records(conn: &Connection) -> Result<u64, StoreError> {
+    let n: i64 = conn.query_row("SELECT count(*) FROM records", [], |r| r.get(0))?;
+    Ok(n as u64)
 }
 
 fn bump_data_version(conn: &Connection) -> Result<(), StoreError> {

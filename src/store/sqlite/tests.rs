@@ -6,7 +6,7 @@ use rusqlite::{params, Connection};
 use super::coded::placeholders;
 use super::*;
 use crate::codes::{CodeList, Codebook};
-use crate::store::NewBatch;
+use crate::store::{NewBatch, SliceFeed};
 
 /// A database at schema 2 (code strings), with `records` written as that schema did.
 fn schema_2_database(path: &std::path::Path, records: &[Record]) {
@@ -91,6 +91,8 @@ fn a_database_of_code_strings_is_recoded_with_its_ids_and_answers() {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
     assert_eq!(version, MIGRATIONS.len() as i64);
+    // Schema 4: the external ids' uniqueness is the named index, not the column's own.
+    assert_eq!(external_id_indexes(&conn), ["records_external_id"]);
     let (first_id, batch, gender): (i64, i64, i64) = conn
         .query_row(
             "SELECT id, batch_id, gender FROM records ORDER BY id LIMIT 1",
@@ -153,44 +155,139 @@ fn a_program_whose_code_lists_moved_is_refused() {
     assert!(why.contains("gender answer 0 as \"x\""), "{why}");
 }
 
-/// Records go in by groups of `ROWS_PER_INSERT` and one by one for the rest of each slice:
-/// duplicates inside one statement, erased ids inside a group and a last partial group are
-/// counted and skipped exactly as row-by-row inserts would, and the file order is kept.
-#[test]
-fn grouped_inserts_count_and_skip_like_single_rows() {
-    let store = SqliteStore::open_in_memory().unwrap();
-    let mut records = crate::demo::generate(3 * ROWS_PER_INSERT + 5, 9).records;
-    let n = records.len() as u64;
-    // Same ids: rows 1 and 2 (a first batch too short for a group), rows 29 and 30 (one
-    // grouped statement of the second batch).
-    records[2].external_id = records[1].external_id.clone();
-    records[30].external_id = records[29].external_id.clone();
-    let batch = |rows: u64| NewBatch {
-        source_name: "grouped".into(),
+/// A slice feed whose estimate of the batch's size is `expected`: `Some(u64::MAX)` makes
+/// every batch a bulk load, `None` none. `withdraw` makes it withdraw the batch at the end.
+struct Estimated<'a> {
+    slices: SliceFeed<'a>,
+    expected: Option<u64>,
+    withdraw: bool,
+}
+
+impl BatchFeed for Estimated<'_> {
+    fn next_records(&mut self) -> Option<&[Record]> {
+        self.slices.next_records()
+    }
+
+    fn expected_records(&mut self) -> Option<u64> {
+        self.expected
+    }
+
+    fn finish(&mut self) -> Option<NewBatch> {
+        let batch = self.slices.finish();
+        batch.filter(|_| !self.withdraw)
+    }
+}
+
+fn new_batch(rows: u64) -> NewBatch {
+    NewBatch {
+        source_name: "test".into(),
         sha256: String::new(),
         rows_total: rows,
         rows_rejected: 0,
         rows_refused: 0,
+    }
+}
+
+/// Writes `records` as one batch, as a bulk load or not (see [`Estimated`]).
+fn write(store: &SqliteStore, records: &[Record], bulk: bool) -> Option<BatchOutcome> {
+    let mut feed = Estimated {
+        slices: SliceFeed::new(new_batch(records.len() as u64), records, &|_| {}),
+        expected: bulk.then_some(u64::MAX),
+        withdraw: false,
     };
-    let first = store
-        .import_batch(&batch(7), &records[..7], &|_| {})
-        .unwrap();
-    assert_eq!((first.inserted, first.duplicates), (6, 1));
-    // Row 4 erased, then the whole set again: rows 0–6 are skipped (row 4 as erased, inside
-    // the first 16-row statement), and so is row 30 (row 29's id, in the same statement).
-    store
-        .erase_record(&records[4].external_id, "test")
+    store.write_batch(&mut feed).unwrap()
+}
+
+fn external_id_indexes(conn: &Connection) -> Vec<String> {
+    conn.prepare("SELECT name FROM pragma_index_list('records') WHERE \"unique\" ORDER BY name")
         .unwrap()
-        .unwrap();
-    let all = store.import_batch(&batch(n), &records, &|_| {}).unwrap();
-    assert_eq!((all.inserted, all.duplicates), (n - 7 - 1, 7 + 1));
-    let mut stored = Vec::new();
-    store.load_records(&mut |r| stored.push(r)).unwrap();
-    let expected: Vec<&Record> = records
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| ![2, 4, 30].contains(&i))
-        .map(|(_, r)| r)
-        .collect();
-    assert_eq!(stored.iter().collect::<Vec<_>>(), expected);
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// Records go in by groups of `ROWS_PER_INSERT` and one by one for the rest of each slice:
+/// duplicates inside one statement, erased ids inside a group and a last partial group are
+/// counted and skipped exactly as row-by-row inserts would, and the file order is kept.
+/// The same holds when the unique index is dropped and rebuilt around a bulk load, and when
+/// batches of both kinds follow each other.
+#[test]
+fn grouped_inserts_count_and_skip_like_single_rows() {
+    for (first_bulk, second_bulk) in [(false, false), (true, true), (true, false), (false, true)] {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let mut records = crate::demo::generate(3 * ROWS_PER_INSERT + 5, 9).records;
+        let n = records.len() as u64;
+        // Same ids: rows 1 and 2 (a first batch too short for a group), rows 29 and 30 (one
+        // grouped statement of the second batch).
+        records[2].external_id = records[1].external_id.clone();
+        records[30].external_id = records[29].external_id.clone();
+        let first = write(&store, &records[..7], first_bulk).unwrap();
+        assert_eq!((first.inserted, first.duplicates), (6, 1));
+        // Row 4 erased, then the whole set again: rows 0–6 are skipped (row 4 as erased,
+        // inside the first 16-row statement), and so is row 30 (row 29's id, in the same
+        // statement).
+        store
+            .erase_record(&records[4].external_id, "test")
+            .unwrap()
+            .unwrap();
+        let all = write(&store, &records, second_bulk).unwrap();
+        assert_eq!((all.inserted, all.duplicates), (n - 7 - 1, 7 + 1));
+        let mut stored = Vec::new();
+        store.load_records(&mut |r| stored.push(r)).unwrap();
+        let expected: Vec<&Record> = records
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| ![2, 4, 30].contains(&i))
+            .map(|(_, r)| r)
+            .collect();
+        assert_eq!(stored.iter().collect::<Vec<_>>(), expected);
+        assert_eq!(
+            external_id_indexes(&store.conn()),
+            ["records_external_id"],
+            "bulk {first_bulk}, {second_bulk}"
+        );
+    }
+}
+
+/// A bulk load rebuilds the unique index, which SQLite then enforces; a withdrawn bulk load
+/// leaves the table and its index as they were.
+#[test]
+fn a_bulk_load_leaves_the_unique_index_in_force() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let records = crate::demo::generate(40, 3).records;
+    write(&store, &records[..20], true).unwrap();
+
+    let mut feed = Estimated {
+        slices: SliceFeed::new(new_batch(20), &records[20..], &|_| {}),
+        expected: Some(u64::MAX),
+        withdraw: true,
+    };
+    assert_eq!(store.write_batch(&mut feed).unwrap(), None);
+    assert_eq!(store.record_count().unwrap(), 20);
+
+    let conn = store.conn();
+    assert_eq!(external_id_indexes(&conn), ["records_external_id"]);
+    let duplicate = conn.execute(
+        "INSERT INTO records SELECT NULL, external_id, batch_id, survey_round, collected_on,
+         collection_mode, zip, lat, lon, location_source, state_fips, county_fips, h3_cell,
+         gender, age_band, education, years_in_us, generation, occupation, sectors,
+         department, support_sectors, remits, remit_amount_cents, remit_frequency,
+         remit_channel, needs, difficulties, willingness, channels, languages,
+         association_member FROM records LIMIT 1",
+        [],
+    );
+    let Err(e) = duplicate else {
+        panic!("a second row with a stored external id was accepted")
+    };
+    assert!(e.to_string().contains("UNIQUE"), "{e}");
+}
+
+/// The store writes a batch as a bulk load only when it is larger than the table.
+#[test]
+fn only_a_batch_larger_than_the_table_is_a_bulk_load() {
+    assert!(bulk::worth_rebuilding(1_000_000, 0));
+    assert!(bulk::worth_rebuilding(10, 9));
+    assert!(!bulk::worth_rebuilding(10, 10));
+    assert!(!bulk::worth_rebuilding(200, 1_000_000));
 }
