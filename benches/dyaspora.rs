@@ -43,8 +43,7 @@ mod demo {
 
 mod store {
     use criterion::{BatchSize, Criterion, Throughput};
-    use dyaspora::record::Record;
-    use dyaspora::store::{BatchFeed, NewBatch, SliceFeed, SqliteStore, Store};
+    use dyaspora::store::{NewBatch, SliceFeed, SqliteStore, Store};
     use rand::{Rng, SeedableRng};
 
     /// The SQLite batch write alone (one transaction, WAL, `synchronous=FULL`) of the demo
@@ -77,10 +76,8 @@ mod store {
                         },
                         |(dir, store)| {
                             let progress = |_: u64| {};
-                            let mut feed = Sized {
-                                slices: SliceFeed::new(batch(n), records, &progress),
-                                bulk,
-                            };
+                            let mut feed = SliceFeed::new(batch(n), records, &progress)
+                                .expecting(bulk.then_some(u64::MAX));
                             let outcome = store.write_batch(&mut feed).expect("written");
                             assert_eq!(outcome.map(|o| o.inserted), Some(n as u64));
                             (dir, store) // dropped outside the measurement
@@ -116,26 +113,6 @@ mod store {
             at(16, 20),
             at(20, 32)
         )
-    }
-
-    /// A slice feed that says how large the batch is (a bulk load) or not (key by key).
-    struct Sized<'a> {
-        slices: SliceFeed<'a>,
-        bulk: bool,
-    }
-
-    impl BatchFeed for Sized<'_> {
-        fn next_records(&mut self) -> Option<&[Record]> {
-            self.slices.next_records()
-        }
-
-        fn expected_records(&mut self) -> Option<u64> {
-            self.bulk.then_some(u64::MAX)
-        }
-
-        fn finish(&mut self) -> Option<NewBatch> {
-            self.slices.finish()
-        }
     }
 }
 

@@ -66,6 +66,7 @@ pub trait BatchFeed {
 /// A feed over records already in memory, handed over in slices so that `progress` moves.
 pub struct SliceFeed<'a> {
     records: &'a [Record],
+    expected: Option<u64>,
     batch: Option<NewBatch>,
     done: usize,
     progress: &'a (dyn Fn(u64) + Sync),
@@ -75,10 +76,17 @@ impl<'a> SliceFeed<'a> {
     pub fn new(batch: NewBatch, records: &'a [Record], progress: &'a (dyn Fn(u64) + Sync)) -> Self {
         SliceFeed {
             records,
+            expected: Some(records.len() as u64),
             batch: Some(batch),
             done: 0,
             progress,
         }
+    }
+
+    /// The feed with another answer to [`BatchFeed::expected_records`] than its length,
+    /// e.g. `None` to have the store write key by key (benchmarks and tests compare both).
+    pub fn expecting(self, expected: Option<u64>) -> Self {
+        SliceFeed { expected, ..self }
     }
 }
 
@@ -92,7 +100,7 @@ impl BatchFeed for SliceFeed<'_> {
     }
 
     fn expected_records(&mut self) -> Option<u64> {
-        Some(self.records.len() as u64)
+        self.expected
     }
 
     fn finish(&mut self) -> Option<NewBatch> {

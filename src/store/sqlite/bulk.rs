@@ -44,7 +44,7 @@ pub(super) fn name_the_external_id_index(conn: &Connection) -> Result<(), StoreE
 }
 
 /// Whether a batch of about `expected` records is written as a bulk load into a table of
-/// `stored` records. Building the index again costs about 1 µs for every key the table
+/// (at most) `stored` records. Building the index again costs about 1 µs for every key the table
 /// ends with (random UUIDs; 0.55 µs for ids nearly in order), plus reading the stored ids;
 /// inserting key by key costs about 4.5 µs a random UUID and 1.5 µs an ordered id
 /// (BENCHMARKS.md, session 8). A batch larger than the table is on the bulk side of both.

@@ -155,26 +155,20 @@ fn a_program_whose_code_lists_moved_is_refused() {
     assert!(why.contains("gender answer 0 as \"x\""), "{why}");
 }
 
-/// A slice feed whose estimate of the batch's size is `expected`: `Some(u64::MAX)` makes
-/// every batch a bulk load, `None` none. `withdraw` makes it withdraw the batch at the end.
-struct Estimated<'a> {
-    slices: SliceFeed<'a>,
-    expected: Option<u64>,
-    withdraw: bool,
-}
+/// A slice feed that withdraws its batch at the end.
+struct Withdrawn<'a>(SliceFeed<'a>);
 
-impl BatchFeed for Estimated<'_> {
+impl BatchFeed for Withdrawn<'_> {
     fn next_records(&mut self) -> Option<&[Record]> {
-        self.slices.next_records()
+        self.0.next_records()
     }
 
     fn expected_records(&mut self) -> Option<u64> {
-        self.expected
+        self.0.expected_records()
     }
 
     fn finish(&mut self) -> Option<NewBatch> {
-        let batch = self.slices.finish();
-        batch.filter(|_| !self.withdraw)
+        None
     }
 }
 
@@ -188,14 +182,15 @@ fn new_batch(rows: u64) -> NewBatch {
     }
 }
 
-/// Writes `records` as one batch, as a bulk load or not (see [`Estimated`]).
+/// The batch of `records`, sized so that the store writes it as a bulk load or not.
+fn feed(records: &[Record], bulk: bool) -> SliceFeed<'_> {
+    SliceFeed::new(new_batch(records.len() as u64), records, &|_| {})
+        .expecting(bulk.then_some(u64::MAX))
+}
+
+/// Writes `records` as one batch, as a bulk load or not.
 fn write(store: &SqliteStore, records: &[Record], bulk: bool) -> Option<BatchOutcome> {
-    let mut feed = Estimated {
-        slices: SliceFeed::new(new_batch(records.len() as u64), records, &|_| {}),
-        expected: bulk.then_some(u64::MAX),
-        withdraw: false,
-    };
-    store.write_batch(&mut feed).unwrap()
+    store.write_batch(&mut feed(records, bulk)).unwrap()
 }
 
 fn external_id_indexes(conn: &Connection) -> Vec<String> {
@@ -258,12 +253,8 @@ fn a_bulk_load_leaves_the_unique_index_in_force() {
     let records = crate::demo::generate(40, 3).records;
     write(&store, &records[..20], true).unwrap();
 
-    let mut feed = Estimated {
-        slices: SliceFeed::new(new_batch(20), &records[20..], &|_| {}),
-        expected: Some(u64::MAX),
-        withdraw: true,
-    };
-    assert_eq!(store.write_batch(&mut feed).unwrap(), None);
+    let mut withdrawn = Withdrawn(feed(&records[20..], true));
+    assert_eq!(store.write_batch(&mut withdrawn).unwrap(), None);
     assert_eq!(store.record_count().unwrap(), 20);
 
     let conn = store.conn();
