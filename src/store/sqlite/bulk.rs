@@ -44,9 +44,9 @@ pub(super) fn name_the_external_id_index(conn: &Connection) -> Result<(), StoreE
 }
 
 /// Whether a batch of about `expected` records is written as a bulk load into a table of
-/// (at most) `stored` records. Building the index again costs about 1 µs for every key the table
-/// ends with (random UUIDs; 0.55 µs for ids nearly in order), plus reading the stored ids;
-/// inserting key by key costs about 4.5 µs a random UUID and 1.5 µs an ordered id
+/// at most `stored` records. Building the index again costs about 1 µs for every key the
+/// table ends with (random UUIDs; 0.55 µs for ids nearly in order), plus reading the stored
+/// ids; inserting key by key costs about 4.5 µs a random UUID and 1.5 µs an ordered id
 /// (BENCHMARKS.md, session 8). A batch larger than the table is on the bulk side of both.
 pub(super) fn worth_rebuilding(expected: u64, stored: u64) -> bool {
     expected > stored
@@ -80,7 +80,7 @@ impl BulkLoad {
     ///
     /// SQLite's sorter keeps up to a page cache's worth of keys in memory per sorted run.
     /// Runs of 8 MiB (instead of the batch's large cache) stay within the CPU's caches, and
-    /// one helper thread sorts a run while the next is read: the other core is idle by now.
+    /// one helper thread sorts a run while the next is read: validation is over by then.
     /// A million random UUIDs: 1.0 s against 1.9 s (BENCHMARKS.md). The caller restores the
     /// cache size.
     pub(super) fn finish(self, tx: &Connection) -> rusqlite::Result<()> {
