@@ -452,6 +452,7 @@ impl BatchFeed for ChunkFeed<'_, '_> {
         let estimate = (first.records.len() as u64)
             .saturating_mul(self.input_size)
             .checked_div(first.bytes);
+        // Put back: the chunk is handed over by the first `next_records`, as if unread.
         self.next_seq -= 1;
         self.pending.insert(first.seq, first);
         estimate
