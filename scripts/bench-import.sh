@@ -5,6 +5,10 @@
 # between them, since the machine's speed drifts.
 # Usage: scripts/bench-import.sh [N] [RUNS]   (default 1,000,000 rows, 3 runs; release build)
 # Add DRY_RUN=1 to time validation and geocoding alone.
+# Add REFERENCE=1 to time, in the same runs, two general-purpose loaders on the Kobo file
+# with no validation at all: the sqlite3 shell's `.import` (package sqlite3) and
+# PostgreSQL's `COPY` into 39 text columns with a unique index on `_uuid` (package
+# postgresql; a throwaway cluster in the bench directory, stopped at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000000}
@@ -30,6 +34,32 @@ if [ ! -s "$kobo" ]; then
     mv "$kobo.tmp" "$kobo"
 fi
 
+if [ -n "${REFERENCE:-}" ]; then
+    pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    [ -n "$pg_bin" ] && command -v sqlite3 >/dev/null || {
+        echo "REFERENCE=1 needs the sqlite3 and postgresql packages" >&2
+        exit 1
+    }
+    # PostgreSQL refuses to run as root.
+    as_pg() { if [ "$(id -u)" = 0 ]; then su postgres -c "$*"; else bash -c "$*"; fi; }
+    pg_dir=$dir/pg
+    rm -rf "$pg_dir" && mkdir -p "$pg_dir"
+    [ "$(id -u)" = 0 ] && chown postgres "$pg_dir"
+    as_pg "'$pg_bin/initdb' -D '$pg_dir/data' -A trust >'$pg_dir/initdb.log'"
+    as_pg "'$pg_bin/pg_ctl' -D '$pg_dir/data' -l '$pg_dir/log' -w start \
+        -o \"-p 5499 -k '$pg_dir' -c listen_addresses='' -c shared_buffers=1GB -c max_wal_size=4GB\"" >/dev/null
+    trap 'as_pg "'"'$pg_bin/pg_ctl' -D '$pg_dir/data' -m fast stop"'" >/dev/null' EXIT
+    columns=$(head -1 "$kobo" | awk -F';' '{for (i = 1; i <= NF; i++) printf "%sc%d text", (i > 1 ? ", " : ""), i; if (!col) for (i = 1; i <= NF; i++) if ($i == "_uuid") col = i; printf "\n%d\n", col}')
+    uuid_column=$(echo "$columns" | tail -1)
+    cat >"$pg_dir/copy.sql" <<SQL
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS kobo;
+CREATE TABLE kobo ($(echo "$columns" | head -1));
+CREATE UNIQUE INDEX kobo_uuid ON kobo (c$uuid_column);
+COPY kobo FROM '$kobo' WITH (FORMAT csv, DELIMITER ';', HEADER true);
+SQL
+fi
+
 TIMEFORMAT='%R s wall, %U s user, %S s system'
 for run in $(seq "$runs"); do
     for ids in demo kobo; do
@@ -38,5 +68,13 @@ for run in $(seq "$runs"); do
         echo -n "run $run, $ids ids: "
         { time "$bin" --db "$dir/import.db" import "$file" --quiet ${DRY_RUN:+--dry-run} >/dev/null; } 2>&1
     done
+    if [ -n "${REFERENCE:-}" ]; then
+        rm -f "$dir"/shell.db*
+        echo -n "run $run, kobo file, sqlite3 .import (no validation, no index): "
+        { time sqlite3 "$dir/shell.db" -cmd "PRAGMA journal_mode=WAL" -cmd ".mode csv" \
+            -cmd ".separator ;" -cmd ".import '$kobo' kobo" "SELECT 1" >/dev/null; } 2>&1
+        echo -n "run $run, kobo file, PostgreSQL COPY (no validation, unique index on _uuid): "
+        { time as_pg "psql -q -h '$pg_dir' -p 5499 -d postgres -f '$pg_dir/copy.sql'" >/dev/null; } 2>&1
+    fi
 done
-rm -f "$dir"/import.db*
+rm -f "$dir"/import.db* "$dir"/shell.db*
