@@ -476,6 +476,33 @@ test('every tab passes axe-core accessibility checks in every language', async (
   }
 });
 
+test('the side panel never scrolls sideways, in any language or tab', async () => {
+  // With the scrollbars a desktop browser shows: Playwright hides them by default, and the
+  // panel's vertical one takes the width that a too-wide control would then overflow into.
+  const desktop = await launch(server.base, { ignoreDefaultArgs: ['--hide-scrollbars'] });
+  try {
+    const p = await desktop.page();
+    for (const lang of ['en', 'fr', 'ht']) {
+      for (const tab of ['map', 'insights', 'outreach', 'about']) {
+        await p.goto(`${server.base}/?lang=${lang}&tab=${tab}${tab === 'outreach' ? '&post=HT-CON-NYC' : ''}`);
+        await idle(p);
+        if (tab === 'insights') await p.waitForSelector('[data-chart] rect');
+        if (tab === 'outreach') await p.waitForSelector('.gap-list > li');
+        const [content, box, scrollbar] = await p.evaluate(() => {
+          const panel = document.querySelector('#panel');
+          return [panel.scrollWidth, panel.clientWidth, panel.offsetWidth - panel.clientWidth];
+        });
+        assert.ok(scrollbar > 1, `${lang}/${tab}: the panel shows its scrollbar`);
+        assert.ok(content <= box, `${lang}/${tab}: the panel's content is ${content}px wide in ${box}px`);
+      }
+    }
+    assert.deepEqual(desktop.errors, []);
+    assert.deepEqual(desktop.external, []);
+  } finally {
+    await desktop.close();
+  }
+});
+
 test('the phone viewport works', async () => {
   const phone = await launch(server.base, { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
   try {
