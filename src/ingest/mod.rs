@@ -18,6 +18,7 @@ pub mod geocode;
 pub mod read;
 pub mod report;
 pub mod validate;
+mod window;
 
 #[cfg(test)]
 mod tests;
@@ -43,6 +44,7 @@ use columns::Plan;
 use geocode::Geocoder;
 use read::{Chunk, Table};
 use validate::{Ctx, RowResult};
+use window::{CloseOnPanic, Window};
 
 /// At most this many problems are listed in a report (all invalid rows are still counted).
 pub const MAX_PROBLEMS: usize = 10_000;
@@ -268,7 +270,8 @@ fn run_pipeline<T>(
     let (sender, receiver) = mpsc::channel();
     // Set by the reader when it is done; still `None` after a panic in a validation task.
     let read_result = Mutex::new(None);
-    let (ctx, read_result_ref) = (&ctx, &read_result);
+    let window = Window::new(window::CHUNKS_AHEAD);
+    let (ctx, read_result_ref, window) = (&ctx, &read_result, &window);
     let (consumed, tally) = std::thread::scope(|scope| {
         // Named threads, so that `top -H` and profiles say which is which.
         let digest = std::thread::Builder::new()
@@ -283,10 +286,16 @@ fn run_pipeline<T>(
         std::thread::Builder::new()
             .name("import-read".into())
             .spawn_scoped(scope, move || {
-                let read = rayon::scope(|s| {
+                // The chunks go to rayon's shared queue, first in first out, from this
+                // thread, which waits whenever validation is too far ahead of the store.
+                let read = rayon::in_place_scope(|s| {
                     table.for_each_chunk(name, |chunk| {
+                        if !window.admit(chunk.seq) {
+                            return;
+                        }
                         let sender = sender.clone();
                         s.spawn(move |_| {
+                            let _close = CloseOnPanic(window);
                             let out = validate_chunk(ctx, &chunk);
                             bar.inc(chunk.bytes);
                             // The feed stops listening only when the store failed.
@@ -299,6 +308,7 @@ fn run_pipeline<T>(
             .expect("a thread for the reader");
         let mut feed = ChunkFeed {
             receiver,
+            window,
             pending: BTreeMap::new(),
             next_seq: 0,
             current: Vec::new(),
@@ -320,7 +330,7 @@ fn run_pipeline<T>(
             feed.pending.is_empty(),
             "every chunk is handed over in order"
         );
-        (consumed, feed.tally)
+        (consumed, std::mem::take(&mut feed.tally))
     });
     let consumed = consumed?;
     if let Some(read) = read_result.lock().unwrap_or_else(|e| e.into_inner()).take() {
@@ -364,6 +374,8 @@ struct Tally {
 /// The validated chunks in file order, as the store takes them.
 struct ChunkFeed<'s, 'a> {
     receiver: mpsc::Receiver<ChunkOut>,
+    /// Told of every chunk taken, so that the reader may hand out more.
+    window: &'a Window,
     /// Chunks validated before an earlier one, by sequence number.
     pending: BTreeMap<usize, ChunkOut>,
     next_seq: usize,
@@ -392,6 +404,7 @@ impl ChunkFeed<'_, '_> {
         loop {
             if let Some(out) = self.pending.remove(&self.next_seq) {
                 self.next_seq += 1;
+                self.window.taken(self.next_seq);
                 return Some(out);
             }
             let out = self.receiver.recv().ok()?;
@@ -477,6 +490,14 @@ impl BatchFeed for ChunkFeed<'_, '_> {
             rows_rejected: t.rejected,
             rows_refused: t.refused,
         })
+    }
+}
+
+/// A feed dropped (the import over, or unwinding from a panic) takes no more chunks: the
+/// reader must not wait for it.
+impl Drop for ChunkFeed<'_, '_> {
+    fn drop(&mut self) {
+        self.window.close();
     }
 }
 

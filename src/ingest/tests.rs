@@ -459,3 +459,77 @@ fn the_feed_estimates_a_files_records_from_its_first_chunk() {
     let estimate = estimate.expect("an estimate") as f64;
     assert!((estimate / 12_000.0 - 1.0).abs() < 0.05, "{estimate}");
 }
+
+/// Validation runs at most `CHUNKS_AHEAD` chunks ahead of a consumer that does not take
+/// them (the store's writer, busy), so an import's memory does not grow with its file.
+#[test]
+fn validation_waits_for_a_slow_consumer() {
+    let records = crate::demo::generate(120_000, 5).records;
+    let mut csv = Vec::new();
+    write_kobo_csv(&records, &mut csv).unwrap();
+    let chunk_bytes = (1 << 20) + 1024; // a chunk is cut at the first line end after 1 MiB
+    let chunks = csv.len() / chunk_bytes;
+    assert!(chunks > 2 * window::CHUNKS_AHEAD, "{chunks} chunks");
+    let bar = ProgressBar::hidden();
+    let (_, (handed, ahead)) = run_pipeline(
+        "big.csv",
+        &csv,
+        &options(OnError::Skip),
+        date!(2026 - 11 - 27),
+        &bar,
+        false,
+        |feed| {
+            let mut handed = feed.next_records().map_or(0, <[Record]>::len);
+            // Wait until validation stops: at the window's edge, or at the file's end
+            // without one. The bar counts the bytes of the chunks validated.
+            let mut validated = u64::MAX;
+            while bar.position() != validated {
+                validated = bar.position();
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            let ahead = (validated as usize).div_ceil(chunk_bytes) - 1;
+            while let Some(chunk) = feed.next_records() {
+                handed += chunk.len();
+            }
+            feed.finish();
+            Ok((handed, ahead))
+        },
+    )
+    .unwrap();
+    assert_eq!(handed, records.len());
+    assert!(
+        ahead <= window::CHUNKS_AHEAD,
+        "{ahead} chunks validated ahead"
+    );
+    assert!(
+        ahead >= window::CHUNKS_AHEAD / 2,
+        "validation goes ahead ({ahead})"
+    );
+}
+
+/// A store that fails after one chunk (disk full) ends the import with its error, however
+/// many chunks the file has left: the reader is not left waiting for it.
+#[test]
+fn a_store_failing_midway_ends_the_import() {
+    let records = crate::demo::generate(80_000, 6).records;
+    let mut csv = Vec::new();
+    write_kobo_csv(&records, &mut csv).unwrap();
+    assert!(csv.len() > (window::CHUNKS_AHEAD + 4) << 20);
+    let result = run_pipeline(
+        "big.csv",
+        &csv,
+        &options(OnError::Skip),
+        date!(2026 - 11 - 27),
+        &ProgressBar::hidden(),
+        false,
+        |feed| {
+            feed.next_records();
+            Err::<(), _>(StoreError::NotWritable("disk full".into()))
+        },
+    );
+    assert!(
+        matches!(result, Err(IngestError::Store(StoreError::NotWritable(_)))),
+        "{:?}",
+        result.err()
+    );
+}
