@@ -88,7 +88,7 @@ impl<'r> Row<'r> {
 /// number (from 0) and cells, and returns the number of records.
 ///
 /// The bytes are read 64 at a time into a bit mask of separators, so that the loop runs
-/// once per cell instead of once per byte (a third of validation's CPU went to the byte
+/// once per cell instead of once per byte (a fifth of validation's CPU went to the byte
 /// loop; cells are 9 bytes on average in a Kobo export).
 fn split_lines<'t>(
     text: &'t str,

@@ -377,14 +377,39 @@ fn the_kobo_export_reads_back_to_the_same_records() {
     );
 }
 
+/// `n` demo records and the Kobo-shaped CSV of them (1 MiB chunks: n / 2,800 of them).
+fn demo_csv(n: usize, seed: u64) -> (Vec<Record>, Vec<u8>) {
+    let records = crate::demo::generate(n, seed).records;
+    let mut csv = Vec::new();
+    write_kobo_csv(&records, &mut csv).unwrap();
+    (records, csv)
+}
+
+/// Runs the pipeline over `csv` (the `skip` policy) and hands its feed to `consume`.
+fn run_over<T>(
+    csv: &[u8],
+    bar: &ProgressBar,
+    consume: impl FnOnce(&mut dyn BatchFeed) -> Result<T, StoreError>,
+) -> Result<(ImportReport, T), IngestError> {
+    let options = options(OnError::Skip);
+    let after_the_demo = date!(2026 - 11 - 27); // its last collection date is in June 2026
+    run_pipeline(
+        "big.csv",
+        csv,
+        &options,
+        after_the_demo,
+        bar,
+        false,
+        consume,
+    )
+}
+
 /// A file of many chunks, validated in parallel and written while later chunks are still
 /// being validated: the records land in file order, problem rows keep their numbers, and a
 /// bad last row under the `reject` policy rolls back everything already written.
 #[test]
 fn a_many_chunk_file_is_written_in_order_or_not_at_all() {
-    let records = crate::demo::generate(12_000, 3).records;
-    let mut csv = Vec::new();
-    write_kobo_csv(&records, &mut csv).unwrap();
+    let (records, csv) = demo_csv(12_000, 3);
     let mut text = String::from_utf8(csv).unwrap();
     assert!(text.len() > 3 << 20, "several 1 MiB chunks");
     // A bad gender in the middle row and on the last row (data rows start at 2).
@@ -433,26 +458,16 @@ fn a_many_chunk_file_is_written_in_order_or_not_at_all() {
 /// batch from it), and asking for the estimate loses no chunk.
 #[test]
 fn the_feed_estimates_a_files_records_from_its_first_chunk() {
-    let records = crate::demo::generate(12_000, 4).records;
-    let mut csv = Vec::new();
-    write_kobo_csv(&records, &mut csv).unwrap();
-    let (_, (estimate, handed)) = run_pipeline(
-        "big.csv",
-        &csv,
-        &options(OnError::Skip),
-        date!(2026 - 11 - 27),
-        &ProgressBar::hidden(),
-        false,
-        |feed| {
-            let estimate = feed.expected_records();
-            let mut handed = Vec::new();
-            while let Some(chunk) = feed.next_records() {
-                handed.extend(chunk.iter().map(|r| r.external_id.clone()));
-            }
-            feed.finish();
-            Ok((estimate, handed))
-        },
-    )
+    let (records, csv) = demo_csv(12_000, 4);
+    let (_, (estimate, handed)) = run_over(&csv, &ProgressBar::hidden(), |feed| {
+        let estimate = feed.expected_records();
+        let mut handed = Vec::new();
+        while let Some(chunk) = feed.next_records() {
+            handed.extend(chunk.iter().map(|r| r.external_id.clone()));
+        }
+        feed.finish();
+        Ok((estimate, handed))
+    })
     .unwrap();
     let ids: Vec<String> = records.into_iter().map(|r| r.external_id).collect();
     assert_eq!(handed, ids, "every record, in file order");
@@ -464,37 +479,28 @@ fn the_feed_estimates_a_files_records_from_its_first_chunk() {
 /// them (the store's writer, busy), so an import's memory does not grow with its file.
 #[test]
 fn validation_waits_for_a_slow_consumer() {
-    let records = crate::demo::generate(120_000, 5).records;
-    let mut csv = Vec::new();
-    write_kobo_csv(&records, &mut csv).unwrap();
+    let (records, csv) = demo_csv(120_000, 5);
     let chunk_bytes = (1 << 20) + 1024; // a chunk is cut at the first line end after 1 MiB
     let chunks = csv.len() / chunk_bytes;
     assert!(chunks > 2 * window::CHUNKS_AHEAD, "{chunks} chunks");
     let bar = ProgressBar::hidden();
-    let (_, (handed, ahead)) = run_pipeline(
-        "big.csv",
-        &csv,
-        &options(OnError::Skip),
-        date!(2026 - 11 - 27),
-        &bar,
-        false,
-        |feed| {
-            let mut handed = feed.next_records().map_or(0, <[Record]>::len);
-            // Wait until validation stops: at the window's edge, or at the file's end
-            // without one. The bar counts the bytes of the chunks validated.
-            let mut validated = u64::MAX;
-            while bar.position() != validated {
-                validated = bar.position();
-                std::thread::sleep(std::time::Duration::from_millis(200));
-            }
-            let ahead = (validated as usize).div_ceil(chunk_bytes) - 1;
-            while let Some(chunk) = feed.next_records() {
-                handed += chunk.len();
-            }
-            feed.finish();
-            Ok((handed, ahead))
-        },
-    )
+    let (_, (handed, ahead)) = run_over(&csv, &bar, |feed| {
+        let mut handed = feed.next_records().map_or(0, <[Record]>::len);
+        // The bar counts the bytes of the chunks validated. Wait for the window's edge,
+        // then give validation time to go further, which the window must not let it do.
+        let edge = (window::CHUNKS_AHEAD as u64) << 20;
+        let start = std::time::Instant::now();
+        while bar.position() < edge && start.elapsed().as_secs() < 60 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let ahead = (bar.position() as usize).div_ceil(chunk_bytes) - 1;
+        while let Some(chunk) = feed.next_records() {
+            handed += chunk.len();
+        }
+        feed.finish();
+        Ok((handed, ahead))
+    })
     .unwrap();
     assert_eq!(handed, records.len());
     assert!(
@@ -502,7 +508,7 @@ fn validation_waits_for_a_slow_consumer() {
         "{ahead} chunks validated ahead"
     );
     assert!(
-        ahead >= window::CHUNKS_AHEAD / 2,
+        ahead >= window::CHUNKS_AHEAD - 1,
         "validation goes ahead ({ahead})"
     );
 }
@@ -511,22 +517,12 @@ fn validation_waits_for_a_slow_consumer() {
 /// many chunks the file has left: the reader is not left waiting for it.
 #[test]
 fn a_store_failing_midway_ends_the_import() {
-    let records = crate::demo::generate(80_000, 6).records;
-    let mut csv = Vec::new();
-    write_kobo_csv(&records, &mut csv).unwrap();
+    let (_, csv) = demo_csv(80_000, 6);
     assert!(csv.len() > (window::CHUNKS_AHEAD + 4) << 20);
-    let result = run_pipeline(
-        "big.csv",
-        &csv,
-        &options(OnError::Skip),
-        date!(2026 - 11 - 27),
-        &ProgressBar::hidden(),
-        false,
-        |feed| {
-            feed.next_records();
-            Err::<(), _>(StoreError::NotWritable("disk full".into()))
-        },
-    );
+    let result = run_over(&csv, &ProgressBar::hidden(), |feed| {
+        feed.next_records();
+        Err::<(), _>(StoreError::NotWritable("disk full".into()))
+    });
     assert!(
         matches!(result, Err(IngestError::Store(StoreError::NotWritable(_)))),
         "{:?}",
