@@ -49,12 +49,13 @@ if [ -n "${REFERENCE:-}" ]; then
     as_pg "'$pg_bin/pg_ctl' -D '$pg_dir/data' -l '$pg_dir/log' -w start \
         -o \"-p 5499 -k '$pg_dir' -c listen_addresses='' -c shared_buffers=1GB -c max_wal_size=4GB\"" >/dev/null
     trap 'as_pg "'"'$pg_bin/pg_ctl' -D '$pg_dir/data' -m fast stop"'" >/dev/null' EXIT
-    columns=$(head -1 "$kobo" | awk -F';' '{for (i = 1; i <= NF; i++) printf "%sc%d text", (i > 1 ? ", " : ""), i; if (!col) for (i = 1; i <= NF; i++) if ($i == "_uuid") col = i; printf "\n%d\n", col}')
-    uuid_column=$(echo "$columns" | tail -1)
+    # Text columns c1, c2… for the file's header; `_uuid` is one of them.
+    columns=$(head -1 "$kobo" | awk -F';' '{for (i = 1; i <= NF; i++) printf "%sc%d text", (i > 1 ? ", " : ""), i}')
+    uuid_column=$(head -1 "$kobo" | tr ';' '\n' | grep -nx '_uuid' | cut -d: -f1)
     cat >"$pg_dir/copy.sql" <<SQL
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS kobo;
-CREATE TABLE kobo ($(echo "$columns" | head -1));
+CREATE TABLE kobo ($columns);
 CREATE UNIQUE INDEX kobo_uuid ON kobo (c$uuid_column);
 COPY kobo FROM '$kobo' WITH (FORMAT csv, DELIMITER ';', HEADER true);
 SQL
