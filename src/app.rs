@@ -56,7 +56,10 @@ impl App {
                 tokio::task::spawn_blocking(move || demo::load_into(s.as_ref(), n, seed)).await??;
             tracing::info!(inserted = outcome.inserted, "demo data loaded");
         }
-        let engine = Arc::new(Engine::new(config.min_count));
+        let noise = crate::aggregate::perturb::PTable::new(config.noise())?;
+        let engine = Arc::new(Engine::with_noise(config.min_count, noise).releasing_every(
+            std::time::Duration::from_secs(config.release_interval_hours * 3600),
+        ));
         let (s, e) = (store.clone(), engine.clone());
         tokio::task::spawn_blocking(move || e.refresh(s.as_ref())).await??;
         tracing::info!(records = engine.snapshot().len(), "snapshot loaded");

@@ -52,6 +52,26 @@ pub struct ServeArgs {
     /// Smallest count published (k): counts from 1 to k−1 are suppressed.
     #[arg(long, env = "DYASPORA_MIN_COUNT", default_value_t = 11)]
     pub min_count: u32,
+    /// Least time between two public releases, in hours: imports reach the public figures
+    /// with the next release (each release draws fresh perturbation keys, so fewer releases
+    /// leave less to average). 0 releases every change at once.
+    #[arg(long, env = "DYASPORA_RELEASE_INTERVAL_HOURS", default_value_t = 720)]
+    pub release_interval_hours: u64,
+    /// Largest perturbation of a published count (D).
+    #[arg(long, env = "DYASPORA_NOISE_MAX", default_value_t = 3)]
+    pub noise_max: u32,
+    /// Variance of the perturbation of published counts (V).
+    #[arg(long, env = "DYASPORA_NOISE_VARIANCE", default_value_t = 1.5)]
+    pub noise_variance: f64,
+    /// Published counts never take the values 1 to this.
+    #[arg(long, env = "DYASPORA_NOISE_SMALL", default_value_t = 2)]
+    pub noise_small: u32,
+    /// Noise on remittance totals, as a share of the cell's largest amount (half to all of it).
+    #[arg(long, env = "DYASPORA_NOISE_MAGNITUDE", default_value_t = 0.1)]
+    pub noise_magnitude: f64,
+    /// Noise on remittance medians, as a share of the median (half to all of it).
+    #[arg(long, env = "DYASPORA_NOISE_MEDIAN", default_value_t = 0.05)]
+    pub noise_median: f64,
     /// Memory for finished map tiles, in MiB; 0 disables the tile cache.
     #[arg(long, env = "DYASPORA_TILE_CACHE_MB", default_value_t = 256)]
     pub tile_cache_mb: usize,
@@ -82,6 +102,19 @@ pub struct ServeArgs {
     pub max_import_mb: usize,
 }
 
+impl ServeArgs {
+    /// The perturbation's parameters.
+    pub fn noise(&self) -> crate::aggregate::perturb::NoiseParams {
+        crate::aggregate::perturb::NoiseParams {
+            max: self.noise_max,
+            variance: self.noise_variance,
+            small: self.noise_small,
+            magnitude: self.noise_magnitude,
+            median: self.noise_median,
+        }
+    }
+}
+
 impl Default for ServeArgs {
     fn default() -> Self {
         ServeArgs {
@@ -90,6 +123,13 @@ impl Default for ServeArgs {
             demo_records: 200_000,
             demo_seed: 1,
             min_count: 11,
+            // Tests see every change published at once; the command line's default is 30 days.
+            release_interval_hours: 0,
+            noise_max: 3,
+            noise_variance: 1.5,
+            noise_small: 2,
+            noise_magnitude: 0.1,
+            noise_median: 0.05,
             tile_cache_mb: 256,
             basemap_url: None,
             cors_origins: Vec::new(),

@@ -120,6 +120,8 @@ pub struct Layer {
     pub data_version: u64,
     /// The minimum published count.
     pub k: u32,
+    /// Whether the figures are perturbed (public) or exact (admins).
+    pub perturbed: bool,
     pub ids: Vec<UnitId>,
     pub tallies: Vec<Tally>,
     pub masks: Vec<DimMask>,
@@ -130,6 +132,32 @@ pub struct Layer {
 }
 
 impl Layer {
+    /// The layer without the units that publish no count above zero, but for states: every
+    /// state is always listed, while a listed county or hexagon would say that someone
+    /// matches (and one with nobody says nothing worth its bytes).
+    pub fn published_only(mut self) -> Layer {
+        let shown = |t: &Tally, m: DimMask| is_visible(m, N) && t.d[N] > 0;
+        let keep: Vec<bool> = (0..self.ids.len())
+            .map(|i| self.unit == Unit::State || shown(&self.tallies[i], self.masks[i]))
+            .collect();
+        if keep.iter().all(|&k| k) {
+            return self;
+        }
+        let mut kept = keep.iter();
+        self.ids
+            .retain(|_| *kept.next().expect("one flag per unit"));
+        let mut kept = keep.iter();
+        self.tallies
+            .retain(|_| *kept.next().expect("one flag per unit"));
+        let mut kept = keep.iter();
+        self.remit
+            .retain(|_| *kept.next().expect("one flag per unit"));
+        let mut kept = keep.iter();
+        self.masks
+            .retain(|_| *kept.next().expect("one flag per unit"));
+        self
+    }
+
     /// The unit's id as published: H3 index in hex, or the FIPS code.
     pub fn id_string(&self, i: usize) -> String {
         let geo = Geodata::get();
@@ -235,9 +263,10 @@ fn figures(
         }
     };
     let count = |d: usize| vis(d).then(|| Value::from(t.d[d]));
+    // Perturbed parts may exceed their perturbed whole by a unit or two: a share stays ≤ 1.
     let share = |num: usize, den: usize| {
         (vis(num) && vis(den) && t.d[den] > 0)
-            .then(|| Value::from(round(t.d[num] as f64 / t.d[den] as f64, 4)))
+            .then(|| Value::from(round((t.d[num] as f64 / t.d[den] as f64).min(1.0), 4)))
     };
     put(&mut p, "count", count(N));
     if let Some(area) = area_km2 {

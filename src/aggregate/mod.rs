@@ -6,6 +6,7 @@ pub mod classify;
 pub mod filter;
 pub mod group;
 pub mod layer;
+pub mod perturb;
 pub mod privacy;
 pub mod snapshot;
 pub mod tally;
@@ -20,40 +21,72 @@ pub use layer::{Layer, MetricGroup, Skill, Unit, UnitId};
 pub use snapshot::Snapshot;
 
 use crate::error::Error;
-use crate::store::{Store, StoreError};
+use crate::store::{Release, Store, StoreError};
 use group::{
     area_table_for, h3_and_state_tallies_for, h3_counts_table_for, AreaTable, H3Table, MAX_RES,
     MIN_RES,
 };
+use perturb::{NoiseParams, PTable};
 use rayon::prelude::*;
 
 /// Layers kept in memory per data version (each is a few MB at most).
 const CACHE_ENTRIES: usize = 128;
 
+/// Which figures a layer carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Figures {
+    /// Perturbed and suppressed: what anyone may see.
+    Public,
+    /// Suppressed but not perturbed: for admins only.
+    Exact,
+}
+
 /// Computes and caches layers over the current snapshot.
 pub struct Engine {
     snapshot: ArcSwap<Snapshot>,
     k: u32,
+    noise: Arc<PTable>,
+    /// The least time between two releases.
+    release_interval: std::time::Duration,
     /// One slot per layer: the first request computes it while later ones for the same
     /// layer wait for that result instead of computing it again (single flight).
-    cache: Mutex<HashMap<(Unit, String), Arc<LayerSlot>>>,
+    cache: Mutex<HashMap<(Unit, Figures, String), Arc<LayerSlot>>>,
 }
 
 /// A cached layer, empty while its first request computes it.
 type LayerSlot = Mutex<Option<Arc<Layer>>>;
 
 impl Engine {
-    /// An engine with an empty snapshot; `k` is the minimum published count.
+    /// An engine with an empty snapshot; `k` is the minimum published count; the default
+    /// perturbation.
     pub fn new(k: u32) -> Engine {
+        let table = PTable::new(NoiseParams::default()).expect("the default table is valid");
+        Engine::with_noise(k, table)
+    }
+
+    /// An engine publishing through this perturbation table.
+    pub fn with_noise(k: u32, noise: PTable) -> Engine {
         Engine {
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             k: k.max(1),
+            noise: Arc::new(noise),
+            release_interval: std::time::Duration::ZERO,
             cache: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn min_count(&self) -> u32 {
         self.k
+    }
+
+    /// The least time between two releases.
+    pub fn release_interval(&self) -> std::time::Duration {
+        self.release_interval
+    }
+
+    /// The perturbation table of the public figures.
+    pub fn noise(&self) -> &PTable {
+        &self.noise
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -66,27 +99,115 @@ impl Engine {
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
-    /// Reloads from the store when its data version moved; returns whether it did.
+    /// Publishes through releases cut at most once per `interval` (see [`Engine::refresh`]).
+    pub fn releasing_every(mut self, interval: std::time::Duration) -> Engine {
+        self.release_interval = interval;
+        self
+    }
+
+    /// Cuts a release when one is due and loads the newest release's records when they are
+    /// not the snapshot's; returns whether the snapshot was replaced.
+    ///
+    /// A release is due when the store changed since the last one and `interval` has passed
+    /// (the first release at once). Records imported in between wait for it; an erasure
+    /// reaches the stored records at once and the published figures with the next release
+    /// (at once when the release must be loaded again, e.g. after a restart, since its
+    /// figures can no longer be rebuilt as they were).
     ///
     /// # Errors
-    /// When the store cannot be read.
+    /// When the store cannot be read or written.
     pub fn refresh(&self, store: &dyn Store) -> Result<bool, StoreError> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let version = store.data_version()?;
-        if version == self.snapshot().data_version && !(version == 0 && self.snapshot().is_empty())
-        {
+        let current = self.snapshot();
+        let mut release = store.latest_release()?;
+        let reason = match &release {
+            None if store.record_count()? > 0 => Some("first"),
+            None => None,
+            Some(r) if r.data_version == version => None,
+            Some(r)
+                if now.saturating_sub(r.cut_at)
+                    >= self.release_interval.as_secs().min(i64::MAX as u64) as i64 =>
+            {
+                Some("scheduled")
+            }
+            Some(r)
+                if current.data_version != r.id
+                    && store.count_records_upto(r.max_record_id)? < r.records =>
+            {
+                Some("erasure")
+            }
+            Some(_) => None,
+        };
+        if let Some(reason) = reason {
+            match store.cut_release(reason, now) {
+                Ok(cut) => {
+                    tracing::info!(
+                        release = cut.id,
+                        records = cut.records,
+                        reason,
+                        "release cut"
+                    );
+                    release = Some(cut);
+                }
+                // A read-only database cannot change, so it is published as it stands, with
+                // the keys of release 0 (the same on every start).
+                Err(StoreError::NotWritable(e)) if release.is_none() => {
+                    tracing::warn!(error = %e, "read-only database: publishing it as release 0");
+                    release = Some(Release {
+                        id: 0,
+                        cut_at: now,
+                        max_record_id: i64::MAX,
+                        records: store.record_count()?,
+                        data_version: version,
+                        reason: "read-only".into(),
+                    });
+                }
+                Err(StoreError::NotWritable(e)) => {
+                    tracing::warn!(error = %e, "read-only database: the last release stays");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let Some(release) = release else {
+            return Ok(false);
+        };
+        if current.data_version == release.id && (!current.is_empty() || release.records == 0) {
             return Ok(false);
         }
-        let mut records = Vec::with_capacity(store.record_count()? as usize);
-        store.load_records(&mut |r| records.push(r))?;
-        self.replace(Snapshot::build(records, version));
+        let secret = store.perturbation_secret()?;
+        let mut records = Vec::with_capacity(release.records as usize);
+        let mut ids = Vec::with_capacity(release.records as usize);
+        store.load_released(release.max_record_id, &mut |id, r| {
+            ids.push(id);
+            records.push(r);
+        })?;
+        let keys: Vec<u8> = ids
+            .par_iter()
+            .map(|&id| perturb::record_key(&secret, id, release.id))
+            .collect();
+        self.replace(Snapshot::build_keyed(records, keys, release.id));
         Ok(true)
     }
 
-    /// The privacy-checked layer for `unit` and `filter`.
+    /// The public layer for `unit` and `filter`: suppressed and perturbed.
     ///
     /// # Errors
     /// A resolution out of range, or a filter naming a survey round that does not exist.
     pub fn layer(&self, unit: Unit, filter: &Filter) -> Result<Arc<Layer>, Error> {
+        self.layer_of(unit, filter, Figures::Public)
+    }
+
+    /// The layer for `unit` and `filter` with the figures asked for.
+    ///
+    /// # Errors
+    /// As [`Engine::layer`].
+    pub fn layer_of(
+        &self,
+        unit: Unit,
+        filter: &Filter,
+        figures: Figures,
+    ) -> Result<Arc<Layer>, Error> {
         if let Unit::H3(r) = unit {
             if !(MIN_RES..=MAX_RES).contains(&r) {
                 return Err(Error::invalid(
@@ -98,6 +219,7 @@ impl Engine {
         let snap = self.snapshot();
         let key = (
             unit,
+            figures,
             format!("{}#{}", snap.data_version, filter.canonical()),
         );
         let slot = {
@@ -114,7 +236,11 @@ impl Engine {
             return Ok(layer.clone());
         }
         // On an error the slot stays empty and the next request tries again.
-        let layer = Arc::new(compute(&snap, unit, filter, self.k)?);
+        let exact = compute(&snap, unit, filter, self.k)?;
+        let layer = Arc::new(match figures {
+            Figures::Public => publish(exact, &self.noise),
+            Figures::Exact => exact,
+        });
         *done = Some(layer.clone());
         Ok(layer)
     }
@@ -153,6 +279,7 @@ pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<L
             // A filtered table is this layer's alone: its finest level moves into the layer
             // (at resolution 9 a copy would be hundreds of MB); a memoised one is copied.
             let national_remit = table.national_remit;
+            let finest_masks = vis.levels.pop().expect("one mask level per level");
             let (national, finest, remit) = match Arc::try_unwrap(table) {
                 Ok(mut t) => (
                     t.national,
@@ -165,18 +292,20 @@ pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<L
                     shared.remit.clone(),
                 ),
             };
-            Ok(Layer {
+            let layer = Layer {
                 unit,
                 data_version: snap.data_version,
                 k,
+                perturbed: false,
                 ids: finest.ids.iter().map(|c| UnitId::Cell(*c)).collect(),
                 tallies: finest.tallies,
-                masks: vis.levels.pop().expect("one mask level per level"),
+                masks: finest_masks,
                 remit,
                 national,
                 national_mask: vis.national,
                 national_remit,
-            })
+            };
+            Ok(layer.published_only())
         }
         Unit::State | Unit::County => {
             let (table, relaxed_tables) = rayon::join(
@@ -195,14 +324,19 @@ pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<L
             } else {
                 (&table.counties, &vis.counties, &table.county_remit)
             };
-            // Every state is listed (zero is a true figure); counties only where people are.
+            // Every state is listed (zero is a true figure); a county only when it publishes
+            // a count above zero (see `Layer::published_only`).
             let keep: Vec<usize> = (0..tallies.len())
-                .filter(|&i| unit == Unit::State || tallies[i].d[tally::N] > 0)
+                .filter(|&i| {
+                    unit == Unit::State
+                        || (privacy::is_visible(masks[i], tally::N) && tallies[i].d[tally::N] > 0)
+                })
                 .collect();
             Ok(Layer {
                 unit,
                 data_version: snap.data_version,
                 k,
+                perturbed: false,
                 ids: keep.iter().map(|&i| UnitId::Area(i)).collect(),
                 tallies: keep.iter().map(|&i| tallies[i].clone()).collect(),
                 masks: keep.iter().map(|&i| masks[i]).collect(),
@@ -213,6 +347,45 @@ pub fn compute(snap: &Snapshot, unit: Unit, filter: &Filter, k: u32) -> Result<L
             })
         }
     }
+}
+
+/// The public version of an exact layer: every count perturbed through `noise` (see
+/// [`perturb`]), then the k threshold applied again to what is published; a unit whose
+/// published count falls below k publishes nothing and, but for states, is left out.
+pub fn publish(mut layer: Layer, noise: &PTable) -> Layer {
+    let k = layer.k;
+    assert_eq!(
+        layer.remit.len(),
+        layer.ids.len(),
+        "remittance stats per unit"
+    );
+    let perturb =
+        |t: &mut tally::Tally, stats: &mut group::RemitStats, mask: &mut tally::DimMask| {
+            noise.perturb_tally(t, stats);
+            *mask &= privacy::primary(t, k);
+            if !privacy::is_visible(*mask, tally::N) {
+                *mask = 0;
+            }
+        };
+    layer
+        .tallies
+        .par_iter_mut()
+        .zip(layer.remit.par_iter_mut())
+        .zip(layer.masks.par_iter_mut())
+        .for_each(|((t, stats), mask)| {
+            if *mask != 0 {
+                perturb(t, stats, mask);
+            }
+        });
+    if layer.national_mask != 0 {
+        perturb(
+            &mut layer.national,
+            &mut layer.national_remit,
+            &mut layer.national_mask,
+        );
+    }
+    layer.perturbed = true;
+    layer.published_only()
 }
 
 #[cfg(test)]

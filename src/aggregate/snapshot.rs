@@ -49,6 +49,9 @@ pub struct Snapshot {
     pub month: Vec<u32>,
     /// Survey round names.
     pub rounds: Vec<String>,
+    /// Each record's key for this release (0–255, see `perturb`): the cell keys are sums
+    /// of these. Never published.
+    pub rkey: Vec<u8>,
     /// The unfiltered tables, computed on first use and kept as long as the snapshot: a
     /// filtered query needs them for its relaxed (one-filter-less) counterparts.
     pub base: super::group::BaseTables,
@@ -69,9 +72,18 @@ impl Snapshot {
         self.cell.is_empty()
     }
 
-    /// Builds a snapshot; sorts the records by cell.
-    pub fn build(mut records: Vec<Record>, data_version: u64) -> Snapshot {
-        records.par_sort_unstable_by_key(|r| r.h3_cell);
+    /// Builds a snapshot with every record key 0 (tests and benchmarks of the grouping).
+    pub fn build(records: Vec<Record>, data_version: u64) -> Snapshot {
+        let keys = vec![0; records.len()];
+        Snapshot::build_keyed(records, keys, data_version)
+    }
+
+    /// Builds a snapshot of `records` with their record keys (`keys[i]` is the key of
+    /// `records[i]`); sorts them by cell.
+    pub fn build_keyed(records: Vec<Record>, keys: Vec<u8>, data_version: u64) -> Snapshot {
+        assert_eq!(records.len(), keys.len(), "one key per record");
+        let mut order: Vec<u32> = (0..records.len() as u32).collect();
+        order.par_sort_unstable_by_key(|&i| records[i as usize].h3_cell);
         let geo = Geodata::get();
         let state_index: HashMap<&str, u8> = geo
             .states
@@ -94,7 +106,9 @@ impl Snapshot {
         };
         s.reserve(n);
         let county_state = super::group::county_states();
-        for r in &records {
+        for &i in &order {
+            let r = &records[i as usize];
+            s.rkey.push(keys[i as usize]);
             s.cell.push(r.h3_cell);
             let state = *state_index.get(r.state_fips.as_str()).unwrap_or(&u8::MAX);
             s.state.push(state);
@@ -160,11 +174,12 @@ impl Snapshot {
         self.remit_cents.reserve_exact(n);
         self.round.reserve_exact(n);
         self.month.reserve_exact(n);
+        self.rkey.reserve_exact(n);
     }
 
     /// Bytes held by the columns (for the memory-per-record figure).
     pub fn heap_bytes(&self) -> usize {
-        self.len() * (8 + 1 + 2 + 5 + 4 * 6 + 1 + 8 + 2 + 4)
+        self.len() * (8 + 1 + 2 + 5 + 4 * 6 + 1 + 8 + 2 + 4 + 1)
     }
 }
 

@@ -70,6 +70,9 @@ pub const NO_STATE: u8 = 255;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tally {
     pub d: [u32; NDIM],
+    /// Each dimension's cell key: the sum, modulo 256, of the record keys of the records it
+    /// counts (see `perturb`). Never published.
+    pub key: [u8; NDIM],
     /// Sum of the known annual remittance amounts, cents.
     pub remit_cents: i64,
     /// The state all records lie in, [`MIXED_STATE`] or [`NO_STATE`].
@@ -80,6 +83,7 @@ impl Default for Tally {
     fn default() -> Self {
         Tally {
             d: [0; NDIM],
+            key: [0; NDIM],
             remit_cents: 0,
             state: NO_STATE,
         }
@@ -93,34 +97,55 @@ impl Tally {
     /// every bit of each field (0 or 1) is a fixed, vectorised sequence instead.
     #[inline]
     pub fn add_record(&mut self, s: &Snapshot, i: usize) {
-        let d = &mut self.d;
-        d[N] += 1;
+        let rkey = s.rkey[i];
+        let (d, key) = (&mut self.d, &mut self.key);
+        // Adds the record to dimension `dim` when `yes` is 1 (count and cell key alike).
+        let mut count = |dim: usize, yes: u32| {
+            d[dim] += yes;
+            key[dim] = key[dim].wrapping_add(rkey & 0u8.wrapping_sub(yes as u8));
+        };
+        count(N, 1);
         let gender = s.gender[i];
-        d[F + gender.min(2) as usize] += 1;
+        count(F + gender.min(2) as usize, 1);
         let female = u32::from(gender == 0);
         let remits = s.remits[i];
         let yes = u32::from(remits == 1);
-        d[RY] += yes;
-        d[FRY] += yes & female;
-        d[RN] += u32::from(remits == 0);
+        count(RY, yes);
+        count(FRY, yes & female);
+        count(RN, u32::from(remits == 0));
         let known = yes & u32::from(s.remit_cents[i] >= 0);
-        d[RA] += known;
+        count(RA, known);
         self.remit_cents += if known == 1 { s.remit_cents[i] } else { 0 };
         if s.occupation[i] != NONE {
-            d[OCCUPATION.start + s.occupation[i] as usize] += 1;
+            count(OCCUPATION.start + s.occupation[i] as usize, 1);
         }
-        add_bits::<{ SECTOR.end - SECTOR.start }>(d, SECTOR.start, s.sectors[i]);
-        add_bits::<{ NEED.end - NEED.start }>(d, NEED.start, s.needs[i]);
-        add_bits::<{ DIFFICULTY.end - DIFFICULTY.start }>(d, DIFFICULTY.start, s.difficulties[i]);
-        add_bits::<{ WILLINGNESS.end - WILLINGNESS.start }>(d, WILLINGNESS.start, s.willingness[i]);
-        add_bits::<{ CHANNEL.end - CHANNEL.start }>(d, CHANNEL.start, s.channels[i]);
-        add_bits::<{ LANGUAGE.end - LANGUAGE.start }>(d, LANGUAGE.start, s.languages[i]);
+        add_bits::<{ SECTOR.end - SECTOR.start }>(d, key, rkey, SECTOR.start, s.sectors[i]);
+        add_bits::<{ NEED.end - NEED.start }>(d, key, rkey, NEED.start, s.needs[i]);
+        add_bits::<{ DIFFICULTY.end - DIFFICULTY.start }>(
+            d,
+            key,
+            rkey,
+            DIFFICULTY.start,
+            s.difficulties[i],
+        );
+        add_bits::<{ WILLINGNESS.end - WILLINGNESS.start }>(
+            d,
+            key,
+            rkey,
+            WILLINGNESS.start,
+            s.willingness[i],
+        );
+        add_bits::<{ CHANNEL.end - CHANNEL.start }>(d, key, rkey, CHANNEL.start, s.channels[i]);
+        add_bits::<{ LANGUAGE.end - LANGUAGE.start }>(d, key, rkey, LANGUAGE.start, s.languages[i]);
         self.merge_state(s.state[i]);
     }
 
     pub fn add(&mut self, other: &Tally) {
         for (a, b) in self.d.iter_mut().zip(other.d.iter()) {
             *a += b;
+        }
+        for (a, b) in self.key.iter_mut().zip(other.key.iter()) {
+            *a = a.wrapping_add(*b);
         }
         self.remit_cents += other.remit_cents;
         self.merge_state(other.state);
@@ -136,14 +161,26 @@ impl Tally {
     }
 }
 
-/// Adds bit `b` of `bits` (0 or 1) to `d[start + b]` for the `W` bits of a field.
+/// Adds bit `b` of `bits` (0 or 1) to `d[start + b]`, and the record key to the cell key
+/// of those dimensions, for the `W` bits of a field.
 #[inline]
-fn add_bits<const W: usize>(d: &mut [u32; NDIM], start: usize, bits: u32) {
+fn add_bits<const W: usize>(
+    d: &mut [u32; NDIM],
+    key: &mut [u8; NDIM],
+    rkey: u8,
+    start: usize,
+    bits: u32,
+) {
     let counts: &mut [u32; W] = (&mut d[start..start + W])
         .try_into()
         .expect("the field's dimensions");
-    for (b, c) in counts.iter_mut().enumerate() {
-        *c += (bits >> b) & 1;
+    let keys: &mut [u8; W] = (&mut key[start..start + W])
+        .try_into()
+        .expect("the field's dimensions");
+    for (b, (c, k)) in counts.iter_mut().zip(keys.iter_mut()).enumerate() {
+        let bit = (bits >> b) & 1;
+        *c += bit;
+        *k = k.wrapping_add(rkey & 0u8.wrapping_sub(bit as u8));
     }
 }
 

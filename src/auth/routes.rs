@@ -78,6 +78,7 @@ pub const ROUTES: &[(Method, &str, Role, Class)] = &[
     (Method::POST, "/api/v1/imports", Editor, Upload),
     // Records, audit, tokens
     (Method::GET, "/api/v1/records", Admin, Heavy),
+    (Method::GET, "/api/v1/admin/aggregates", Admin, Heavy),
     (
         Method::DELETE,
         "/api/v1/records/{external_id}",

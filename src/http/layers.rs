@@ -13,13 +13,15 @@ use serde_json::{json, Map, Value};
 
 use crate::aggregate::classify::Classification;
 use crate::aggregate::filter::Field;
-use crate::aggregate::{Filter, Layer, MetricGroup, Skill, Unit};
+use crate::aggregate::{Figures, Filter, Layer, MetricGroup, Skill, Unit};
 use crate::app::AppState;
 use crate::codes::Codebook;
 use crate::error::Error;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/aggregates", get(aggregates))
+    Router::new()
+        .route("/api/v1/aggregates", get(public_aggregates))
+        .route("/api/v1/admin/aggregates", get(exact_aggregates))
 }
 
 /// Parameters other than the filters.
@@ -149,14 +151,23 @@ pub fn parse_bbox(s: &str) -> Result<[f64; 4], Error> {
     Ok([v[0], v[1], v[2], v[3]])
 }
 
-/// Computes the layer on a worker thread (aggregation is CPU work).
+/// Computes the public layer on a worker thread (aggregation is CPU work).
 pub async fn layer_for(
     state: &AppState,
     req: &LayerRequest,
 ) -> Result<std::sync::Arc<Layer>, Error> {
+    layer_of(state, req, Figures::Public).await
+}
+
+/// [`layer_for`] with the figures asked for.
+async fn layer_of(
+    state: &AppState,
+    req: &LayerRequest,
+    figures: Figures,
+) -> Result<std::sync::Arc<Layer>, Error> {
     let engine = state.engine.clone();
     let (unit, filter) = (req.unit, req.filter.clone());
-    tokio::task::spawn_blocking(move || engine.layer(unit, &filter))
+    tokio::task::spawn_blocking(move || engine.layer_of(unit, &filter, figures))
         .await
         .map_err(|e| Error::Internal(e.to_string()))?
 }
@@ -201,11 +212,12 @@ pub fn classify(
     Ok(Classification::new(&req.metric, &values))
 }
 
-fn etag(state: &AppState, raw_query: &str) -> String {
+fn etag(state: &AppState, raw_query: &str, figures: Figures) -> String {
     let mut h = DefaultHasher::new();
     raw_query.hash(&mut h);
+    let exact = if figures == Figures::Exact { "x" } else { "" };
     format!(
-        "W/\"v{}-{:x}\"",
+        "W/\"{exact}v{}-{:x}\"",
         state.engine.snapshot().data_version,
         h.finish()
     )
@@ -219,15 +231,40 @@ pub fn not_modified(headers: &HeaderMap, tag: &str) -> Option<Response> {
         .then(|| (StatusCode::NOT_MODIFIED, [(header::ETAG, tag.to_string())]).into_response())
 }
 
-async fn aggregates(
+/// The query of an aggregates request, as axum extracts it.
+type PairsQuery = Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>;
+
+/// `GET /api/v1/aggregates`: the public, perturbed figures.
+async fn public_aggregates(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-    query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
+    query: PairsQuery,
+) -> Result<Response, Error> {
+    aggregates(state, headers, raw, query, Figures::Public).await
+}
+
+/// `GET /api/v1/admin/aggregates`: the same layers with exact (unperturbed, still
+/// suppressed) figures, for admins only (the route table says so).
+async fn exact_aggregates(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    query: PairsQuery,
+) -> Result<Response, Error> {
+    aggregates(state, headers, raw, query, Figures::Exact).await
+}
+
+async fn aggregates(
+    state: AppState,
+    headers: HeaderMap,
+    raw: Option<String>,
+    query: PairsQuery,
+    figures: Figures,
 ) -> Result<Response, Error> {
     let Query(pairs) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
     let req = LayerRequest::parse(&pairs, &[])?;
-    let tag = etag(&state, raw.as_deref().unwrap_or(""));
+    let tag = etag(&state, raw.as_deref().unwrap_or(""), figures);
     if let Some(r) = not_modified(&headers, &tag) {
         return Ok(r);
     }
@@ -236,7 +273,7 @@ async fn aggregates(
     if let Some(hit) = state.responses.get(&key) {
         return Ok(hit);
     }
-    let layer = layer_for(&state, &req).await?;
+    let layer = layer_of(&state, &req, figures).await?;
     let units = selected_units(&layer, req.bbox);
     let classification = classify(&layer, &units, &req)?;
     let get = |name: &str| super::param(&pairs, name);
@@ -276,7 +313,10 @@ async fn aggregates(
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (
                 header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=60, must-revalidate"),
+                HeaderValue::from_static(match figures {
+                    Figures::Public => "public, max-age=60, must-revalidate",
+                    Figures::Exact => "private, no-store",
+                }),
             ),
         ],
         axum::body::Bytes::from(body),
@@ -390,7 +430,8 @@ pub fn to_geojson(
         "numberReturned": features.len(),
         "privacy": {
             "min_count": layer.k,
-            "note": format!("Counts from 1 to {} are suppressed (null, listed in `suppressed`), and so are values that could be derived from published ones; hexagons with a suppressed count are omitted. See PRIVACY.md.", layer.k - 1),
+            "perturbed": layer.perturbed,
+            "note": format!("Counts are perturbed by a few units (cell-key method) and remittance figures by a share of the largest amount, so that no person's answers can be derived; published counts below {} are suppressed (null, listed in `suppressed`), and counties and hexagons with a suppressed count are omitted. See PRIVACY.md.", layer.k),
         },
         "classification": classification,
         "totals": layer.national_properties(&req.groups, req.skill),

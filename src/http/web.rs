@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use super::layers::not_modified;
 use super::problem::Problem;
-use crate::aggregate::{compute, Filter, Snapshot, Unit};
+use crate::aggregate::{compute, publish, Engine, Filter, Snapshot, Unit};
 use crate::app::AppState;
 use crate::error::Error;
 
@@ -155,9 +155,8 @@ async fn methodology(State(state): State<AppState>) -> Result<Response, Error> {
     let body = match cached {
         Some((v, body)) if v == snap.data_version => body,
         _ => {
-            let k = state.engine.min_count();
-            let s = snap.clone();
-            let body = tokio::task::spawn_blocking(move || methodology_body(&s, k))
+            let (s, engine) = (snap.clone(), state.engine.clone());
+            let body = tokio::task::spawn_blocking(move || methodology_body(&s, &engine))
                 .await
                 .map_err(|e| Error::Internal(e.to_string()))??;
             *state.methodology.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -172,9 +171,13 @@ async fn methodology(State(state): State<AppState>) -> Result<Response, Error> {
         .into_response())
 }
 
-/// The published national count of `filter` (`None` when suppressed).
-fn national_count(snap: &Snapshot, filter: &Filter, k: u32) -> Result<Option<u64>, Error> {
-    let layer = compute(snap, Unit::State, filter, k)?;
+/// The published national count of `filter` (`None` when suppressed), perturbed as every
+/// public figure is.
+fn national_count(snap: &Snapshot, filter: &Filter, engine: &Engine) -> Result<Option<u64>, Error> {
+    let layer = publish(
+        compute(snap, Unit::State, filter, engine.min_count())?,
+        engine.noise(),
+    );
     Ok(layer
         .national_properties(&[], None)
         .get("count")
@@ -185,8 +188,9 @@ fn month_name(m: u32) -> String {
     format!("{:04}-{:02}", m / 12, m % 12 + 1)
 }
 
-fn methodology_body(snap: &Snapshot, k: u32) -> Result<Value, Error> {
-    let records = national_count(snap, &Filter::default(), k)?;
+fn methodology_body(snap: &Snapshot, engine: &Engine) -> Result<Value, Error> {
+    let k = engine.min_count();
+    let records = national_count(snap, &Filter::default(), engine)?;
     let mut rounds = Vec::new();
     for (r, name) in snap.rounds.iter().enumerate() {
         let filter = |extra: &[(&str, &str)]| {
@@ -196,7 +200,7 @@ fn methodology_body(snap: &Snapshot, k: u32) -> Result<Value, Error> {
                     .chain(extra.iter().copied()),
             )
         };
-        let count = national_count(snap, &filter(&[])?, k)?;
+        let count = national_count(snap, &filter(&[])?, engine)?;
         // Candidate months come from the snapshot; only those with a published count show.
         let mut months: Vec<u32> = (0..snap.len())
             .filter(|&i| usize::from(snap.round[i]) == r)
@@ -207,7 +211,7 @@ fn methodology_body(snap: &Snapshot, k: u32) -> Result<Value, Error> {
         let mut published = Vec::new();
         for m in months {
             let ym = month_name(m);
-            if national_count(snap, &filter(&[("from", &ym), ("to", &ym)])?, k)?
+            if national_count(snap, &filter(&[("from", &ym), ("to", &ym)])?, engine)?
                 .is_some_and(|n| n > 0)
             {
                 published.push(ym);
@@ -220,11 +224,23 @@ fn methodology_body(snap: &Snapshot, k: u32) -> Result<Value, Error> {
             "last_month": published.last(),
         }));
     }
+    let noise = engine.noise();
+    let p = noise.params;
     Ok(json!({
         "data_version": snap.data_version,
+        "release": snap.data_version,
         "min_count": k,
         "records": records,
         "rounds": rounds,
+        "perturbation": {
+            "method": "cell-key",
+            "max": p.max,
+            "variance": p.variance,
+            "never": (1..=p.small).collect::<Vec<u32>>(),
+            "total_share": p.magnitude,
+            "median_share": p.median,
+            "release_interval_hours": engine.release_interval().as_secs() / 3600,
+        },
     }))
 }
 

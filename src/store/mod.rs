@@ -45,6 +45,24 @@ pub enum StoreError {
     NewerSchema { found: i64, supported: i64 },
 }
 
+/// A public release: the records whose figures are published together. Every release draws
+/// fresh record keys (see `aggregate::perturb`), so its figures never change while it lasts.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Release {
+    /// 1, 2, … in the order they were cut.
+    pub id: u64,
+    /// When it was cut, seconds since 1970 (UTC).
+    pub cut_at: i64,
+    /// The records of the release: those with an id up to this one.
+    pub max_record_id: i64,
+    /// How many records it had when it was cut (fewer remain after an erasure).
+    pub records: u64,
+    /// The store's data version it was cut at.
+    pub data_version: u64,
+    /// Why it was cut: `first`, `scheduled` or `erasure`.
+    pub reason: String,
+}
+
 /// Records handed to [`Store::write_batch`] in order, chunk by chunk, so that a file can be
 /// written while its later rows are still being validated.
 pub trait BatchFeed {
@@ -132,6 +150,26 @@ pub trait Store: Send + Sync {
 
     /// Streams every record to `sink`, in insertion order.
     fn load_records(&self, sink: &mut dyn FnMut(Record)) -> Result<(), StoreError>;
+
+    /// Streams the records with an id up to `max_record_id`, with their ids, in id order.
+    fn load_released(
+        &self,
+        max_record_id: i64,
+        sink: &mut dyn FnMut(i64, Record),
+    ) -> Result<(), StoreError>;
+
+    /// The newest release, if any was cut.
+    fn latest_release(&self) -> Result<Option<Release>, StoreError>;
+
+    /// Cuts a release of every record stored now.
+    fn cut_release(&self, reason: &str, now_unix: i64) -> Result<Release, StoreError>;
+
+    /// How many records have an id up to `max_record_id` (fewer than a release's count
+    /// after an erasure).
+    fn count_records_upto(&self, max_record_id: i64) -> Result<u64, StoreError>;
+
+    /// The secret the record keys are derived from: never published.
+    fn perturbation_secret(&self) -> Result<[u8; 32], StoreError>;
 
     fn record_count(&self) -> Result<u64, StoreError>;
 

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{BatchFeed, BatchOutcome, Store, StoreError};
+use super::{BatchFeed, BatchOutcome, Release, Store, StoreError};
 use crate::audit::{Action, Event, NewEvent};
 use crate::auth::{NewToken, Role, TokenInfo};
 use crate::places::Place;
@@ -129,6 +129,22 @@ BEGIN SELECT RAISE(IGNORE); END;
     ),
     Migration::Code(code_the_records),
     Migration::Code(bulk::name_the_external_id_index),
+    Migration::Sql(
+        r#"
+-- Public releases (issue 18): the records published together, each release with fresh
+-- record keys for the cell-key perturbation, derived from a secret that never leaves the
+-- database (randomblob: SQLite's ChaCha20 generator, seeded by the operating system).
+CREATE TABLE releases (
+    id INTEGER PRIMARY KEY,
+    cut_at INTEGER NOT NULL,
+    max_record_id INTEGER NOT NULL,
+    records INTEGER NOT NULL,
+    data_version INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
+INSERT INTO meta (key, value) VALUES ('perturbation_secret', lower(hex(randomblob(32))));
+"#,
+    ),
 ];
 
 /// SQLite store; one connection behind a mutex (SQLite serialises writers anyway).
@@ -255,6 +271,81 @@ impl Store for SqliteStore {
             sink(record_from_row(row)?);
         }
         Ok(())
+    }
+
+    fn load_released(
+        &self,
+        max_record_id: i64,
+        sink: &mut dyn FnMut(i64, Record),
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {RECORD_COLUMNS}, id FROM records WHERE id <= ?1 ORDER BY id"
+        ))?;
+        let mut rows = stmt.query([max_record_id])?;
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(RECORD_FIELDS)?;
+            sink(id, record_from_row(row)?);
+        }
+        Ok(())
+    }
+
+    fn latest_release(&self) -> Result<Option<Release>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT id, cut_at, max_record_id, records, data_version, reason \
+                 FROM releases ORDER BY id DESC LIMIT 1",
+                [],
+                release_from_row,
+            )
+            .optional()?)
+    }
+
+    fn cut_release(&self, reason: &str, now_unix: i64) -> Result<Release, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(writable)?;
+        let (max_id, records): (i64, i64) = tx.query_row(
+            "SELECT coalesce(max(id), 0), count(*) FROM records",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let version = read_data_version(&tx)?;
+        tx.execute(
+            "INSERT INTO releases (cut_at, max_record_id, records, data_version, reason) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![now_unix, max_id, records, version as i64, reason],
+        )
+        .map_err(writable)?;
+        let release = tx.query_row(
+            "SELECT id, cut_at, max_record_id, records, data_version, reason \
+             FROM releases WHERE id = last_insert_rowid()",
+            [],
+            release_from_row,
+        )?;
+        tx.commit().map_err(writable)?;
+        Ok(release)
+    }
+
+    fn count_records_upto(&self, max_record_id: i64) -> Result<u64, StoreError> {
+        let n: i64 = self.conn().query_row(
+            "SELECT count(*) FROM records WHERE id <= ?1",
+            [max_record_id],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    fn perturbation_secret(&self) -> Result<[u8; 32], StoreError> {
+        let hex_secret: String = self.conn().query_row(
+            "SELECT value FROM meta WHERE key = 'perturbation_secret'",
+            [],
+            |r| r.get(0),
+        )?;
+        let mut secret = [0u8; 32];
+        hex::decode_to_slice(&hex_secret, &mut secret)
+            .map_err(|_| StoreError::Corrupt("meta.perturbation_secret is not 32 bytes".into()))?;
+        Ok(secret)
     }
 
     fn record_count(&self) -> Result<u64, StoreError> {
@@ -690,6 +781,17 @@ unsafe fn sqlite_error(db: *mut rusqlite::ffi::sqlite3, rc: i32) -> rusqlite::Er
         .to_string_lossy()
         .into_owned();
     rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(msg))
+}
+
+fn release_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Release> {
+    Ok(Release {
+        id: r.get::<_, i64>(0)? as u64,
+        cut_at: r.get(1)?,
+        max_record_id: r.get(2)?,
+        records: r.get::<_, i64>(3)? as u64,
+        data_version: r.get::<_, i64>(4)? as u64,
+        reason: r.get(5)?,
+    })
 }
 
 /// At least the number of records (0 for an empty table).

@@ -54,6 +54,30 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// A new admin token for this service's database.
+    pub fn admin_token(&self) -> String {
+        let store = dyaspora::store::SqliteStore::open(&self.db_path()).expect("database opens");
+        let role = dyaspora::auth::Role::Admin;
+        dyaspora::auth::token::issue(&store, role, "test admin", "test")
+            .expect("token issued")
+            .1
+    }
+
+    /// `path` as JSON, asked with `token` (e.g. the exact figures of
+    /// `/api/v1/admin/aggregates`).
+    pub async fn get_json_as(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent");
+        let status = r.status().as_u16();
+        let body = r.json().await.unwrap_or(serde_json::Value::Null);
+        (status, body)
+    }
+
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
         let r = self.get(path).await;
         let status = r.status().as_u16();
