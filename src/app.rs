@@ -56,7 +56,7 @@ impl App {
                 tokio::task::spawn_blocking(move || demo::load_into(s.as_ref(), n, seed)).await??;
             tracing::info!(inserted = outcome.inserted, "demo data loaded");
         }
-        let noise = crate::aggregate::perturb::PTable::new(config.noise())?;
+        let noise = crate::aggregate::perturb::PTable::new(config.noise.params())?;
         let engine = Arc::new(Engine::with_noise(config.min_count, noise).releasing_every(
             std::time::Duration::from_secs(config.release_interval_hours * 3600),
         ));

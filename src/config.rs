@@ -33,6 +33,9 @@ pub enum Command {
     Places(crate::places::PlacesArgs),
     /// Create, list or revoke API tokens (editor, admin).
     Token(crate::auth::cli::TokenArgs),
+    /// Print the perturbation table (`pcv,ckey,pvalue`, the ONS package's layout) and,
+    /// with `--summary`, its mean and variance per count.
+    NoiseTable(NoiseTableArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -57,21 +60,9 @@ pub struct ServeArgs {
     /// leave less to average). 0 releases every change at once.
     #[arg(long, env = "DYASPORA_RELEASE_INTERVAL_HOURS", default_value_t = 720)]
     pub release_interval_hours: u64,
-    /// Largest perturbation of a published count (D).
-    #[arg(long, env = "DYASPORA_NOISE_MAX", default_value_t = 3)]
-    pub noise_max: u32,
-    /// Variance of the perturbation of published counts (V).
-    #[arg(long, env = "DYASPORA_NOISE_VARIANCE", default_value_t = 1.5)]
-    pub noise_variance: f64,
-    /// Published counts never take the values 1 to this.
-    #[arg(long, env = "DYASPORA_NOISE_SMALL", default_value_t = 2)]
-    pub noise_small: u32,
-    /// Noise on remittance totals, as a share of the cell's largest amount (half to all of it).
-    #[arg(long, env = "DYASPORA_NOISE_MAGNITUDE", default_value_t = 0.1)]
-    pub noise_magnitude: f64,
-    /// Noise on remittance medians, as a share of the median (half to all of it).
-    #[arg(long, env = "DYASPORA_NOISE_MEDIAN", default_value_t = 0.05)]
-    pub noise_median: f64,
+    /// The perturbation of the public figures.
+    #[command(flatten)]
+    pub noise: NoiseArgs,
     /// Memory for finished map tiles, in MiB; 0 disables the tile cache.
     #[arg(long, env = "DYASPORA_TILE_CACHE_MB", default_value_t = 256)]
     pub tile_cache_mb: usize,
@@ -102,19 +93,6 @@ pub struct ServeArgs {
     pub max_import_mb: usize,
 }
 
-impl ServeArgs {
-    /// The perturbation's parameters.
-    pub fn noise(&self) -> crate::aggregate::perturb::NoiseParams {
-        crate::aggregate::perturb::NoiseParams {
-            max: self.noise_max,
-            variance: self.noise_variance,
-            small: self.noise_small,
-            magnitude: self.noise_magnitude,
-            median: self.noise_median,
-        }
-    }
-}
-
 impl Default for ServeArgs {
     fn default() -> Self {
         ServeArgs {
@@ -125,11 +103,7 @@ impl Default for ServeArgs {
             min_count: 11,
             // Tests see every change published at once; the command line's default is 30 days.
             release_interval_hours: 0,
-            noise_max: 3,
-            noise_variance: 1.5,
-            noise_small: 2,
-            noise_magnitude: 0.1,
-            noise_median: 0.05,
+            noise: NoiseArgs::default(),
             tile_cache_mb: 256,
             basemap_url: None,
             cors_origins: Vec::new(),
@@ -137,6 +111,52 @@ impl Default for ServeArgs {
             max_concurrency: 512,
             request_timeout: 60,
             max_import_mb: 64,
+        }
+    }
+}
+
+/// The cell-key perturbation's parameters (`PRIVACY.md`).
+#[derive(Debug, Clone, Args)]
+pub struct NoiseArgs {
+    /// Largest perturbation of a published count (D).
+    #[arg(long, env = "DYASPORA_NOISE_MAX", default_value_t = 3)]
+    pub noise_max: u32,
+    /// Variance of the perturbation of published counts (V).
+    #[arg(long, env = "DYASPORA_NOISE_VARIANCE", default_value_t = 1.5)]
+    pub noise_variance: f64,
+    /// Published counts never take the values 1 to this.
+    #[arg(long, env = "DYASPORA_NOISE_SMALL", default_value_t = 2)]
+    pub noise_small: u32,
+    /// Noise on remittance totals, as a share of the cell's largest amount (half to all of it).
+    #[arg(long, env = "DYASPORA_NOISE_MAGNITUDE", default_value_t = 0.1)]
+    pub noise_magnitude: f64,
+    /// Noise on remittance medians, as a share of the median (half to all of it).
+    #[arg(long, env = "DYASPORA_NOISE_MEDIAN", default_value_t = 0.05)]
+    pub noise_median: f64,
+}
+
+impl NoiseArgs {
+    /// The perturbation's parameters.
+    pub fn params(&self) -> crate::aggregate::perturb::NoiseParams {
+        crate::aggregate::perturb::NoiseParams {
+            max: self.noise_max,
+            variance: self.noise_variance,
+            small: self.noise_small,
+            magnitude: self.noise_magnitude,
+            median: self.noise_median,
+        }
+    }
+}
+
+impl Default for NoiseArgs {
+    fn default() -> Self {
+        let p = crate::aggregate::perturb::NoiseParams::default();
+        NoiseArgs {
+            noise_max: p.max,
+            noise_variance: p.variance,
+            noise_small: p.small,
+            noise_magnitude: p.magnitude,
+            noise_median: p.median,
         }
     }
 }
@@ -170,6 +190,15 @@ pub enum OnError {
     Reject,
     /// Write the valid rows, report the invalid ones (re-import after fixing adds only them).
     Skip,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct NoiseTableArgs {
+    #[command(flatten)]
+    pub noise: NoiseArgs,
+    /// Print each count's noise mean and variance instead of the table.
+    #[arg(long)]
+    pub summary: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -58,5 +58,14 @@ fn run(config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Places(args) => dyaspora::places::cli::run(&SqliteStore::open(&config.db)?, &args),
         Command::Token(args) => dyaspora::auth::cli::run(&SqliteStore::open(&config.db)?, &args),
+        Command::NoiseTable(args) => {
+            let table = dyaspora::aggregate::perturb::PTable::new(args.noise.params())?;
+            if args.summary {
+                print!("{}", table.summary_csv());
+            } else {
+                print!("{}", table.to_csv());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

@@ -361,7 +361,13 @@ pub fn publish(mut layer: Layer, noise: &PTable) -> Layer {
     );
     let perturb =
         |t: &mut tally::Tally, stats: &mut group::RemitStats, mask: &mut tally::DimMask| {
+            // Dominance is judged on the exact total: a total one or two people dominate
+            // stays hidden however the noise moves it (a zero total is never published).
+            let sum_ok = privacy::remit_sum_publishable(t, *mask, stats);
             noise.perturb_tally(t, stats);
+            if !sum_ok {
+                t.remit_cents = 0;
+            }
             *mask &= privacy::primary(t, k);
             if !privacy::is_visible(*mask, tally::N) {
                 *mask = 0;

@@ -136,6 +136,20 @@ impl PTable {
         out
     }
 
+    /// Each count's noise mean, variance and range over the cell keys (`count,mean,variance,
+    /// min,max`), counts 1–750.
+    pub fn summary_csv(&self) -> String {
+        let mut out = String::from("count,mean,variance,min,max\n");
+        for count in 1..=MAX_PCV {
+            let (mean, var) = self.moments(count);
+            let row = &self.rows[count as usize];
+            let (lo, hi) = (row.iter().min(), row.iter().max());
+            let (lo, hi) = (lo.copied().unwrap_or(0), hi.copied().unwrap_or(0));
+            out.push_str(&format!("{count},{mean:.4},{var:.4},{lo},{hi}\n"));
+        }
+        out
+    }
+
     /// The mean and variance of the noise of a count, over the cell keys.
     pub fn moments(&self, count: u32) -> (f64, f64) {
         let values: Vec<f64> = (0..KEYS)

@@ -41,12 +41,15 @@ class Server:
         self.stop()
         raise RuntimeError("dyaspora did not start")
 
-    def get(self, path: str) -> bytes:
-        with urllib.request.urlopen(self.base + path, timeout=120) as r:
+    def get(self, path: str, token: str | None = None) -> bytes:
+        req = urllib.request.Request(self.base + path)
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(req, timeout=120) as r:
             return r.read()
 
-    def json(self, path: str):
-        return json.loads(self.get(path))
+    def json(self, path: str, token: str | None = None):
+        return json.loads(self.get(path, token))
 
     def stop(self):
         self.proc.terminate()
@@ -70,12 +73,23 @@ def demo_csv(tmp_path_factory) -> Path:
     return path
 
 
+def admin_token(db: Path) -> str:
+    """A new admin token for the database `db` (created with the CLI, as an operator would)."""
+    out = run("--db", str(db), "token", "create", "--role", "admin", "--name", "pytest", "--json")
+    return json.loads(out)["token"]
+
+
 @pytest.fixture(scope="session")
 def unsuppressed_server(tmp_path_factory, demo_csv):
-    """The service over the imported demo CSV with k = 1, so that every figure is published."""
+    """The service over the imported demo CSV with k = 1, so that every figure is published;
+    `server.admin` is an admin token (exact figures at /api/v1/admin/aggregates), `server.db`
+    the database file."""
     d = tmp_path_factory.mktemp("k1")
     db = d / "k1.db"
     run("--db", str(db), "import", str(demo_csv), "--quiet", "--json")
+    token = admin_token(db)
     server = Server(db, "--no-demo", "--min-count", "1")
+    server.admin = token
+    server.db = db
     yield server
     server.stop()

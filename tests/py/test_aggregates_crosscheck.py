@@ -2,6 +2,8 @@
 cells, Shapely (GEOS) for point-in-polygon, Python's Decimal for remittance sums.
 
 The service runs with k = 1 so that nothing is suppressed and every count can be compared.
+The exact figures (admins', /api/v1/admin/aggregates) must equal the independent ones; the
+public figures must be within the perturbation's bound of them (PRIVACY.md).
 """
 
 import csv
@@ -25,8 +27,12 @@ def read_points(path):
     return rows
 
 
-def layer_csv(server, query):
-    text = server.get("/api/v1/aggregates?" + query + "&format=csv").decode()
+def layer_csv(server, query, exact=True):
+    """The layer as CSV rows: exact figures by default, the public ones with exact=False."""
+    if exact:
+        text = server.get("/api/v1/admin/aggregates?" + query + "&format=csv", server.admin).decode()
+    else:
+        text = server.get("/api/v1/aggregates?" + query + "&format=csv").decode()
     lines = text.splitlines()
     assert lines[1].startswith("#"), "second row is the HXL hashtag row"
     return list(csv.DictReader(io.StringIO("\n".join([lines[0]] + lines[2:]))))
@@ -119,5 +125,45 @@ def test_remittance_sums_are_exact_to_the_cent(unsuppressed_server, demo_csv):
             assert Decimal(row["remit_total_usd"]) == sums[row["id"]], row["name"]
             published += 1
     assert published >= 10, "most states publish a total"
-    totals = unsuppressed_server.json("/api/v1/aggregates?unit=state")["totals"]
+    totals = unsuppressed_server.json("/api/v1/admin/aggregates?unit=state", unsuppressed_server.admin)["totals"]
     assert Decimal(str(totals["remit_total_usd"])) == sum(sums.values())
+
+
+def noise_bound(server):
+    return server.json("/api/v1/methodology")["perturbation"]
+
+
+@pytest.mark.parametrize("query", ["unit=state", "unit=county", "unit=h3&res=5", "unit=h3&res=9", "unit=county&gender=f"])
+def test_public_counts_are_within_the_perturbation_bound_of_the_exact_ones(unsuppressed_server, query):
+    """Every published count is the exact one moved by at most D, never to 1..js; a unit left
+    out of the public layer is one whose count was perturbed to zero (a true count of at
+    most js, given D)."""
+    p = noise_bound(unsuppressed_server)
+    d, never = p["max"], set(p["never"])
+    exact = {r["id"]: int(r["count"]) for r in layer_csv(unsuppressed_server, query) if r["count"]}
+    public = {r["id"]: int(r["count"]) for r in layer_csv(unsuppressed_server, query, exact=False) if r["count"]}
+    assert public, query
+    moved = 0
+    for uid, n in public.items():
+        assert abs(n - exact[uid]) <= d, (uid, n, exact[uid])
+        assert n not in never, (uid, n)
+        moved += n != exact[uid]
+    for uid, n in exact.items():
+        if uid not in public:
+            assert n <= d, (uid, n)
+    # The noise is real: most counts move (about 69 % with the default table).
+    assert moved > 0.4 * len(public), (moved, len(public))
+
+
+def test_public_remittance_totals_are_within_the_magnitude_bound(unsuppressed_server):
+    """A public total is the exact one moved by between half and all of `total_share` times
+    the largest single amount of the unit, which is at most half the total (dominance), so
+    by at most total_share / 2 of the total."""
+    share = noise_bound(unsuppressed_server)["total_share"]
+    exact = {r["id"]: Decimal(r["remit_total_usd"]) for r in layer_csv(unsuppressed_server, "unit=state") if r["remit_total_usd"]}
+    public = {r["id"]: Decimal(r["remit_total_usd"]) for r in layer_csv(unsuppressed_server, "unit=state", exact=False) if r["remit_total_usd"]}
+    assert len(public) >= 10
+    for uid, v in public.items():
+        assert v != exact[uid], uid
+        bound = Decimal(str(share / 2)) * max(v, exact[uid]) + Decimal("0.01")
+        assert abs(v - exact[uid]) <= bound, (uid, v, exact[uid])
