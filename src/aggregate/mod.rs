@@ -396,3 +396,5 @@ pub fn publish(mut layer: Layer, noise: &PTable) -> Layer {
 
 #[cfg(test)]
 mod privacy_tests;
+#[cfg(test)]
+mod release_tests;
