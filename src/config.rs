@@ -58,7 +58,7 @@ pub struct ServeArgs {
     /// Least time between two public releases, in hours: imports reach the public figures
     /// with the next release (each release draws fresh perturbation keys, so fewer releases
     /// leave less to average). 0 releases every change at once.
-    #[arg(long, env = "DYASPORA_RELEASE_INTERVAL_HOURS", default_value_t = 720)]
+    #[arg(long, env = "DYASPORA_RELEASE_INTERVAL_HOURS", default_value_t = 2160)]
     pub release_interval_hours: u64,
     /// The perturbation of the public figures.
     #[command(flatten)]
@@ -101,7 +101,7 @@ impl Default for ServeArgs {
             demo_records: 200_000,
             demo_seed: 1,
             min_count: 11,
-            // Tests see every change published at once; the command line's default is 30 days.
+            // Tests see every change published at once; the command line's default is 90 days.
             release_interval_hours: 0,
             noise: NoiseArgs::default(),
             tile_cache_mb: 256,

@@ -55,11 +55,27 @@ export class About {
       this.states ? this.comparison() : null,
       h('h3', {}, t('about_privacy_h')),
       h('p', {}, t('about_privacy', { k1: k - 1 })),
+      this.meta?.perturbation ? this.noise() : null,
+      h('p', {}, t('about_h3')),
       h('h3', {}, t('about_sources_h')),
       h('ul', { class: 'sources' },
         ['src_census', 'src_ne', 'src_geonames', 'src_codes', 'src_leaflet'].map((key) => h('li', {}, t(key)))),
       h('p', {}, h('a', { href: '/ogc' }, t('api_link'))));
     if (!this.meta && this.app.state.tab === 'about') this.load();
+  }
+
+  noise() {
+    const p = this.meta.perturbation;
+    const pct = (x) => fmtPercent(x);
+    return [
+      h('p', { 'data-noise-max': p.max }, t('about_noise', {
+        d: p.max,
+        never: p.never.length ? p.never.join(t('or')) : '—',
+        tot: pct(p.total_share),
+        med: pct(p.median_share),
+      })),
+      h('p', {}, t('about_release', { days: Math.round(p.release_interval_hours / 24), id: this.meta.release })),
+    ];
   }
 
   when() {
