@@ -142,7 +142,12 @@ mod data {
             let records = dyaspora::demo::generate(records(), 1).records;
             let lat = records.iter().map(|r| r.lat).collect();
             let lon = records.iter().map(|r| r.lon).collect();
-            let snapshot = Snapshot::build(records, 1);
+            // Record keys as a release draws them (their values do not change the work).
+            let secret = [7u8; 32];
+            let keys = (0..records.len() as i64)
+                .map(|id| dyaspora::aggregate::perturb::record_key(&secret, id, 1))
+                .collect();
+            let snapshot = Snapshot::build_keyed(records, keys, 1);
             eprintln!(
                 "bench data: {} records, snapshot {} bytes on the heap ({:.1} bytes/record)",
                 snapshot.len(),
@@ -160,7 +165,8 @@ mod aggregation {
 
     use criterion::{Criterion, Throughput};
     use dyaspora::aggregate::group::full_counts;
-    use dyaspora::aggregate::{compute, Filter, Unit};
+    use dyaspora::aggregate::perturb::{NoiseParams, PTable};
+    use dyaspora::aggregate::{compute, publish, Filter, Unit};
 
     fn filter(pairs: &[(&str, &str)]) -> Filter {
         Filter::from_params(pairs.iter().copied()).expect("a valid filter")
@@ -187,7 +193,8 @@ mod aggregation {
         });
 
         // Re-aggregation after a filter change, from the cells computed at import, privacy
-        // rules included: what the map waits for when a filter changes.
+        // rules and perturbation included: what the map waits for when a filter changes.
+        let table = PTable::new(NoiseParams::default()).expect("the default table");
         let women = filter(&[("gender", "f")]);
         let health = filter(&[("sector", "Q")]);
         let women_health = filter(&[("gender", "f"), ("sector", "Q")]);
@@ -208,7 +215,10 @@ mod aggregation {
             ("layer_counties_health_with_privacy", Unit::County, health),
         ] {
             g.bench_function(name, |b| {
-                b.iter(|| compute(&d.snapshot, unit, black_box(&f), 11).expect("a layer"))
+                b.iter(|| {
+                    let exact = compute(&d.snapshot, unit, black_box(&f), 11).expect("a layer");
+                    publish(exact, &table)
+                })
             });
         }
         g.finish();

@@ -226,3 +226,64 @@ async fn differencing_exact_figures_recovers_no_small_group() {
         }
     }
 }
+
+/// The perturbation is consistent: the same people give the same published figure however,
+/// wherever and however often it is asked — repeated, in GeoJSON and CSV, spelled with the
+/// filter's codes in another order, and as a filtered count or a category of the unfiltered
+/// layer (women counted by `gender=f`, or as `female`).
+#[tokio::test]
+async fn the_same_people_give_the_same_published_figure_everywhere() {
+    let app = TestApp::spawn(20_000).await;
+    let geojson = |q: &'static str| {
+        let app = &app;
+        async move {
+            let (status, body) = app.get_json(&format!("/api/v1/aggregates?{q}")).await;
+            assert_eq!(status, 200, "{q}: {body}");
+            body
+        }
+    };
+    assert!(geojson("unit=county").await["privacy"]["perturbed"] == true);
+    for q in [
+        "unit=county",
+        "unit=h3&res=6",
+        "unit=state&gender=f&age_band=25-34",
+    ] {
+        assert_eq!(geojson(q).await, geojson(q).await, "{q} asked twice");
+    }
+    // CSV and GeoJSON.
+    let csv = app
+        .get("/api/v1/aggregates?unit=county&format=csv")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let header = rows.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (id, count) = (column("id"), column("count"));
+    let from_csv: HashMap<String, i64> = rows
+        .records()
+        .skip(1) // the HXL row
+        .map(Result::unwrap)
+        .filter(|r| !r[count].is_empty())
+        .map(|r| (r[id].to_string(), r[count].parse().unwrap()))
+        .collect();
+    let counties = geojson("unit=county").await;
+    assert_eq!(from_csv, counts(&counties, "count"));
+    // The order of a list filter's codes does not matter.
+    assert_eq!(
+        geojson("unit=state&department=HT-AR,HT-CE").await["features"],
+        geojson("unit=state&department=HT-CE,HT-AR").await["features"]
+    );
+    // Women: one set of people, one figure.
+    let women = counts(&geojson("unit=county&gender=f").await, "count");
+    let female = counts(&counties, "female");
+    let mut compared = 0;
+    for (county, n) in &women {
+        if let Some(f) = female.get(county) {
+            assert_eq!(n, f, "county {county}: gender=f count against female");
+            compared += 1;
+        }
+    }
+    assert!(compared > 50, "{compared} counties compared");
+}
