@@ -161,7 +161,40 @@ async fn import(
             .with("report", &report)
             .into_response());
     }
-    Ok(Json(report).into_response())
+    let mut body = serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?;
+    if let (Some(outcome), serde_json::Value::Object(map)) = (&report.outcome, &mut body) {
+        map.insert("publication".into(), publication(&state, outcome).await?);
+    }
+    Ok(Json(body).into_response())
+}
+
+/// When the imported records reach the public figures: in the current release already, or
+/// with the next one, cut once the release interval has passed (`PRIVACY.md`, Releases).
+async fn publication(
+    state: &AppState,
+    outcome: &crate::store::BatchOutcome,
+) -> Result<serde_json::Value, Error> {
+    let store = state.store.clone();
+    let release = tokio::task::spawn_blocking(move || store.latest_release())
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))??;
+    let interval = state.engine.release_interval().as_secs() as i64;
+    let at = |unix: i64| {
+        time::OffsetDateTime::from_unix_timestamp(unix)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+    };
+    Ok(match release {
+        Some(r) => serde_json::json!({
+            "release": r.id,
+            "published": r.data_version >= outcome.data_version,
+            "next_release_from": at(r.cut_at.saturating_add(interval)),
+        }),
+        None => serde_json::json!({ "release": null, "published": false }),
+    })
 }
 
 /// Reads the upload, at most `limit` bytes (the guard's limit enforces it too).

@@ -754,3 +754,41 @@ async fn expensive_endpoints_are_rate_limited_per_client() {
         assert_eq!(app.get("/api/v1/codes").await.status(), 200);
     }
 }
+
+/// With a release interval, an import is stored at once but reaches the public figures (and
+/// the admins' exact ones, which are those of the release) only with the next release; the
+/// report says so.
+#[tokio::test]
+async fn an_import_waits_for_the_next_release() {
+    let app = TestApp::spawn_with(3_000, |a| {
+        a.rate_limit = 0;
+        a.release_interval_hours = 24;
+    })
+    .await;
+    let t = make_tokens(&app.db_path());
+    let before = public_national(&app).await;
+    let url = "/api/v1/imports?name=kobo_sample.csv&on_error=skip";
+    let csv = std::fs::read(FIXTURE).unwrap();
+    let r = send(&app, Method::POST, url, Some(&t.editor), Some(csv)).await;
+    assert_eq!(r.status(), 200);
+    let report: Value = r.json().await.unwrap();
+    assert!(
+        report["outcome"]["inserted"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    let publication = &report["publication"];
+    assert_eq!(publication["release"], 1, "{report}");
+    assert_eq!(publication["published"], false, "{report}");
+    assert!(
+        publication["next_release_from"].as_str().is_some(),
+        "{report}"
+    );
+    assert_eq!(public_national(&app).await, before);
+    assert_eq!(national(&app, &t.admin).await, 3_000);
+}
+
+async fn public_national(app: &TestApp) -> u64 {
+    app.get_json("/api/v1/aggregates?unit=state").await.1["totals"]["count"]
+        .as_u64()
+        .unwrap()
+}
