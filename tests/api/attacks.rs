@@ -115,6 +115,8 @@ async fn attacks_of_issue_18_scored_against_the_database() {
     mark("5");
     scores.extend(presence(&mut ctx).await);
     mark("6");
+    scores.push(county_minus_hexagons(&mut ctx).await);
+    mark("9");
     // Last on this server: it imports and erases records.
     scores.extend(time_attack(&mut ctx).await);
     mark("7");
@@ -720,6 +722,61 @@ async fn another_gender(ctx: &mut Ctx) -> Score {
             };
             s.count(u, get(&truth, id), c - f - m, || {
                 format!("{} {c} − {f} − {m} = {}", all.name(id), c - f - m)
+            });
+        }
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------------------
+// 9. A county minus its visible hexagons
+
+/// `count(county) − Σ count(hexagon)` over the published hexagons whose centre lies in the
+/// county (resolutions 5 to 7): the people of the county the hexagons leave out (plus those
+/// of straddling hexagons outside it). The truth is the same arithmetic on exact counts.
+async fn county_minus_hexagons(ctx: &mut Ctx) -> Score {
+    use geo::Contains;
+    const RES: [U; 3] = [U::H3(5), U::H3(6), U::H3(7)];
+    let units: Vec<U> = std::iter::once(U::County).chain(RES).collect();
+    ctx.fetch(&with_units(&units, &[String::new()])).await;
+    let mut s = Score::new("9 county − Σ its published hexagons", Kind::Recovery);
+    let geo = Geodata::get();
+    let counties = ctx.layer(U::County, "");
+    let county_truth = tally(&ctx.records, U::County, |_| true);
+    for u in RES {
+        let hexagons = ctx.layer(u, "");
+        let hex_truth = tally(&ctx.records, u, |_| true);
+        for county in geo.counties.iter() {
+            let Some(c) = counties.val(&county.fips, "count") else {
+                continue;
+            };
+            let inside: Vec<&String> = hexagons
+                .centers
+                .iter()
+                .filter(|(_, &(lon, lat))| county.geometry.contains(&geo::Point::new(lon, lat)))
+                .map(|(id, _)| id)
+                .collect();
+            let shown: Vec<f64> = inside
+                .iter()
+                .filter_map(|id| hexagons.val(id, "count"))
+                .collect();
+            if shown.is_empty() {
+                continue;
+            }
+            let estimate = c - shown.iter().sum::<f64>();
+            let truth = get(&county_truth, &county.fips)
+                - inside
+                    .iter()
+                    .filter(|id| hexagons.val(id, "count").is_some())
+                    .map(|id| get(&hex_truth, id))
+                    .sum::<i64>();
+            s.count(u, truth, estimate, || {
+                let hexes = shown.len();
+                format!(
+                    "{} at {}: {c} − (sum of {hexes} hexagons) = {estimate}",
+                    county.name,
+                    u.label()
+                )
             });
         }
     }
