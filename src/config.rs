@@ -114,12 +114,21 @@ pub struct ImportArgs {
     /// What to do with a file that has invalid rows.
     #[arg(long, value_enum, default_value_t = OnError::Reject)]
     pub on_error: OnError,
-    /// Survey round for rows that do not name one.
-    #[arg(long, default_value = "default")]
+    /// Survey round for rows that do not name one: a code (letters, digits, `_`, `.`, `-`).
+    #[arg(long, default_value = "default", value_parser = round_code)]
     pub round: String,
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// Parses `--round`: survey round names are codes (`ingest::validate::ROUND_PATTERN`).
+fn round_code(s: &str) -> Result<String, String> {
+    if crate::ingest::validate::is_round_code(s) {
+        Ok(s.to_string())
+    } else {
+        Err(crate::ingest::validate::round_code_problem())
+    }
 }
 
 /// The policy for a file with invalid rows.
