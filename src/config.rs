@@ -80,6 +80,14 @@ pub struct ServeArgs {
     /// Largest import upload, in MiB.
     #[arg(long, env = "DYASPORA_MAX_IMPORT_MB", default_value_t = 64)]
     pub max_import_mb: usize,
+    /// Seconds a client has to send a request's head, from its first byte (or from the
+    /// connection's start) before the connection is closed.
+    #[arg(long, env = "DYASPORA_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds a connection may stay open with no request in progress and nothing sent or
+    /// received (keep-alive between requests; a response the client stopped reading).
+    #[arg(long, env = "DYASPORA_IDLE_TIMEOUT", default_value_t = 60)]
+    pub idle_timeout: u64,
 }
 
 impl Default for ServeArgs {
@@ -97,6 +105,8 @@ impl Default for ServeArgs {
             max_concurrency: 512,
             request_timeout: 60,
             max_import_mb: 64,
+            header_timeout: 10,
+            idle_timeout: 60,
         }
     }
 }
