@@ -99,20 +99,12 @@ impl App {
             self.state.places.clone(),
             self.state.store.clone(),
         ));
-        // The peer address keys the per-client rate limits.
+        // Each connection has its deadlines (http::conn); the peer address keys the
+        // per-client limits.
+        let timeouts = http::conn::Timeouts::of(&self.state.config);
         let service = http::service(self.state).await;
-        let service =
-            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                SocketAddr,
-            >(service);
-        // No Nagle delay: a response is one write, and a client waiting on a small tile
-        // should not wait for an ACK of the previous one.
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY not set");
-            }
-        });
-        axum::serve(listener, service)
+        let listener = http::conn::Listener::new(self.listener, timeouts);
+        axum::serve(listener, http::conn::PerConnection::new(service))
             .with_graceful_shutdown(shutdown_signal())
             .await
     }

@@ -91,6 +91,14 @@ pub struct ServeArgs {
     /// Largest import upload, in MiB.
     #[arg(long, env = "DYASPORA_MAX_IMPORT_MB", default_value_t = 64)]
     pub max_import_mb: usize,
+    /// Seconds a client has to send a request's head, from its first byte (or from the
+    /// connection's start) before the connection is closed.
+    #[arg(long, env = "DYASPORA_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds a connection may stay open with no request in progress and nothing sent or
+    /// received (keep-alive between requests; a response the client stopped reading).
+    #[arg(long, env = "DYASPORA_IDLE_TIMEOUT", default_value_t = 60)]
+    pub idle_timeout: u64,
 }
 
 impl Default for ServeArgs {
@@ -111,6 +119,8 @@ impl Default for ServeArgs {
             max_concurrency: 512,
             request_timeout: 60,
             max_import_mb: 64,
+            header_timeout: 10,
+            idle_timeout: 60,
         }
     }
 }
@@ -174,12 +184,21 @@ pub struct ImportArgs {
     /// What to do with a file that has invalid rows.
     #[arg(long, value_enum, default_value_t = OnError::Reject)]
     pub on_error: OnError,
-    /// Survey round for rows that do not name one.
-    #[arg(long, default_value = "default")]
+    /// Survey round for rows that do not name one: a code (letters, digits, `_`, `.`, `-`).
+    #[arg(long, default_value = "default", value_parser = round_code)]
     pub round: String,
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// Parses `--round`: survey round names are codes (`ingest::validate::ROUND_PATTERN`).
+fn round_code(s: &str) -> Result<String, String> {
+    if crate::ingest::validate::is_round_code(s) {
+        Ok(s.to_string())
+    } else {
+        Err(crate::ingest::validate::round_code_problem())
+    }
 }
 
 /// The policy for a file with invalid rows.

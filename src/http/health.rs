@@ -1,25 +1,40 @@
-//! `GET /health`: liveness plus the numbers an operator checks first.
+//! `GET /health`: liveness and readiness (the database answers). Only a caller with a token
+//! (editor or admin) also sees the record count and the data version: watching them would
+//! tell anyone when a single record was imported or erased.
 
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 
 use crate::app::AppState;
+use crate::auth::Principal;
 use crate::error::Error;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/health", get(health))
 }
 
-async fn health(State(state): State<AppState>) -> Result<Json<Value>, Error> {
+async fn health(
+    State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
+) -> Result<Json<Value>, Error> {
     let store = state.store.clone();
+    let with_counts = principal.is_some();
+    // The store is read in both cases: an answer means the database is readable.
     let (records, version) = tokio::task::spawn_blocking(move || {
-        Ok::<_, Error>((store.record_count()?, store.data_version()?))
+        let version = store.data_version()?;
+        let records = if with_counts {
+            Some(store.record_count()?)
+        } else {
+            None
+        };
+        Ok::<_, Error>((records, version))
     })
     .await
     .map_err(|e| Error::Internal(e.to_string()))??;
-    Ok(Json(
-        json!({ "status": "ok", "records": records, "data_version": version }),
-    ))
+    Ok(Json(match records {
+        Some(records) => json!({ "status": "ok", "records": records, "data_version": version }),
+        None => json!({ "status": "ok" }),
+    }))
 }

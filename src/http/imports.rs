@@ -7,7 +7,7 @@
 //! | `name` | file name kept with the batch (default `upload`; no path, at most 200 characters) |
 //! | `dry_run` | `true` validates and reports without writing |
 //! | `on_error` | `reject` (default: any invalid row writes nothing) or `skip` |
-//! | `round` | survey round of rows that do not name one |
+//! | `round` | survey round of rows that do not name one (a code, `ingest::validate::ROUND_PATTERN`) |
 //!
 //! 200 with the report when written (or a clean dry run); 422 problem with the report when
 //! rows are invalid under `reject`; 400 when the file is unreadable or lacks a column; 413
@@ -94,16 +94,15 @@ fn parse_params(pairs: &[(String, String)]) -> Result<Params, Error> {
             ))
         }
     };
-    let default_round = match get("round") {
+    let default_round = match get("round").map(str::trim) {
         None => "default".to_string(),
-        Some(r)
-            if !r.trim().is_empty()
-                && r.chars().count() <= 64
-                && !r.chars().any(char::is_control) =>
-        {
-            r.trim().to_string()
+        Some(r) if crate::ingest::validate::is_round_code(r) => r.to_string(),
+        Some(_) => {
+            return Err(Error::invalid(
+                "round",
+                crate::ingest::validate::round_code_problem(),
+            ))
         }
-        Some(_) => return Err(Error::invalid("round", "give 1 to 64 printable characters")),
     };
     Ok(Params {
         name: name.to_string(),
@@ -326,5 +325,8 @@ mod tests {
         assert!(p.options.dry_run);
         assert_eq!(p.options.on_error, OnError::Skip);
         assert_eq!(p.options.default_round, "2026-A");
+        for bad in ["a,b", "", " ", "<b>", "-a", &"r".repeat(41)] {
+            assert!(parse_params(&pairs(&[("round", bad)])).is_err(), "{bad:?}");
+        }
     }
 }

@@ -507,11 +507,34 @@ fn csv_text(s: &str) -> String {
     }
 }
 
+/// The figure columns of a unit, in output order. An empty layer (a period or a filter that
+/// nobody matches, a box with no unit) has no unit to read them from: they are those of the
+/// national totals, which are the same but for the density.
+fn figure_columns(layer: &Layer, units: &[usize], req: &LayerRequest) -> Vec<String> {
+    if let Some(&first) = units.first() {
+        return layer
+            .properties(first, &req.groups, req.skill)
+            .keys()
+            .cloned()
+            .collect();
+    }
+    let mut columns: Vec<String> = layer
+        .national_properties(&req.groups, req.skill)
+        .keys()
+        .cloned()
+        .collect();
+    let at = columns
+        .iter()
+        .position(|c| c == "count")
+        .map_or(0, |i| i + 1);
+    columns.insert(at, "density_km2".into());
+    columns
+}
+
 fn to_csv(layer: &Layer, units: &[usize], req: &LayerRequest) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut columns: Vec<String> = vec!["id".into(), "name".into(), "lon".into(), "lat".into()];
-    let sample = layer.properties(units.first().copied().unwrap_or(0), &req.groups, req.skill);
-    columns.extend(sample.keys().cloned());
+    columns.extend(figure_columns(layer, units, req));
     let _ = w.write_record(&columns);
     let _ = w.write_record(columns.iter().map(|c| hxl_tag(c, layer.unit)));
     for &i in units {

@@ -3,6 +3,7 @@
 
 mod admin;
 mod codes;
+pub mod conn;
 mod edge;
 pub mod guard;
 mod health;

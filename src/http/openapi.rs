@@ -113,8 +113,8 @@ fn document() -> Value {
             "description": "Aggregates of the Haitian diaspora survey by H3 hexagon, US state and county. Every figure obeys the disclosure rules of PRIVACY.md: counts from 1 to k−1 (k = `privacy.min_count`, default 11) and values derivable from published ones are null and listed in `suppressed`. Coordinates are CRS84 longitude/latitude degrees; money is US dollars per year.",
         },
         "paths": {
-            "/health": {"get": {"summary": "Liveness, record count and data version", "responses": {
-                "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object", "required": ["status", "records", "data_version"], "properties": {
+            "/health": {"get": {"summary": "Liveness and readiness (the database answers); with an editor or admin token, also the record count and data version", "responses": {
+                "200": {"description": "OK; `records` and `data_version` only for a caller with a token", "content": {"application/json": {"schema": {"type": "object", "required": ["status"], "properties": {
                     "status": {"type": "string"}, "records": {"type": "integer"}, "data_version": {"type": "integer"}}}}}},
                 "500": problem_response("Internal error"),
             }}},

@@ -193,36 +193,22 @@ fn methodology_body(snap: &Snapshot, engine: &Engine) -> Result<Value, Error> {
     let records = national_count(snap, &Filter::default(), engine)?;
     let mut rounds = Vec::new();
     for (r, name) in snap.rounds.iter().enumerate() {
-        let filter = |extra: &[(&str, &str)]| {
-            Filter::from_params(
-                [("round", name.as_str())]
-                    .into_iter()
-                    .chain(extra.iter().copied()),
-            )
-        };
-        let count = national_count(snap, &filter(&[])?, engine)?;
-        // Candidate months come from the snapshot; only those with a published count show.
-        let mut months: Vec<u32> = (0..snap.len())
-            .filter(|&i| usize::from(snap.round[i]) == r)
-            .map(|i| snap.month[i])
-            .collect();
-        months.sort_unstable();
-        months.dedup();
-        let mut published = Vec::new();
-        for m in months {
-            let ym = month_name(m);
-            if national_count(snap, &filter(&[("from", &ym), ("to", &ym)])?, engine)?
-                .is_some_and(|n| n > 0)
-            {
-                published.push(ym);
+        // Round names are codes since imports check them; a database written before may
+        // hold others (free text, commas): those are not published, and nothing stored
+        // may make this public page fail.
+        if !crate::ingest::validate::is_round_code(name) {
+            tracing::warn!(
+                round = r,
+                "a stored survey round name is not a code: left out of the methodology"
+            );
+            continue;
+        }
+        match round_summary(snap, r, name, engine) {
+            Ok(round) => rounds.push(round),
+            Err(e) => {
+                tracing::warn!(round = name, error = %e, "survey round left out of the methodology")
             }
         }
-        rounds.push(json!({
-            "name": name,
-            "count": count,
-            "first_month": published.first(),
-            "last_month": published.last(),
-        }));
     }
     let noise = engine.noise();
     let p = noise.params;
@@ -241,6 +227,36 @@ fn methodology_body(snap: &Snapshot, engine: &Engine) -> Result<Value, Error> {
             "median_share": p.median,
             "release_interval_hours": engine.release_interval().as_secs() / 3600,
         },
+    }))
+}
+
+/// A survey round's published count and its first and last months with a published count.
+fn round_summary(snap: &Snapshot, r: usize, name: &str, engine: &Engine) -> Result<Value, Error> {
+    let filter = |extra: &[(&str, &str)]| {
+        Filter::from_params([("round", name)].into_iter().chain(extra.iter().copied()))
+    };
+    let count = national_count(snap, &filter(&[])?, engine)?;
+    // Candidate months come from the snapshot; only those with a published count show.
+    let mut months: Vec<u32> = (0..snap.len())
+        .filter(|&i| usize::from(snap.round[i]) == r)
+        .map(|i| snap.month[i])
+        .collect();
+    months.sort_unstable();
+    months.dedup();
+    let mut published = Vec::new();
+    for m in months {
+        let ym = month_name(m);
+        if national_count(snap, &filter(&[("from", &ym), ("to", &ym)])?, engine)?
+            .is_some_and(|n| n > 0)
+        {
+            published.push(ym);
+        }
+    }
+    Ok(json!({
+        "name": name,
+        "count": count,
+        "first_month": published.first(),
+        "last_month": published.last(),
     }))
 }
 

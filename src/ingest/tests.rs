@@ -277,6 +277,43 @@ fn future_dates_and_long_values_are_rejected() {
 }
 
 #[test]
+fn survey_rounds_are_codes() {
+    let long = "r".repeat(41);
+    let csv = format!(
+        "{HEAD};round\n\
+         yes;f;35-44;2024-03-05;33138;2025-R1\n\
+         yes;f;35-44;2024-03-05;33138;\"a,b\"\n\
+         yes;f;35-44;2024-03-05;33138;<b>x</b>\n\
+         yes;f;35-44;2024-03-05;33138;{long}\n\
+         yes;f;35-44;2024-03-05;33138;-r\n\
+         yes;f;35-44;2024-03-05;33138;r 1\n\
+         yes;f;35-44;2024-03-05;33138;  2026_b.3  \n"
+    );
+    let v = check(&csv);
+    let reason = validate::round_code_problem();
+    let bad = |row: u64, value: &str| (row, "round".to_string(), value.to_string(), reason.clone());
+    let expected = vec![
+        bad(3, "a,b"),
+        bad(4, "<b>x</b>"),
+        bad(5, &long),
+        bad(6, "-r"),
+        bad(7, "r 1"),
+    ];
+    let got: Vec<(u64, String, String, String)> = v
+        .report
+        .problems
+        .iter()
+        .map(|p| (p.row, p.column.clone(), p.value.clone(), p.reason.clone()))
+        .collect();
+    assert_eq!(got, expected);
+    let rounds: Vec<&str> = v.records.iter().map(|r| r.survey_round.as_str()).collect();
+    assert_eq!(rounds, ["2025-R1", "2026_b.3"]);
+    assert!(validate::is_round_code(&"r".repeat(40)));
+    assert!(!validate::is_round_code(""));
+    assert!(!validate::is_round_code("été"));
+}
+
+#[test]
 fn extra_cells_are_a_row_problem() {
     let v = check(&format!("{HEAD}\nyes;f;35-44;2024-03-05;33138;oops\n"));
     assert_eq!(
@@ -317,7 +354,7 @@ fn the_kobo_export_reads_back_to_the_same_records() {
     let book = Codebook::get();
     let mut rich = records[0].clone();
     rich.external_id = "sha256:derived-looking-id".into();
-    rich.survey_round = "round; with \"quotes\"".into();
+    rich.survey_round = "2026-R2.b_x".into();
     let all = |list| CodeSet((1u32 << book.len(list)) - 1);
     (rich.sectors, rich.support_sectors) = (all(CodeList::Sector), CodeSet(0b1010));
     (rich.needs, rich.difficulties) = (all(CodeList::Need), all(CodeList::Difficulty));
@@ -326,7 +363,7 @@ fn the_kobo_export_reads_back_to_the_same_records() {
     rich.remit_amount_cents = Some(100_000_000);
     records.push(rich);
     let mut bare = records[3].clone();
-    bare.external_id = "bare".into();
+    bare.external_id = "bare; with \"quotes\"".into();
     (
         bare.education,
         bare.occupation,

@@ -17,9 +17,33 @@ use crate::record::{LocationSource, Record};
 pub const MAX_REMIT_CENTS: i64 = 100_000_000;
 /// Earliest accepted collection date.
 pub const MIN_DATE: Date = time::macros::date!(2000 - 01 - 01);
-/// Longest accepted external id and survey round.
+/// Longest accepted external id.
 pub const MAX_ID_LEN: usize = 128;
-pub const MAX_ROUND_LEN: usize = 64;
+/// Longest survey round name (see [`is_round_code`]).
+pub const MAX_ROUND_LEN: usize = 40;
+/// What a survey round name may be, as a regular expression (checked by [`is_round_code`]).
+pub const ROUND_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$";
+
+/// Whether `name` is a survey round code ([`ROUND_PATTERN`]): a letter or digit, then up to
+/// 39 letters, digits, `_`, `.` or `-`. Round names are published (the methodology lists
+/// them) and name rounds in `round=` filters, whose commas separate alternatives: they are
+/// codes, never free text.
+pub fn is_round_code(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_ROUND_LEN
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+}
+
+/// The reason a survey round name is refused.
+pub fn round_code_problem() -> String {
+    format!(
+        "not a survey round code: 1 to {MAX_ROUND_LEN} letters, digits, '_', '.' or '-', \
+         starting with a letter or digit (e.g. 2025-R1)"
+    )
+}
 
 /// What validation needs besides the row.
 pub struct Ctx<'a> {
@@ -508,9 +532,8 @@ pub fn validate_row(ctx: &Ctx<'_>, row: Row<'_>) -> RowResult {
         None => None,
     };
     let survey_round = match r.opt(&plan.survey_round) {
-        Some((col, v)) if v.chars().count() > MAX_ROUND_LEN => {
-            r.problems
-                .add(col, v, format!("longer than {MAX_ROUND_LEN} characters"));
+        Some((col, v)) if !is_round_code(v) => {
+            r.problems.add(col, v, round_code_problem());
             String::new()
         }
         Some((_, v)) => v.to_string(),

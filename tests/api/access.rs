@@ -59,8 +59,9 @@ async fn send(
     req.send().await.expect("request sent")
 }
 
-async fn health(app: &TestApp) -> (u64, u64) {
-    let (_, h) = app.get_json("/health").await;
+/// Records and data version, as a caller with a token sees them on `/health`.
+async fn health(app: &TestApp, token: &str) -> (u64, u64) {
+    let h = crate::helpers::health_with(&app.client, &app.base, token).await;
     (
         h["records"].as_u64().unwrap(),
         h["data_version"].as_u64().unwrap(),
@@ -174,7 +175,7 @@ async fn the_route_role_matrix_holds_for_every_kind_of_caller() {
         ("revoked admin", Some(&t.revoked), None),
         ("malformed", Some(&malformed), None),
     ];
-    let before = health(&app).await;
+    let before = health(&app, &t.admin).await;
     let mut checked = 0;
     for (method, pattern, required, _) in ROUTES {
         let path = concrete(pattern);
@@ -235,7 +236,7 @@ async fn the_route_role_matrix_holds_for_every_kind_of_caller() {
     }
     assert_eq!(checked, ROUTES.len() * callers.len());
     assert_eq!(
-        health(&app).await,
+        health(&app, &t.admin).await,
         before,
         "no call of the matrix changed the data"
     );
@@ -388,7 +389,7 @@ async fn an_http_import_returns_the_cli_report_and_is_idempotent() {
     let report = &rejected["report"];
     assert!(report["rows_rejected"].as_u64().unwrap() > 0);
     assert!(report["outcome"].is_null());
-    assert_eq!(health(&app).await.0, 0);
+    assert_eq!(health(&app, &t.admin).await.0, 0);
 
     // The same file, the CLI's way, as a dry run: the same report.
     let cli = std::process::Command::new(env!("CARGO_BIN_EXE_dyaspora"))
@@ -424,7 +425,7 @@ async fn an_http_import_returns_the_cli_report_and_is_idempotent() {
     }
     let inserted = first["outcome"]["inserted"].as_u64().unwrap();
     assert_eq!(inserted, first["rows_valid"].as_u64().unwrap());
-    let (records, version) = health(&app).await;
+    let (records, version) = health(&app, &t.admin).await;
     assert_eq!(records, inserted);
 
     // Again: nothing new, every valid row a duplicate, the data version unchanged.
@@ -433,7 +434,7 @@ async fn an_http_import_returns_the_cli_report_and_is_idempotent() {
     let second: Value = r.json().await.unwrap();
     assert_eq!(second["outcome"]["inserted"], 0);
     assert_eq!(second["outcome"]["duplicates"].as_u64().unwrap(), inserted);
-    assert_eq!(health(&app).await, (records, version));
+    assert_eq!(health(&app, &t.admin).await, (records, version));
 
     let audit = send(&app, Method::GET, "/api/v1/audit", Some(&t.admin), None)
         .await
@@ -521,7 +522,7 @@ async fn an_erased_record_leaves_every_aggregate_at_once_and_stays_erased() {
         .unwrap()[uuid]
         .to_string();
 
-    let (records, version) = health(&app).await;
+    let (records, version) = health(&app, &t.admin).await;
     let count = national(&app, &t.admin).await;
     let tile = app.get("/tiles/states/0/0/0.mvt").await;
     let tile_tag = tile.headers()["etag"].to_str().unwrap().to_string();
@@ -538,7 +539,7 @@ async fn an_erased_record_leaves_every_aggregate_at_once_and_stays_erased() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["erased"], victim.as_str());
     // At once: no wait for the periodic refresh.
-    assert_eq!(health(&app).await, (records - 1, version + 1));
+    assert_eq!(health(&app, &t.admin).await, (records - 1, version + 1));
     assert_eq!(national(&app, &t.admin).await, count - 1);
     assert_ne!(
         app.get("/tiles/states/0/0/0.mvt").await.headers()["etag"]
@@ -567,7 +568,7 @@ async fn an_erased_record_leaves_every_aggregate_at_once_and_stays_erased() {
     .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["outcome"]["inserted"], 0);
-    assert_eq!(health(&app).await.0, records - 1);
+    assert_eq!(health(&app, &t.admin).await.0, records - 1);
 
     let audit = send(
         &app,

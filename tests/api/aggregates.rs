@@ -111,6 +111,48 @@ async fn csv_download_has_an_hxl_row_and_an_attachment_name() {
     assert_eq!(lines.count(), 52, "every state, DC and Puerto Rico");
 }
 
+/// A layer nobody is in (a period before any collection) is an empty answer in every format
+/// and unit, never a 500; its CSV has the same columns as a layer with units.
+#[tokio::test]
+async fn empty_layers_answer_in_every_unit_and_format() {
+    let app = TestApp::spawn(2_000).await;
+    let units = ["unit=state", "unit=county"]
+        .map(String::from)
+        .into_iter()
+        .chain((2..=9).map(|r| format!("unit=h3&res={r}")));
+    for unit in units {
+        for format in ["geojson", "csv"] {
+            let path = format!(
+                "/api/v1/aggregates?{unit}&from=2000-01&to=2000-01&format={format}&metrics=need"
+            );
+            let r = app.get(&path).await;
+            assert_eq!(r.status(), 200, "{path}: {}", r.text().await.unwrap());
+            let text = r.text().await.unwrap();
+            if format == "geojson" {
+                let fc: Value = serde_json::from_str(&text).unwrap();
+                let published = fc["features"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|f| f["properties"]["count"].as_u64().is_some_and(|n| n > 0))
+                    .count();
+                assert_eq!(published, 0, "nobody is in this period: {path}");
+                continue;
+            }
+            let full = app
+                .get(&format!(
+                    "/api/v1/aggregates?{unit}&format=csv&metrics=need"
+                ))
+                .await
+                .text()
+                .await
+                .unwrap();
+            let head = |t: &str| t.lines().take(2).map(String::from).collect::<Vec<_>>();
+            assert_eq!(head(&text), head(&full), "{path}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn bad_parameters_get_problem_bodies_that_say_what_is_wrong() {
     let app = TestApp::spawn(2_000).await;

@@ -150,13 +150,9 @@ async fn post_import(
         .await
 }
 
-async fn records(base: &str) -> u64 {
-    let h: Value = reqwest::get(format!("{base}/health"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+/// The record count, as a caller with a token sees it on `/health`.
+async fn records(base: &str, token: &str) -> u64 {
+    let h = crate::helpers::health_with(&reqwest::Client::new(), base, token).await;
     h["records"].as_u64().unwrap()
 }
 
@@ -186,7 +182,7 @@ async fn an_acknowledged_import_survives_sigkill() {
     server.kill(); // at once, after the 200
 
     let server = Server::start(&db, &[]);
-    assert_eq!(records(&server.base).await, 2_000);
+    assert_eq!(records(&server.base, &token).await, 2_000);
     let audit = SqliteStore::open(&db).unwrap().audit_log(None, 10).unwrap();
     assert_eq!(
         audit[0].action, "import",
@@ -238,7 +234,7 @@ async fn sigkill_during_an_http_import_keeps_all_or_nothing_and_a_retry_complete
     );
 
     let server = Server::start(&db, &limit);
-    let after_kill = records(&server.base).await;
+    let after_kill = records(&server.base, &token).await;
     eprintln!("records after SIGKILL and restart: {after_kill}");
     assert!(
         after_kill == 0 || after_kill == N as u64,
@@ -258,7 +254,7 @@ async fn sigkill_during_an_http_import_keeps_all_or_nothing_and_a_retry_complete
         report["outcome"]["inserted"].as_u64(),
         Some(N as u64 - after_kill)
     );
-    assert_eq!(records(&server.base).await, N as u64);
+    assert_eq!(records(&server.base, &token).await, N as u64);
 }
 
 /// The effective user id of this process (the owner of `/proc/self`).
@@ -327,7 +323,7 @@ async fn a_full_disk_is_a_503_and_the_service_goes_on() {
         "{problem}"
     );
     assert_eq!(
-        records(&server.base).await,
+        records(&server.base, &token).await,
         0,
         "nothing of the batch was kept"
     );
@@ -345,7 +341,7 @@ async fn a_full_disk_is_a_503_and_the_service_goes_on() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(records(&server.base).await, 5_000);
+    assert_eq!(records(&server.base, &token).await, 5_000);
     drop(server);
 }
 
@@ -369,7 +365,7 @@ async fn a_read_only_database_is_served_and_refuses_writes_with_503() {
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
 
     let server = Server::start_as(&db, &[], user);
-    assert_eq!(records(&server.base).await, 1_000, "reads work");
+    assert_eq!(records(&server.base, &token).await, 1_000, "reads work");
     let client = reqwest::Client::new();
     let r = post_import(&client, &server.base, &token, "ro.csv", demo_csv(100, 9))
         .await
@@ -387,7 +383,7 @@ async fn a_read_only_database_is_served_and_refuses_writes_with_503() {
             .status(),
         200
     );
-    assert_eq!(records(&server.base).await, 1_000);
+    assert_eq!(records(&server.base, &token).await, 1_000);
     drop(server);
 
     // A directory that is read-only too: the service refuses to start, saying why.

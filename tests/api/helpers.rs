@@ -12,6 +12,8 @@ pub struct TestApp {
     pub base: String,
     pub dir: tempfile::TempDir,
     pub client: reqwest::Client,
+    /// An admin token made on first use by [`TestApp::health`].
+    admin: tokio::sync::OnceCell<String>,
 }
 
 impl TestApp {
@@ -39,6 +41,7 @@ impl TestApp {
             base,
             dir,
             client: reqwest::Client::new(),
+            admin: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -84,6 +87,48 @@ impl TestApp {
         let body = r.json().await.unwrap_or(serde_json::Value::Null);
         (status, body)
     }
+}
+
+impl TestApp {
+    /// `/health` as a caller with a token sees it (with `records` and `data_version`; the
+    /// public sees only the status), with an admin token made on first use.
+    pub async fn health(&self) -> serde_json::Value {
+        let token = self
+            .admin
+            .get_or_init(|| async {
+                let db = self.db_path();
+                tokio::task::spawn_blocking(move || {
+                    let store = dyaspora::store::SqliteStore::open(&db).unwrap();
+                    let role = dyaspora::auth::Role::Admin;
+                    dyaspora::auth::token::issue(&store, role, "health check", "test")
+                        .unwrap()
+                        .1
+                })
+                .await
+                .unwrap()
+            })
+            .await;
+        health_with(&self.client, &self.base, token).await
+    }
+}
+
+/// `/health` with `token`; a token made a moment ago may need the service's next reload of
+/// the tokens (unknown tokens reload them at most every 500 ms), hence the retries.
+pub async fn health_with(client: &reqwest::Client, base: &str, token: &str) -> serde_json::Value {
+    for _ in 0..20 {
+        let r = client
+            .get(format!("{base}/health"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent");
+        if r.status() == 200 {
+            return r.json().await.expect("JSON");
+        }
+        assert_eq!(r.status(), 401, "/health");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("/health never accepted the token");
 }
 
 /// Asserts a response is an RFC 9457 problem with this status.

@@ -249,7 +249,7 @@ async fn raster_tiles_are_pngs_at_one_and_two_times_the_pixels() {
 #[tokio::test]
 async fn tilejson_describes_each_layer_and_pins_the_data_version() {
     let app = TestApp::spawn(5_000).await;
-    let (_, health) = app.get_json("/health").await;
+    let health = app.health().await;
     let version = health["data_version"].as_u64().unwrap();
     let (status, tj) = app
         .get_json("/tiles/hexagons.json?metric=female_share&gender=f")
@@ -345,7 +345,7 @@ async fn an_import_bumps_the_data_version_so_no_stale_tile_is_served() {
     let p = path("hexagons", tile_at(MIAMI.0, MIAMI.1, 5), "mvt");
     let before = app.get(&p).await;
     let tag = header(&before, "etag");
-    let (_, health) = app.get_json("/health").await;
+    let health = app.health().await;
     let v0 = health["data_version"].as_u64().unwrap();
 
     let db = app.db_path();
@@ -370,7 +370,7 @@ async fn an_import_bumps_the_data_version_so_no_stale_tile_is_served() {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let (_, health) = app.get_json("/health").await;
+    let health = app.health().await;
     assert!(health["data_version"].as_u64().unwrap() > v0);
 }
 
