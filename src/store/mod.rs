@@ -161,7 +161,8 @@ pub trait Store: Send + Sync {
     /// The newest release, if any was cut.
     fn latest_release(&self) -> Result<Option<Release>, StoreError>;
 
-    /// Cuts a release of every record stored now.
+    /// Cuts a release of every record stored now, or returns the newest release when it
+    /// already holds exactly them (replicas racing to cut the same release cut one).
     fn cut_release(&self, reason: &str, now_unix: i64) -> Result<Release, StoreError>;
 
     /// How many records have an id up to `max_record_id` (fewer than a release's count

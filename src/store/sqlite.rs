@@ -311,6 +311,19 @@ impl Store for SqliteStore {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         let version = read_data_version(&tx)?;
+        // Idempotent: another process (a replica, the CLI) may have cut one for this very
+        // state of the records a moment ago.
+        let latest = tx
+            .query_row(
+                "SELECT id, cut_at, max_record_id, records, data_version, reason \
+                 FROM releases ORDER BY id DESC LIMIT 1",
+                [],
+                release_from_row,
+            )
+            .optional()?;
+        if let Some(r) = latest.filter(|r| r.data_version == version && r.max_record_id == max_id) {
+            return Ok(r);
+        }
         tx.execute(
             "INSERT INTO releases (cut_at, max_record_id, records, data_version, reason) \
              VALUES (?1, ?2, ?3, ?4, ?5)",
