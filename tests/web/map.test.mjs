@@ -509,6 +509,32 @@ test('the side panel never scrolls sideways, in any language or tab', async () =
   }
 });
 
+test('a popup opened by an off-centre tap stays open while the map pans to show it', async () => {
+  const phone = await launch(server.base, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  try {
+    const p = await phone.page();
+    await p.goto(`${server.base}/?lang=fr&z=10&lat=25.83&lng=-80.25`);
+    await idle(p);
+    // A hexagon near the left edge, so that its popup has to pan the map into view.
+    const target = await p.evaluate(() => {
+      const boxes = [...document.querySelectorAll('path.leaflet-interactive')]
+        .map((e) => e.getBoundingClientRect())
+        .filter((b) => b.width > 8 && b.left > 4 && b.left + b.width / 2 < 110 && b.top > 300 && b.bottom < 700);
+      const b = boxes[0];
+      return b && { x: b.left + b.width / 2, y: b.top + b.height / 2 };
+    });
+    assert.ok(target, 'a hexagon near the left edge');
+    await p.touchscreen.tap(target.x, target.y);
+    await p.waitForSelector('.leaflet-popup .popup', { timeout: 2000 });
+    await p.waitForTimeout(1750); // the pan, the refresh and the redraw are over
+    await idle(p);
+    assert.equal(await p.locator('.leaflet-popup .popup').count(), 1, 'the popup is still open');
+    assert.deepEqual(phone.errors, []);
+  } finally {
+    await phone.close();
+  }
+});
+
 test('the phone viewport works', async () => {
   const phone = await launch(server.base, { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
   try {

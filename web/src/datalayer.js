@@ -99,9 +99,13 @@ export class DataLayer {
   }
 
   draw() {
+    // A popup open on a unit stays open when the same unit is drawn again: opening it pans
+    // the map, the pan refreshes the data, and closing it then would undo the user's tap.
+    const open = this.openUnit;
     this.map.closePopup();
     this.geo.clearLayers();
     this.geo.addData(this.fc);
+    if (open) this.reopen(open);
     this.renderLegend();
     this.showInfo(null);
     document.documentElement.dataset.features = String(this.fc.features.length);
@@ -158,6 +162,23 @@ export class DataLayer {
       },
     });
     layer.bindPopup(() => this.popup(f), { maxWidth: 300, autoPanPadding: [12, 12] });
+    layer.on('popupopen', (e) => {
+      this.openUnit = { id: f.properties.id, latlng: e.popup.getLatLng() };
+    });
+    layer.on('popupclose', () => {
+      if (this.openUnit?.id === f.properties.id) this.openUnit = null;
+    });
+  }
+
+  /** Opens the popup of unit `open.id` again where it was, without panning, if it is drawn. */
+  reopen(open) {
+    this.geo.eachLayer((layer) => {
+      if (layer.feature?.properties.id !== open.id) return;
+      const popup = layer.getPopup();
+      popup.options.autoPan = false;
+      layer.openPopup(open.latlng);
+      popup.options.autoPan = true;
+    });
   }
 
   title(f) {
