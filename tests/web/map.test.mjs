@@ -449,6 +449,12 @@ test('the methodology panel says how, when and how many, and credits every sourc
   assert.match(text, /at most 3/);
   assert.match(text, /never shows 1 or 2/);
   assert.match(text, /This is release 1/);
+  // Kreyòl months are Kreyòl, not the French the browser falls back to.
+  const ht = await open('?tab=about&lang=ht');
+  await ht.waitForSelector('table.compare tbody tr');
+  const kreyol = await ht.textContent('#tab-about');
+  assert.match(kreyol, /fevriye 2025/);
+  assert.doesNotMatch(kreyol, /février/);
   assert.match(text, /2025-R1/);
   assert.match(text, /not everyone/);
   assert.match(text, /GeoNames, CC BY 4\.0/);

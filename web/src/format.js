@@ -1,6 +1,6 @@
 // Number formatting in the reader's language. A suppressed value (null) is never shown as 0.
 
-import { locale, t } from './i18n.js';
+import { getLang, locale, t } from './i18n.js';
 
 const cache = new Map();
 function nf(opts) {
@@ -40,7 +40,11 @@ export function fmtArea(km2) {
   return t('area_km2', { a: km2 >= 10 ? fmtInt(km2) : nf({ maximumSignificantDigits: 2 }).format(km2) });
 }
 
+// Kreyòl month names: browsers have no Haitian Creole calendar data and fall back to French.
+const HT_MONTHS = ['janvye', 'fevriye', 'mas', 'avril', 'me', 'jen', 'jiyè', 'out', 'septanm', 'oktòb', 'novanm', 'desanm'];
+
 export function fmtDate(d) {
+  if (getLang() === 'ht') return `${d.getDate()} ${HT_MONTHS[d.getMonth()]} ${d.getFullYear()}`;
   return new Intl.DateTimeFormat(locale(), { dateStyle: 'long' }).format(d);
 }
 
@@ -48,5 +52,6 @@ export function fmtDate(d) {
 export function fmtMonth(ym) {
   if (!ym) return '?';
   const [y, m] = ym.split('-').map(Number);
+  if (getLang() === 'ht') return `${HT_MONTHS[m - 1]} ${y}`;
   return new Intl.DateTimeFormat(locale(), { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(Date.UTC(y, m - 1, 1));
 }
