@@ -316,6 +316,9 @@ test('a filter changes the figures', async () => {
 test('the language switch changes the strings and lives in the URL with the view', async () => {
   const p = await open();
   assert.equal(await p.textContent('#tabbtn-map'), 'Map');
+  // Screen readers announce each language by its name, not by its letters.
+  assert.equal(await p.getByRole('button', { name: 'HT, Kreyòl ayisyen' }).count(), 1);
+  assert.equal(await p.getByRole('button', { name: 'FR, Français' }).count(), 1);
   await p.click('button[data-lang="fr"]');
   await idle(p);
   assert.equal(await p.getAttribute('html', 'lang'), 'fr');

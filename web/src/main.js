@@ -31,6 +31,9 @@ function guessLang() {
   return LANGS.includes(l) ? l : 'en';
 }
 
+/** Each language in its own words (the language buttons' accessible names). */
+const LANG_NAMES = { fr: 'Français', en: 'English', ht: 'Kreyòl ayisyen' };
+
 class App {
   constructor() {
     this.state = readState();
@@ -126,6 +129,8 @@ class App {
     })]));
     this.langButtons = Object.fromEntries(LANGS.map((l) => [l, h('button', {
       type: 'button', class: 'lang-btn', lang: l, 'data-lang': l, onclick: () => this.update({ lang: l }),
+      // Read out as the language's own name, not as the letters F-R.
+      'aria-label': `${l.toUpperCase()}, ${LANG_NAMES[l]}`,
     }, l.toUpperCase())]));
     this.menuButton = h('button', {
       type: 'button', id: 'menu-toggle', 'aria-controls': 'panel', 'aria-expanded': 'false',
