@@ -1,5 +1,5 @@
-//! Reading CSV (`,`, `;` or tab delimited, auto-detected) and spreadsheets (XLSX, XLS, ODS:
-//! the first sheet) into chunks of rows of text cells.
+//! Reading CSV (`,`, `;` or tab delimited, auto-detected) and XLSX spreadsheets (the first
+//! sheet) into chunks of rows of text cells.
 //!
 //! Rows are handed out in [`Chunk`]s that are validated in parallel:
 //! - a CSV without any `"` (the common case, and every file `write_kobo_csv` writes) is cut
@@ -8,11 +8,12 @@
 //! - any other CSV goes through the `csv` crate (quoting, escapes, multi-line cells): one
 //!   reader reuses a `ByteRecord` and stores the cells of many rows in one string with their
 //!   end offsets, while workers validate the previous chunks;
-//! - a spreadsheet's first sheet is read by calamine, then chunked the same way.
+//! - an XLSX's first sheet is streamed cell by cell by calamine and chunked the same way,
+//!   after checks that bound what a hostile file can cost (see [`open_sheet`]).
 
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 
-use calamine::{Data, Reader};
+use calamine::{Data, DataRef, Reader};
 
 use super::IngestError;
 
@@ -21,6 +22,26 @@ pub const CHUNK_ROWS: usize = 8192;
 
 /// The number of the first data row (the header is row 1).
 pub const FIRST_ROW: u64 = 2;
+
+/// Most cells an XLSX import may hold: the cells its first sheet declares (its
+/// `<dimension ref="A1:…">`), the cells it has below the header, and its rows below the
+/// header times the header's columns. 20 million is a survey of 250,000 respondents with 80
+/// columns (Kobo's exports have 40 to 80), well above the CSV upload limit's worth of rows.
+pub const MAX_SHEET_CELLS: u64 = 20_000_000;
+/// Most bytes the parts of an XLSX other than its worksheets (shared strings, styles, the
+/// workbook, relationships) may inflate to, together: calamine reads them whole when it
+/// opens the workbook. 128 MiB holds the distinct texts (ids, dates) of far more rows than
+/// [`MAX_SHEET_CELLS`] allows.
+pub const MAX_XLSX_PARTS_BYTES: u64 = 128 << 20;
+/// A worksheet may inflate to this many times its compressed size (XML of real sheets
+/// compresses 5 to 30 times; a "zip bomb" hundreds of times), or to [`SHEET_FLOOR_BYTES`]…
+const MAX_SHEET_RATIO: u64 = 100;
+const SHEET_FLOOR_BYTES: u64 = 64 << 20;
+/// …and never to more than this.
+const MAX_SHEET_BYTES: u64 = 2 << 30;
+/// Longest stretch of XML between two `<` in any part: a cell holds at most 32,767
+/// characters, and a single huge text or tag would be held whole in memory.
+const MAX_XML_RUN: u64 = 4 << 20;
 
 /// One data row of an owned chunk.
 #[derive(Clone, Copy, Debug)]
@@ -347,9 +368,22 @@ pub enum Table<'a> {
     },
     Sheet {
         header: Vec<String>,
-        rows: Vec<(u64, Vec<String>)>,
+        sheet: Box<Sheet<'a>>,
         total: u64,
     },
+}
+
+/// An opened XLSX whose header has been read: the rows are streamed by
+/// [`Table::for_each_chunk`].
+pub struct Sheet<'a> {
+    bytes: &'a [u8],
+    book: calamine::Xlsx<Cursor<&'a [u8]>>,
+    /// The first sheet's name.
+    name: String,
+    /// The header's row (0-based) and first column, and its number of columns.
+    header_row: u32,
+    first_col: u32,
+    width: u32,
 }
 
 /// Bytes per chunk of a quote-free CSV (a few thousand rows).
@@ -447,11 +481,67 @@ impl<'a> Table<'a> {
                 let rest = reader.position().byte() - last_pos;
                 emit(rest, take(&mut cells));
             }
-            Table::Sheet { rows, .. } => {
-                for (number, row) in rows {
-                    cells.push_cells(number, &row);
-                    if cells.len() == CHUNK_ROWS {
-                        emit(CHUNK_ROWS as u64, take(&mut cells));
+            Table::Sheet { sheet, .. } => {
+                let Sheet {
+                    bytes,
+                    mut book,
+                    name: sheet_name,
+                    header_row,
+                    first_col,
+                    width,
+                } = *sheet;
+                // The header was accepted: now the worksheets are worth inflating once.
+                scan_parts(name, bytes, Parts::Worksheets)?;
+                let bad = |reason: String| unreadable(name, reason);
+                let mut reader = book
+                    .worksheet_cells_reader(&sheet_name)
+                    .map_err(|e| bad(format!("cannot read the first sheet: {e}")))?;
+                let mut row = vec![String::new(); width as usize];
+                let (mut current, mut seen, mut rows) = (None::<u32>, 0u64, 0u64);
+                loop {
+                    let cell = reader
+                        .next_cell()
+                        .map_err(|e| bad(format!("cannot read the first sheet: {e}")))?;
+                    let position = cell.as_ref().map(calamine::Cell::get_position);
+                    if position.is_some_and(|(r, _)| r <= header_row) {
+                        continue;
+                    }
+                    // A row ends where another begins, or at the end of the sheet.
+                    if let Some(r) = current.filter(|&r| position.is_none_or(|(p, _)| p != r)) {
+                        rows += 1;
+                        if rows.saturating_mul(u64::from(width)) > MAX_SHEET_CELLS {
+                            return Err(too_many_cells(name));
+                        }
+                        cells.push_cells(u64::from(r) + 1, &row);
+                        row.iter_mut().for_each(String::clear);
+                        if cells.len() == CHUNK_ROWS {
+                            emit(CHUNK_ROWS as u64, take(&mut cells));
+                        }
+                    }
+                    let (Some(cell), Some((r, c))) = (cell, position) else {
+                        break;
+                    };
+                    current = Some(r);
+                    seen += 1;
+                    if seen > MAX_SHEET_CELLS {
+                        return Err(too_many_cells(name));
+                    }
+                    let value = cell.get_value();
+                    if *value == DataRef::Empty {
+                        continue;
+                    }
+                    let text = data_ref_text(value);
+                    match c.checked_sub(first_col).filter(|&i| i < width) {
+                        Some(i) => row[i as usize] = text,
+                        None if text.trim().is_empty() => {}
+                        None => {
+                            return Err(bad(format!(
+                                "cell {} holds a value outside the header's columns ({} to {}): every value must be under a header",
+                                cell_name(r, c),
+                                column_name(first_col),
+                                column_name(first_col + width - 1)
+                            )))
+                        }
                     }
                 }
                 let rest = cells.len() as u64;
@@ -541,37 +631,244 @@ fn open_csv<'a>(name: &str, bytes: &'a [u8], delimiter: u8) -> Result<Table<'a>,
     })
 }
 
+/// Opens an XLSX and reads its first sheet's header row, and no more of the sheet; the rows
+/// are streamed later, cell by cell, so that the file's header is checked first and its rows
+/// never held all at once. What a hostile file can cost is bounded before calamine reads a
+/// part: the parts it reads whole when it opens the workbook are inflated once here and
+/// refused above [`MAX_XLSX_PARTS_BYTES`]; the sheet may declare at most [`MAX_SHEET_CELLS`]
+/// cells; the worksheets are inflated once, within their limits, before the rows are read.
+/// Only XLSX is read: calamine reads XLS and ODS whole when it opens them.
 fn open_sheet<'a>(name: &str, bytes: &'a [u8]) -> Result<Table<'a>, IngestError> {
-    let mut book = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
-        .map_err(|e| unreadable(name, format!("not a readable spreadsheet: {e}")))?;
-    let range = book
-        .worksheet_range_at(0)
-        .ok_or_else(|| unreadable(name, "the workbook has no sheet"))?
-        .map_err(|e| unreadable(name, format!("cannot read the first sheet: {e}")))?;
-    let Some((row0, _)) = range.start() else {
-        return Err(unreadable(name, "the first sheet is empty"));
-    };
-    let mut rows = range.rows();
-    let header: Vec<String> = rows
+    let bad = |reason: String| unreadable(name, reason);
+    if !bytes.starts_with(b"PK") {
+        return Err(bad(
+            "XLS files (Excel 97-2003) are not read: save the sheet as XLSX or as CSV UTF-8".into(),
+        ));
+    }
+    scan_parts(name, bytes, Parts::AllButWorksheets)?;
+    let mut book = calamine::Xlsx::new(Cursor::new(bytes)).map_err(|e| {
+        bad(format!(
+            "not a readable XLSX workbook ({e}); ODS and XLS files are not read: save the sheet as XLSX or as CSV UTF-8"
+        ))
+    })?;
+    let sheet_name = book
+        .sheet_names()
+        .into_iter()
         .next()
-        .map(|r| r.iter().map(cell_text).collect())
-        .unwrap_or_default();
-    // Row numbers as the spreadsheet shows them: the header is at `row0 + 1`.
-    let rows: Vec<(u64, Vec<String>)> = rows
-        .enumerate()
-        .map(|(i, r)| {
-            (
-                u64::from(row0) + i as u64 + 2,
-                r.iter().map(cell_text).collect(),
-            )
-        })
-        .collect();
-    let total = rows.len() as u64;
+        .ok_or_else(|| bad("the workbook has no sheet".into()))?;
+    let mut reader = book
+        .worksheet_cells_reader(&sheet_name)
+        .map_err(|e| bad(format!("cannot read the first sheet: {e}")))?;
+    let declared = reader.dimensions();
+    let rows = u64::from(declared.end.0.saturating_sub(declared.start.0)) + 1;
+    let columns = u64::from(declared.end.1.saturating_sub(declared.start.1)) + 1;
+    if rows * columns > MAX_SHEET_CELLS {
+        return Err(bad(format!(
+            "the first sheet spans {}:{} ({rows} rows × {columns} columns), more than the {MAX_SHEET_CELLS} cells an import may hold; delete the cells outside the survey's table, or split the file",
+            cell_name(declared.start.0, declared.start.1),
+            cell_name(declared.end.0, declared.end.1),
+        )));
+    }
+    // The header: the first row with a value.
+    let mut found: Vec<(u32, String)> = Vec::new();
+    let (mut header_row, mut seen) = (None::<u32>, 0u64);
+    while let Some(cell) = reader
+        .next_cell()
+        .map_err(|e| bad(format!("cannot read the first sheet: {e}")))?
+    {
+        seen += 1;
+        if seen > MAX_SHEET_CELLS {
+            return Err(too_many_cells(name));
+        }
+        let (r, c) = cell.get_position();
+        if header_row.is_some_and(|h| h != r) {
+            break;
+        }
+        let text = data_ref_text(cell.get_value());
+        if !text.trim().is_empty() {
+            header_row = Some(r);
+            found.push((c, text));
+        }
+    }
+    drop(reader);
+    let Some(header_row) = header_row else {
+        return Err(bad("the first sheet is empty".into()));
+    };
+    let first_col = found.iter().map(|(c, _)| *c).min().unwrap_or(0);
+    let width = found.iter().map(|(c, _)| *c).max().unwrap_or(0) - first_col + 1;
+    let mut header = vec![String::new(); width as usize];
+    for (c, text) in found {
+        header[(c - first_col) as usize] = text;
+    }
+    // For progress: the rows the sheet declares below its header.
+    let total = u64::from(declared.end.0.saturating_sub(header_row));
     Ok(Table::Sheet {
         header,
-        rows,
+        sheet: Box::new(Sheet {
+            bytes,
+            book,
+            name: sheet_name,
+            header_row,
+            first_col,
+            width,
+        }),
         total,
     })
+}
+
+fn too_many_cells(name: &str) -> IngestError {
+    unreadable(
+        name,
+        format!("the first sheet has more than the {MAX_SHEET_CELLS} cells an import may hold; split the file"),
+    )
+}
+
+/// `A`, `B`, … `Z`, `AA`, … for a 0-based column.
+fn column_name(c: u32) -> String {
+    let mut n = u64::from(c) + 1;
+    let mut out = Vec::new();
+    while n > 0 {
+        let d = (n - 1) % 26;
+        out.push(b'A' + d as u8);
+        n = (n - 1) / 26;
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ASCII letters")
+}
+
+/// `A1`-style name of a 0-based cell.
+fn cell_name(r: u32, c: u32) -> String {
+    format!("{}{}", column_name(c), u64::from(r) + 1)
+}
+
+/// Which parts of an XLSX [`scan_parts`] inflates.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Parts {
+    AllButWorksheets,
+    Worksheets,
+}
+
+/// A worksheet at its usual place (`xl/worksheets/sheetN.xml`, any case): calamine streams
+/// these; every other part it reads whole.
+fn is_worksheet(path: &str) -> bool {
+    path.strip_prefix("xl/worksheets/sheet")
+        .and_then(|p| p.strip_suffix(".xml"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Inflates the `which` parts of the XLSX in `bytes` once, keeping nothing, and refuses the
+/// file when one is larger than its limit or holds an overlong stretch of XML.
+fn scan_parts(name: &str, bytes: &[u8], which: Parts) -> Result<(), IngestError> {
+    let bad = |reason: String| unreadable(name, reason);
+    let unzip = |e: zip::result::ZipError| bad(format!("not a readable XLSX workbook: {e}"));
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(unzip)?;
+    let mut others = 0u64;
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(unzip)?;
+        let path = entry.name().map_err(unzip)?.to_ascii_lowercase();
+        let sheet = is_worksheet(&path);
+        if sheet != (which == Parts::Worksheets) {
+            continue;
+        }
+        let limit = if sheet {
+            entry
+                .compressed_size()
+                .saturating_mul(MAX_SHEET_RATIO)
+                .clamp(SHEET_FLOOR_BYTES, MAX_SHEET_BYTES)
+        } else {
+            MAX_XLSX_PARTS_BYTES - others
+        };
+        let xml = path.ends_with(".xml") || path.ends_with(".rels");
+        let mut head = Vec::new();
+        let keep = if path == "_rels/.rels" { 1 << 16 } else { 0 };
+        let size = inflate(&mut entry, limit, xml, keep, &mut head).map_err(|e| match e {
+            Inflate::TooLarge if sheet => bad(format!(
+                "{path} inflates to more than {} MiB ({MAX_SHEET_RATIO} times its compressed size, or {} MiB): not a survey this service reads",
+                limit >> 20,
+                SHEET_FLOOR_BYTES >> 20
+            )),
+            Inflate::TooLarge => bad(format!(
+                "the parts of the workbook other than its sheets ({path} and the others) inflate to more than {} MiB",
+                MAX_XLSX_PARTS_BYTES >> 20
+            )),
+            Inflate::LongRun => bad(format!(
+                "{path} holds more than {} MiB of XML without a tag: no cell is that long",
+                MAX_XML_RUN >> 20
+            )),
+            Inflate::Io(e) => bad(format!("not a readable XLSX workbook: {path}: {e}")),
+        })?;
+        if !sheet {
+            others += size;
+        }
+        // The workbook must not live among the worksheets, which are not scanned up front.
+        if String::from_utf8_lossy(&head)
+            .to_ascii_lowercase()
+            .contains("worksheets/")
+        {
+            return Err(bad(
+                "the workbook's relationships point into xl/worksheets/: not an XLSX layout this service reads".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+enum Inflate {
+    TooLarge,
+    LongRun,
+    Io(std::io::Error),
+}
+
+/// Reads `entry` to its end without keeping it (but its first `keep` bytes, into `head`):
+/// its size, or why it is refused.
+fn inflate(
+    entry: &mut impl Read,
+    limit: u64,
+    xml: bool,
+    keep: usize,
+    head: &mut Vec<u8>,
+) -> Result<u64, Inflate> {
+    let mut buf = vec![0u8; 1 << 16];
+    let (mut size, mut run) = (0u64, 0u64);
+    loop {
+        let n = match entry.read(&mut buf) {
+            Ok(0) => return Ok(size),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Inflate::Io(e)),
+        };
+        size += n as u64;
+        if size > limit {
+            return Err(Inflate::TooLarge);
+        }
+        let chunk = &buf[..n];
+        if head.len() < keep {
+            head.extend_from_slice(&chunk[..n.min(keep - head.len())]);
+        }
+        if xml {
+            let mut last = 0;
+            for at in memchr::memchr_iter(b'<', chunk) {
+                run += (at - last) as u64;
+                if run > MAX_XML_RUN {
+                    return Err(Inflate::LongRun);
+                }
+                (run, last) = (0, at);
+            }
+            run += (n - last) as u64;
+            if run > MAX_XML_RUN {
+                return Err(Inflate::LongRun);
+            }
+        }
+    }
+}
+
+/// A streamed cell's value as text, as [`cell_text`].
+fn data_ref_text(value: &DataRef<'_>) -> String {
+    match value {
+        DataRef::SharedString(s) => (*s).to_string(),
+        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
+        other => cell_text(&Data::from(other.clone())),
+    }
 }
 
 /// A spreadsheet cell as text: numbers in their shortest form (`2139`, `150.25`), dates as
@@ -754,5 +1051,97 @@ mod tests {
         assert_eq!(cell_text(&Data::DateTime(date)), "2024-03-05");
         let datetime = ExcelDateTime::new(45356.5, ExcelDateTimeType::DateTime, false);
         assert_eq!(cell_text(&Data::DateTime(datetime)), "2024-03-05T12:00:00");
+    }
+
+    fn xlsx(cells: &[(u32, u16, &str)]) -> Vec<u8> {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for &(r, c, text) in cells {
+            sheet.write_string(r, c, text).unwrap();
+        }
+        book.save_to_buffer().unwrap()
+    }
+
+    #[test]
+    fn a_sheet_is_streamed_from_its_header_with_spreadsheet_row_numbers() {
+        // The header in B2:C2, a blank row, a row with one cell, a number.
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(1, 1, "a").unwrap();
+        sheet.write_string(1, 2, "b").unwrap();
+        sheet.write_string(2, 1, "x").unwrap();
+        sheet.write_number(2, 2, 2139.0).unwrap();
+        sheet.write_string(3, 1, "  ").unwrap();
+        sheet.write_string(4, 2, "z").unwrap();
+        let bytes = book.save_to_buffer().unwrap();
+        let table = Table::open("t.xlsx", &bytes).unwrap();
+        assert_eq!(table.header(), ["a", "b"]);
+        let mut chunks = Vec::new();
+        table.for_each_chunk("t.xlsx", |c| chunks.push(c)).unwrap();
+        let s = |v: &[&str]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            chunks.iter().flat_map(rows).collect::<Vec<_>>(),
+            [(3, s(&["x", "2139"])), (5, s(&["", "z"]))]
+        );
+    }
+
+    fn refusal(bytes: &[u8]) -> String {
+        let read = Table::open("t.xlsx", bytes)
+            .and_then(|t| t.for_each_chunk("t.xlsx", |_| {}))
+            .unwrap_err();
+        read.to_string()
+    }
+
+    #[test]
+    fn hostile_sheets_are_refused_before_they_are_read() {
+        // Two cells far apart: the sheet declares 17 billion cells.
+        let far = refusal(&xlsx(&[(0, 0, "a"), (1_048_575, 16_383, "b")]));
+        assert!(far.contains("A1:XFD1048576"), "{far}");
+        // A value beside the table.
+        let beside = refusal(&xlsx(&[(0, 0, "a"), (0, 1, "b"), (3, 5, "note")]));
+        assert!(
+            beside.contains("cell F4 holds a value outside the header's columns (A to B)"),
+            "{beside}"
+        );
+        // Not a spreadsheet this service reads.
+        assert!(refusal(b"PK\x03\x04not a zip").contains("not a readable XLSX"));
+        assert!(refusal(&[0xD0, 0xCF, 0x11, 0xE0, 0, 0]).contains("XLS files"));
+        assert!(refusal(&xlsx(&[])).contains("empty"));
+    }
+
+    #[test]
+    fn parts_are_inflated_within_limits() {
+        let mut head = Vec::new();
+        let big = vec![b'x'; 3 << 20];
+        assert!(matches!(
+            inflate(&mut &big[..], 2 << 20, false, 0, &mut head),
+            Err(Inflate::TooLarge)
+        ));
+        assert_eq!(
+            inflate(&mut &big[..], 4 << 20, false, 4, &mut head).ok(),
+            Some(3 << 20)
+        );
+        assert_eq!(head, b"xxxx");
+        let mut run = b"<a>".to_vec();
+        run.extend(std::iter::repeat_n(b'y', (MAX_XML_RUN + 1) as usize));
+        run.extend_from_slice(b"</a>");
+        assert!(matches!(
+            inflate(&mut &run[..], u64::MAX, true, 0, &mut head),
+            Err(Inflate::LongRun)
+        ));
+        let many: Vec<u8> = b"<c>y</c>".repeat(1 << 20);
+        assert!(inflate(&mut &many[..], u64::MAX, true, 0, &mut head).is_ok());
+    }
+
+    #[test]
+    fn columns_and_worksheets_are_named_as_spreadsheets_do() {
+        let names: Vec<String> = [0, 25, 26, 701, 702, 16_383].map(column_name).into();
+        assert_eq!(names, ["A", "Z", "AA", "ZZ", "AAA", "XFD"]);
+        assert_eq!(cell_name(1_048_575, 16_383), "XFD1048576");
+        assert!(is_worksheet("xl/worksheets/sheet1.xml"));
+        assert!(is_worksheet("xl/worksheets/sheet12.xml"));
+        assert!(!is_worksheet("xl/worksheets/sheet.xml"));
+        assert!(!is_worksheet("xl/worksheets/sharedstrings.xml"));
+        assert!(!is_worksheet("xl/sharedstrings.xml"));
     }
 }

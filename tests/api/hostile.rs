@@ -641,3 +641,113 @@ async fn survey_round_names_are_codes_and_never_break_the_methodology() {
     );
     assert!(!methodology.to_string().contains("<b>"));
 }
+
+/// An XLSX written part by part: `header` in row 1, then `rows` rows of one inline string of
+/// `text_len` characters — hundreds of megabytes of XML that deflate to a megabyte or two.
+fn inflating_xlsx(header: &[&str], rows: usize, text_len: usize) -> Vec<u8> {
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+    const TYPES: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#;
+    const RELS: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#;
+    const WORKBOOK: &str = r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#;
+    const WORKBOOK_RELS: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let o = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, body) in [
+        ("[Content_Types].xml", TYPES),
+        ("_rels/.rels", RELS),
+        ("xl/workbook.xml", WORKBOOK),
+        ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS),
+    ] {
+        z.start_file(name, o).unwrap();
+        z.write_all(body.as_bytes()).unwrap();
+    }
+    z.start_file("xl/worksheets/sheet1.xml", o).unwrap();
+    let cell = |r: usize, c: usize, text: &str| {
+        let col = char::from(b'A' + c as u8);
+        format!(r#"<c r="{col}{r}" t="inlineStr"><is><t>{text}</t></is></c>"#)
+    };
+    let head: String = header
+        .iter()
+        .enumerate()
+        .map(|(c, h)| cell(1, c, h))
+        .collect();
+    write!(
+        z,
+        r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1">{head}</row>"#
+    )
+    .unwrap();
+    let text = "x".repeat(text_len);
+    for r in 2..rows + 2 {
+        write!(z, r#"<row r="{r}">{}</row>"#, cell(r, 0, &text)).unwrap();
+    }
+    z.write_all(b"</sheetData></worksheet>").unwrap();
+    z.finish().unwrap().into_inner()
+}
+
+/// Hostile spreadsheets (an editor's dry runs) get a 400 saying what is wrong, at once, and
+/// the service stays up: two cells far apart (the sheet spans 17 billion cells), shared
+/// strings that inflate past the limit, a sheet of hundreds of megabytes under a wrong
+/// header (refused on its header, before its rows are read), and the same under a right
+/// header (refused on its inflation).
+#[tokio::test]
+async fn hostile_spreadsheets_are_refused_quickly_and_the_service_stays_up() {
+    use rust_xlsxwriter::Workbook;
+    let app = TestApp::spawn_with(0, |a| a.rate_limit = 0).await;
+    let (editor, _) = tokens(&app.db_path());
+
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "consent").unwrap();
+    sheet.write_string(1_048_575, 16_383, "x").unwrap();
+    let far_apart = book.save_to_buffer().unwrap();
+    assert!(far_apart.len() < 10_000, "{} bytes", far_apart.len());
+
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "not a survey").unwrap();
+    for r in 1..4_400u32 {
+        sheet
+            .write_string(r, 0, format!("{r} {}", "s".repeat(32_000)))
+            .unwrap();
+    }
+    let strings = book.save_to_buffer().unwrap();
+
+    let wrong_header = inflating_xlsx(&["not a survey"], 380_000, 1_000);
+    let right_header = inflating_xlsx(
+        &["consent", "gender", "age_band", "collection_date", "zip"],
+        380_000,
+        1_000,
+    );
+    let cases = [
+        ("two cells far apart", far_apart, "A1:XFD1048576"),
+        ("shared strings", strings, "more than 128 MiB"),
+        ("a wrong header", wrong_header, "missing"),
+        ("a right header", right_header, "inflates to more than"),
+    ];
+    for (what, file, says) in cases {
+        assert!(file.len() < 4 << 20, "{what}: {} bytes", file.len());
+        let started = std::time::Instant::now();
+        let r = app
+            .client
+            .post(format!(
+                "{}/api/v1/imports?name=bomb.xlsx&dry_run=true",
+                app.base
+            ))
+            .bearer_auth(&editor)
+            .body(file)
+            .send()
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        let body = crate::helpers::assert_problem(r, 400).await;
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains(says), "{what}: {detail}");
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "{what}: answered in {took:?}"
+        );
+        let (status, _) = app.get_json("/health").await;
+        assert_eq!(status, 200, "{what}: the service is down");
+    }
+}
