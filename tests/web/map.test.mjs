@@ -564,6 +564,15 @@ test('the phone viewport works', async () => {
     await p.waitForTimeout(400); // the sheet slides in
     const panel = await p.evaluate(() => document.querySelector('#panel').getBoundingClientRect().toJSON());
     assert.ok(panel.left >= 0 && panel.right <= 375 && panel.bottom <= 667 + 1, 'the panel fits the screen');
+    // Nothing in the sheet is wider than the sheet (the month fields were: 370 px in 340).
+    const overflow = await p.evaluate(() => {
+      const sheet = document.querySelector('#panel');
+      const right = sheet.getBoundingClientRect().right;
+      return [...sheet.querySelectorAll('input, select, button, fieldset')]
+        .filter((e) => e.offsetParent !== null && e.getBoundingClientRect().right > right + 0.5)
+        .map((e) => `${e.id || e.tagName} ${Math.round(e.getBoundingClientRect().right)} > ${Math.round(right)}`);
+    });
+    assert.deepEqual(overflow, [], 'every field fits the sheet');
     await p.selectOption('#layer', 'remit');
     await idle(p);
     assert.equal(await p.evaluate(() => window.dyaspora.data.fc.classification.metric), 'remit_total_usd');
