@@ -477,6 +477,8 @@ test('keyboard users reach the tabs, the map and its figures', async () => {
   await p.keyboard.press('ArrowLeft');
   await p.focus('#map');
   await p.keyboard.press('Enter');
+  const mark = () => p.evaluate(() => getComputedStyle(document.querySelector('#map'), '::after').content);
+  assert.notEqual(await mark(), 'none', 'the centre mark shows where Enter reads');
   await p.waitForSelector('.leaflet-popup .popup');
   assert.match(await p.textContent('.leaflet-popup .popup'), /Florida/);
 });
@@ -538,6 +540,8 @@ test('a popup opened by an off-centre tap stays open while the map pans to show 
     await p.waitForTimeout(1750); // the pan, the refresh and the redraw are over
     await idle(p);
     assert.equal(await p.locator('.leaflet-popup .popup').count(), 1, 'the popup is still open');
+    const mark = await p.evaluate(() => getComputedStyle(document.querySelector('#map'), '::after').content);
+    assert.equal(mark, 'none', 'no keyboard mark at the centre after a tap');
     assert.deepEqual(phone.errors, []);
   } finally {
     await phone.close();

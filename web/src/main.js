@@ -120,7 +120,14 @@ class App {
 
   buildShell() {
     const root = document.getElementById('app');
-    this.mapEl = h('div', { id: 'map', role: 'application' });
+    // The centre mark shows where Enter reads the figures: for keyboard users only. A tap
+    // focuses the map too (Leaflet focuses it), and Chromium then counts it as visible focus.
+    this.mapEl = h('div', {
+      id: 'map',
+      role: 'application',
+      onpointerdown: () => this.mapEl.classList.add('pointer-focus'),
+      onkeydown: () => this.mapEl.classList.remove('pointer-focus'),
+    });
     this.tabEls = Object.fromEntries(TABS.map((id) => [id, h('section', { id: `tab-${id}`, class: 'tabpanel', role: 'tabpanel', 'aria-labelledby': `tabbtn-${id}` })]));
     this.tabButtons = Object.fromEntries(TABS.map((id) => [id, h('button', {
       type: 'button', role: 'tab', id: `tabbtn-${id}`, 'aria-controls': `tab-${id}`,
