@@ -380,6 +380,24 @@ test('the downloads and the image export produce valid files', async () => {
   fs.writeFileSync(path.join(ROOT, 'tests/web/out/export.png'), png.bytes);
 });
 
+test('shares in the view are taken over the areas that publish them', async () => {
+  const p = await open('?tab=insights&scope=view&unit=county&z=5&lat=33&lng=-80');
+  await p.waitForSelector('[data-kpi="ins_women"] dd');
+  await idle(p);
+  const { shown, expected, hiding } = await app(p, () => {
+    const features = window.dyaspora.insights.data.fc.features.map((f) => f.properties).filter((q) => q.count);
+    const withWomen = features.filter((q) => q.female !== null);
+    const sum = (xs, k) => xs.reduce((a, q) => a + q[k], 0);
+    return {
+      shown: document.querySelector('[data-kpi="ins_women"] dd').textContent,
+      expected: sum(withWomen, 'female') / sum(withWomen, 'count'),
+      hiding: features.length - withWomen.length,
+    };
+  });
+  assert.ok(hiding > 0, 'some counties in view publish their count but hide women');
+  assert.equal(shown.replace(/\s*\*$/, ''), new Intl.NumberFormat('en', { style: 'percent', maximumFractionDigits: 1 }).format(expected));
+});
+
 test('the insights charts follow the filters', async () => {
   const p = await open('?tab=insights&scope=nation');
   await p.waitForSelector('[data-chart="occupations"] rect');
@@ -389,9 +407,11 @@ test('the insights charts follow the filters', async () => {
   ])));
   const kpi = (name) => p.textContent(`[data-kpi="${name}"] dd`);
   const all = await read();
-  for (const chart of ['gender', 'occupations', 'sectors', 'remittances', 'needs', 'willingness', 'channels']) {
+  for (const chart of ['gender', 'occupations', 'sectors', 'needs', 'willingness', 'channels']) {
     assert.ok(all[chart] && Object.keys(all[chart]).length > 0, `${chart} chart drawn`);
   }
+  // No distribution of remittances built from areas' means (each sender counted at a mean).
+  assert.equal(all.remittances, undefined);
   assert.ok(Object.keys(all.occupations).length > 1);
   const respondents = await kpi('ins_respondents');
   await p.click('#tabbtn-map');

@@ -1,5 +1,4 @@
-// Small SVG charts drawn here (no charting library): horizontal bars, a split bar and a
-// histogram. Each is a <figure> with a caption, an SVG marked as an image with a text
+// Small SVG charts drawn here (no charting library): horizontal bars and a split bar. Each is a <figure> with a caption, an SVG marked as an image with a text
 // summary, and the values on the bars themselves (no reliance on colour alone).
 
 import { h, s } from './dom.js';
@@ -7,7 +6,8 @@ import { h, s } from './dom.js';
 const BAR = '#2c7fb8';
 const WIDTH = 320;
 
-/** Horizontal bars: `items` are {key, label, value, note}; `fmt` formats a value. */
+/** Horizontal bars: `items` are {key, label, value, note}; `fmt` formats a value, `share`
+ * (value, item) its share. */
 export function barChart({ id, title, items, fmt, share }) {
   const rowH = 34;
   const max = Math.max(1, ...items.map((i) => i.value));
@@ -23,7 +23,7 @@ export function barChart({ id, title, items, fmt, share }) {
       s('text', { x: 0, y: y + 12, class: 'chart-label' }, truncate(item.label, 52)),
       s('rect', { x: 0, y: y + 17, width: w, height: 11, rx: 2, fill: BAR, 'data-key': item.key, 'data-value': item.value },
         s('title', {}, `${item.label}: ${fmt(item.value)}`)),
-      s('text', { x: w + 4, y: y + 27, class: 'chart-value' }, share ? `${fmt(item.value)} · ${share(item.value)}` : fmt(item.value)),
+      s('text', { x: w + 4, y: y + 27, class: 'chart-value' }, share ? `${fmt(item.value)} · ${share(item.value, item)}` : fmt(item.value)),
     );
   });
   return figure(id, title, svgEl);
@@ -45,29 +45,6 @@ export function splitBar({ id, title, parts, fmt }) {
     svgEl.append(s('text', { x: i === 0 ? 0 : WIDTH, y: 40, 'text-anchor': anchor, class: 'chart-label' }, p.label),
       s('text', { x: i === 0 ? 0 : WIDTH, y: 55, 'text-anchor': anchor, class: 'chart-value' }, fmt(p.value / total)));
     x += w;
-  });
-  return figure(id, title, svgEl);
-}
-
-/** Vertical bars over ordered bins: `bins` are {label, value}. */
-export function histogram({ id, title, bins, fmt }) {
-  const height = 130;
-  const base = 100;
-  const max = Math.max(1, ...bins.map((b) => b.value));
-  const bw = WIDTH / bins.length;
-  const svgEl = s('svg', {
-    viewBox: `0 0 ${WIDTH} ${height}`, width: '100%', role: 'img',
-    'aria-label': `${title}: ${bins.map((b) => `${b.label} ${fmt(b.value)}`).join('; ')}`,
-  });
-  bins.forEach((b, i) => {
-    const bh = ((base - 16) * b.value) / max;
-    const x = i * bw;
-    svgEl.append(
-      s('rect', { x: x + 3, y: base - bh, width: bw - 6, height: Math.max(bh, 0.5), fill: BAR, 'data-value': b.value },
-        s('title', {}, `${b.label}: ${fmt(b.value)}`)),
-      s('text', { x: x + bw / 2, y: base - bh - 3, 'text-anchor': 'middle', class: 'chart-value' }, fmt(b.value)),
-      s('text', { x: x + bw / 2, y: base + 14, 'text-anchor': 'middle', class: 'chart-label small' }, b.label),
-    );
   });
   return figure(id, title, svgEl);
 }

@@ -2,7 +2,8 @@
 //
 // Privacy: only published figures are used. "The map view" adds up the published values of
 // the areas in view (each is 0 or at least k, so a non-zero sum is too); a value suppressed
-// in some area is left out of its sum and the chart says so. "The whole United States" shows
+// in some area is left out of its sum, and of the base of its share, and the chart says so.
+// "The whole United States" shows
 // the national totals the server publishes under the same rules.
 
 import { getJSON, isAbort } from './api.js';
@@ -12,16 +13,19 @@ import { fmtInt, fmtPercent, fmtUsd } from './format.js';
 import { filterParams } from './state.js';
 import { resForZoom } from './layers.js';
 import { bboxParam } from './datalayer.js';
-import { barChart, splitBar, histogram } from './charts.js';
+import { barChart, splitBar } from './charts.js';
 
 const SUMMED = /^(count|female|remitters|female_remitters|remit_total_usd|(occupation|sector|need|difficulty|willingness|channel|language)_.+)$/;
 
-/** Remittance bins, USD a year: lower bounds. */
-const REMIT_BINS = [0, 2000, 2500, 3000, 3500, 4000, 4500, 5000];
-
-/** Adds up the published values of the units; returns the sums and what was incomplete. */
+/**
+ * Adds up the published values of the units; returns the sums, what was incomplete, and for
+ * each figure the respondents of the units that publish it (`bases`): a share is a figure
+ * over its own base, so that units hiding the figure do not pull it down (women over all
+ * respondents counted women's hidden areas as having none).
+ */
 export function sumPublished(features) {
   const sums = {};
+  const bases = {};
   const incomplete = new Set();
   let areas = 0;
   for (const f of features) {
@@ -32,23 +36,13 @@ export function sumPublished(features) {
     for (const [k, v] of Object.entries(p)) {
       if (!SUMMED.test(k)) continue;
       if (v === null) incomplete.add(k);
-      else sums[k] = (sums[k] ?? 0) + v;
+      else {
+        sums[k] = (sums[k] ?? 0) + v;
+        bases[k] = (bases[k] ?? 0) + p.count;
+      }
     }
   }
-  return { sums, incomplete, areas };
-}
-
-/** Remitters per bin of their area's mean remittance (published values only). */
-export function remitBins(features) {
-  const bins = REMIT_BINS.map(() => 0);
-  for (const f of features) {
-    const { remit_mean_usd: med, remitters } = f.properties;
-    if (med === null || med === undefined || remitters === null || remitters === undefined) continue;
-    let i = REMIT_BINS.length - 1;
-    while (i > 0 && med < REMIT_BINS[i]) i -= 1;
-    bins[i] += remitters;
-  }
-  return bins;
+  return { sums, bases, incomplete, areas };
 }
 
 export class Insights {
@@ -113,6 +107,7 @@ export class Insights {
   draw() {
     const { fc, scope } = this.data;
     let v;
+    let bases = {};
     let incomplete;
     let note;
     if (scope === 'nation') {
@@ -122,10 +117,13 @@ export class Insights {
     } else {
       const r = sumPublished(fc.features);
       v = r.sums;
+      bases = r.bases;
       incomplete = r.incomplete;
       note = t('ins_areas', { n: fmtInt(r.areas) });
     }
     const n = v.count ?? 0;
+    // A figure's base: the respondents of the units that publish it (nationally, all).
+    const base = (key) => bases[key] ?? n;
     if (!n) {
       fill(this.body, h('p', { class: 'empty' }, t('ins_none')));
       return;
@@ -133,8 +131,8 @@ export class Insights {
     const star = (key) => (incomplete.has(key) ? ' *' : '');
     const kpis = [
       ['ins_respondents', fmtInt(n) + star('count')],
-      ['ins_women', v.female === null || v.female === undefined ? t('suppressed') : fmtPercent(v.female / n) + star('female')],
-      ['ins_remitting', v.remitters === null || v.remitters === undefined ? t('suppressed') : fmtPercent(v.remitters / n) + star('remitters')],
+      ['ins_women', v.female === null || v.female === undefined ? t('suppressed') : fmtPercent(v.female / base('female')) + star('female')],
+      ['ins_remitting', v.remitters === null || v.remitters === undefined ? t('suppressed') : fmtPercent(v.remitters / base('remitters')) + star('remitters')],
       ['ins_remit_total', v.remit_total_usd === null || v.remit_total_usd === undefined ? t('suppressed') : fmtUsd(v.remit_total_usd, true) + star('remit_total_usd')],
     ];
     if (scope === 'nation') {
@@ -143,12 +141,12 @@ export class Insights {
     }
     const group = (list, top) => {
       const items = codeList(list)
-        .map((c) => ({ key: c.code, label: codeLabel(list, c.code) + star(`${list}_${c.code}`), value: v[`${list}_${c.code}`] ?? 0 }))
+        .map((c) => ({ key: c.code, figure: `${list}_${c.code}`, label: codeLabel(list, c.code) + star(`${list}_${c.code}`), value: v[`${list}_${c.code}`] ?? 0 }))
         .filter((i) => i.value > 0)
         .sort((a, b) => b.value - a.value);
       return top ? items.slice(0, top) : items;
     };
-    const share = (x) => fmtPercent(x / n, 0);
+    const share = (x, item) => fmtPercent(x / base(item.figure), 0);
     const charts = [];
     if (v.female !== null && v.female !== undefined) {
       charts.push(splitBar({
@@ -163,18 +161,6 @@ export class Insights {
     }
     charts.push(barChart({ id: 'occupations', title: t('ins_occupations'), items: group('occupation', 6), fmt: fmtInt, share }));
     charts.push(barChart({ id: 'sectors', title: t('ins_sectors'), items: group('sector', 6), fmt: fmtInt, share }));
-    const bins = remitBins(fc.features);
-    if (bins.some((b) => b > 0)) {
-      charts.push(histogram({
-        id: 'remittances',
-        title: t('ins_remit_dist'),
-        bins: bins.map((value, i) => ({
-          value,
-          label: i === 0 ? `<${REMIT_BINS[1] / 1000}k` : i === REMIT_BINS.length - 1 ? `≥${REMIT_BINS[i] / 1000}k` : `${REMIT_BINS[i] / 1000}–${REMIT_BINS[i + 1] / 1000}k`,
-        })),
-        fmt: fmtInt,
-      }));
-    }
     charts.push(barChart({ id: 'needs', title: t('ins_needs'), items: group('need'), fmt: fmtInt, share }));
     charts.push(barChart({ id: 'willingness', title: t('ins_willingness'), items: group('willingness'), fmt: fmtInt, share }));
     charts.push(barChart({ id: 'channels', title: t('ins_channels'), items: group('channel', 6), fmt: fmtInt, share }));
