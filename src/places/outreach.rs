@@ -188,8 +188,18 @@ pub fn sum_published(layer: &Layer, units: &[usize]) -> Map<String, Value> {
     let groups = [MetricGroup::Sector, MetricGroup::Occupation];
     let mut sums: BTreeMap<String, (f64, bool)> = BTreeMap::new();
     let mut incomplete: Vec<String> = Vec::new();
+    // The respondents of the units that publish women: the base of the women's share, so
+    // that units hiding women do not pull it down.
+    let mut women_base = 0.0;
     for &i in units.iter().filter(|&&i| layer.is_published(i)) {
-        for (name, value) in layer.properties(i, &groups, None) {
+        let props = layer.properties(i, &groups, None);
+        if let (Some(_), Some(count)) = (
+            props.get("female").and_then(Value::as_f64),
+            props.get("count").and_then(Value::as_f64),
+        ) {
+            women_base += count;
+        }
+        for (name, value) in props {
             let counted = SUMMED.contains(&name.as_str())
                 || name.starts_with("sector_")
                 || name.starts_with("occupation_");
@@ -238,6 +248,15 @@ pub fn sum_published(layer: &Layer, units: &[usize]) -> Map<String, Value> {
             .collect();
         out.insert(key.into(), Value::from(list));
     }
+    let women = sums.get("female").map_or(0.0, |(v, _)| *v);
+    out.insert(
+        "female_share".into(),
+        if women_base > 0.0 && women >= k {
+            Value::from(((women / women_base).min(1.0) * 10_000.0).round() / 10_000.0)
+        } else {
+            Value::Null
+        },
+    );
     out.insert(
         "units_summed".into(),
         Value::from(units.iter().filter(|&&i| layer.is_published(i)).count()),
@@ -570,6 +589,30 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_women_share_is_taken_over_the_units_that_publish_women() {
+        let (snap, _) = demo();
+        let hex = compute(&snap, Unit::H3(7), &Filter::default(), 11).unwrap();
+        let units = published_units(&hex);
+        let (mut women, mut base, mut hiding) = (0.0, 0.0, 0);
+        for &i in &units {
+            let p = hex.properties(i, &[], None);
+            match (p["female"].as_f64(), p["count"].as_f64()) {
+                (Some(f), Some(c)) => (women, base) = (women + f, base + c),
+                _ => hiding += 1,
+            }
+        }
+        assert!(hiding > 0, "some hexagons hide women");
+        let share = sum_published(&hex, &units)["female_share"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            (share - women / base).abs() < 1e-4,
+            "{share} against {}",
+            women / base
+        );
     }
 
     #[test]

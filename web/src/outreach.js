@@ -163,7 +163,7 @@ export class Outreach {
       h('section', { class: 'catchment', 'data-post': plan.post.id },
         h('h3', {}, labelled(t('out_catchment')), plan.post.name),
         h('p', {}, fig.count === null || fig.count === undefined ? t('suppressed') : t('out_people', { n: fmtInt(fig.count) })),
-        fig.female ? h('p', {}, labelled(t('ins_women')), fmtPercent(fig.female / fig.count), fig.incomplete?.includes('female') ? ' *' : '') : null,
+        fig.female_share ? h('p', {}, labelled(t('ins_women')), fmtPercent(fig.female_share), fig.incomplete?.includes('female') ? ' *' : '') : null,
         h('ul', { class: 'key' },
           h('li', {}, swatch('catchment'), t('out_catchment')),
           h('li', {}, swatch('gap'), t('out_gaps')),
