@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use dyaspora::aggregate::group::{MAX_RES, MIN_RES};
 use serde_json::Value;
 
 use crate::helpers::{assert_problem, TestApp};
@@ -328,4 +329,181 @@ async fn the_same_people_give_the_same_published_figure_everywhere() {
         }
     }
     assert!(compared > 50, "{compared} counties compared");
+}
+
+/// A record as stored (`src/store/sqlite/coded.rs`), read with plain SQL: where it lies and
+/// its remittance amount when it remits and gave one.
+struct Stored {
+    state: String,
+    county: Option<String>,
+    cell: h3o::CellIndex,
+    gender: i64,
+    amount_cents: Option<i64>,
+}
+
+fn stored_records(db: &std::path::Path) -> (Vec<Stored>, i64) {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    // Coded answers are positions in their code list; the file says which position is what.
+    let female: i64 = conn
+        .query_row(
+            "SELECT position FROM code_values WHERE list = 'gender' AND code = 'f'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT state_fips, county_fips, h3_cell, gender, remits, remit_amount_cents FROM records",
+        )
+        .unwrap();
+    let records = stmt
+        .query_map([], |r| {
+            let cell: i64 = r.get(2)?;
+            let remits: Option<i64> = r.get(4)?;
+            let amount: Option<i64> = r.get(5)?;
+            Ok(Stored {
+                state: r.get(0)?,
+                county: r.get(1)?,
+                cell: h3o::CellIndex::try_from(cell as u64).unwrap(),
+                gender: r.get(3)?,
+                amount_cents: amount.filter(|_| remits == Some(1)),
+            })
+        })
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    (records, female)
+}
+
+/// PRIVACY.md rule 7 done by hand: sort the known amounts, take the middle one (or the mean
+/// of the two middle ones), round to whole dollars (half a dollar up). Integer cents
+/// throughout, so nothing is lost to floating point.
+fn plain_median_usd(amounts_cents: &[i64]) -> i64 {
+    let mut sorted = amounts_cents.to_vec();
+    sorted.sort_unstable();
+    let n = sorted.len();
+    // Twice the median, in cents: the mean of the two middle amounts may end in half a cent.
+    let twice = if n % 2 == 1 {
+        2 * sorted[n / 2]
+    } else {
+        sorted[n / 2 - 1] + sorted[n / 2]
+    };
+    (twice + 100).div_euclid(200)
+}
+
+/// The one comparison of an exact (admins') median with the independent one: equal. The
+/// public median is checked against the exact one, within its noise, by the caller.
+fn assert_median_agrees(published_usd: f64, amounts_cents: &[i64], context: &str) {
+    const TOLERANCE_USD: f64 = 0.0;
+    assert!(
+        !amounts_cents.is_empty(),
+        "{context}: a median of {published_usd} is published but no amount is known"
+    );
+    let expected = plain_median_usd(amounts_cents);
+    assert!(
+        (published_usd - expected as f64).abs() <= TOLERANCE_USD,
+        "{context}: published median ${published_usd}, but the {} known amounts' median is ${expected}",
+        amounts_cents.len()
+    );
+}
+
+#[test]
+fn the_plain_median_is_the_middle_amount_rounded_to_whole_dollars() {
+    assert_eq!(plain_median_usd(&[300, 100, 200]), 2);
+    assert_eq!(plain_median_usd(&[100, 149]), 1); // $1.245
+    assert_eq!(plain_median_usd(&[100, 200]), 2); // $1.50: half a dollar up
+    assert_eq!(plain_median_usd(&[149, 150]), 1); // $1.495
+    assert_eq!(plain_median_usd(&[5_000, 1, 7_049, 9_999_999]), 60); // ($50 + $70.49) / 2
+}
+
+/// Every exact `remit_median_usd` (nation, states, counties, hexagons of every served
+/// resolution, unfiltered and for women) equals the median of that unit's known amounts
+/// computed from the stored records by hand, not by the service's own function; the public
+/// median is within its documented noise of it.
+#[tokio::test]
+async fn published_medians_equal_the_median_of_the_stored_amounts() {
+    let app = TestApp::spawn(20_000).await;
+    let admin = app.admin_token();
+    let (records, female) = stored_records(&app.db_path());
+    let unit_of = |unit: &str, r: &Stored| -> Option<String> {
+        match unit {
+            "state" => Some(r.state.clone()),
+            "county" => r.county.clone(),
+            res => {
+                let res = h3o::Resolution::try_from(res.parse::<u8>().unwrap()).unwrap();
+                Some(r.cell.parent(res).unwrap().to_string())
+            }
+        }
+    };
+    let mut checked = 0;
+    for women in [false, true] {
+        let wanted = |r: &&Stored| !women || r.gender == female;
+        let filter = if women { "&gender=f" } else { "" };
+        let units = ["state".to_string(), "county".to_string()]
+            .into_iter()
+            .chain((MIN_RES..=MAX_RES).map(|res| res.to_string()));
+        for unit in units {
+            let query = match unit.as_str() {
+                "state" | "county" => format!("unit={unit}{filter}"),
+                res => format!("unit=h3&res={res}{filter}"),
+            };
+            // The exact medians (admins'), then the public ones: within the median's noise.
+            let (status, fc) = app
+                .get_json_as(&format!("/api/v1/admin/aggregates?{query}"), &admin)
+                .await;
+            assert_eq!(status, 200, "{query}");
+            let (status, public) = app.get_json(&format!("/api/v1/aggregates?{query}")).await;
+            assert_eq!(status, 200, "{query}");
+            let public: HashMap<&str, f64> = public["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|f| {
+                    let p = &f["properties"];
+                    Some((p["id"].as_str()?, p["remit_median_usd"].as_f64()?))
+                })
+                .collect();
+            let mut amounts: HashMap<String, Vec<i64>> = HashMap::new();
+            for r in records.iter().filter(wanted) {
+                if let (Some(id), Some(a)) = (unit_of(&unit, r), r.amount_cents) {
+                    amounts.entry(id).or_default().push(a);
+                }
+            }
+            let mut published = 0;
+            for f in fc["features"].as_array().unwrap() {
+                let p = &f["properties"];
+                if let Some(median) = p["remit_median_usd"].as_f64() {
+                    let id = p["id"].as_str().unwrap();
+                    let known = amounts.get(id).map_or(&[][..], |a| &a[..]);
+                    assert_median_agrees(median, known, &format!("{query}: {id}"));
+                    if let Some(&noisy) = public.get(id) {
+                        // Moved by at most 5 % of itself (PRIVACY.md), then to whole dollars.
+                        assert!(
+                            (noisy - median).abs() <= 0.05 * median + 1.0,
+                            "{query}: {id}: public median {noisy} against {median}"
+                        );
+                    }
+                    published += 1;
+                }
+            }
+            eprintln!("{query}: {published} medians checked");
+            if unit == "state" {
+                assert!(
+                    published >= 10,
+                    "{query}: only {published} medians published"
+                );
+                let all: Vec<i64> = records
+                    .iter()
+                    .filter(wanted)
+                    .filter_map(|r| r.amount_cents)
+                    .collect();
+                let national = fc["totals"]["remit_median_usd"].as_f64().unwrap();
+                assert_median_agrees(national, &all, &format!("{query}: nation"));
+            }
+            checked += published;
+        }
+    }
+    assert!(checked >= 300, "only {checked} medians checked");
 }

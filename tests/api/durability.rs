@@ -1,7 +1,8 @@
 //! Faults: the real binary killed with SIGKILL during an HTTP import and just after one was
-//! acknowledged; a full disk (a small tmpfs, when the tests run as root) and a read-only
-//! database. A batch is all or nothing, an acknowledged batch stays, and a write that
-//! cannot happen is a 503 problem while the service keeps answering.
+//! acknowledged; a full disk (a small tmpfs: the tests must run as root, or opt out with
+//! `DYASPORA_SKIP_ROOT_TESTS=1`) and a read-only database. A batch is all or nothing, an
+//! acknowledged batch stays, and a write that cannot happen is a 503 problem while the
+//! service keeps answering.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -14,7 +15,7 @@ use dyaspora::ingest::write_kobo_csv;
 use dyaspora::store::{SqliteStore, Store};
 use serde_json::Value;
 
-use crate::helpers::assert_problem;
+use crate::helpers::{assert_problem, skip_root_tests, SKIP_ROOT_TESTS};
 
 /// The real binary serving `db` on a free loopback port.
 struct Server {
@@ -265,19 +266,25 @@ fn euid() -> u32 {
         .unwrap_or(u32::MAX)
 }
 
-/// A tmpfs of `mb` MiB at `at`, unmounted on drop; `None` when mounting is not allowed.
+/// A tmpfs of `mb` MiB at `at`, unmounted on drop; `Err` says why it could not be mounted.
 struct Tmpfs(PathBuf);
 
 impl Tmpfs {
-    fn mount(at: &Path, mb: u32) -> Option<Tmpfs> {
+    fn mount(at: &Path, mb: u32) -> Result<Tmpfs, String> {
         std::fs::create_dir_all(at).unwrap();
-        let ok = Command::new("mount")
+        let out = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={mb}m"), "tmpfs"])
             .arg(at)
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(at.to_path_buf()))
+            .output()
+            .map_err(|e| format!("mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "mount: {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(Tmpfs(at.to_path_buf()))
     }
 }
 
@@ -290,11 +297,19 @@ impl Drop for Tmpfs {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_is_a_503_and_the_service_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(fs) = Tmpfs::mount(&dir.path().join("small"), 24) else {
-        eprintln!(
-            "SKIPPED: mounting a tmpfs needs root (CAP_SYS_ADMIN); the full-disk case was not run"
-        );
-        return;
+    let fs = match Tmpfs::mount(&dir.path().join("small"), 24) {
+        Ok(fs) => fs,
+        Err(why) => {
+            let why = format!(
+                "the full-disk test mounts a small tmpfs, which needs root (CAP_SYS_ADMIN) \
+                 (euid {}): {why}",
+                euid()
+            );
+            if skip_root_tests(&why) {
+                return;
+            }
+            panic!("{why}; run the tests as root, or set {SKIP_ROOT_TESTS}=1 to skip it");
+        }
     };
     let db = fs.0.join("t.db");
     let token = editor_token(&db);

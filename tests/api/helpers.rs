@@ -147,3 +147,17 @@ pub async fn assert_problem(r: reqwest::Response, status: u16) -> serde_json::Va
     assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
     body
 }
+
+/// The environment variable that explicitly skips the tests that need root.
+pub const SKIP_ROOT_TESTS: &str = "DYASPORA_SKIP_ROOT_TESTS";
+
+/// Whether a test that needs root and cannot have it (`why`) was explicitly opted out of
+/// with `DYASPORA_SKIP_ROOT_TESTS=1`; if so, says so on stderr. Without the opt-out the
+/// test must fail: a test that passes without running proves nothing (TESTING.md).
+pub fn skip_root_tests(why: &str) -> bool {
+    let skip = std::env::var(SKIP_ROOT_TESTS).is_ok_and(|v| v == "1");
+    if skip {
+        eprintln!("SKIPPED ({SKIP_ROOT_TESTS}=1): {why}");
+    }
+    skip
+}
