@@ -148,6 +148,71 @@ pub async fn assert_problem(r: reqwest::Response, status: u16) -> serde_json::Va
     body
 }
 
+/// What SQLite would recover from a write-ahead log: its valid frames (the salts of the
+/// header and a checksum chain that holds, <https://www.sqlite.org/fileformat.html#the_write_ahead_log>),
+/// how many of them end a transaction (commit frames), and how many follow the last one,
+/// i.e. were written by a transaction that had not committed.
+#[derive(Debug, Default, PartialEq)]
+pub struct WalFrames {
+    pub valid: usize,
+    pub commits: usize,
+    pub uncommitted: usize,
+}
+
+/// Reads a WAL file (an absent or empty file has no frames).
+pub fn wal_frames(path: &std::path::Path) -> WalFrames {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let mut out = WalFrames::default();
+    if bytes.len() < 32 {
+        return out;
+    }
+    let be = |b: &[u8]| u32::from_be_bytes(b[..4].try_into().unwrap());
+    let big_endian = match be(&bytes[0..]) {
+        0x377f_0682 => false,
+        0x377f_0683 => true,
+        magic => panic!("not a WAL file: magic {magic:#x}"),
+    };
+    // The checksum reads the data as 32-bit words in the byte order the magic names.
+    let checksum = |data: &[u8], (mut s0, mut s1): (u32, u32)| {
+        for pair in data.chunks_exact(8) {
+            let word = |b: &[u8]| {
+                let b: [u8; 4] = b.try_into().unwrap();
+                if big_endian {
+                    u32::from_be_bytes(b)
+                } else {
+                    u32::from_le_bytes(b)
+                }
+            };
+            s0 = s0.wrapping_add(word(&pair[..4])).wrapping_add(s1);
+            s1 = s1.wrapping_add(word(&pair[4..])).wrapping_add(s0);
+        }
+        (s0, s1)
+    };
+    let page_size = be(&bytes[8..]) as usize;
+    let salts = &bytes[16..24];
+    let mut sum = checksum(&bytes[..24], (0, 0));
+    if sum != (be(&bytes[24..]), be(&bytes[28..])) {
+        return out; // a header SQLite would ignore
+    }
+    for frame in bytes[32..].chunks_exact(24 + page_size) {
+        let (header, page) = frame.split_at(24);
+        if &header[8..16] != salts {
+            break;
+        }
+        sum = checksum(page, checksum(&header[..8], sum));
+        if sum != (be(&header[16..]), be(&header[20..])) {
+            break;
+        }
+        out.valid += 1;
+        out.uncommitted += 1;
+        if be(&header[4..]) != 0 {
+            out.commits += 1;
+            out.uncommitted = 0;
+        }
+    }
+    out
+}
+
 /// The environment variable that explicitly skips the tests that need root.
 pub const SKIP_ROOT_TESTS: &str = "DYASPORA_SKIP_ROOT_TESTS";
 

@@ -1,7 +1,6 @@
 //! `dyaspora import`: the real binary on a database in a temporary directory, with the
 //! Kobo-shaped CSV fixture, an XLSX built here, and a large file killed mid-write.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,6 +10,8 @@ use dyaspora::ingest::write_kobo_csv;
 use dyaspora::record::{LocationSource, Record};
 use dyaspora::store::{SqliteStore, Store};
 use serde_json::{json, Value};
+
+use crate::helpers::{wal_frames, WalFrames};
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -603,67 +604,159 @@ fn file_len(p: &Path) -> u64 {
     std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
 }
 
+/// One attempt at killing `dyaspora import` of `csv` into a new database `db` while it
+/// writes: waits until the import's transaction has put `pages` pages into the write-ahead
+/// log, then sends SIGKILL and reads the log before anything opens the database again. `Ok`
+/// with the log's frames when the kill provably landed mid-write: the process died of the
+/// signal and the log ends with frames of a transaction that had not committed. `Err` says
+/// why the attempt proves nothing (the import ended, or committed, before the kill).
+fn kill_while_writing(db: &Path, csv: &Path, pages: u64) -> Result<(WalFrames, Duration), String> {
+    use std::os::unix::process::ExitStatusExt;
+    drop(SqliteStore::open(db).unwrap()); // schema in place: the WAL below is the import's
+    let wal = PathBuf::from(format!("{}-wal", db.display()));
+    assert_eq!(
+        wal_frames(&wal),
+        WalFrames::default(),
+        "no frame before the import"
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dyaspora"))
+        .arg("--db")
+        .arg(db)
+        .args(["import", csv.to_str().unwrap(), "--quiet"])
+        .env_remove("DYASPORA_DB")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let grown = 32 + pages * (24 + 16_384); // the WAL header, then frames of 16 KiB pages
+    while file_len(&wal) < grown {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr);
+            return Err(format!(
+                "the import ended ({status}) before the kill: {stderr}"
+            ));
+        }
+        if start.elapsed() > Duration::from_secs(300) {
+            let _ = child.kill();
+            panic!("the import wrote nothing to the WAL in 300 s");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    let status = child.wait().unwrap();
+    let when = start.elapsed();
+    let frames = wal_frames(&wal);
+    if status.signal() != Some(libc::SIGKILL) {
+        return Err(format!("the import ended ({status}) before the kill"));
+    }
+    if frames.uncommitted == 0 {
+        return Err(format!("the kill came after the commit: WAL {frames:?}"));
+    }
+    Ok((frames, when))
+}
+
+/// SIGKILL while the importer writes a large batch leaves nothing of it, and importing the
+/// file again writes it whole. The importer keeps the batch in its page cache (up to
+/// 500 MB) and writes it to the WAL only at the end, as it rebuilds the external-id index
+/// and commits (the last few tenths of a second here): the kill waits for that writing to
+/// show in the WAL, and the WAL read after the kill shows that it landed before the commit
+/// frame. An attempt whose kill came too late is made again on a fresh database.
 #[test]
 fn sigkill_during_the_write_leaves_all_or_nothing() {
     const N: usize = 300_000;
+    const ATTEMPTS: usize = 3;
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("t.db");
     let csv: PathBuf = dir.path().join("big.csv");
     write_kobo_csv(
         &synthetic(N),
         std::io::BufWriter::new(std::fs::File::create(&csv).unwrap()),
     )
     .unwrap();
-    drop(SqliteStore::open(&db).unwrap()); // schema in place: the WAL below is the import's
-    let wal = dir.path().join("t.db-wal");
-    let wal_before = file_len(&wal);
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dyaspora"))
-        .arg("--db")
-        .arg(&db)
-        .args(["import", csv.to_str().unwrap(), "--quiet"])
-        .env("RUST_LOG", "dyaspora::ingest=debug")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The importer logs (at debug level) when the write begins (rows are written as they
-    // are validated).
-    let stderr = child.stderr.take().unwrap();
-    let (writing, started_writing) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("writing as the rows are validated") {
-                let _ = writing.send(());
+    let mut missed = Vec::new();
+    for attempt in 1..=ATTEMPTS {
+        let db = dir.path().join(format!("t{attempt}.db"));
+        // 64 pages (1 MiB) of the batch in the WAL: writing has begun, and the commit
+        // frame comes only after the whole batch (some 40 MB of pages).
+        let killed = kill_while_writing(&db, &csv, 64);
+        let after_kill = count(&db);
+        let batches: i64 = rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row("SELECT count(*) FROM import_batches", [], |r| r.get(0))
+            .unwrap();
+        match killed {
+            Ok((frames, when)) => {
+                eprintln!(
+                    "attempt {attempt}: killed {when:?} into the import with {} uncommitted \
+                     frames in the WAL ({frames:?}); records after: {after_kill}",
+                    frames.uncommitted
+                );
+                assert_eq!(
+                    (after_kill, batches),
+                    (0, 0),
+                    "killed before its commit, the batch is wholly absent"
+                );
+                let run = import(&db, &csv, &["--json"]);
+                assert_eq!(run.code, 0, "{}", run.stderr);
+                assert_eq!(run.json()["outcome"]["inserted"].as_u64(), Some(N as u64));
+                assert_eq!(count(&db), N as u64);
+                return;
+            }
+            Err(why) => {
+                // Too late to prove anything, but never half a batch.
+                assert!(
+                    after_kill == 0 || after_kill == N as u64,
+                    "{after_kill} records: a batch is all or nothing"
+                );
+                eprintln!("attempt {attempt}: {why}; records after: {after_kill}");
+                missed.push(why);
             }
         }
-    });
-    let killed_mid_write = started_writing
-        .recv_timeout(Duration::from_secs(300))
-        .is_ok();
-    assert!(killed_mid_write, "the importer never reached the write");
-    // Let the transaction run a little (it spills pages to the WAL as it goes), then SIGKILL.
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(300) && file_len(&wal) < wal_before + (4 << 20) {
-        std::thread::sleep(Duration::from_millis(5));
     }
-    child.kill().unwrap(); // SIGKILL on Unix
-    let status = child.wait().unwrap();
-    let after_kill = count(&db);
-    eprintln!(
-        "killed by {status} while writing; WAL {} bytes; records after: {after_kill}",
-        file_len(&wal)
-    );
-    assert!(
-        after_kill == 0 || after_kill == N as u64,
-        "{after_kill} records: a batch is all or nothing"
-    );
+    panic!("no kill landed mid-write in {ATTEMPTS} attempts (make the file larger): {missed:?}");
+}
 
-    let run = import(&db, &csv, &["--json"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(count(&db), N as u64);
-    assert_eq!(
-        run.json()["outcome"]["inserted"].as_u64(),
-        Some(N as u64 - after_kill)
+/// The WAL reader of the test above tells a committed transaction's frames from those of
+/// one still open, on a log SQLite itself wrote.
+#[test]
+fn the_wal_reader_tells_committed_frames_from_uncommitted_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("w.db");
+    let wal = dir.path().join("w.db-wal");
+    let mut conn = rusqlite::Connection::open(&db).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.execute_batch(
+        "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = 10; CREATE TABLE t (x BLOB);",
+    )
+    .unwrap();
+    let committed = wal_frames(&wal);
+    assert!(
+        committed.valid > 0 && committed.commits > 0,
+        "{committed:?}"
     );
+    assert_eq!(committed.uncommitted, 0);
+    // A transaction larger than the page cache spills pages into the WAL before its commit.
+    let tx = conn.transaction().unwrap();
+    for _ in 0..200 {
+        tx.execute("INSERT INTO t VALUES (zeroblob(4000))", [])
+            .unwrap();
+    }
+    let open = wal_frames(&wal);
+    assert_eq!(open.commits, committed.commits, "{open:?}");
+    assert!(open.uncommitted > 0, "{open:?}");
+    tx.commit().unwrap();
+    let done = wal_frames(&wal);
+    assert_eq!(
+        (done.commits, done.uncommitted),
+        (committed.commits + 1, 0),
+        "{done:?}"
+    );
+    // A torn frame (its page no longer matches its checksum) ends what SQLite would read.
+    let mut bytes = std::fs::read(&wal).unwrap();
+    let page_size = u32::from_be_bytes(bytes[8..12].try_into().unwrap()) as usize;
+    bytes[32 + 24 + page_size + 24 + 100] ^= 1; // in the second frame's page
+    let torn = dir.path().join("torn-wal");
+    std::fs::write(&torn, &bytes).unwrap();
+    assert_eq!(wal_frames(&torn).valid, 1);
 }
