@@ -5,6 +5,7 @@ mod helpers;
 
 mod access;
 mod aggregates;
+mod budget;
 mod durability;
 mod hostile;
 mod import;
