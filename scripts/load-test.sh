@@ -6,7 +6,7 @@
 #
 #   scripts/load-test.sh            # CONNS=1000 DURATION=60s RECORDS=200000
 #
-# The per-client rate limit is switched off (--rate-limit 0): every connection comes from
+# The per-client limits are switched off (--rate-limit 0 --layer-budget 0): every connection comes from
 # 127.0.0.1, and the point is the service's capacity, not the limiter (tested elsewhere).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +41,7 @@ done
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 base=http://127.0.0.1:$port
-"$bin" --db "$db" serve --addr 127.0.0.1:$port --no-demo --rate-limit 0 2> "$work/server.log" &
+"$bin" --db "$db" serve --addr 127.0.0.1:$port --no-demo --rate-limit 0 --layer-budget 0 2> "$work/server.log" &
 server=$!
 for _ in $(seq 600); do
     curl -fs "$base/health" >/dev/null 2>&1 && break

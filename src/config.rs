@@ -82,6 +82,15 @@ pub struct ServeArgs {
     /// (aggregates, OGC items, outreach, imports, exports); 0 disables the limit.
     #[arg(long, env = "DYASPORA_RATE_LIMIT", default_value_t = 600)]
     pub rate_limit: u32,
+    /// Distinct filtered layers (a filter and a unit, e.g. `gender=f` by county) each client
+    /// without a token may ask for per `--layer-window`, across every route that computes
+    /// figures (aggregates, tiles, TileJSON, legends, OGC items, outreach); repeats and
+    /// unfiltered layers are free; 0 disables the budget.
+    #[arg(long, env = "DYASPORA_LAYER_BUDGET", default_value_t = 100)]
+    pub layer_budget: u32,
+    /// The window of `--layer-budget`, in seconds.
+    #[arg(long, env = "DYASPORA_LAYER_WINDOW", default_value_t = 600)]
+    pub layer_window: u64,
     /// Requests handled at once; more wait their turn.
     #[arg(long, env = "DYASPORA_MAX_CONCURRENCY", default_value_t = 512)]
     pub max_concurrency: usize,
@@ -116,6 +125,8 @@ impl Default for ServeArgs {
             basemap_url: None,
             cors_origins: Vec::new(),
             rate_limit: 600,
+            layer_budget: 100,
+            layer_window: 600,
             max_concurrency: 512,
             request_timeout: 60,
             max_import_mb: 64,

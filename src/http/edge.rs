@@ -6,7 +6,8 @@
 //! request takes the fast path only when none of them could change the outcome:
 //!
 //! - `GET /tiles/…` of a tile already in the cache, or an `.mvt` of an aggregate layer whose
-//!   source is ready (tiles are public and "light": no rate limit; the concurrency bound and
+//!   source is ready (tiles are public and "light": no request rate limit, but a filtered
+//!   layer counts against the client's budget of layers, [`super::budget`]; the concurrency bound and
 //!   timeout are for long work, and cutting one vector tile from a prepared source is at
 //!   most about a millisecond — building a source, PNGs and the basemap take the full path);
 //! - no `Authorization` header (a token, even on a public route, must be checked: a bad one
@@ -66,6 +67,10 @@ impl Edge {
             && !h.contains_key(header::TRANSFER_ENCODING)
             && !refuses_an_encoding(h);
         if !plain {
+            return None;
+        }
+        // A filtered layer the client may not ask for: the full path answers the 429.
+        if super::budget::over_budget(self.shared.state.guard.layers.as_ref(), req).is_some() {
             return None;
         }
         let mut response = super::tiles::fast_tile(&self.shared.state, req.uri(), h)?;

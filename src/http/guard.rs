@@ -6,7 +6,9 @@
 //!    small a role;
 //! 3. the body limit of the route (1 MiB, or the import limit), checked on `Content-Length`
 //!    and enforced on the stream;
-//! 4. the per-client rate limit of the expensive routes (429 with `Retry-After`);
+//! 4. the per-client rate limit of the expensive routes, and for anonymous callers the
+//!    budget of distinct filtered layers of every route that computes figures
+//!    ([`super::budget`]) (429 with `Retry-After`);
 //! 5. the global concurrency bound (requests beyond it wait) and the route's timeout (503);
 //! 6. on the way out: every 4xx/5xx becomes `application/problem+json` (a 5xx carries only
 //!    the request id, never the cause), and the security headers are set, with a
@@ -53,6 +55,8 @@ const DATA_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 /// State of the guard shared by all requests.
 pub struct Guard {
     limiter: Option<RateLimiter>,
+    /// Distinct filtered layers per anonymous client ([`super::budget`]).
+    pub layers: Option<super::budget::LayerBudget>,
     permits: Arc<Semaphore>,
     timeout: Duration,
     /// Largest import body, bytes.
@@ -74,6 +78,7 @@ impl Guard {
             .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
         Guard {
             limiter: (config.rate_limit > 0).then(|| RateLimiter::new(config.rate_limit)),
+            layers: super::budget::LayerBudget::of(config),
             permits: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
             timeout: Duration::from_secs(config.request_timeout.max(1)),
             max_import_bytes: config.max_import_mb.saturating_mul(1 << 20),
@@ -154,6 +159,7 @@ async fn check_and_run(state: &AppState, mut req: Request, next: Next) -> Respon
             .into_response(),
         };
     }
+    let authenticated = principal.is_some();
     if let Some(p) = principal {
         req.extensions_mut().insert(p);
     }
@@ -191,6 +197,12 @@ async fn check_and_run(state: &AppState, mut req: Request, next: Next) -> Respon
                     .insert(header::RETRY_AFTER, HeaderValue::from(secs));
                 return r;
             }
+        }
+    }
+
+    if !authenticated {
+        if let Some(r) = super::budget::over_budget(guard.layers.as_ref(), &req) {
+            return r;
         }
     }
 
@@ -519,6 +531,24 @@ pub fn cors(origins: &[String]) -> CorsLayer {
     }
 }
 
+/// The client a limit counts a request against: its IP address (the peer of the TCP
+/// connection; no proxy header is trusted), an IPv6 client by its /64, which one host
+/// usually owns whole.
+pub fn client_key(client: Option<IpAddr>) -> IpAddr {
+    match client {
+        Some(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        Some(IpAddr::V6(v6)) => IpAddr::V4(
+            v6.to_ipv4_mapped()
+                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+        ),
+        Some(ip) => ip,
+        None => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    }
+}
+
 /// Per-client token buckets: `per_minute` requests a minute, bursts of a quarter of that.
 /// IPv6 clients are keyed by their /64, which one host usually owns whole.
 struct RateLimiter {
@@ -541,18 +571,7 @@ impl RateLimiter {
 
     /// Takes one token for `client`, or says how long until one is available.
     fn check(&self, client: Option<IpAddr>) -> Result<(), Duration> {
-        let key = match client {
-            Some(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
-                let s = v6.segments();
-                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-            Some(IpAddr::V6(v6)) => IpAddr::V4(
-                v6.to_ipv4_mapped()
-                    .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
-            ),
-            Some(ip) => ip,
-            None => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-        };
+        let key = client_key(client);
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_CLIENTS {

@@ -2,6 +2,7 @@
 //! layers (compression, tracing, limits) applied once.
 
 mod admin;
+mod budget;
 mod codes;
 pub mod conn;
 mod edge;

@@ -44,6 +44,15 @@ const EXTRA: [&str; 9] = [
 /// Most hexagons a gap ranking returns.
 const MAX_LIMIT: usize = 5_000;
 
+/// The layer an outreach request computes (its hexagons and filters), parsed as its
+/// handlers parse it; `None` when invalid.
+pub(super) fn requested_layer(
+    pairs: &[(String, String)],
+) -> Option<(Unit, crate::aggregate::Filter)> {
+    let layer = LayerRequest::parse(pairs, &EXTRA).ok()?;
+    matches!(layer.unit, Unit::H3(_)).then_some((layer.unit, layer.filter))
+}
+
 /// A parsed outreach request.
 struct Request {
     layer: LayerRequest,

@@ -248,6 +248,36 @@ pub fn fast_tile(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Option<Res
     Some(store_and_respond(state, l, raw, source.version, headers))
 }
 
+/// The aggregate layer a tile, TileJSON or legend request at `path` (percent-decoded)
+/// computes, parsed as its handler parses it; `None` for anything else or invalid.
+pub(super) fn requested_layer(
+    path: &str,
+    pairs: &[(String, String)],
+) -> Option<(crate::aggregate::Unit, crate::aggregate::Filter)> {
+    let rest = path.strip_prefix("/tiles/")?;
+    let (layer, z, extra): (_, _, &[&str]) = match rest.split('/').collect::<Vec<_>>()[..] {
+        [file] => (
+            TileLayer::parse(file.strip_suffix(".json")?)?,
+            5,
+            &["format"],
+        ),
+        [layer, "legend.json"] => {
+            let z = super::param(pairs, "z").and_then(parse_index)?;
+            (TileLayer::parse(layer)?, u8::try_from(z).ok()?, &["z"])
+        }
+        [_, _, _, _] => {
+            let a = parse_path(path).ok()?;
+            (a.layer, a.tile.z, &[])
+        }
+        _ => return None,
+    };
+    if !layer.is_aggregate() {
+        return None;
+    }
+    let (unit, req) = aggregate_request(layer, z, pairs, extra).ok()?;
+    Some((unit, req.filter))
+}
+
 fn respond_to(l: &Lookup<'_>, c: &Cached, headers: &HeaderMap) -> Response {
     let pinned = pinned(l.key.query, l.key.version);
     respond(c, l.layer, l.format, l.encoding, pinned, headers)

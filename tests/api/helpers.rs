@@ -22,6 +22,9 @@ impl TestApp {
         Self::spawn_with(demo_records, |_| {}).await
     }
 
+    /// A service as [`TestApp::spawn`], its configuration tweaked. The budget of filtered
+    /// layers per client is off unless `tweak` sets it (`tests/api/budget.rs`): the tests ask
+    /// for hundreds of filtered layers from one address.
     pub async fn spawn_with(demo_records: usize, tweak: impl FnOnce(&mut ServeArgs)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut args = ServeArgs {
@@ -29,6 +32,7 @@ impl TestApp {
             no_demo: demo_records == 0,
             demo_records,
             demo_seed: 7,
+            layer_budget: 0,
             ..ServeArgs::default()
         };
         tweak(&mut args);

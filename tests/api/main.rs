@@ -6,6 +6,7 @@ mod helpers;
 mod access;
 mod aggregates;
 mod attacks;
+mod budget;
 mod durability;
 mod hostile;
 mod import;

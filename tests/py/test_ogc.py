@@ -41,8 +41,9 @@ def ogc(tmp_path_factory):
          "--demo-records", str(RECORDS)],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         # These tests page through every collection many times over, far beyond the
-        # per-client rate limit of one analyst; the limit has its own tests.
-        env={**os.environ, "DYASPORA_RATE_LIMIT": "0"},
+        # per-client rate limit and budget of filtered layers of one analyst; the limits
+        # have their own tests.
+        env={**os.environ, "DYASPORA_RATE_LIMIT": "0", "DYASPORA_LAYER_BUDGET": "0"},
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300

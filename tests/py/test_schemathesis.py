@@ -28,7 +28,7 @@ def api_server(tmp_path_factory):
     db = d / "api.db"
     run("--db", str(db), "demo", "--records", "5000", "--seed", "3")
     token = run("--db", str(db), "token", "create", "--role", "admin", "--name", "schemathesis").strip()
-    server = Server(db, "--no-demo", "--rate-limit", "0")
+    server = Server(db, "--no-demo", "--rate-limit", "0", "--layer-budget", "0")
     server.token = token
     yield server
     server.stop()

@@ -209,7 +209,7 @@ async fn run_blocking<T: Send + 'static>(
 
 /// The layer request of an aggregate collection: its unit, and the filters, `metrics` and
 /// `skill` of the query, with `datetime` turned into the month range `from`/`to`.
-fn layer_request(pairs: &[(String, String)], unit: Unit) -> Result<LayerRequest, Error> {
+pub(super) fn layer_request(pairs: &[(String, String)], unit: Unit) -> Result<LayerRequest, Error> {
     let mut forwarded: Vec<(String, String)> = pairs
         .iter()
         .filter(|(k, _)| !matches!(k.as_str(), "datetime" | "bbox"))

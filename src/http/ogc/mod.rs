@@ -62,6 +62,21 @@ pub fn router() -> Router<AppState> {
         )
 }
 
+/// The aggregate layer an items request at `path` (percent-decoded) computes, parsed as its
+/// handler parses it; `None` for anything else or invalid.
+pub(super) fn requested_layer(path: &str, pairs: &[(String, String)]) -> Option<(Unit, Filter)> {
+    let rest = path.strip_prefix("/ogc/collections/")?;
+    let (id, items) = rest.split_once('/')?;
+    if items != "items" && !items.starts_with("items/") {
+        return None;
+    }
+    let Collection::Aggregate(unit) = Collection::parse(id)? else {
+        return None;
+    };
+    let req = items::layer_request(pairs, unit).ok()?;
+    Some((unit, req.filter))
+}
+
 /// A feature collection of the service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Collection {
