@@ -105,7 +105,7 @@ pub struct ServeArgs {
     #[arg(long, env = "DYASPORA_HEADER_TIMEOUT", default_value_t = 10)]
     pub header_timeout: u64,
     /// Seconds a connection may stay open with no request in progress and nothing sent or
-    /// received (keep-alive between requests; a response the client stopped reading).
+    /// received (a keep-alive connection between requests).
     #[arg(long, env = "DYASPORA_IDLE_TIMEOUT", default_value_t = 60)]
     pub idle_timeout: u64,
 }

@@ -11,11 +11,11 @@
 //!   spell): that moment plus `--header-timeout`, however the bytes trickle in;
 //! - **busy** (a request in progress): none here — the guard's request timeout applies;
 //! - **idle** (after a response, while nothing comes in): the last byte read or written plus
-//!   `--idle-timeout`, so a response still being sent, or a keep-alive connection between
-//!   requests, has that long per write.
+//!   `--idle-timeout` (the end of a response being sent moves it).
 //!
-//! When the deadline passes, the socket's next read fails with `TimedOut` and hyper closes
-//! the connection without an answer (there is no request to answer).
+//! When the deadline passes while hyper waits to read (for a head, or for the next request),
+//! the read fails with `TimedOut` and hyper closes the connection without an answer (there
+//! is no request to answer).
 
 use std::convert::Infallible;
 use std::future::{ready, Future, Ready};

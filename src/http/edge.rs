@@ -6,10 +6,11 @@
 //! request takes the fast path only when none of them could change the outcome:
 //!
 //! - `GET /tiles/…` of a tile already in the cache, or an `.mvt` of an aggregate layer whose
-//!   source is ready (tiles are public and "light": no request rate limit, but a filtered
-//!   layer counts against the client's budget of layers, [`super::budget`]; the concurrency bound and
-//!   timeout are for long work, and cutting one vector tile from a prepared source is at
-//!   most about a millisecond — building a source, PNGs and the basemap take the full path);
+//!   source is ready (tiles are public and "light": no request rate limit — but a filtered
+//!   layer counts against the client's budget of layers, [`super::budget`], here as on the
+//!   full path; the concurrency bound and timeout are for long work, and cutting one vector
+//!   tile from a prepared source is at most about a millisecond — building a source, PNGs
+//!   and the basemap take the full path);
 //! - no `Authorization` header (a token, even on a public route, must be checked: a bad one
 //!   is a 401), no `Origin` (CORS decisions stay with the CORS layer), no body;
 //! - no `q=0` in `Accept-Encoding` (the compression layer answers 406 when nothing is

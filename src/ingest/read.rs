@@ -376,7 +376,6 @@ pub enum Table<'a> {
 /// An opened XLSX whose header has been read: the rows are streamed by
 /// [`Table::for_each_chunk`].
 pub struct Sheet<'a> {
-    bytes: &'a [u8],
     book: calamine::Xlsx<Cursor<&'a [u8]>>,
     /// The first sheet's name.
     name: String,
@@ -483,15 +482,12 @@ impl<'a> Table<'a> {
             }
             Table::Sheet { sheet, .. } => {
                 let Sheet {
-                    bytes,
                     mut book,
                     name: sheet_name,
                     header_row,
                     first_col,
                     width,
                 } = *sheet;
-                // The header was accepted: now the worksheets are worth inflating once.
-                scan_parts(name, bytes, Parts::Worksheets)?;
                 let bad = |reason: String| unreadable(name, reason);
                 let mut reader = book
                     .worksheet_cells_reader(&sheet_name)
@@ -634,10 +630,9 @@ fn open_csv<'a>(name: &str, bytes: &'a [u8], delimiter: u8) -> Result<Table<'a>,
 /// Opens an XLSX and reads its first sheet's header row, and no more of the sheet; the rows
 /// are streamed later, cell by cell, so that the file's header is checked first and its rows
 /// never held all at once. What a hostile file can cost is bounded before calamine reads a
-/// part: the parts it reads whole when it opens the workbook are inflated once here and
-/// refused above [`MAX_XLSX_PARTS_BYTES`]; the sheet may declare at most [`MAX_SHEET_CELLS`]
-/// cells; the worksheets are inflated once, within their limits, before the rows are read.
-/// Only XLSX is read: calamine reads XLS and ODS whole when it opens them.
+/// part ([`scan_parts`]: one pass that inflates every part and keeps nothing), and the sheet
+/// may declare at most [`MAX_SHEET_CELLS`] cells. Only XLSX is read: calamine reads XLS and
+/// ODS whole when it opens them.
 fn open_sheet<'a>(name: &str, bytes: &'a [u8]) -> Result<Table<'a>, IngestError> {
     let bad = |reason: String| unreadable(name, reason);
     if !bytes.starts_with(b"PK") {
@@ -645,7 +640,7 @@ fn open_sheet<'a>(name: &str, bytes: &'a [u8]) -> Result<Table<'a>, IngestError>
             "XLS files (Excel 97-2003) are not read: save the sheet as XLSX or as CSV UTF-8".into(),
         ));
     }
-    scan_parts(name, bytes, Parts::AllButWorksheets)?;
+    scan_parts(name, bytes)?;
     let mut book = calamine::Xlsx::new(Cursor::new(bytes)).map_err(|e| {
         bad(format!(
             "not a readable XLSX workbook ({e}); ODS and XLS files are not read: save the sheet as XLSX or as CSV UTF-8"
@@ -705,7 +700,6 @@ fn open_sheet<'a>(name: &str, bytes: &'a [u8]) -> Result<Table<'a>, IngestError>
     Ok(Table::Sheet {
         header,
         sheet: Box::new(Sheet {
-            bytes,
             book,
             name: sheet_name,
             header_row,
@@ -741,13 +735,6 @@ fn cell_name(r: u32, c: u32) -> String {
     format!("{}{}", column_name(c), u64::from(r) + 1)
 }
 
-/// Which parts of an XLSX [`scan_parts`] inflates.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Parts {
-    AllButWorksheets,
-    Worksheets,
-}
-
 /// A worksheet at its usual place (`xl/worksheets/sheetN.xml`, any case): calamine streams
 /// these; every other part it reads whole.
 fn is_worksheet(path: &str) -> bool {
@@ -756,9 +743,12 @@ fn is_worksheet(path: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Inflates the `which` parts of the XLSX in `bytes` once, keeping nothing, and refuses the
-/// file when one is larger than its limit or holds an overlong stretch of XML.
-fn scan_parts(name: &str, bytes: &[u8], which: Parts) -> Result<(), IngestError> {
+/// Inflates every part of the XLSX in `bytes` once, keeping nothing (a few hundred MB/s),
+/// and refuses the file when the parts calamine reads whole (all but the worksheets, which
+/// are streamed) are larger than [`MAX_XLSX_PARTS_BYTES`] together, when a worksheet is
+/// larger than its limits (a "zip bomb"), or when any XML holds more than [`MAX_XML_RUN`]
+/// bytes between two tags (calamine would hold such a text or tag whole).
+fn scan_parts(name: &str, bytes: &[u8]) -> Result<(), IngestError> {
     let bad = |reason: String| unreadable(name, reason);
     let unzip = |e: zip::result::ZipError| bad(format!("not a readable XLSX workbook: {e}"));
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(unzip)?;
@@ -767,9 +757,6 @@ fn scan_parts(name: &str, bytes: &[u8], which: Parts) -> Result<(), IngestError>
         let mut entry = zip.by_index(i).map_err(unzip)?;
         let path = entry.name().map_err(unzip)?.to_ascii_lowercase();
         let sheet = is_worksheet(&path);
-        if sheet != (which == Parts::Worksheets) {
-            continue;
-        }
         let limit = if sheet {
             entry
                 .compressed_size()
@@ -800,7 +787,7 @@ fn scan_parts(name: &str, bytes: &[u8], which: Parts) -> Result<(), IngestError>
         if !sheet {
             others += size;
         }
-        // The workbook must not live among the worksheets, which are not scanned up front.
+        // The workbook must not live among the worksheets, which have limits of their own.
         if String::from_utf8_lossy(&head)
             .to_ascii_lowercase()
             .contains("worksheets/")
