@@ -335,6 +335,8 @@ test('the language switch changes the strings and lives in the URL with the view
   assert.match(await p.textContent('#f-gender'), /Fanm/);
   // A shared link reopens the same language, layer and view.
   await app(p, () => window.dyaspora.map.setView([26.1, -80.3], 8));
+  // The view reaches the URL when the zoom animation ends (moveend), not at once.
+  await p.waitForFunction(() => window.location.search.includes('z=8'));
   await p.selectOption('#layer', 'remit');
   await idle(p);
   const link = p.url();
