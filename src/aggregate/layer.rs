@@ -273,7 +273,7 @@ fn figures(
         put(
             &mut p,
             "density_km2",
-            (vis(N) && area > 0.0).then(|| Value::from(round(t.d[N] as f64 / area, 3))),
+            (vis(N) && area > 0.0).then(|| Value::from(round_density(t.d[N] as f64 / area))),
         );
     }
     put(&mut p, "female", count(F));
@@ -340,6 +340,16 @@ fn figures(
     p
 }
 
+/// A density with three decimals, or three significant digits when smaller than 0.1: 30
+/// respondents over Alaska's 1.5 million km² are 0.0000200 a km², not 0.
+fn round_density(x: f64) -> f64 {
+    if x <= 0.0 || !x.is_finite() {
+        return 0.0;
+    }
+    let decimals = (2 - x.log10().floor() as i32).max(3);
+    round(x, decimals)
+}
+
 fn round(x: f64, decimals: i32) -> f64 {
     let f = 10f64.powi(decimals);
     (x * f).round() / f
@@ -394,5 +404,19 @@ impl Layer {
                     .map_or((0.0, 0.0), |p| (p.x(), p.y()))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_density;
+
+    #[test]
+    fn small_densities_keep_three_significant_digits() {
+        assert_eq!(round_density(30.0 / 1_477_953.0), 0.0000203);
+        assert_eq!(round_density(0.0234567), 0.0235);
+        assert_eq!(round_density(1.234567), 1.235);
+        assert_eq!(round_density(1234.5678), 1234.568);
+        assert_eq!(round_density(0.0), 0.0);
     }
 }
