@@ -313,6 +313,16 @@ test('a filter changes the figures', async () => {
   assert.equal((await drawn(p)).totals.count, all.totals.count);
 });
 
+test('the map itself says that the demo data are invented, in every language', async () => {
+  const p = await open('?lang=fr');
+  await p.waitForSelector('.demo-flag');
+  assert.match(await p.textContent('.demo-flag'), /Données de démonstration/);
+  await p.click('button[data-lang="ht"]');
+  await idle(p);
+  assert.match(await p.textContent('.demo-flag'), /Done demonstrasyon/);
+  assert.equal(await p.locator('.demo-flag').count(), 1);
+});
+
 test('the language switch changes the strings and lives in the URL with the view', async () => {
   const p = await open();
   assert.equal(await p.textContent('#tabbtn-map'), 'Map');

@@ -102,6 +102,13 @@ export async function renderPng(app) {
   ctx.font = '12px system-ui, sans-serif';
   ctx.fillStyle = '#444444';
   ctx.fillText(t('export_filters', { f: app.filterSummary() }), 12, 59);
+  if (app.places?.isDemo()) {
+    ctx.font = 'bold 12px system-ui, sans-serif';
+    ctx.fillStyle = '#8a1c1c';
+    ctx.textAlign = 'right';
+    ctx.fillText(t('demo_flag'), width - 12, 24);
+    ctx.textAlign = 'left';
+  }
 
   // Legend, bottom right of the map.
   if (fc) {

@@ -112,6 +112,7 @@ class App {
     // Places and panels that need them come after the first layer.
     await first;
     await this.places.load();
+    this.showDemoFlag();
     this.renderTab();
     this.outreach.refresh();
     this.insights.refresh();
@@ -183,6 +184,18 @@ class App {
   }
 
   /** Texts of the shell, and every tab, in the current language. */
+  /** On the map itself, not only in the methodology: this server shows invented people. */
+  showDemoFlag() {
+    if (!this.places?.isDemo()) return;
+    if (!this.demoFlag) {
+      this.demoFlag = new (L.Control.extend({
+        options: { position: 'bottomleft' },
+        onAdd: () => L.DomUtil.create('p', 'demo-flag map-box'),
+      }))().addTo(this.map);
+    }
+    this.demoFlag.getContainer().textContent = t('demo_flag');
+  }
+
   renderAll() {
     document.title = `dyaspora · ${t('tagline')}`;
     this.titleEl.textContent = t('tagline');
@@ -197,6 +210,7 @@ class App {
     this.map.attributionControl.removeAttribution(this.base.getAttribution());
     this.base.options.attribution = t('attribution');
     this.map.attributionControl.addAttribution(t('attribution'));
+    this.showDemoFlag();
     // The other tabs are drawn when they are opened (see update).
     this.renderTab(this.state.tab);
     this.showTab();
