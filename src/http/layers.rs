@@ -40,6 +40,8 @@ pub struct LayerRequest {
     pub metric: String,
     /// minLon, minLat, maxLon, maxLat (CRS84).
     pub bbox: Option<[f64; 4]>,
+    /// The filter parameters as given, sorted: what a download's name and metadata say.
+    pub filter_params: Vec<(String, String)>,
 }
 
 impl LayerRequest {
@@ -90,6 +92,12 @@ impl LayerRequest {
         let skill = get("skill").map(parse_skill).transpose()?;
         let metric = get("metric").unwrap_or("count").to_string();
         let bbox = get("bbox").map(parse_bbox).transpose()?;
+        let mut filter_params: Vec<(String, String)> = pairs
+            .iter()
+            .filter(|(k, v)| Field::PARAMS.contains(&k.as_str()) && !v.is_empty())
+            .cloned()
+            .collect();
+        filter_params.sort();
         Ok(LayerRequest {
             unit,
             filter,
@@ -97,6 +105,7 @@ impl LayerRequest {
             skill,
             metric,
             bbox,
+            filter_params,
         })
     }
 }
@@ -288,6 +297,7 @@ async fn aggregates(
         }
     };
     let download = matches!(get("download"), Some("1" | "true" | "yes"));
+    let req_filters = req.filter_params.clone();
     // Built and compressed off the async workers: a whole-US layer is megabytes of text.
     let built = tokio::task::spawn_blocking(move || {
         let (body, content_type, ext) = if csv {
@@ -334,9 +344,8 @@ async fn aggregates(
     );
     if download {
         let name = format!(
-            "attachment; filename=\"dyaspora-{}-v{}.{ext}\"",
-            layer.unit.name(),
-            layer.data_version
+            "attachment; filename=\"{}.{ext}\"",
+            download_name(&layer, &req_filters, today())
         );
         h.insert(
             header::CONTENT_DISPOSITION,
@@ -347,6 +356,33 @@ async fn aggregates(
         .responses
         .insert(layer.data_version, key, response)
         .await)
+}
+
+/// Today's date (UTC), `YYYY-MM-DD`.
+fn today() -> String {
+    let d = time::OffsetDateTime::now_utc().date();
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// A download's file name: the unit, the filters, the release and the date, in characters
+/// every file system takes, e.g. `dyaspora-county-gender-f_sector-Q-r3-2026-12-05`.
+fn download_name(layer: &Layer, filters: &[(String, String)], date: String) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect()
+    };
+    let mut name = format!("dyaspora-{}", clean(&layer.unit.name()));
+    let filters: Vec<String> = filters
+        .iter()
+        .map(|(k, v)| format!("{}-{}", clean(k), clean(v)))
+        .collect();
+    if !filters.is_empty() {
+        name.push('-');
+        name.push_str(&filters.join("_"));
+    }
+    name.truncate(120);
+    format!("{name}-r{}-{date}", layer.data_version)
 }
 
 /// Rounds a coordinate to 6 decimals (≈ 0.1 m), plenty for 10 m cells and 1:10m boundaries.
@@ -433,7 +469,12 @@ pub fn to_geojson(
             "perturbed": layer.perturbed,
             "note": format!("Counts are perturbed by a few units (cell-key method) and remittance figures by a share of the largest amount, so that no person's answers can be derived; published counts below {} are suppressed (null, listed in `suppressed`), and counties and hexagons with a suppressed count are omitted. See PRIVACY.md.", layer.k),
         },
+        "filters": req.filter_params.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect::<Map<String, Value>>(),
+        "bbox": req.bbox,
+        "generated_on": today(),
         "classification": classification,
+        // National, whatever the bounding box: the features may cover less.
+        "totals_scope": "nation",
         "totals": layer.national_properties(&req.groups, req.skill),
     })
     .to_string();

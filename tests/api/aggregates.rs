@@ -110,6 +110,24 @@ async fn csv_download_has_an_hxl_row_and_an_attachment_name() {
     assert_eq!(header[..5], ["id", "name", "lon", "lat", "count"]);
     assert!(header.contains(&"sector_Q"));
     assert_eq!(lines.count(), 52, "every state, DC and Puerto Rico");
+
+    // A filtered download says what it holds, in its name and (GeoJSON) in its metadata.
+    let q = "unit=county&gender=f&sector=Q&download=1&bbox=-82,24,-79,28";
+    let r = app.get(&format!("/api/v1/aggregates?{q}")).await;
+    let name = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        name.contains("dyaspora-county-gender-f_sector-Q-r1-20") && name.ends_with(".geojson\""),
+        "{name}"
+    );
+    let fc: Value = r.json().await.unwrap();
+    assert_eq!(fc["filters"]["gender"], "f");
+    assert_eq!(fc["filters"]["sector"], "Q");
+    assert_eq!(fc["bbox"], serde_json::json!([-82.0, 24.0, -79.0, 28.0]));
+    assert_eq!(fc["totals_scope"], "nation");
+    assert!(fc["generated_on"].as_str().unwrap().starts_with("20"));
 }
 
 /// A layer nobody is in (a period before any collection) is an empty answer in every format
