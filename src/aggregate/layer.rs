@@ -143,18 +143,10 @@ impl Layer {
         if keep.iter().all(|&k| k) {
             return self;
         }
-        let mut kept = keep.iter();
-        self.ids
-            .retain(|_| *kept.next().expect("one flag per unit"));
-        let mut kept = keep.iter();
-        self.tallies
-            .retain(|_| *kept.next().expect("one flag per unit"));
-        let mut kept = keep.iter();
-        self.remit
-            .retain(|_| *kept.next().expect("one flag per unit"));
-        let mut kept = keep.iter();
-        self.masks
-            .retain(|_| *kept.next().expect("one flag per unit"));
+        retain_flagged(&mut self.ids, &keep);
+        retain_flagged(&mut self.tallies, &keep);
+        retain_flagged(&mut self.remit, &keep);
+        retain_flagged(&mut self.masks, &keep);
         self
     }
 
@@ -338,6 +330,12 @@ fn figures(
     }
     p.insert("suppressed".into(), Value::from(suppressed));
     p
+}
+
+/// Keeps the items of `v` whose flag in `keep` is set (one flag per item).
+fn retain_flagged<T>(v: &mut Vec<T>, keep: &[bool]) {
+    let mut flags = keep.iter();
+    v.retain(|_| *flags.next().expect("one flag per item"));
 }
 
 /// A density with three decimals, or three significant digits when smaller than 0.1: 30

@@ -291,15 +291,7 @@ impl Store for SqliteStore {
     }
 
     fn latest_release(&self) -> Result<Option<Release>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT id, cut_at, max_record_id, records, data_version, reason \
-                 FROM releases ORDER BY id DESC LIMIT 1",
-                [],
-                release_from_row,
-            )
-            .optional()?)
+        newest_release(&self.conn())
     }
 
     fn cut_release(&self, reason: &str, now_unix: i64) -> Result<Release, StoreError> {
@@ -313,15 +305,9 @@ impl Store for SqliteStore {
         let version = read_data_version(&tx)?;
         // Idempotent: another process (a replica, the CLI) may have cut one for this very
         // state of the records a moment ago.
-        let latest = tx
-            .query_row(
-                "SELECT id, cut_at, max_record_id, records, data_version, reason \
-                 FROM releases ORDER BY id DESC LIMIT 1",
-                [],
-                release_from_row,
-            )
-            .optional()?;
-        if let Some(r) = latest.filter(|r| r.data_version == version && r.max_record_id == max_id) {
+        if let Some(r) =
+            newest_release(&tx)?.filter(|r| r.data_version == version && r.max_record_id == max_id)
+        {
             return Ok(r);
         }
         tx.execute(
@@ -330,12 +316,7 @@ impl Store for SqliteStore {
             params![now_unix, max_id, records, version as i64, reason],
         )
         .map_err(writable)?;
-        let release = tx.query_row(
-            "SELECT id, cut_at, max_record_id, records, data_version, reason \
-             FROM releases WHERE id = last_insert_rowid()",
-            [],
-            release_from_row,
-        )?;
+        let release = newest_release(&tx)?.expect("the release just inserted");
         tx.commit().map_err(writable)?;
         Ok(release)
     }
@@ -794,6 +775,18 @@ unsafe fn sqlite_error(db: *mut rusqlite::ffi::sqlite3, rc: i32) -> rusqlite::Er
         .to_string_lossy()
         .into_owned();
     rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(msg))
+}
+
+/// The release with the highest id, if any.
+fn newest_release(conn: &Connection) -> Result<Option<Release>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT id, cut_at, max_record_id, records, data_version, reason \
+             FROM releases ORDER BY id DESC LIMIT 1",
+            [],
+            release_from_row,
+        )
+        .optional()?)
 }
 
 fn release_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Release> {

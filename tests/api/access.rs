@@ -487,18 +487,11 @@ async fn an_xlsx_upload_is_read_like_the_cli_reads_it() {
 
 /// The exact national count, as admins see it (the public one is perturbed).
 async fn national(app: &TestApp, admin: &str) -> u64 {
-    let r = send(
-        app,
-        Method::GET,
-        "/api/v1/admin/aggregates?unit=state",
-        Some(admin),
-        None,
-    )
-    .await;
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["totals"]["count"]
-        .as_u64()
-        .unwrap()
+    let (status, layer) = app
+        .get_json_as("/api/v1/admin/aggregates?unit=state", admin)
+        .await;
+    assert_eq!(status, 200);
+    layer["totals"]["count"].as_u64().unwrap()
 }
 
 #[tokio::test]
