@@ -407,7 +407,10 @@ test('shares in the view are taken over the areas that publish them', async () =
     };
   });
   assert.ok(hiding > 0, 'some counties in view publish their count but hide women');
-  assert.equal(shown.replace(/\s*\*$/, ''), new Intl.NumberFormat('en', { style: 'percent', maximumFractionDigits: 1 }).format(expected));
+  const pct = new Intl.NumberFormat('en', { style: 'percent', maximumFractionDigits: 1 }).format(expected);
+  assert.equal(shown.replace(/\s*\*$/, ''), pct);
+  // The gender split says the same.
+  assert.match(await p.textContent('[data-chart="gender"]'), new RegExp(pct.replace('.', '\\.')));
 });
 
 test('the insights charts follow the filters', async () => {

@@ -154,7 +154,7 @@ export class Insights {
         title: t('ins_gender'),
         parts: [
           { key: 'female', label: t('ins_women_bar'), value: v.female, color: '#5e3c99' },
-          { key: 'others', label: t('ins_others_bar'), value: n - v.female, color: '#e66101' },
+          { key: 'others', label: t('ins_others_bar'), value: base('female') - v.female, color: '#e66101' },
         ],
         fmt: (x) => fmtPercent(x),
       }));
