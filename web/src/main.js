@@ -189,7 +189,8 @@ class App {
     if (!this.places?.isDemo()) return;
     if (!this.demoFlag) {
       this.demoFlag = new (L.Control.extend({
-        options: { position: 'bottomleft' },
+        // Under the zoom buttons: at the bottom the attribution, wrapped on a phone, covers it.
+        options: { position: 'topleft' },
         onAdd: () => L.DomUtil.create('p', 'demo-flag map-box'),
       }))().addTo(this.map);
     }
