@@ -230,7 +230,8 @@ mod layers {
 
     use criterion::Criterion;
     use dyaspora::aggregate::{compute, Unit};
-    use dyaspora::http::layers::{classify, selected_units, to_geojson, LayerRequest};
+    use dyaspora::publish::geojson::layer_collection as to_geojson;
+    use dyaspora::publish::{classify, selected_units, LayerRequest};
 
     /// The whole-US resolution-6 GeoJSON from a computed (cached) layer: selecting units,
     /// classifying the metric, building and serialising the FeatureCollection.
@@ -240,7 +241,7 @@ mod layers {
             ("unit".to_string(), "h3".to_string()),
             ("res".to_string(), "6".to_string()),
         ];
-        let req = LayerRequest::parse(&pairs, &[]).expect("a valid request");
+        let req = LayerRequest::from_pairs(&pairs, &[]).expect("a valid request");
         let layer = compute(&d.snapshot, Unit::H3(6), &req.filter, 11).expect("a layer");
         let mut g = c.benchmark_group("layers");
         g.sample_size(20).measurement_time(Duration::from_secs(10));

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
 use dyaspora::aggregate::{Engine, Snapshot, Unit};
-use dyaspora::http::layers::LayerRequest;
+use dyaspora::publish::LayerRequest;
 use dyaspora::tiles::cache::{Cached, Encoding, TileKey};
 use dyaspora::tiles::mercator::{tiles_covering, to_world};
 use dyaspora::tiles::source::{build_aggregate, Source};
@@ -57,7 +57,7 @@ fn engine() -> &'static Engine {
 }
 
 fn request() -> LayerRequest {
-    LayerRequest::parse(&[], &[]).expect("the default request parses")
+    LayerRequest::from_pairs(&[], &[]).expect("the default request parses")
 }
 
 fn source(unit: Unit) -> &'static Source {

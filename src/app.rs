@@ -10,26 +10,9 @@ use tokio::net::TcpListener;
 
 use crate::aggregate::Engine;
 use crate::config::ServeArgs;
+use crate::http::AppState;
 use crate::store::{SqliteStore, Store};
 use crate::{demo, http};
-
-/// Shared state of every handler.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub engine: Arc<Engine>,
-    pub config: Arc<ServeArgs>,
-    pub tiles: Arc<crate::tiles::TileCache>,
-    pub places: Arc<crate::places::PlaceIndex>,
-    /// Stored API tokens, held in memory.
-    pub auth: Arc<crate::auth::Auth>,
-    /// Rate limits, the concurrency bound and the import lock.
-    pub guard: Arc<crate::http::guard::Guard>,
-    /// The methodology figures with the data version they were computed for.
-    pub methodology: Arc<std::sync::Mutex<Option<(u64, serde_json::Value)>>>,
-    /// Finished aggregate responses (body compressed), per ETag and encoding.
-    pub responses: Arc<crate::http::responses::ResponseCache>,
-}
 
 /// How often the service checks the store for data written by another process.
 const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
@@ -64,11 +47,15 @@ impl App {
         tokio::task::spawn_blocking(move || e.refresh(s.as_ref())).await??;
         tracing::info!(records = engine.snapshot().len(), "snapshot loaded");
         let listener = TcpListener::bind(config.addr).await?;
-        let tiles = Arc::new(crate::tiles::TileCache::with_megabytes(
-            config.tile_cache_mb,
-            config.basemap_url.clone(),
-        ));
         let places = Arc::new(crate::places::PlaceIndex::load(store.as_ref())?);
+        let tiles = crate::tiles::Tiles {
+            engine: engine.clone(),
+            cache: Arc::new(crate::tiles::TileCache::with_megabytes(
+                config.tile_cache_mb,
+                config.basemap_url.clone(),
+            )),
+            places: places.clone(),
+        };
         let auth = Arc::new(crate::auth::Auth::new());
         let guard = Arc::new(crate::http::guard::Guard::new(&config));
         let state = AppState {

@@ -3,7 +3,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+pub use crate::demo::DemoArgs;
+pub use crate::ingest::{ImportArgs, OnError};
 
 /// dyaspora: where the Haitian diaspora lives, what it sends home, what skills it holds.
 #[derive(Debug, Parser)]
@@ -183,63 +186,10 @@ impl Default for NoiseArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct ImportArgs {
-    /// The CSV (`,` or `;` delimited) or XLSX file.
-    pub file: PathBuf,
-    /// Validate and report without writing anything.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Print the report as JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
-    /// What to do with a file that has invalid rows.
-    #[arg(long, value_enum, default_value_t = OnError::Reject)]
-    pub on_error: OnError,
-    /// Survey round for rows that do not name one: a code (letters, digits, `_`, `.`, `-`).
-    #[arg(long, default_value = "default", value_parser = round_code)]
-    pub round: String,
-    /// Hide the progress bar.
-    #[arg(long)]
-    pub quiet: bool,
-}
-
-/// Parses `--round`: survey round names are codes (`ingest::validate::ROUND_PATTERN`).
-fn round_code(s: &str) -> Result<String, String> {
-    if crate::ingest::validate::is_round_code(s) {
-        Ok(s.to_string())
-    } else {
-        Err(crate::ingest::validate::round_code_problem())
-    }
-}
-
-/// The policy for a file with invalid rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OnError {
-    /// Write nothing if any row is invalid (the default: fix the file, import again).
-    Reject,
-    /// Write the valid rows, report the invalid ones (re-import after fixing adds only them).
-    Skip,
-}
-
-#[derive(Debug, Clone, Args)]
 pub struct NoiseTableArgs {
     #[command(flatten)]
     pub noise: NoiseArgs,
     /// Print each count's noise mean and variance instead of the table.
     #[arg(long)]
     pub summary: bool,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct DemoArgs {
-    /// Number of synthetic records.
-    #[arg(long, default_value_t = 200_000)]
-    pub records: usize,
-    /// Random seed; the same seed gives the same data.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Write the records as a Kobo-shaped CSV file instead of into the database.
-    #[arg(long)]
-    pub csv: Option<PathBuf>,
 }

@@ -8,17 +8,18 @@
 #![recursion_limit = "256"]
 
 pub mod aggregate;
-pub mod app;
-pub mod audit;
+mod app;
+mod audit;
 pub mod auth;
 pub mod codes;
 pub mod config;
 pub mod demo;
-pub mod error;
+mod error;
 pub mod geodata;
-pub mod http;
+mod http;
 pub mod ingest;
 pub mod places;
+pub mod publish;
 pub mod record;
 pub mod store;
 pub mod tiles;

@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 use rayon::prelude::*;
 
 use super::filter::{Filter, Matcher};
+pub use super::snapshot::county_states;
 use super::snapshot::{parent, Snapshot, NO_COUNTY};
 use super::tally::{Tally, N, NO_STATE};
 use crate::geodata::Geodata;
@@ -71,7 +72,10 @@ pub fn h3_table_for(s: &Snapshot, filter: &Filter, m: &Matcher, res: u8) -> Arc<
     if !filter.is_empty() {
         return Arc::new(h3_table(s, m, res));
     }
-    memo(&s.base.h3[(res - MIN_RES) as usize], || h3_table(s, m, res))
+    memo(
+        &s.base.get::<BaseTables>().h3[(res - MIN_RES) as usize],
+        || h3_table(s, m, res),
+    )
 }
 
 /// The counts of [`h3_table_for`]: what the relaxed queries of rule 6 compare against.
@@ -101,7 +105,7 @@ pub fn area_table_for(s: &Snapshot, filter: &Filter, m: &Matcher) -> Arc<AreaTab
     if !filter.is_empty() {
         return Arc::new(area_table(s, m));
     }
-    memo(&s.base.areas, || area_table(s, m))
+    memo(&s.base.get::<BaseTables>().areas, || area_table(s, m))
 }
 
 /// The H3 table at `res` and the state tallies (indexed like `Geodata::states`) of the
@@ -686,23 +690,6 @@ pub fn area_table(s: &Snapshot, m: &Matcher) -> AreaTable {
         amounts.extend(part_amounts);
     }
     all.finish(RemitStats::from_amounts(&mut amounts))
-}
-
-/// The index into `Geodata::states` of every county's state (`usize::MAX` if none).
-pub fn county_states() -> &'static [usize] {
-    static S: OnceLock<Vec<usize>> = OnceLock::new();
-    S.get_or_init(|| {
-        let geo = Geodata::get();
-        geo.counties
-            .iter()
-            .map(|c| {
-                geo.states
-                    .iter()
-                    .position(|s| s.fips == c.parent)
-                    .unwrap_or(usize::MAX)
-            })
-            .collect()
-    })
 }
 
 /// One chunk's share of an [`AreaTable`]: counties, and per state the records without a

@@ -2,7 +2,9 @@
 //! H3 cell: since an H3 index orders children after their parent's prefix, the records of
 //! any cell at any coarser resolution are one contiguous run, and grouping is a linear scan.
 
+use std::any::Any;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use h3o::CellIndex;
 #[cfg(test)]
@@ -16,6 +18,40 @@ use crate::record::Record;
 pub const NONE: u8 = u8::MAX;
 /// Marks a missing county in the county column.
 pub const NO_COUNTY: u16 = u16::MAX;
+
+/// A value derived from a whole snapshot, computed on first use and kept as long as it.
+/// Typed by its user (`group`'s tables), so that the snapshot knows nothing of what is
+/// derived from it.
+#[derive(Default)]
+pub struct Memo(OnceLock<Box<dyn Any + Send + Sync>>);
+
+impl Memo {
+    /// The memoised `T`, made with `T::default()` on first use (a memo holds one type).
+    pub fn get<T: Any + Send + Sync + Default>(&self) -> &T {
+        let v = self.0.get_or_init(|| Box::new(T::default()));
+        match v.downcast_ref::<T>() {
+            Some(t) => t,
+            None => unreachable!("a snapshot's memo holds one type"),
+        }
+    }
+}
+
+/// The index into `Geodata::states` of every county's state (`usize::MAX` if none).
+pub fn county_states() -> &'static [usize] {
+    static S: OnceLock<Vec<usize>> = OnceLock::new();
+    S.get_or_init(|| {
+        let geo = Geodata::get();
+        geo.counties
+            .iter()
+            .map(|c| {
+                geo.states
+                    .iter()
+                    .position(|s| s.fips == c.parent)
+                    .unwrap_or(usize::MAX)
+            })
+            .collect()
+    })
+}
 
 /// Column-oriented copy of the records, immutable once built; replaced whole after imports.
 #[derive(Default)]
@@ -53,8 +89,9 @@ pub struct Snapshot {
     /// of these. Never published.
     pub rkey: Vec<u8>,
     /// The unfiltered tables, computed on first use and kept as long as the snapshot: a
-    /// filtered query needs them for its relaxed (one-filter-less) counterparts.
-    pub base: super::group::BaseTables,
+    /// filtered query needs them for its relaxed (one-filter-less) counterparts. Their type
+    /// belongs to `group` (see `group::BaseTables`); the snapshot only keeps them.
+    pub base: Memo,
 }
 
 impl Snapshot {
@@ -105,7 +142,7 @@ impl Snapshot {
             ..Snapshot::default()
         };
         s.reserve(n);
-        let county_state = super::group::county_states();
+        let county_state = county_states();
         for &i in &order {
             let r = &records[i as usize];
             s.rkey.push(keys[i as usize]);

@@ -17,50 +17,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use serde::Serialize;
 use subtle::ConstantTimeEq;
 
+pub use crate::store::{Digest, NewToken, Role, TokenInfo};
 use crate::store::{Store, StoreError};
 pub use routes::{rule, Class, Rule, ROUTES};
-pub use token::{Digest, NewToken, TokenInfo};
-
-/// What a caller may do; each role may do everything the roles below it may.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// No token: aggregates, tiles, places, codes, the web page.
-    #[value(skip)]
-    Public,
-    /// Imports records, edits places.
-    Editor,
-    /// Exports and erases records, reads the audit log, manages tokens.
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Public => "public",
-            Role::Editor => "editor",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// The role of a token (`editor` or `admin`); `public` is no token at all.
-    pub fn of_token(s: &str) -> Option<Role> {
-        match s {
-            "editor" => Some(Role::Editor),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// The caller behind a valid token; handlers find it in the request's extensions and name it
 /// in the audit log.

@@ -9,7 +9,6 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use rand::TryRngCore;
-use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 use super::Role;
@@ -23,33 +22,7 @@ const SECRET_CHARS: usize = 43;
 /// Longest token name.
 pub const MAX_NAME_CHARS: usize = 64;
 
-/// SHA-256 of a token's text.
-pub type Digest = [u8; 32];
-
-/// A token as stored (its digest, never its text).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct TokenInfo {
-    pub id: i64,
-    pub name: String,
-    pub role: Role,
-    /// UTC, ISO 8601.
-    pub created_at: String,
-    /// Who created it (`cli:<user>`).
-    pub created_by: String,
-    /// UTC, ISO 8601; `None` while the token is valid.
-    pub revoked_at: Option<String>,
-    #[serde(skip)]
-    pub digest: Digest,
-}
-
-/// A token to store.
-#[derive(Clone, Debug)]
-pub struct NewToken {
-    pub name: String,
-    pub role: Role,
-    pub digest: Digest,
-    pub created_by: String,
-}
+pub use crate::store::{Digest, NewToken, TokenInfo};
 
 /// Why a token, its name or its role was refused.
 #[derive(Debug, thiserror::Error)]

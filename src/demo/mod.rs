@@ -25,7 +25,6 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::codes::Codebook;
-use crate::config::DemoArgs;
 use crate::geodata::Geodata;
 use crate::places::Place;
 use crate::record::Record;
@@ -178,3 +177,17 @@ pub fn run_demo_command(store: &dyn Store, args: &DemoArgs) -> anyhow::Result<()
 
 #[cfg(test)]
 mod tests;
+
+/// The arguments of `dyaspora demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// Number of synthetic records.
+    #[arg(long, default_value_t = 200_000)]
+    pub records: usize,
+    /// Random seed; the same seed gives the same data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Write the records as a Kobo-shaped CSV file instead of into the database.
+    #[arg(long)]
+    pub csv: Option<std::path::PathBuf>,
+}

@@ -25,10 +25,10 @@ use serde_json::json;
 use super::guard;
 use super::imports::refresh;
 use super::problem::Problem;
-use crate::app::AppState;
 use crate::audit::{Action, NewEvent, MAX_PAGE};
 use crate::auth::Principal;
 use crate::error::Error;
+use crate::http::AppState;
 use crate::record::Record;
 
 pub fn router() -> Router<AppState> {

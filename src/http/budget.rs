@@ -146,7 +146,7 @@ pub fn requested_layer(uri: &Uri) -> Option<(Unit, Filter)> {
     let path = percent_decode(uri.path())?;
     let pairs = Query::<Vec<(String, String)>>::try_from_uri(uri).ok()?.0;
     let (unit, filter) = if path == "/api/v1/aggregates" {
-        let req = super::layers::LayerRequest::parse(&pairs, &[]).ok()?;
+        let req = crate::publish::LayerRequest::from_pairs(&pairs, &[]).ok()?;
         (req.unit, req.filter)
     } else if path.starts_with("/tiles/") {
         super::tiles::requested_layer(&path, &pairs)?

@@ -6,8 +6,8 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{Map, Value};
 
-use crate::app::AppState;
 use crate::codes::{CodeList, Codebook};
+use crate::http::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/codes", get(codes))

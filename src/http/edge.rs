@@ -34,7 +34,7 @@ use axum::Router;
 use futures_util::future::Either;
 use tower::{Service, ServiceExt};
 
-use crate::app::AppState;
+use crate::http::AppState;
 
 /// Cloned for every request (by the server), hence the one `Arc`.
 #[derive(Clone)]

@@ -30,9 +30,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
 
 use super::problem::Problem;
-use crate::app::AppState;
 use crate::auth::{token, Class, Principal, Role, Rule, Verdict};
 use crate::config::ServeArgs;
+use crate::http::AppState;
 
 /// Body limit of every route but imports: places and other JSON bodies are small.
 pub const SMALL_BODY_BYTES: usize = 1 << 20;

@@ -7,9 +7,9 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::Error;
+use crate::http::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/health", get(health))

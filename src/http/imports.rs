@@ -27,11 +27,11 @@ use http_body_util::BodyExt;
 
 use super::guard::too_large;
 use super::problem::Problem;
-use crate::app::AppState;
 use crate::audit::{Action, NewEvent};
 use crate::auth::Principal;
 use crate::config::OnError;
 use crate::error::Error;
+use crate::http::AppState;
 use crate::ingest::{self, ImportOptions, ImportReport};
 
 pub fn router() -> Router<AppState> {

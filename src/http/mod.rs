@@ -16,18 +16,18 @@ mod outreach;
 mod places;
 pub mod problem;
 pub mod responses;
+mod state;
 mod tiles;
 mod web;
 
-use axum::extract::rejection::QueryRejection;
 use axum::http::StatusCode;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::app::AppState;
 use problem::Problem;
+pub use state::AppState;
 
 /// The service `serve` runs: tile-cache hits answered up front (see [`edge`]), everything
 /// else through [`router`].
@@ -62,16 +62,4 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
 }
 
-/// The last value of query parameter `name` (a repeated parameter: the last one wins).
-pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .rev()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-/// Turns a rejected query string into a problem body naming what was wrong.
-pub fn query_problem(rejection: QueryRejection) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, rejection.body_text())
-}
+pub use crate::publish::param;

@@ -10,8 +10,8 @@ use serde_json::{json, Map, Value};
 
 use crate::aggregate::filter::Field;
 use crate::aggregate::MetricGroup;
-use crate::app::AppState;
 use crate::codes::{CodeList, Codebook};
+use crate::http::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/openapi.json", get(openapi))

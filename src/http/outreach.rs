@@ -13,13 +13,15 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Map, Value};
 
-use super::layers::{geometry_json, layer_for, unit_properties, LayerRequest};
 use super::places::{place_feature, round_km};
+use crate::aggregate::Figures;
 use crate::aggregate::{Layer, Unit};
-use crate::app::AppState;
 use crate::error::Error;
+use crate::http::AppState;
 use crate::places::outreach::{self, Assignment, GapQuery, Mode, PlanArea, Target};
 use crate::places::{Category, KindFilter, PlaceSet};
+use crate::publish::geojson::geometry_json;
+use crate::publish::{unit_properties, LayerRequest};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -49,7 +51,7 @@ const MAX_LIMIT: usize = 5_000;
 pub(super) fn requested_layer(
     pairs: &[(String, String)],
 ) -> Option<(Unit, crate::aggregate::Filter)> {
-    let layer = LayerRequest::parse(pairs, &EXTRA).ok()?;
+    let layer = LayerRequest::from_pairs(pairs, &EXTRA).ok()?;
     matches!(layer.unit, Unit::H3(_)).then_some((layer.unit, layer.filter))
 }
 
@@ -66,7 +68,7 @@ impl Request {
         query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     ) -> Result<Request, Error> {
         let Query(pairs) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
-        let layer = LayerRequest::parse(&pairs, &EXTRA)?;
+        let layer = LayerRequest::from_pairs(&pairs, &EXTRA)?;
         if !matches!(layer.unit, Unit::H3(_)) {
             return Err(Error::invalid(
                 "unit",
@@ -180,13 +182,14 @@ async fn compute(
     req: &Request,
     set: std::sync::Arc<PlaceSet>,
 ) -> Result<Computed, Error> {
-    let hexagons = layer_for(state, &req.layer).await?;
-    let states = layer_for(
-        state,
+    let hexagons = crate::publish::layer(&state.engine, &req.layer, Figures::Public).await?;
+    let states = crate::publish::layer(
+        &state.engine,
         &LayerRequest {
             unit: Unit::State,
             ..req.layer.clone()
         },
+        Figures::Public,
     )
     .await?;
     let (layer, mode) = (hexagons.clone(), req.mode);

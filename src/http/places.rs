@@ -13,14 +13,14 @@ use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use serde_json::{json, Map, Value};
 
-use super::layers::parse_bbox;
 use super::problem::Problem;
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::codes::{CodeList, Codebook};
 use crate::error::Error;
+use crate::http::AppState;
 use crate::places::edit::{self, PlaceError, PlaceInput};
 use crate::places::{Category, Hit, KindFilter, Place, PlaceSet};
+use crate::publish::parse_bbox;
 
 /// Most places a nearest query returns.
 const MAX_K: usize = 100;

@@ -25,8 +25,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::error::Error;
+use crate::http::AppState;
 use crate::tiles::cache::{Cached, Encoding, TileKey};
 use crate::tiles::mercator::MAX_ZOOM;
 use crate::tiles::{
@@ -208,10 +208,10 @@ fn lookup<'a>(state: &AppState, uri: &'a Uri, headers: &HeaderMap) -> Result<Loo
     };
     let version = match layer {
         TileLayer::Basemap => basemap::STYLE_VERSION,
-        TileLayer::Places => place_set(state).1,
+        TileLayer::Places => place_set(&state.tiles).1,
         _ => {
             let v = state.engine.snapshot().data_version;
-            state.tiles.observe_version(v);
+            state.tiles.cache.observe_version(v);
             v
         }
     };
@@ -235,7 +235,7 @@ fn lookup<'a>(state: &AppState, uri: &'a Uri, headers: &HeaderMap) -> Result<Loo
 /// Called before routing by [`super::edge`], so it must answer exactly as [`serve_tile`].
 pub fn fast_tile(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Option<Response> {
     let l = lookup(state, uri, headers).ok()?;
-    if let Some(hit) = state.tiles.get(&l.key) {
+    if let Some(hit) = state.tiles.cache.get(&l.key) {
         return Some(respond_to(&l, &hit, headers));
     }
     if l.format != Format::Mvt || matches!(l.layer, TileLayer::Basemap | TileLayer::Places) {
@@ -243,7 +243,7 @@ pub fn fast_tile(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Option<Res
     }
     let pairs = parse_query(uri).ok()?;
     let (unit, req) = aggregate_request(l.layer, l.tile.z, &pairs, &[]).ok()?;
-    let source = ready_aggregate_source(state, unit, &req)?;
+    let source = ready_aggregate_source(&state.tiles, unit, &req)?;
     let raw = render(&source, l.tile, l.format).ok()?;
     Some(store_and_respond(state, l, raw, source.version, headers))
 }
@@ -285,7 +285,7 @@ fn respond_to(l: &Lookup<'_>, c: &Cached, headers: &HeaderMap) -> Response {
 
 async fn serve_tile(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<Response, Error> {
     let l = lookup(state, uri, headers)?;
-    if let Some(hit) = state.tiles.get(&l.key) {
+    if let Some(hit) = state.tiles.cache.get(&l.key) {
         return Ok(respond_to(&l, &hit, headers));
     }
     let (tile, format, version) = (l.tile, l.format, l.key.version);
@@ -305,12 +305,12 @@ async fn serve_tile(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<
         }
         TileLayer::Places => {
             let kinds = places_request(&pairs, &[])?;
-            let source = places_source(state, kinds, place_properties).await;
+            let source = places_source(&state.tiles, kinds, place_properties).await;
             (render(&source, tile, format)?, source.version)
         }
         _ => {
             let (unit, req) = aggregate_request(l.layer, tile.z, &pairs, &[])?;
-            let source = aggregate_source(state, unit, &req).await?;
+            let source = aggregate_source(&state.tiles, unit, &req).await?;
             let raw = match format {
                 // Vector tiles are cut inline: a few hundred microseconds, less than a hop
                 // to the blocking pool and back.
@@ -359,7 +359,7 @@ fn store_and_respond(
         key: TileKey { version, ..l.key },
         ..l
     };
-    state.tiles.insert(&l.key, cached.clone());
+    state.tiles.cache.insert(&l.key, cached.clone());
     respond_to(&l, &cached, headers)
 }
 
@@ -512,14 +512,14 @@ async fn tile_json(
         }
         TileLayer::Places => {
             let kinds = places_request(&pairs, &["format"])?;
-            let s = places_source(&state, kinds, place_properties).await;
+            let s = places_source(&state.tiles, kinds, place_properties).await;
             let v = s.version;
             (Some(s), v)
         }
         _ => {
             // The fields are those of the layer at its most typical zoom (5); the same at all.
             let (unit, req) = aggregate_request(layer, 5, &pairs, &["format"])?;
-            let s = aggregate_source(&state, unit, &req).await?;
+            let s = aggregate_source(&state.tiles, unit, &req).await?;
             let v = s.version;
             (Some(s), v)
         }
@@ -538,7 +538,7 @@ async fn tile_json(
         png,
         source.as_deref(),
         version,
-        state.tiles.basemap_url.as_deref(),
+        state.tiles.cache.basemap_url.as_deref(),
     );
     Ok(([(header::CACHE_CONTROL, "public, max-age=60")], Json(doc)).into_response())
 }
@@ -576,7 +576,7 @@ async fn legend(
             })?,
     };
     let (unit, req) = aggregate_request(layer, z, &pairs, &["z"])?;
-    let source = aggregate_source(&state, unit, &req).await?;
+    let source = aggregate_source(&state.tiles, unit, &req).await?;
     let body = json!({
         "layer": name,
         "zoom": z,

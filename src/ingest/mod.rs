@@ -12,6 +12,7 @@
 //!
 //! [`export::write_kobo_csv`] writes records back in the Kobo shape.
 
+mod cli;
 pub mod columns;
 pub mod export;
 pub mod geocode;
@@ -34,9 +35,9 @@ use sha2::{Digest, Sha256};
 use time::Date;
 
 use crate::codes::Codebook;
-use crate::config::{ImportArgs, OnError};
 use crate::record::Record;
 use crate::store::{BatchFeed, BatchOutcome, NewBatch, Store, StoreError};
+pub use cli::{ImportArgs, OnError};
 
 pub use export::write_kobo_csv;
 

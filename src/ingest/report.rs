@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::ImportReport;
-use crate::config::OnError;
+use super::OnError;
 
 /// Longest value shown in the table (longer ones are cut with `…`; the JSON has them whole).
 const MAX_VALUE_CHARS: usize = 32;

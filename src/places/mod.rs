@@ -15,36 +15,14 @@ pub mod edit;
 pub mod index;
 pub mod outreach;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub use cli::PlacesArgs;
 pub use index::{Hit, KindFilter, PlaceIndex, PlaceSet};
 
 use crate::geodata::{ConsularPost, Geodata};
 
-/// A consular post or an association. Coordinates are WGS84 degrees.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Place {
-    /// Stable id, e.g. `HT-CON-MIA` or `assoc-0042`.
-    pub id: String,
-    /// A `place_kind` code.
-    pub kind: String,
-    pub name: String,
-    pub city: String,
-    /// USPS state code.
-    pub state: String,
-    pub lat: f64,
-    pub lon: f64,
-    /// ISIC sections the place focuses on (associations).
-    #[serde(default)]
-    pub sectors: Vec<String>,
-    /// `language` codes the place works in.
-    #[serde(default)]
-    pub languages: Vec<String>,
-    /// Synthetic demo data, never to be mistaken for a real organisation.
-    #[serde(default)]
-    pub is_demo: bool,
-}
+pub use crate::store::Place;
 
 /// The `place_kind` codes of consular posts; every other kind is an association.
 pub const CONSULAR_KINDS: [&str; 2] = ["embassy", "consulate_general"];

@@ -2,11 +2,12 @@
 //! backend; [`Store`] is the interface a PostgreSQL backend would implement for stateless
 //! replicas. Everything else (snapshots, indexes, tiles) is rebuilt from what is here.
 
+mod rows;
 mod sqlite;
 
+pub use rows::{Digest, NewToken, Place, Role, TokenInfo};
 pub use sqlite::SqliteStore;
 
-use crate::places::Place;
 use crate::record::Record;
 
 /// What the store knows about one import before it is written.
@@ -194,10 +195,10 @@ pub trait Store: Send + Sync {
     fn erase_record(&self, external_id: &str, actor: &str) -> Result<Option<u64>, StoreError>;
 
     /// Every token (valid and revoked), oldest first.
-    fn tokens(&self) -> Result<Vec<crate::auth::TokenInfo>, StoreError>;
+    fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
 
     /// Stores a token's digest and appends the audit entry; returns its id.
-    fn create_token(&self, token: &crate::auth::NewToken) -> Result<i64, StoreError>;
+    fn create_token(&self, token: &NewToken) -> Result<i64, StoreError>;
 
     /// Revokes a valid token and appends the audit entry; `false` when there was no valid
     /// token with that id.

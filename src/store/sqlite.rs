@@ -8,9 +8,8 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{BatchFeed, BatchOutcome, Release, Store, StoreError};
+use super::{NewToken, Place, Role, TokenInfo};
 use crate::audit::{Action, Event, NewEvent};
-use crate::auth::{NewToken, Role, TokenInfo};
-use crate::places::Place;
 use crate::record::Record;
 
 mod bulk;

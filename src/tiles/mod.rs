@@ -25,16 +25,24 @@ pub mod tilejson;
 
 use std::sync::Arc;
 
-use crate::aggregate::Unit;
-use crate::app::AppState;
+use crate::aggregate::{Engine, Unit};
 use crate::error::Error;
-use crate::http::layers::LayerRequest;
-use crate::places::{Category, KindFilter, Place, PlaceSet};
+use crate::places::{Category, KindFilter, Place, PlaceIndex, PlaceSet};
+use crate::publish::LayerRequest;
 use serde_json::{Map, Value};
 
 pub use cache::TileCache;
 pub use mercator::TileId;
 use source::Source;
+
+/// What the tile code needs from the service: the engine the layers come from, the cache
+/// of sources and tiles, and the places. Cheap to clone (shared handles).
+#[derive(Clone)]
+pub struct Tiles {
+    pub engine: Arc<Engine>,
+    pub cache: Arc<TileCache>,
+    pub places: Arc<PlaceIndex>,
+}
 
 /// H3 resolution of the hexagon layer by zoom: `(first zoom, last zoom, resolution)`.
 ///
@@ -201,7 +209,7 @@ pub fn aggregate_request(
     }
     let mut allowed = vec!["v"];
     allowed.extend_from_slice(extra);
-    let mut req = LayerRequest::parse(pairs, &allowed)?;
+    let mut req = LayerRequest::from_pairs(pairs, &allowed)?;
     let res = pairs
         .iter()
         .rev()
@@ -278,12 +286,12 @@ pub fn source_key(unit: Unit, req: &LayerRequest) -> String {
 /// # Errors
 /// As [`source::build_aggregate`].
 pub async fn aggregate_source(
-    state: &AppState,
+    tiles: &Tiles,
     unit: Unit,
     req: &LayerRequest,
 ) -> Result<Arc<Source>, Error> {
-    let slot = aggregate_slot(state, unit, req);
-    let (engine, req) = (state.engine.clone(), req.clone());
+    let slot = aggregate_slot(tiles, unit, req);
+    let (engine, req) = (tiles.engine.clone(), req.clone());
     slot.get_or_try_init(|| async move {
         let started = std::time::Instant::now();
         let built =
@@ -307,37 +315,37 @@ pub async fn aggregate_source(
 /// The prepared source of an aggregate layer if it is ready now; never builds one (the
 /// fast path of the HTTP edge must not wait).
 pub fn ready_aggregate_source(
-    state: &AppState,
+    tiles: &Tiles,
     unit: Unit,
     req: &LayerRequest,
 ) -> Option<Arc<Source>> {
-    aggregate_slot(state, unit, req).get().cloned()
+    aggregate_slot(tiles, unit, req).get().cloned()
 }
 
 /// The slot of an aggregate layer's source at the current data version.
-fn aggregate_slot(state: &AppState, unit: Unit, req: &LayerRequest) -> cache::SourceSlot {
-    let version = state.engine.snapshot().data_version;
-    state.tiles.observe_version(version);
-    state.tiles.source_slot(&source_key(unit, req), version)
+fn aggregate_slot(tiles: &Tiles, unit: Unit, req: &LayerRequest) -> cache::SourceSlot {
+    let version = tiles.engine.snapshot().data_version;
+    tiles.cache.observe_version(version);
+    tiles.cache.source_slot(&source_key(unit, req), version)
 }
 
 /// The current place set and its content version.
-pub fn place_set(state: &AppState) -> (Arc<PlaceSet>, u64) {
-    let set = state.places.get();
-    let version = state.tiles.places_version(&set);
+pub fn place_set(tiles: &Tiles) -> (Arc<PlaceSet>, u64) {
+    let set = tiles.places.get();
+    let version = tiles.cache.places_version(&set);
     (set, version)
 }
 
 /// The prepared places source for the kinds kept; `props` gives a place's properties (the
 /// HTTP layer passes those of the `/api/v1/places` GeoJSON).
 pub async fn places_source(
-    state: &AppState,
+    tiles: &Tiles,
     kinds: KindFilter,
     props: fn(&Place) -> Map<String, Value>,
 ) -> Arc<Source> {
-    let (set, version) = place_set(state);
-    let slot = state
-        .tiles
+    let (set, version) = place_set(tiles);
+    let slot = tiles
+        .cache
         .source_slot(&format!("places|{kinds:?}"), version);
     slot.get_or_init(|| async move { Arc::new(source::build_places(&set, kinds, version, props)) })
         .await

@@ -616,7 +616,7 @@ mod tests {
             crate::demo::generate(20_000, 4).records,
             1,
         ));
-        let req = crate::http::layers::LayerRequest::parse(
+        let req = crate::publish::LayerRequest::from_pairs(
             &[("metric".into(), "remit_share".into())],
             &[],
         )

@@ -19,8 +19,8 @@ use super::mercator::to_world;
 use crate::aggregate::classify::Classification;
 use crate::aggregate::{Engine, Layer, Unit, UnitId};
 use crate::error::Error;
-use crate::http::layers::{classify, selected_units, unit_properties, LayerRequest};
 use crate::places::{Category, KindFilter, Place, PlaceSet};
+use crate::publish::{classify, selected_units, unit_properties, LayerRequest};
 
 /// A property value as MVT types it.
 #[derive(Clone, Debug, PartialEq)]

@@ -19,14 +19,13 @@ use super::{
 };
 use super::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::aggregate::filter::Field;
-use crate::aggregate::{Layer, Unit};
-use crate::app::AppState;
+use crate::aggregate::{Figures, Layer, Unit};
 use crate::codes::{CodeList, Codebook};
 use crate::error::Error;
 use crate::geodata::Geodata;
-use crate::http::layers::{
-    geometry_json, layer_for, parse_bbox, selected_units, unit_properties, LayerRequest,
-};
+use crate::http::AppState;
+use crate::publish::geojson::geometry_json;
+use crate::publish::{parse_bbox, selected_units, unit_properties, LayerRequest};
 
 /// Parameters of every items request.
 const PAGING: [&str; 5] = ["limit", "offset", "bbox", "datetime", "f"];
@@ -71,7 +70,7 @@ pub async fn items(
     let (matched, features) = match c {
         Collection::Aggregate(unit) => {
             let req = layer_request(&pairs, unit)?;
-            let layer = layer_for(&state, &req).await?;
+            let layer = crate::publish::layer(&state.engine, &req, Figures::Public).await?;
             run_blocking(move || {
                 let units = matching_units(&layer, bbox);
                 let page = window(&units, offset, limit);
@@ -158,7 +157,7 @@ pub async fn item(
     let mut feature = match c {
         Collection::Aggregate(unit) => {
             let req = layer_request(&pairs, unit)?;
-            let layer = layer_for(&state, &req).await?;
+            let layer = crate::publish::layer(&state.engine, &req, Figures::Public).await?;
             let wanted = fid.clone();
             run_blocking(move || {
                 // Only what the items list publishes: a suppressed cell is as absent as a made-up id.
@@ -226,7 +225,7 @@ pub(super) fn layer_request(pairs: &[(String, String)], unit: Unit) -> Result<La
         forwarded.extend(from.map(|m| ("from".to_string(), m)));
         forwarded.extend(to.map(|m| ("to".to_string(), m)));
     }
-    let mut req = LayerRequest::parse(&forwarded, &["limit", "offset", "f"])?;
+    let mut req = LayerRequest::from_pairs(&forwarded, &["limit", "offset", "f"])?;
     req.unit = unit;
     Ok(req)
 }

@@ -24,9 +24,9 @@ use serde_json::{json, Value};
 
 use crate::aggregate::group::{MAX_RES, MIN_RES};
 use crate::aggregate::{Filter, Unit};
-use crate::app::AppState;
 use crate::error::Error;
 use crate::http::problem::Problem;
+use crate::http::AppState;
 
 /// Items per page when the client gives no `limit`.
 pub const DEFAULT_LIMIT: usize = 100;

@@ -21,9 +21,9 @@ use crate::aggregate::filter::Field;
 use crate::aggregate::group::{MAX_RES, MIN_RES};
 use crate::aggregate::layer::CORE_PROPERTIES;
 use crate::aggregate::MetricGroup;
-use crate::app::AppState;
 use crate::codes::{CodeList, Codebook};
 use crate::error::Error;
+use crate::http::AppState;
 
 pub async fn document(
     State(state): State<AppState>,
