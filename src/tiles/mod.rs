@@ -63,6 +63,11 @@ pub struct Tiles {
 ///
 /// Finer cells hold fewer people, so more of them fall under the disclosure threshold and
 /// are left out: the privacy rules, not the renderer, decide what a zoom can show.
+///
+/// The one table of the service: the tiles are cut with it, the catalogue (`GET /tiles`,
+/// `hexagon_resolutions`) and the hexagons' TileJSON (`dyaspora:resolutions`) serve it, and
+/// the web map reads it from the catalogue for its GeoJSON layer (`web/src/layers.js`);
+/// `tests/api/tiles.rs` checks that what is served is [`hexagon_res`] at every zoom.
 pub const HEXAGON_RESOLUTIONS: [(u8, u8, u8); 8] = [
     (0, 2, 2),
     (3, 4, 3),

@@ -6,7 +6,8 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use dyaspora::tiles::mercator::to_world;
+use dyaspora::tiles::hexagon_res;
+use dyaspora::tiles::mercator::{to_world, MAX_ZOOM};
 use serde_json::Value;
 
 use crate::helpers::{assert_problem, TestApp};
@@ -471,4 +472,44 @@ async fn the_edge_fast_path_answers_exactly_as_the_full_handler() {
         let r = get_with(&app, &p, &[("accept-encoding", "identity;q=0, *;q=0")]).await;
         assert_eq!(r.status(), 406, "nothing acceptable (cache {cache_mb} MiB)");
     }
+}
+
+/// The table `[{minzoom, maxzoom, res}]` as served, expanded to one resolution per zoom.
+fn by_zoom(ranges: &Value) -> Vec<Option<u64>> {
+    let mut table = vec![None; usize::from(MAX_ZOOM) + 1];
+    for r in ranges.as_array().expect("an array of ranges") {
+        let (a, b) = (
+            r["minzoom"].as_u64().unwrap(),
+            r["maxzoom"].as_u64().unwrap(),
+        );
+        for z in a..=b {
+            assert!(table[z as usize].is_none(), "zoom {z} is in two ranges");
+            table[z as usize] = r["res"].as_u64();
+        }
+    }
+    table
+}
+
+#[tokio::test]
+async fn the_map_and_the_tiles_share_one_zoom_to_resolution_table() {
+    let app = TestApp::spawn(2_000).await;
+    // The map reads `hexagon_resolutions` of the catalogue (web/src/layers.js): every zoom
+    // the tiles serve must pick the resolution the tiles are cut at.
+    let (status, cat) = app.get_json("/tiles").await;
+    assert_eq!(status, 200);
+    let served = by_zoom(&cat["hexagon_resolutions"]);
+    for z in 0..=MAX_ZOOM {
+        assert_eq!(
+            served[usize::from(z)],
+            Some(u64::from(hexagon_res(z))),
+            "zoom {z}"
+        );
+    }
+    // The hexagons' TileJSON says the same over the zooms it serves.
+    let (_, tj) = app.get_json("/tiles/hexagons.json").await;
+    let maxzoom = tj["maxzoom"].as_u64().unwrap() as usize;
+    assert_eq!(
+        by_zoom(&tj["dyaspora:resolutions"])[..=maxzoom],
+        served[..=maxzoom]
+    );
 }

@@ -39,8 +39,22 @@ export function layerParams(state) {
   return p;
 }
 
-/** H3 resolution for a Leaflet zoom: hexagons stay about 10 to 30 pixels wide. */
+/**
+ * H3 resolution by zoom: the server's one table (`hexagon_resolutions` of `GET /tiles`, the
+ * table the hexagon tiles are cut with), set once at start by `setHexagonResolutions`.
+ */
+let resolutions = [];
+
+/** Takes the server's table: `[{ minzoom, maxzoom, res }]`, one range per resolution. */
+export function setHexagonResolutions(ranges) {
+  const table = [];
+  for (const { minzoom, maxzoom, res } of ranges) {
+    for (let z = minzoom; z <= maxzoom; z++) table[z] = res;
+  }
+  resolutions = table;
+}
+
+/** H3 resolution for a Leaflet zoom (rounded, clamped to the table's zooms). */
 export function resForZoom(z) {
-  const table = [2, 2, 2, 2, 3, 3, 4, 5, 5, 6, 7, 7, 8, 8, 9];
-  return table[Math.max(0, Math.min(table.length - 1, Math.round(z)))];
+  return resolutions[Math.max(0, Math.min(resolutions.length - 1, Math.round(z)))];
 }

@@ -10,7 +10,7 @@ import { h, fill, saveBlob } from './dom.js';
 import { LANGS, setLang, getLang, t, setCodes, codeLabel, labelled, missingKeys } from './i18n.js';
 import { readState, writeState, FILTER_KEYS } from './state.js';
 import { getJSON, qs } from './api.js';
-import { layerDef, groupCode, measure } from './layers.js';
+import { layerDef, groupCode, measure, setHexagonResolutions } from './layers.js';
 import { DataLayer, bboxParam } from './datalayer.js';
 import { Places } from './places.js';
 import { Insights } from './insights.js';
@@ -101,6 +101,9 @@ class App {
 
   async start() {
     const codes = getJSON('/api/v1/codes');
+    // The zoom → H3 resolution table is the server's (the tiles use it too): the first
+    // hexagon layer waits for it.
+    setHexagonResolutions((await getJSON('/tiles')).hexagon_resolutions);
     const def = layerDef(this.state.layer);
     let first = def.group ? null : this.data.refresh();
     setCodes(await codes);
