@@ -34,8 +34,15 @@ use dyaspora::aggregate::{Engine, Snapshot, Unit};
 use dyaspora::publish::LayerRequest;
 use dyaspora::tiles::cache::{Cached, Encoding, TileKey};
 use dyaspora::tiles::mercator::{tiles_covering, to_world};
+use dyaspora::tiles::mvt::{for_each_feature, EXTENT};
+use dyaspora::tiles::source::Prop;
 use dyaspora::tiles::source::{build_aggregate, Source};
 use dyaspora::tiles::{basemap, hexagon_res, mvt, raster, TileCache, TileId};
+use dyaspora::Error;
+
+/// The reference encoder (the `mvt` crate), the one the unit tests compare ours with.
+#[path = "../src/tiles/mvt_reference.rs"]
+mod mvt_reference;
 
 fn records() -> usize {
     std::env::var("DYASPORA_BENCH_TILES_RECORDS")
@@ -123,7 +130,7 @@ pub fn benches(c: &mut Criterion) {
         g.bench_function(name, |b| b.iter(|| mvt::encode(s, black_box(t)).unwrap()));
         let baseline = name.replace("mvt/", "mvt_crate/");
         g.bench_function(baseline, |b| {
-            b.iter(|| mvt::reference::encode(s, black_box(t)).unwrap())
+            b.iter(|| mvt_reference::encode(s, black_box(t)).unwrap())
         });
     }
 

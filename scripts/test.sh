@@ -18,6 +18,7 @@ step() {
 
 step "format" cargo fmt --check
 step "lints" cargo clippy --all-targets --quiet -- -D warnings
+step "module cycles" scripts/module-cycles.sh
 step "rust tests" cargo test --quiet
 if [ -d tests/py ]; then
     step "python cross-checks" .venv/bin/pytest -q tests/py

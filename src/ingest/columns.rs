@@ -354,19 +354,6 @@ impl Plan {
             _ => return None,
         })
     }
-
-    /// The multi-select fields with their canonical names, in `FIELDS` order.
-    pub fn multis(&self) -> [(&'static str, &MultiCols); 7] {
-        [
-            ("sectors", &self.sectors),
-            ("support_sectors", &self.support_sectors),
-            ("needs", &self.needs),
-            ("difficulties", &self.difficulties),
-            ("willingness", &self.willingness),
-            ("channels", &self.channels),
-            ("languages", &self.languages),
-        ]
-    }
 }
 
 fn describe(target: &Target) -> String {

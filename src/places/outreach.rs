@@ -502,11 +502,6 @@ pub fn plan(
         .collect()
 }
 
-/// The nearest post of every published hexagon (the benchmark's first half).
-pub fn nearest_posts(layer: &Layer, set: &PlaceSet) -> Vec<Option<Hit>> {
-    nearest_of(layer, set, KindFilter::category(Category::Consular))
-}
-
 /// The nearest place of `kinds` to every published hexagon's centre.
 pub fn nearest_of(layer: &Layer, set: &PlaceSet, kinds: KindFilter) -> Vec<Option<Hit>> {
     debug_assert!(matches!(layer.unit, Unit::H3(_)));

@@ -182,10 +182,6 @@ impl TileCache {
         TileCache::new(mb.saturating_mul(1024 * 1024), basemap_url)
     }
 
-    pub fn is_enabled(&self) -> bool {
-        self.capacity > 0
-    }
-
     fn hash(&self, k: &TileKey<'_>) -> u64 {
         let mut h = self.hasher.build_hasher();
         k.version.hash(&mut h);

@@ -19,6 +19,8 @@ use std::cell::RefCell;
 
 use super::clip::{clip_polygon, clip_ring, orient, overlaps, ring_bounds, snap_ring_into, within};
 use super::mercator::TileId;
+#[cfg(test)]
+use super::source::Prop;
 use super::source::{put_varint, Kind, Shape, Source};
 use crate::error::Error;
 
@@ -29,8 +31,9 @@ pub const EXTENT: u32 = 4096;
 pub const BUFFER: f64 = 64.0;
 
 /// The features of `source` that touch tile `t`, as they go into the tile: index, id,
-/// geometry commands (MVT §4.3), geometry type (1 point, 3 polygon).
-fn for_each_feature(source: &Source, t: TileId, mut f: impl FnMut(usize, &[u32], u32)) {
+/// geometry commands (MVT §4.3), geometry type (1 point, 3 polygon). Public for the
+/// reference encoder the benchmarks compare with ([`encode`] is the service's).
+pub fn for_each_feature(source: &Source, t: TileId, mut f: impl FnMut(usize, &[u32], u32)) {
     let ext = f64::from(EXTENT);
     let world = t.world_bounds(BUFFER / ext);
     let clip_box = [-BUFFER, -BUFFER, ext + BUFFER, ext + BUFFER];
@@ -361,94 +364,12 @@ fn tile_rings(
     }
 }
 
-/// The same tiles through the `mvt` crate: the reference the fast encoder is tested against,
-/// and the baseline of the benchmarks.
-pub mod reference {
-    use mvt::{GeomEncoder, GeomType, Tile};
-
-    use super::{for_each_feature, EXTENT};
-    use crate::error::Error;
-    use crate::tiles::mercator::TileId;
-    use crate::tiles::source::{Prop, Source};
-
-    fn mvt_error(e: mvt::Error) -> Error {
-        Error::Internal(format!("MVT encoding: {e}"))
-    }
-
-    /// Encodes with the `mvt` crate; `None` when no feature touches the tile.
-    ///
-    /// # Errors
-    /// An encoder failure (a bug), reported as internal.
-    pub fn encode(source: &Source, t: TileId) -> Result<Option<Vec<u8>>, Error> {
-        let tile = Tile::new(EXTENT);
-        let mut layer = Some(tile.create_layer(source.name));
-        let mut failure: Option<mvt::Error> = None;
-        for_each_feature(source, t, |i, commands, kind| {
-            if failure.is_some() {
-                return;
-            }
-            let geom = match decode_commands(commands, kind) {
-                Ok(g) => g,
-                Err(e) => {
-                    failure = Some(e);
-                    return;
-                }
-            };
-            let f = &source.features[i];
-            let mut feature = layer.take().expect("layer is put back").into_feature(geom);
-            if let Some(id) = f.id {
-                feature.set_id(id);
-            }
-            for &(k, v) in &f.props {
-                let key = &source.keys[k as usize];
-                match &source.values[v as usize] {
-                    Prop::Str(s) => feature.add_tag_string(key, s),
-                    Prop::Uint(u) => feature.add_tag_uint(key, *u),
-                    Prop::Sint(i) => feature.add_tag_sint(key, *i),
-                    Prop::Double(d) => feature.add_tag_double(key, *d),
-                    Prop::Bool(b) => feature.add_tag_bool(key, *b),
-                }
-            }
-            layer = Some(feature.into_layer());
-        });
-        if let Some(e) = failure {
-            return Err(mvt_error(e));
-        }
-        let layer = layer.expect("layer is put back");
-        if layer.num_features() == 0 {
-            return Ok(None);
-        }
-        let mut tile = tile;
-        tile.add_layer(layer).map_err(mvt_error)?;
-        tile.to_bytes().map(Some).map_err(mvt_error)
-    }
-
-    /// Replays geometry commands into the crate's encoder (absolute integer points).
-    fn decode_commands(commands: &[u32], kind: u32) -> Result<mvt::GeomData, mvt::Error> {
-        let mut enc = GeomEncoder::<i32>::new(if kind == 1 {
-            GeomType::Point
-        } else {
-            GeomType::Polygon
-        });
-        let (mut x, mut y, mut i) = (0i32, 0i32, 0usize);
-        let unzig = |v: u32| ((v >> 1) as i32) ^ -((v & 1) as i32);
-        while i < commands.len() {
-            let (id, count) = (commands[i] & 7, commands[i] >> 3);
-            i += 1;
-            if id == 7 {
-                enc.complete_geom()?;
-                continue;
-            }
-            for _ in 0..count {
-                x += unzig(commands[i]);
-                y += unzig(commands[i + 1]);
-                i += 2;
-                enc.add_point(x, y)?;
-            }
-        }
-        enc.encode()
-    }
-}
+/// The same tiles through the `mvt` crate: the reference the fast encoder is tested against.
+/// Test-only (the `mvt` crate is a dev-dependency); the benchmarks include the same file as
+/// their baseline.
+#[cfg(test)]
+#[path = "mvt_reference.rs"]
+pub(crate) mod reference;
 
 #[cfg(test)]
 mod tests {
