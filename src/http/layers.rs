@@ -218,7 +218,16 @@ pub fn classify(
         .iter()
         .filter_map(|p| p.get(&req.metric).and_then(Value::as_f64))
         .collect();
-    Ok(Classification::new(&req.metric, &values))
+    // Shares diverge around the nation's own published value.
+    let national = layer
+        .national_properties(&req.groups, req.skill)
+        .get(&req.metric)
+        .and_then(Value::as_f64);
+    Ok(Classification::with_national(
+        &req.metric,
+        &values,
+        national,
+    ))
 }
 
 fn etag(state: &AppState, raw_query: &str, figures: Figures) -> String {
@@ -284,7 +293,9 @@ async fn aggregates(
     }
     let layer = layer_of(&state, &req, figures).await?;
     let units = selected_units(&layer, req.bbox);
-    let classification = classify(&layer, &units, &req)?;
+    // Classes of the whole published layer, whatever the box: an area keeps its colour when
+    // the map pans, and the classes are those of the tiles (the layer is published anyway).
+    let classification = classify(&layer, &selected_units(&layer, None), &req)?;
     let get = |name: &str| super::param(&pairs, name);
     let csv = match get("format").unwrap_or("geojson") {
         "geojson" | "json" => false,
