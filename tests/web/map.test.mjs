@@ -88,8 +88,8 @@ function rgb(hex) {
  * per kind, and the page's own marks: `dyaspora:interactive` (controls built and bound,
  * the map draggable) and `dyaspora:first-layer` (the first hexagons drawn).
  */
-async function firstVisit() {
-  const fresh = await launch(server.base);
+async function firstVisit(options = {}) {
+  const fresh = await launch(server.base, options);
   try {
     const p = await fresh.page();
     // Let the new browser settle before measuring (profile creation, first renderer).
@@ -819,6 +819,29 @@ test('respondents in areas too small to show are announced, from published figur
       assert.match((await mapTitle(p)).hidden, /^Anviwon [\d\s\u202f]+ lòt moun ki reponn/);
     });
   }
+});
+
+test('a phone\'s first visit transfers under 250 KB (place names are not part of it)', async (t) => {
+  const r = await firstVisit({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 3 });
+  t.diagnostic(`phone first load: ${JSON.stringify(r)}`);
+  assert.ok(r.bytes < 250_000, `a phone's first load transferred ${r.bytes} bytes`);
+  assert.ok(!Object.keys(r.byKind).some((k) => k.includes('cities')), 'the place names wait for a closer zoom');
+});
+
+test('the map names places at city level, without overlaps, in a layer of their own', async () => {
+  const p = await open('?lang=en&z=10&lat=40.7&lng=-73.9');
+  await p.waitForFunction(() => Number(document.querySelector('#map').dataset.labels) > 5);
+  const labels = await app(p, () => [...document.querySelectorAll('.leaflet-labels-pane .city-label span')].map((e) => ({ name: e.textContent, r: e.getBoundingClientRect().toJSON() })));
+  const names = labels.map((l) => l.name);
+  for (const n of ['Brooklyn', 'Bronx', 'New York']) assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
+  for (const a of labels) {
+    for (const b of labels) {
+      if (a !== b) assert.ok(a.r.right <= b.r.left + 2 || b.r.right <= a.r.left + 2 || a.r.bottom <= b.r.top + 2 || b.r.bottom <= a.r.top + 2, `${a.name} overlaps ${b.name}`);
+    }
+  }
+  // None at the national view.
+  await app(p, () => window.dyaspora.map.setView([38, -95], 4));
+  await p.waitForFunction(() => document.querySelector('#map').dataset.labels === '0');
 });
 
 test('hexagons and outreach gap areas are named after their city and county', async () => {

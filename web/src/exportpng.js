@@ -151,6 +151,21 @@ export async function renderPng(app) {
       ctx.stroke();
     }
   }
+  // Place names, as on the map.
+  ctx.font = 'bold 12px system-ui, sans-serif';
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'middle';
+  ctx.lineJoin = 'round';
+  for (const c of app.labels?.shown ?? []) {
+    const p = map.latLngToContainerPoint([c.lat, c.lon]);
+    ctx.strokeStyle = '#ffffff';
+    ctx.lineWidth = 3;
+    ctx.strokeText(c.name, p.x, p.y);
+    ctx.fillStyle = '#1f1f1f';
+    ctx.fillText(c.name, p.x, p.y);
+  }
+  ctx.textAlign = 'left';
+  ctx.textBaseline = 'alphabetic';
   ctx.restore();
 
   // Title, filters, headline (the map's own title box), and the demo flag first.

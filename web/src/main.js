@@ -20,6 +20,7 @@ import { renderMapTab } from './panel.js';
 import { renderPng, pngName } from './exportpng.js';
 import { basemap } from './basemap.js';
 import { MapTitle, mapTexts } from './maptitle.js';
+import { CityLabels } from './labels.js';
 
 const TABS = ['map', 'insights', 'outreach', 'about'];
 const LAYER_KEYS = ['layer', 'm', 'skill', 'code', 'unit', ...FILTER_KEYS];
@@ -73,6 +74,7 @@ class App {
     this.title = new MapTitle(this);
     this.data = new DataLayer(this);
     this.places = new Places(this);
+    this.labels = new CityLabels(this);
     this.insights = new Insights(this, this.tabEls.insights);
     this.outreach = new Outreach(this, this.tabEls.outreach);
     this.about = new About(this, this.tabEls.about);
@@ -114,7 +116,7 @@ class App {
     this.base.addTo(this.map);
     // Places and panels that need them come after the first layer.
     await first;
-    await Promise.all([this.places.load(), this.loadMeta()]);
+    await Promise.all([this.places.load(), this.loadMeta(), this.labels.render()]);
     // The title box says when the data are the invented demo set (maptitle.js).
     this.title.update();
     this.renderTab();

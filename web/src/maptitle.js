@@ -21,7 +21,7 @@ export function mapTexts(app) {
     if (nation !== null && nation !== undefined) parts.push(t('headline_nation', { n: fmtInt(nation) }));
     const m = d.fc.classification.metric;
     const national = d.fc.totals?.[m];
-    if (m.endsWith('_share') && national !== null && national !== undefined) parts.push(t('headline_share', { v: fmtMetric(m, national) }));
+    if (m.endsWith('_share') && national !== null && national !== undefined) parts.push(t('headline_share', { m: app.measureTitle(), v: fmtMetric(m, national) }));
     texts.headline = parts.join(' · ');
     if (d.hidden && d.hidden.hidden >= (d.fc.privacy?.min_count ?? 11) && s.unit !== 'state' && s.unit !== 'county') {
       texts.hidden = t('hidden_in_view', { n: fmtInt(about(d.hidden.hidden)) });
