@@ -91,9 +91,9 @@ export class DataLayer {
     const ctl = new AbortController();
     this.controller = ctl;
     // The coarser hexagons, published as well, tell how many people of the view are in
-    // hexagons too small to show (inview.js); asked for at the same time, drawn after.
+    // hexagons too small to show (inview.js): asked for once the layer is drawn, so that a
+    // server computing both does not delay the first hexagons (slow-4G benchmark).
     const parents = this.parentParams(params);
-    const parentLayer = parents ? getJSON('/api/v1/aggregates', parents, { signal: ctl.signal }).catch((e) => (isAbort(e) ? null : (console.warn(e), null))) : null;
     try {
       const fc = await getJSON('/api/v1/aggregates', params, { signal: ctl.signal });
       if (ctl.signal.aborted) return;
@@ -104,8 +104,12 @@ export class DataLayer {
       this.draw();
       this.measureView();
       this.app.emit('layer', fc);
-      if (parentLayer) {
-        const p = await parentLayer;
+      if (parents) {
+        // Without it the map is the same, less one sentence: a failure here is not the layer's.
+        const p = await getJSON('/api/v1/aggregates', parents, { signal: ctl.signal }).catch((e) => {
+          if (!isAbort(e)) console.warn(e);
+          return null;
+        });
         if (ctl.signal.aborted || !p) return;
         this.parents = p;
         this.measureView();
