@@ -834,6 +834,17 @@ test('the map names places at city level, without overlaps, in a layer of their 
   const labels = await app(p, () => [...document.querySelectorAll('.leaflet-labels-pane .city-label span')].map((e) => ({ name: e.textContent, r: e.getBoundingClientRect().toJSON() })));
   const names = labels.map((l) => l.name);
   for (const n of ['Brooklyn', 'Bronx', 'New York']) assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
+  // None hidden under the map's own boxes (the title grows when the hidden count arrives).
+  await p.waitForSelector('.hidden-note');
+  await idle(p);
+  const under = await app(p, () => {
+    const boxes = [...document.querySelectorAll('.map-title, .legend')].map((e) => e.getBoundingClientRect());
+    return [...document.querySelectorAll('.leaflet-labels-pane .city-label span')].filter((e) => {
+      const r = e.getBoundingClientRect();
+      return boxes.some((b) => r.left < b.right && r.right > b.left && r.top < b.bottom && r.bottom > b.top);
+    }).map((e) => e.textContent);
+  });
+  assert.deepEqual(under, [], 'place names under the title or the legend');
   for (const a of labels) {
     for (const b of labels) {
       if (a !== b) assert.ok(a.r.right <= b.r.left + 2 || b.r.right <= a.r.left + 2 || a.r.bottom <= b.r.top + 2 || b.r.bottom <= a.r.top + 2, `${a.name} overlaps ${b.name}`);

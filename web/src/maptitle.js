@@ -69,6 +69,7 @@ export class MapTitle {
   }
 
   update() {
+    const before = this.el.offsetHeight;
     const x = mapTexts(this.app);
     // The demo flag heads the title (under the zoom buttons it collided with the title on a phone).
     fill(this.el,
@@ -78,5 +79,7 @@ export class MapTitle {
       x.headline ? h('p', { class: 'headline' }, x.headline) : null,
       x.hidden ? h('p', { class: 'hidden-note' }, x.hidden) : null);
     this.captionEl.textContent = x.caption;
+    // Place names keep clear of the box: place them again when it grew or shrank.
+    if (this.el.offsetHeight !== before) this.app.labels?.render();
   }
 }
