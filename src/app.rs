@@ -81,6 +81,7 @@ impl App {
     /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(addr = %self.local_addr(), "dyaspora listening");
+        warm(&self.state);
         tokio::spawn(refresh_loop(self.state.clone()));
         tokio::spawn(crate::places::index::watch(
             self.state.places.clone(),
@@ -117,6 +118,30 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// The unfiltered layers a first visit asks for, in that order: the hexagons of the map's
+/// first views (resolution 3 for the whole US on a desktop and the East Coast on a phone,
+/// 2 for the count of people in areas too small to show), then the closer zooms and states.
+const WARM: [crate::aggregate::Unit; 6] = {
+    use crate::aggregate::Unit::{State, H3};
+    [H3(3), H3(2), H3(4), H3(5), H3(6), State]
+};
+
+/// Computes the [`WARM`] layers of the current release in the background, so that the first
+/// visitor after a start or a release does not wait for them (slow-4G benchmark,
+/// BENCHMARKS.md: the first layer's response was 0.5–1.7 s on a cold server). A request for
+/// a layer being warmed waits for that one computation; nothing is computed twice.
+fn warm(state: &AppState) {
+    let engine = state.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let filter = crate::aggregate::Filter::default();
+        for unit in WARM {
+            if let Err(e) = engine.layer(unit, &filter) {
+                tracing::warn!(error = %e, "warming a layer failed");
+            }
+        }
+    });
+}
+
 /// Picks up imports made by other processes (the CLI, another replica) by polling the
 /// store's data version; the snapshot is rebuilt off the async threads and swapped whole.
 async fn refresh_loop(state: AppState) {
@@ -125,10 +150,13 @@ async fn refresh_loop(state: AppState) {
         tick.tick().await;
         let (store, engine) = (state.store.clone(), state.engine.clone());
         match tokio::task::spawn_blocking(move || engine.refresh(store.as_ref())).await {
-            Ok(Ok(true)) => tracing::info!(
-                version = state.engine.snapshot().data_version,
-                "snapshot reloaded"
-            ),
+            Ok(Ok(true)) => {
+                tracing::info!(
+                    version = state.engine.snapshot().data_version,
+                    "snapshot reloaded"
+                );
+                warm(&state);
+            }
             Ok(Ok(false)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "snapshot refresh failed"),
             Err(e) => tracing::error!(error = %e, "snapshot refresh panicked"),

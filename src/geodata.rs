@@ -6,6 +6,7 @@
 //! ZIP → centroid, state, county; and (lon, lat) → state, county by point-in-polygon over an
 //! R-tree of bounding boxes, each polygon's edges filed by strip of latitude ([`strips`]).
 
+mod names;
 mod strips;
 
 use std::collections::HashMap;

@@ -3,8 +3,10 @@
 
 use serde::Serialize;
 
-/// ColorBrewer YlGnBu, 5 classes: sequential and colour-blind safe.
-pub const SEQUENTIAL: [&str; 5] = ["#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"];
+/// ColorBrewer YlGnBu (the 7-class scheme's five darkest): sequential and colour-blind safe.
+/// The palest class stands out from the basemap's land (#f2efe9) at 1.5:1 when drawn at the
+/// web map's fill opacity of 0.88 (the 5-class scheme's #ffffcc was 1.09:1: invisible).
+pub const SEQUENTIAL: [&str; 5] = ["#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#0c2c84"];
 /// ColorBrewer PuOr, 5 classes: diverging around 1 for location quotients; colour-blind safe.
 pub const DIVERGING: [&str; 5] = ["#e66101", "#fdb863", "#f7f7f7", "#b2abd2", "#5e3c99"];
 /// Fill of a unit whose value is suppressed.
@@ -16,7 +18,8 @@ const LQ_BREAKS: [f64; 4] = [0.5, 0.8, 1.25, 2.0];
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Classification {
     pub metric: String,
-    /// `quantile` (equal-count classes over the published values) or `fixed`.
+    /// `quantile` (equal-count classes over the published values), `fixed`, or `diverging`
+    /// (around the national value).
     pub method: &'static str,
     pub breaks: Vec<f64>,
     pub colors: Vec<&'static str>,
@@ -24,6 +27,50 @@ pub struct Classification {
 }
 
 impl Classification {
+    /// Classifies the published values of `metric`, diverging around `national` (the
+    /// published national value of the same query) for shares: below, like and above the
+    /// nation. Without a national value a share gets quantile classes.
+    pub fn with_national(metric: &str, values: &[f64], national: Option<f64>) -> Classification {
+        match national {
+            Some(c) if metric.ends_with("_share") && c.is_finite() => {
+                Classification::around(metric, values, c)
+            }
+            _ => Classification::new(metric, values),
+        }
+    }
+
+    /// Diverging classes around `centre`: the middle class holds the values within a third of
+    /// the spread of the centre, the outer ones beyond the spread, where the spread is the
+    /// 80th percentile of the distances to the centre (rounded to a whole percentage point
+    /// for shares, at least one), so that about a fifth of the areas fall in the outer classes.
+    fn around(metric: &str, values: &[f64], centre: f64) -> Classification {
+        let mut d: Vec<f64> = values
+            .iter()
+            .filter(|x| x.is_finite())
+            .map(|x| (x - centre).abs())
+            .collect();
+        d.sort_by(f64::total_cmp);
+        let spread = d
+            .get((d.len() * 4 / 5).min(d.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0);
+        let spread = ((spread * 100.0).round() / 100.0).max(0.01);
+        let inner = ((spread / 3.0) * 1000.0).round() / 1000.0;
+        let r = |x: f64| (x * 1000.0).round() / 1000.0;
+        Classification {
+            metric: metric.to_string(),
+            method: "diverging",
+            breaks: vec![
+                r(centre - spread),
+                r(centre - inner.max(0.001)),
+                r(centre + inner.max(0.001)),
+                r(centre + spread),
+            ],
+            colors: DIVERGING.to_vec(),
+            suppressed_color: SUPPRESSED,
+        }
+    }
+
     /// Classifies the published (non-null) values of `metric`.
     pub fn new(metric: &str, values: &[f64]) -> Classification {
         if metric.ends_with("_lq") {
@@ -88,6 +135,33 @@ mod tests {
         assert_eq!(c.class_of(20.0), 0);
         assert_eq!(c.class_of(81.0), 4);
         assert_eq!(c.color_of(None), SUPPRESSED);
+    }
+
+    #[test]
+    fn shares_diverge_around_the_national_value() {
+        let values: Vec<f64> = (0..=100).map(|i| 0.40 + f64::from(i) * 0.002).collect();
+        let c = Classification::with_national("female_share", &values, Some(0.52));
+        assert_eq!(c.method, "diverging");
+        assert_eq!(c.colors, DIVERGING.to_vec());
+        // The middle class holds the national value, with as much room below as above.
+        assert_eq!(c.class_of(0.52), 2);
+        let (below, above) = (0.52 - c.breaks[1], c.breaks[2] - 0.52);
+        assert!(
+            (below - above).abs() < 1e-9 && below > 0.0,
+            "{:?}",
+            c.breaks
+        );
+        assert_eq!(c.class_of(0.40), 0);
+        assert_eq!(c.class_of(0.60), 4);
+        // Counts stay quantiles; a share without a national value too.
+        assert_eq!(
+            Classification::with_national("count", &values, Some(0.5)).method,
+            "quantile"
+        );
+        assert_eq!(
+            Classification::with_national("female_share", &values, None).method,
+            "quantile"
+        );
     }
 
     #[test]

@@ -372,11 +372,15 @@ impl Layer {
         }
     }
 
-    /// The unit's name: the state or county name; the H3 index for a cell.
+    /// The unit's name: the state or county name; for a cell, the city of the ZIP centroid
+    /// nearest its centre, its county and state (`Hialeah, Miami-Dade, FL`).
     pub fn name(&self, i: usize) -> String {
         let geo = Geodata::get();
         match (&self.ids[i], self.unit) {
-            (UnitId::Cell(c), _) => format!("{c:x}"),
+            (UnitId::Cell(_), _) => {
+                let (lon, lat) = self.center(i);
+                geo.place_name(lon, lat)
+            }
             (UnitId::Area(a), Unit::State) => geo.states[*a].name.clone(),
             (UnitId::Area(a), _) => {
                 let c = &geo.counties[*a];

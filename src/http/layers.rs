@@ -84,7 +84,9 @@ async fn aggregates(
     }
     let layer = publish::layer(&state.engine, &req, figures).await?;
     let units = publish::selected_units(&layer, req.bbox);
-    let classification = publish::classify(&layer, &units, &req)?;
+    // Classes of the whole published layer, whatever the box: an area keeps its colour when
+    // the map pans, and the classes are those of the tiles (the layer is published anyway).
+    let classification = publish::classify(&layer, &publish::selected_units(&layer, None), &req)?;
     let get = |name: &str| super::param(&pairs, name);
     let format = publish::Format::parse(get("format"))?;
     let download = matches!(get("download"), Some("1" | "true" | "yes"));

@@ -467,6 +467,7 @@ async fn plan(
         let mut columns: Vec<String> = [
             "rank",
             "id",
+            "name",
             "lon",
             "lat",
             "score",
@@ -480,6 +481,7 @@ async fn plan(
         ]
         .map(String::from)
         .to_vec();
+        let fixed = columns.len();
         for n in 1..=near {
             columns.extend([
                 format!("association_{n}_id"),
@@ -491,7 +493,7 @@ async fn plan(
         let _ = w.write_record(&columns);
         for area in &areas {
             let p = gap_properties(&c.hexagons, &set, &req, area.rank, &area.gap, Some(post));
-            let mut row: Vec<String> = columns[..12]
+            let mut row: Vec<String> = columns[..fixed]
                 .iter()
                 .map(|c| csv_value(p.get(c.as_str())))
                 .collect();

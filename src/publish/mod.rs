@@ -84,7 +84,16 @@ pub fn classify(
         .iter()
         .filter_map(|p| p.get(&req.metric).and_then(Value::as_f64))
         .collect();
-    Ok(Classification::new(&req.metric, &values))
+    // Shares diverge around the nation's own published value.
+    let national = layer
+        .national_properties(&req.groups, req.skill)
+        .get(&req.metric)
+        .and_then(Value::as_f64);
+    Ok(Classification::with_national(
+        &req.metric,
+        &values,
+        national,
+    ))
 }
 
 /// The properties of a unit as published in every format: id and name, then the class of

@@ -88,8 +88,8 @@ function rgb(hex) {
  * per kind, and the page's own marks: `dyaspora:interactive` (controls built and bound,
  * the map draggable) and `dyaspora:first-layer` (the first hexagons drawn).
  */
-async function firstVisit() {
-  const fresh = await launch(server.base);
+async function firstVisit(options = {}) {
+  const fresh = await launch(server.base, options);
   try {
     const p = await fresh.page();
     // Let the new browser settle before measuring (profile creation, first renderer).
@@ -225,8 +225,10 @@ test('every layer draws with the legend taken from the classification', async ()
     assert.equal(d.fills.length, d.features, `${c.layer}/${expected}: one path per feature`);
     const allowed = new Set([...d.classification.colors, d.classification.suppressed_color]);
     for (const f of d.fills) assert.ok(allowed.has(f), `${expected}: fill ${f} is a class colour`);
-    // The legend shows exactly the server's colours, highest class first, then "suppressed".
-    assert.deepEqual(d.swatches, [...d.classification.colors].reverse().concat([d.classification.suppressed_color]).map(rgb), `${expected}: legend`);
+    // The legend shows exactly the server's colours, highest class first, then "suppressed"
+    // only when some area is drawn grey (a hexagon with a hidden count is not drawn at all).
+    const grey = d.fills.includes(d.classification.suppressed_color);
+    assert.deepEqual(d.swatches, [...d.classification.colors].reverse().concat(grey ? [d.classification.suppressed_color] : []).map(rgb), `${expected}: legend`);
   }
   // States and counties as choropleths.
   await p.selectOption('#layer', 'density');
@@ -334,14 +336,14 @@ test('the language switch changes the strings and lives in the URL with the view
   assert.equal(await p.getAttribute('html', 'lang'), 'fr');
   assert.equal(await p.textContent('#tabbtn-map'), 'Carte');
   assert.equal(await p.textContent('#tabbtn-about'), 'Méthodologie');
-  assert.match(await p.textContent('.legend-title'), /Répondants par km²/);
-  assert.match(await p.textContent('.legend'), /Masqué/);
+  assert.match(await p.textContent('.legend-title'), /^Répondants$/);
+  assert.match(await p.textContent('.legend'), /toutes les zones publiées/);
   assert.match(await p.textContent('#f-occupation'), /Professions intellectuelles|Professionnels|Cadres/);
   await p.click('button[data-lang="ht"]');
   await idle(p);
   assert.equal(await p.getAttribute('html', 'lang'), 'ht');
   assert.equal(await p.textContent('#tabbtn-map'), 'Kat');
-  assert.match(await p.textContent('.legend'), /Kache/);
+  assert.match(await p.textContent('.legend'), /tout zòn pibliye/);
   assert.match(await p.textContent('#f-gender'), /Fanm/);
   // A shared link reopens the same language, layer and view.
   await app(p, () => window.dyaspora.map.setView([26.1, -80.3], 8));
@@ -366,6 +368,7 @@ test('the language switch changes the strings and lives in the URL with the view
 
 test('the downloads and the image export produce valid files', async () => {
   const p = await open('?lang=en&z=6&lat=27.5&lng=-81.5');
+  await p.click('#downloads summary');
   const geojson = await downloadOf(p, () => p.click('#dl-geojson'));
   assert.match(geojson.name, /\.geojson$/);
   const fc = JSON.parse(geojson.bytes.toString('utf8'));
@@ -466,7 +469,7 @@ test('outreach mode shows a plan and exports it', async () => {
   const csv = await downloadOf(p, () => p.click('[data-download="plan-csv"]'));
   assert.match(csv.name, /HT-CON-MIA\.csv$/);
   const lines = csv.bytes.toString('utf8').trim().split(/\r?\n/);
-  assert.match(lines[0], /^rank,id,lon,lat,score/);
+  assert.match(lines[0], /^rank,id,name,lon,lat,score/);
   assert.equal(lines.length - 1, gaps);
   const geo = await downloadOf(p, () => p.click('[data-download="plan-geojson"]'));
   const plan = JSON.parse(geo.bytes.toString('utf8'));
@@ -626,4 +629,319 @@ test('the phone viewport works', async () => {
   } finally {
     await phone.close();
   }
+});
+
+// Issue 20: the map explains itself.
+
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 1 };
+const DESKTOP = { viewport: { width: 1440, height: 900 } };
+
+/** A fresh browser of the given kind for one test, closed (and checked clean) after `f`. */
+async function withBrowser(options, f) {
+  const b = await launch(server.base, options);
+  try {
+    const p = await b.page();
+    await f(p, b);
+    assert.deepEqual(b.errors, [], 'console errors or uncaught exceptions');
+    assert.deepEqual(b.external, [], 'requests that left localhost');
+  } finally {
+    await b.close();
+  }
+}
+
+async function goto(p, query) {
+  await p.goto(`${server.base}/${query}`);
+  await idle(p);
+  // The caption waits for the methodology, the hidden count for the parent hexagons.
+  await p.waitForFunction(() => !/^[^(]*$/.test(document.querySelector('.map-caption')?.textContent ?? ''));
+  await idle(p);
+}
+
+const mapTitle = (p) => p.evaluate(() => ({
+  title: document.querySelector('.map-title-text')?.textContent,
+  filters: document.querySelector('.map-filters')?.textContent,
+  headline: document.querySelector('.headline')?.textContent,
+  hidden: document.querySelector('.hidden-note')?.textContent ?? null,
+  caption: document.querySelector('.map-caption')?.textContent,
+}));
+
+test('the map states its measure, filters, headline and source, and follows the filters in fr, en and ht', async () => {
+  for (const [kind, options] of [['phone', PHONE], ['desktop', DESKTOP]]) {
+    await withBrowser(options, async (p) => {
+      await goto(p, '?lang=en');
+      let x = await mapTitle(p);
+      assert.equal(x.title, 'Respondents', `${kind}: people counts are the default measure`);
+      assert.equal(x.filters, 'No filter: everyone');
+      const nation = await p.evaluate(() => window.dyaspora.data.fc.totals.count);
+      assert.match(x.headline, new RegExp(`respondents in view · ${nation.toLocaleString('en-US')} in the United States`));
+      assert.match(x.caption, /^Source: dyaspora survey \(2025-R1.*\), February 2025 – .* · [\d,]+ respondents in all$/);
+      // On a phone the title is on the map with the sheet closed, inside the screen.
+      const r = await p.evaluate(() => document.querySelector('.map-title').getBoundingClientRect().toJSON());
+      assert.ok(r.left >= 0 && r.right <= options.viewport.width && r.top >= 0 && r.height > 20, `${kind}: title on screen`);
+      // "In view" is a sum of the published counts of the areas in view, nothing else.
+      const inView = await p.evaluate(() => {
+        const b = window.dyaspora.map.getBounds();
+        return window.dyaspora.data.fc.features.filter((f) => {
+          const ring = (f.geometry.type === 'Polygon' ? f.geometry.coordinates : f.geometry.coordinates[0])[0].slice(0, -1);
+          const lon = ring.reduce((a, c) => a + c[0], 0) / ring.length;
+          const lat = ring.reduce((a, c) => a + c[1], 0) / ring.length;
+          return b.contains([lat, lon]);
+        }).reduce((a, f) => a + f.properties.count, 0);
+      });
+      assert.match(x.headline, new RegExp(`^${inView.toLocaleString('en-US')} respondents in view`));
+      // Women in the health sector: the title says so, and so does the headline.
+      await goto(p, '?lang=en&gender=f&sector=Q');
+      x = await mapTitle(p);
+      assert.match(x.filters, /Gender: Female/);
+      assert.match(x.filters, /Sector of expertise: Human health/);
+      const women = await p.evaluate(() => window.dyaspora.data.fc.totals.count);
+      assert.ok(women < nation);
+      assert.match(x.headline, new RegExp(`${women.toLocaleString('en-US')} in the United States`));
+      await goto(p, '?lang=fr&gender=f&sector=Q');
+      x = await mapTitle(p);
+      assert.equal(x.title, 'Répondants');
+      assert.match(x.filters, /Genre : Femme/);
+      assert.match(x.headline, /répondants dans la vue · [\d\s\u202f]+ aux États-Unis/);
+      assert.match(x.caption, /^Source : enquête dyaspora \(2025-R1.*\), février 2025 – /);
+      await goto(p, '?lang=ht&gender=f');
+      x = await mapTitle(p);
+      assert.equal(x.title, 'Moun ki reponn');
+      assert.match(x.filters, /Sèks: Fanm/);
+      assert.match(x.headline, /Ozetazini/);
+      assert.match(x.caption, /^Sous: ankèt dyaspora \(2025-R1.*\), fevriye 2025 – /);
+    });
+  }
+});
+
+test('the downloads and the image carry the title, the caption and the demo flag, and the phone image has no blank band', async () => {
+  await withBrowser(PHONE, async (p) => {
+    await goto(p, '?lang=fr&gender=f&z=9&lat=25.85&lng=-80.25');
+    await p.tap('#menu-toggle');
+    await p.waitForTimeout(400);
+    // First in the map tab.
+    const first = await p.evaluate(() => document.querySelector('#tab-map').firstElementChild.id);
+    assert.equal(first, 'downloads');
+    await p.tap('#downloads summary');
+    const help = await p.textContent('#downloads');
+    assert.match(help, /skiprows=\[1\]/);
+    assert.match(help, /dtype=\{"id": str\}/);
+    assert.match(help, /-demo/);
+    const geo = await downloadOf(p, () => p.tap('#dl-geojson'));
+    assert.match(geo.name, /-demo\.geojson$/);
+    const fc = JSON.parse(geo.bytes.toString('utf8'));
+    const meta = fc['dyaspora:map'];
+    assert.equal(meta.demo, true);
+    assert.equal(meta.title, 'Répondants');
+    assert.match(meta.filters, /Genre : Femme/);
+    assert.match(meta.caption, /^Source : enquête dyaspora/);
+    assert.match(meta.headline, /répondants dans la vue/);
+    const plain = await downloadOf(p, () => p.tap('#dl-csv-plain'));
+    assert.match(plain.name, /-plain-demo\.csv$/);
+    const lines = plain.bytes.toString('utf8').trim().split(/\r?\n/);
+    assert.match(lines[0], /^id,name,lon,lat,count/);
+    assert.doesNotMatch(lines[1], /^#/, 'no HXL row in the plain CSV');
+    const hxl = await downloadOf(p, () => p.tap('#dl-csv'));
+    assert.match(hxl.name, /-demo\.csv$/);
+    assert.match(hxl.bytes.toString('utf8').split(/\r?\n/)[1], /^#geo\+h3/);
+    const png = await downloadOf(p, () => p.tap('#dl-png'));
+    assert.match(png.name, /-demo\.png$/);
+    const size = pngSize(png.bytes);
+    const map = await p.evaluate(() => window.dyaspora.map.getSize());
+    assert.equal(size.width, map.x, `the image is the map's width (${size.width} for ${map.x}): no blank band`);
+    assert.ok(size.height > map.y + 80, 'with a title above and a caption below');
+  });
+});
+
+test('a hexagon keeps its colour when the map pans, and the palest class stands out from the land', async () => {
+  for (const [kind, options] of [['phone', PHONE], ['desktop', DESKTOP]]) {
+    await withBrowser(options, async (p) => {
+      for (const layer of ['', '&layer=gender']) {
+        await goto(p, `?lang=en&z=9&lat=26.2&lng=-80.2${layer}`);
+        const colours = () => p.evaluate(() => Object.fromEntries(window.dyaspora.data.geo.getLayers().map((l) => [l.feature.properties.id, l.options.fillColor])));
+        const before = await colours();
+        const key = await p.evaluate(() => window.dyaspora.data.key);
+        await p.evaluate(() => window.dyaspora.map.panBy([0, -300], { animate: false }));
+        await p.waitForFunction((k) => window.dyaspora.data.key !== k, key);
+        await idle(p);
+        const after = await colours();
+        const common = Object.keys(before).filter((id) => id in after);
+        assert.ok(common.length > 10, `${kind}${layer}: hexagons in both views (${common.length})`);
+        const changed = common.filter((id) => before[id] !== after[id]);
+        assert.deepEqual(changed, [], `${kind}${layer}: no hexagon changed colour`);
+      }
+      // Gender diverges around the national value: the middle class holds it.
+      const c = await p.evaluate(() => ({ cls: window.dyaspora.data.fc.classification, nation: window.dyaspora.data.fc.totals.female_share }));
+      assert.equal(c.cls.method, 'diverging');
+      assert.ok(c.cls.breaks[1] <= c.nation && c.nation < c.cls.breaks[2], `${c.nation} in the middle class ${c.cls.breaks}`);
+      assert.match(await p.textContent('.legend'), /like the US/);
+    });
+  }
+  // The palest class, as drawn (fill opacity over the land colour), against the land.
+  const p = await open('?lang=en');
+  const { palest, opacity } = await app(p, () => ({
+    palest: window.dyaspora.data.fc.classification.colors[0],
+    opacity: Number(document.querySelector('.leaflet-overlay-pane path.leaflet-interactive').getAttribute('fill-opacity')),
+  }));
+  const hex = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
+  const lum = (c) => {
+    const l = c.map((v) => { const x = v / 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2];
+  };
+  const land = hex('#f2efe9');
+  const drawnFill = hex(palest).map((v, i) => v * opacity + land[i] * (1 - opacity));
+  const ratio = (lum(land) + 0.05) / (lum(drawnFill) + 0.05);
+  assert.ok(ratio >= 1.5, `palest class ${palest} at ${opacity}: ${ratio.toFixed(2)}:1 against the land`);
+});
+
+test('respondents in areas too small to show are announced, from published figures only', async () => {
+  for (const [kind, options] of [['phone', PHONE], ['desktop', DESKTOP]]) {
+    await withBrowser(options, async (p) => {
+      await goto(p, '?lang=en&z=12&lat=25.83&lng=-80.2');
+      await p.waitForSelector('.hidden-note');
+      const x = await mapTitle(p);
+      const n = Number(x.hidden.match(/About ([\d,]+) more respondents in view live in areas too small to show/)[1].replaceAll(',', ''));
+      assert.ok(n >= 11, `${kind}: ${n} announced`);
+      // The same figure, worked out here from the two public layers the page was given.
+      const check = await p.evaluate(async () => {
+        const d = window.dyaspora.data;
+        const res = Number(d.fc.unit.replace('h3_res', ''));
+        const b = window.dyaspora.map.getBounds();
+        const q = new URLSearchParams({ unit: 'h3', res: String(res - 2), metric: 'count', bbox: [b.getWest() - 0.2, b.getSouth() - 0.2, b.getEast() + 0.2, b.getNorth() + 0.2].map((v) => v.toFixed(2)).join(',') });
+        const parents = await (await fetch(`/api/v1/aggregates?${q}`)).json();
+        return { res, parents: parents.features.length, hidden: d.hidden };
+      });
+      assert.ok(check.parents > 0 && check.hidden.parents > 0, `${kind}: parents wholly in view`);
+      // No grey "suppressed" swatch where nothing is drawn grey.
+      assert.equal(await p.locator('.legend .legend-row.suppressed').count(), 0, `${kind}: no suppressed swatch on the count layer`);
+      await goto(p, '?lang=fr&z=12&lat=25.83&lng=-80.2');
+      await p.waitForSelector('.hidden-note');
+      assert.match((await mapTitle(p)).hidden, /^Environ [\d\s\u202f]+ autres répondants de la vue vivent dans des zones trop petites/);
+      await goto(p, '?lang=ht&z=12&lat=25.83&lng=-80.2');
+      await p.waitForSelector('.hidden-note');
+      assert.match((await mapTitle(p)).hidden, /^Anviwon [\d\s\u202f]+ lòt moun ki reponn/);
+    });
+  }
+});
+
+test('a phone\'s first visit transfers under 250 KB (place names are not part of it)', async (t) => {
+  const r = await firstVisit({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 3 });
+  t.diagnostic(`phone first load: ${JSON.stringify(r)}`);
+  assert.ok(r.bytes < 250_000, `a phone's first load transferred ${r.bytes} bytes`);
+  assert.ok(!Object.keys(r.byKind).some((k) => k.includes('cities')), 'the place names wait for a closer zoom');
+});
+
+test('the map names places at city level, without overlaps, in a layer of their own', async () => {
+  const p = await open('?lang=en&z=10&lat=40.7&lng=-73.9');
+  await p.waitForFunction(() => Number(document.querySelector('#map').dataset.labels) > 5);
+  const labels = await app(p, () => [...document.querySelectorAll('.leaflet-labels-pane .city-label span')].map((e) => ({ name: e.textContent, r: e.getBoundingClientRect().toJSON() })));
+  const names = labels.map((l) => l.name);
+  for (const n of ['Brooklyn', 'Bronx', 'New York']) assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
+  // None hidden under the map's own boxes (the title grows when the hidden count arrives).
+  await p.waitForSelector('.hidden-note');
+  await idle(p);
+  const under = await app(p, () => {
+    const boxes = [...document.querySelectorAll('.map-title, .legend')].map((e) => e.getBoundingClientRect());
+    return [...document.querySelectorAll('.leaflet-labels-pane .city-label span')].filter((e) => {
+      const r = e.getBoundingClientRect();
+      return boxes.some((b) => r.left < b.right && r.right > b.left && r.top < b.bottom && r.bottom > b.top);
+    }).map((e) => e.textContent);
+  });
+  assert.deepEqual(under, [], 'place names under the title or the legend');
+  for (const a of labels) {
+    for (const b of labels) {
+      if (a !== b) assert.ok(a.r.right <= b.r.left + 2 || b.r.right <= a.r.left + 2 || a.r.bottom <= b.r.top + 2 || b.r.bottom <= a.r.top + 2, `${a.name} overlaps ${b.name}`);
+    }
+  }
+  // None at the national view.
+  await app(p, () => window.dyaspora.map.setView([38, -95], 4));
+  await p.waitForFunction(() => document.querySelector('#map').dataset.labels === '0');
+});
+
+test('hexagons and outreach gap areas are named after their city and county', async () => {
+  const p = await open('?lang=en&z=11&lat=25.83&lng=-80.2');
+  const names = await app(p, () => window.dyaspora.data.fc.features.map((f) => f.properties.name));
+  assert.ok(names.length > 0 && names.every((n) => /, Miami-Dade, FL$|, Broward, FL$|, FL$/.test(n)), names.slice(0, 5).join('; '));
+  const f = await app(p, () => window.dyaspora.data.popup(window.dyaspora.data.fc.features[0]).querySelector('h3').textContent);
+  assert.match(f, /^Near .*, FL$/);
+});
+
+test('outreach: women are counted as women, the gap score is explained, ranks are on top and apart, names in every language', async () => {
+  await withBrowser(DESKTOP, async (p) => {
+    await goto(p, '?lang=en&tab=outreach&post=HT-CON-MIA&target=female');
+    await p.waitForSelector('.gap-list > li');
+    await p.waitForTimeout(600); // the plan's zoom animation
+    await idle(p);
+    const first = await p.textContent('.gap-list > li');
+    assert.match(first, /[\d,]+ women/);
+    assert.match(first, /nearest women’s or community organisation/);
+    assert.match(await p.textContent('.gap-place'), /, FL$/, 'a gap area is named');
+    assert.match(await p.textContent('#tab-outreach'), /Gap score: the people of the area/);
+    const values = await p.evaluate(() => window.dyaspora.outreach.plan.features.filter((f) => f.properties.feature_type === 'gap_area').map((f) => [f.properties.value, f.properties.female]));
+    for (const [v, w] of values) assert.equal(v, w, 'the value ranked is the women count');
+    // Rank 1 above every other marker; no two markers overlap; none under the legend.
+    const marks = await p.evaluate(() => [...document.querySelectorAll('.rank')].map((e) => ({ rank: Number(e.textContent), z: Number(e.style.zIndex), r: e.getBoundingClientRect().toJSON() })));
+    const top = marks.reduce((a, m) => (m.z > a.z ? m : a));
+    assert.equal(top.rank, 1, 'rank 1 is drawn on top');
+    for (const a of marks) {
+      for (const b of marks) {
+        if (a.rank < b.rank) assert.ok(Math.hypot(a.r.x - b.r.x, a.r.y - b.r.y) >= 20, `ranks ${a.rank} and ${b.rank} overlap`);
+      }
+    }
+    const legend = await p.evaluate(() => document.querySelector('.legend').getBoundingClientRect().toJSON());
+    for (const m of marks) {
+      const under = m.r.right > legend.left && m.r.left < legend.right && m.r.bottom > legend.top && m.r.top < legend.bottom;
+      assert.ok(!under, `rank ${m.rank} is under the legend`);
+    }
+    await goto(p, '?lang=fr&tab=outreach&post=HT-CON-MIA');
+    await p.waitForSelector('.gap-list > li');
+    assert.match(await p.textContent('#out-post'), /Consulat général d’Haïti à Miami/);
+    assert.match(await p.textContent('.catchment h3'), /Consulat général d’Haïti à Miami/);
+    assert.match(await p.textContent('#tab-outreach'), /Score de manque/);
+    await goto(p, '?lang=ht&tab=outreach&post=HT-CON-MIA');
+    await p.waitForSelector('.gap-list > li');
+    assert.match(await p.textContent('#out-post'), /Konsila jeneral Ayiti nan Miami/);
+    assert.match(await p.textContent('#out-post'), /Anbasad Repiblik Ayiti/);
+  });
+  // On a phone, a gap shown from the open sheet lands in the part of the map above it.
+  await withBrowser(PHONE, async (p) => {
+    await goto(p, '?lang=en&tab=outreach&post=HT-CON-MIA');
+    await p.tap('#menu-toggle');
+    await p.waitForSelector('.gap-list > li .gap-place');
+    await p.waitForTimeout(400);
+    await p.tap('.gap-list > li:nth-child(2) .gap-place');
+    await p.waitForTimeout(800);
+    await idle(p);
+    const where = await p.evaluate(() => {
+      const gap = window.dyaspora.outreach.plan.features.find((f) => f.properties.rank === 2).properties;
+      const pt = window.dyaspora.map.latLngToContainerPoint([gap.lat, gap.lon]);
+      const map = window.dyaspora.map.getContainer().getBoundingClientRect();
+      const sheet = document.querySelector('#panel').getBoundingClientRect();
+      return { y: map.top + pt.y, x: pt.x, sheetTop: sheet.top, mapTop: map.top, width: map.width };
+    });
+    assert.ok(where.y > where.mapTop && where.y < where.sheetTop, `the gap (y ${Math.round(where.y)}) is above the sheet (${Math.round(where.sheetTop)})`);
+    assert.ok(Math.abs(where.y - (where.mapTop + where.sheetTop) / 2) < 30, 'centred in the visible part');
+  });
+});
+
+test('no sheet scrolls sideways on a 390 px phone, in any tab or language', async () => {
+  await withBrowser(PHONE, async (p) => {
+    for (const lang of ['en', 'fr', 'ht']) {
+      for (const tab of ['map', 'insights', 'outreach', 'about']) {
+        await p.goto(`${server.base}/?lang=${lang}&tab=${tab}${tab === 'outreach' ? '&post=HT-CON-NYC' : ''}`);
+        await idle(p);
+        await p.tap('#menu-toggle');
+        await p.waitForTimeout(300);
+        if (tab === 'map') await p.tap('#downloads summary');
+        if (tab === 'insights') await p.waitForSelector('[data-chart] rect');
+        if (tab === 'outreach') await p.waitForSelector('.gap-list > li');
+        if (tab === 'about') await p.waitForSelector('table.compare');
+        const [content, box, page] = await p.evaluate(() => {
+          const panel = document.querySelector('#panel');
+          return [panel.scrollWidth, panel.clientWidth, document.documentElement.scrollWidth];
+        });
+        assert.ok(content <= box, `${lang}/${tab}: the sheet's content is ${content}px wide in ${box}px`);
+        assert.ok(page <= 390, `${lang}/${tab}: the page is ${page}px wide`);
+      }
+    }
+  });
 });

@@ -15,6 +15,15 @@ const DESKTOP = [
   { file: 'insights.png', query: '?lang=ht&tab=insights&scope=nation&z=5&lat=33&lng=-78' },
   { file: 'outreach-miami.png', query: '?lang=en&tab=outreach&post=HT-CON-MIA&posts=1' },
   { file: 'methodology.png', query: '?lang=fr&tab=about' },
+  { file: 'map-miami-street.png', query: '?lang=en&z=12&lat=25.83&lng=-80.2' },
+];
+
+/** Phone screenshots (390×844): [file, query, open the sheet]. */
+const PHONE = [
+  ['phone-map.png', '?lang=ht&layer=gender&z=7&lat=27.3&lng=-81.2', false],
+  ['phone-map-fr.png', '?lang=fr&z=10&lat=40.68&lng=-73.93', false],
+  ['phone-panel.png', '?lang=en', true],
+  ['phone-outreach.png', '?lang=fr&tab=outreach&post=HT-CON-MIA&target=female', true],
 ];
 
 async function settle(page) {
@@ -27,7 +36,7 @@ async function settle(page) {
 const server = process.env.DYASPORA_BASE ? { base: process.env.DYASPORA_BASE, stop: async () => {} } : await startServer({ records: 50000 });
 fs.mkdirSync(OUT, { recursive: true });
 try {
-  const desktop = await launch(server.base);
+  const desktop = await launch(server.base, { viewport: { width: 1440, height: 900 } });
   const page = await desktop.page();
   for (const shot of DESKTOP) {
     await page.goto(`${server.base}/${shot.query}`);
@@ -41,21 +50,27 @@ try {
   }
   await page.goto(`${server.base}/?lang=en&layer=remit&m=remit_share&z=6&lat=27.8&lng=-81.5`);
   await settle(page);
+  await page.click('#downloads summary');
   const png = await downloadOf(page, () => page.click('#dl-png'));
   fs.writeFileSync(path.join(OUT, 'export-brief.png'), png.bytes);
   console.log('wrote docs/screenshots/export-brief.png');
   await desktop.close();
 
-  const phone = await launch(server.base, { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  const phone = await launch(server.base, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
   const p = await phone.page();
-  await p.goto(`${server.base}/?lang=ht&layer=gender`);
-  await settle(p);
-  await p.screenshot({ path: path.join(OUT, 'phone-map.png') });
-  console.log('wrote docs/screenshots/phone-map.png');
-  await p.tap('#menu-toggle');
-  await p.waitForTimeout(500);
-  await p.screenshot({ path: path.join(OUT, 'phone-panel.png') });
-  console.log('wrote docs/screenshots/phone-panel.png');
+  for (const [file, query, sheet] of PHONE) {
+    await p.goto(`${server.base}/${query}`);
+    await settle(p);
+    if (sheet) {
+      await p.tap('#menu-toggle');
+      await p.waitForTimeout(500);
+      if (query.includes('outreach')) await p.waitForSelector('.gap-list > li');
+      else await p.tap('#downloads summary');
+      await settle(p);
+    }
+    await p.screenshot({ path: path.join(OUT, file) });
+    console.log(`wrote docs/screenshots/${file}`);
+  }
   await phone.close();
   const problems = [...desktop.errors, ...desktop.external, ...phone.errors, ...phone.external];
   if (problems.length) {

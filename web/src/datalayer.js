@@ -11,6 +11,7 @@ import { fmtMetric } from './format.js';
 import { h, fill } from './dom.js';
 import { contains } from './geometry.js';
 import { renderLegend } from './legend.js';
+import { box, countInView, hiddenInView } from './inview.js';
 
 /** `w,s,e,n` of Leaflet bounds, clamped to valid degrees and rounded (better cache hits). */
 export function bboxParam(bounds) {
@@ -21,6 +22,9 @@ export function bboxParam(bounds) {
     r(c(bounds.getEast(), -180, 180)), r(c(bounds.getNorth(), -90, 90)),
   ].join(',');
 }
+
+/** Fill opacity of the areas (the PNG export draws them the same way). */
+export const FILL_OPACITY = 0.88;
 
 /** Properties shown in a popup, after the layer's own measure. */
 const POPUP_FIGURES = [
@@ -78,24 +82,60 @@ export class DataLayer {
   async refresh(force = false) {
     const params = this.params();
     const key = JSON.stringify(params);
-    if (!force && key === this.key) return;
+    if (!force && key === this.key) {
+      this.measureView();
+      return;
+    }
     this.key = key;
     this.controller?.abort();
     const ctl = new AbortController();
     this.controller = ctl;
+    // The coarser hexagons, published as well, tell how many people of the view are in
+    // hexagons too small to show (inview.js): asked for once the layer is drawn, so that a
+    // server computing both does not delay the first hexagons (slow-4G benchmark).
+    const parents = this.parentParams(params);
     try {
       const fc = await getJSON('/api/v1/aggregates', params, { signal: ctl.signal });
       if (ctl.signal.aborted) return;
       this.fc = fc;
       this.unit = params.unit;
+      this.parents = null;
+      this.hidden = null;
       this.draw();
+      this.measureView();
       this.app.emit('layer', fc);
+      if (parents) {
+        // Without it the map is the same, less one sentence: a failure here is not the layer's.
+        const p = await getJSON('/api/v1/aggregates', parents, { signal: ctl.signal }).catch((e) => {
+          if (!isAbort(e)) console.warn(e);
+          return null;
+        });
+        if (ctl.signal.aborted || !p) return;
+        this.parents = p;
+        this.measureView();
+        this.app.emit('hidden', this.hidden);
+      }
     } catch (e) {
       if (!isAbort(e)) {
         this.key = '';
         this.app.error(e);
       }
     }
+  }
+
+  /** The query of the hexagons two resolutions coarser (their parents), for hidden counts. */
+  parentParams(params) {
+    if (params.unit !== 'h3' || params.res <= 2) return null;
+    return { ...params, res: Math.max(2, params.res - 2), metric: 'count', metrics: undefined, skill: undefined };
+  }
+
+  /** Respondents in view and in hidden areas of the view, from the published layers. */
+  measureView() {
+    if (!this.fc) return;
+    const view = box(this.map.getBounds());
+    this.view = countInView(this.fc.features, view);
+    this.hidden = this.parents && this.unit === 'h3' ? hiddenInView(this.fc.features, this.parents.features, view) : null;
+    this.app.title?.update();
   }
 
   draw() {
@@ -124,12 +164,20 @@ export class DataLayer {
   renderLegend() {
     if (!this.legendEl || !this.fc) return;
     const empty = !this.fc.features.some((f) => f.properties.class !== null && f.properties.class !== undefined);
+    const m = this.fc.classification.metric;
     renderLegend(this.legendEl, {
       title: this.app.measureTitle(),
       classification: this.fc.classification,
       k: this.fc.privacy.min_count,
       empty,
+      suppressed: this.drawsSuppressed(),
+      national: this.fc.totals?.[m] ?? null,
     });
+  }
+
+  /** Whether some drawn area is grey (its value suppressed): only then does the legend say so. */
+  drawsSuppressed() {
+    return Boolean(this.fc?.features.some((f) => f.properties.class === null || f.properties.class === undefined));
   }
 
   fillOf(f) {
@@ -140,12 +188,14 @@ export class DataLayer {
 
   style(f) {
     const hex = this.unit === 'h3';
+    // 0.88: the palest class stands out from the land at 1.5:1 (classify.rs); the outline
+    // (3.9:1 against the land) marks the middle class of diverging layers, white as the land.
     return {
       fillColor: this.fillOf(f),
-      fillOpacity: 0.8,
+      fillOpacity: FILL_OPACITY,
       color: hex ? '#5a5a5a' : '#4d4d4d',
-      weight: hex ? 0.5 : 0.8,
-      opacity: 0.7,
+      weight: hex ? 0.7 : 0.8,
+      opacity: 0.8,
     };
   }
 
@@ -183,7 +233,7 @@ export class DataLayer {
 
   title(f) {
     const p = f.properties;
-    if (this.unit === 'h3') return `${t('hexagon')} ${p.id}`;
+    if (this.unit === 'h3') return p.name && p.name !== p.id ? t('near_place', { place: p.name }) : `${t('hexagon')} ${p.id}`;
     return p.name;
   }
 

@@ -6,10 +6,51 @@ import { t, getLang } from './i18n.js';
 import { fmtDate } from './format.js';
 import { legendRows } from './legend.js';
 import { rings } from './geometry.js';
+import { mapTexts } from './maptitle.js';
+import { FILL_OPACITY } from './datalayer.js';
 
-const HEADER = 64;
-const FOOTER = 44;
 const TILE = 256;
+const PAD = 12;
+
+/** Splits `text` into lines no wider than `width` at the context's current font. */
+function wrap(ctx, text, width) {
+  const lines = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    const next = line ? `${line} ${word}` : word;
+    if (line && ctx.measureText(next).width > width) {
+      lines.push(line);
+      line = word;
+    } else line = next;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+/** Blocks of text as [font, colour, lines, line height], wrapped to `width`. */
+function layout(ctx, blocks, width) {
+  return blocks.filter((b) => b.text).map((b) => {
+    ctx.font = b.font;
+    return { ...b, lines: wrap(ctx, b.text, width) };
+  });
+}
+
+function heightOf(blocks) {
+  return blocks.reduce((a, b) => a + b.lines.length * b.lh, 0);
+}
+
+function drawBlocks(ctx, blocks, x, y) {
+  let yy = y;
+  for (const b of blocks) {
+    ctx.font = b.font;
+    ctx.fillStyle = b.color;
+    for (const line of b.lines) {
+      yy += b.lh;
+      ctx.fillText(line, x, yy - Math.round(b.lh * 0.28));
+    }
+  }
+  return yy;
+}
 
 function loadImage(src) {
   return new Promise((resolve) => {
@@ -25,7 +66,26 @@ export async function renderPng(app) {
   const map = app.map;
   const size = map.getSize();
   const scale = Math.min(2, window.devicePixelRatio || 1);
-  const width = Math.max(size.x, 640);
+  // The map's own width: a phone's image is a phone's map, without a blank band beside it.
+  const width = size.x;
+  const x = mapTexts(app);
+  const measure = document.createElement('canvas').getContext('2d');
+  const textWidth = width - 2 * PAD;
+  const head = layout(measure, [
+    { text: app.isDemo() ? t('demo_flag') : '', font: 'bold 12px system-ui, sans-serif', color: '#8a1c1c', lh: 16 },
+    { text: t('export_title'), font: 'bold 16px system-ui, sans-serif', color: '#1a1a1a', lh: 21 },
+    { text: x.title, font: 'bold 14px system-ui, sans-serif', color: '#1a1a1a', lh: 19 },
+    { text: t('export_filters', { f: x.filters }), font: '12px system-ui, sans-serif', color: '#444444', lh: 16 },
+    { text: x.headline, font: '12px system-ui, sans-serif', color: '#1a1a1a', lh: 16 },
+    { text: x.hidden, font: 'italic 12px system-ui, sans-serif', color: '#444444', lh: 16 },
+  ], textWidth);
+  const foot = layout(measure, [
+    { text: x.caption, font: '11px system-ui, sans-serif', color: '#1a1a1a', lh: 15 },
+    { text: `${t('export_date', { date: fmtDate(new Date()), v: app.data.fc?.data_version ?? '?' })} · ${window.location.host}`, font: '11px system-ui, sans-serif', color: '#444444', lh: 15 },
+    { text: `${t('attribution')} · Leaflet`, font: '11px system-ui, sans-serif', color: '#444444', lh: 15 },
+  ], textWidth);
+  const HEADER = heightOf(head) + 2 * 6;
+  const FOOTER = heightOf(foot) + 2 * 6;
   const height = size.y + HEADER + FOOTER;
   const canvas = document.createElement('canvas');
   canvas.width = width * scale;
@@ -68,7 +128,7 @@ export async function renderPng(app) {
         });
         ctx.closePath();
       }
-      ctx.globalAlpha = 0.8;
+      ctx.globalAlpha = FILL_OPACITY;
       ctx.fillStyle = app.data.fillOf(f);
       ctx.fill('evenodd');
       ctx.globalAlpha = 0.7;
@@ -91,28 +151,29 @@ export async function renderPng(app) {
       ctx.stroke();
     }
   }
+  // Place names, as on the map.
+  ctx.font = 'bold 12px system-ui, sans-serif';
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'middle';
+  ctx.lineJoin = 'round';
+  for (const c of app.labels?.shown ?? []) {
+    const p = map.latLngToContainerPoint([c.lat, c.lon]);
+    ctx.strokeStyle = '#ffffff';
+    ctx.lineWidth = 3;
+    ctx.strokeText(c.name, p.x, p.y);
+    ctx.fillStyle = '#1f1f1f';
+    ctx.fillText(c.name, p.x, p.y);
+  }
+  ctx.textAlign = 'left';
+  ctx.textBaseline = 'alphabetic';
   ctx.restore();
 
-  // Title and subtitle.
-  ctx.fillStyle = '#1a1a1a';
-  ctx.font = 'bold 18px system-ui, sans-serif';
-  ctx.fillText(t('export_title'), 12, 24);
-  ctx.font = '14px system-ui, sans-serif';
-  ctx.fillText(app.measureTitle(), 12, 44);
-  ctx.font = '12px system-ui, sans-serif';
-  ctx.fillStyle = '#444444';
-  ctx.fillText(t('export_filters', { f: app.filterSummary() }), 12, 59);
-  if (app.places?.isDemo()) {
-    ctx.font = 'bold 12px system-ui, sans-serif';
-    ctx.fillStyle = '#8a1c1c';
-    ctx.textAlign = 'right';
-    ctx.fillText(t('demo_flag'), width - 12, 24);
-    ctx.textAlign = 'left';
-  }
+  // Title, filters, headline (the map's own title box), and the demo flag first.
+  drawBlocks(ctx, head, PAD, 6);
 
   // Legend, bottom right of the map.
   if (fc) {
-    const rows = legendRows(fc.classification, fc.privacy.min_count, false);
+    const rows = legendRows(fc.classification, fc.privacy.min_count, false, app.data.drawsSuppressed());
     ctx.font = '12px system-ui, sans-serif';
     const lw = Math.max(...rows.map(([, l]) => ctx.measureText(l).width)) + 40;
     const lh = rows.length * 18 + 12;
@@ -133,16 +194,13 @@ export async function renderPng(app) {
     });
   }
 
-  // Footer: date, data version, attribution.
-  ctx.fillStyle = '#444444';
-  ctx.font = '11px system-ui, sans-serif';
-  ctx.fillText(t('export_date', { date: fmtDate(new Date()), v: fc?.data_version ?? '?' }) + ` · ${window.location.host}`, 12, HEADER + size.y + 17);
-  ctx.fillText(`${t('attribution')} · Leaflet`, 12, HEADER + size.y + 34);
+  // Footer: source, survey period and sample size; date and data version; attribution.
+  drawBlocks(ctx, foot, PAD, HEADER + size.y + 6);
 
   return new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
 }
 
 export function pngName(app) {
   const d = new Date().toISOString().slice(0, 10);
-  return `dyaspora-${app.state.layer}-${getLang()}-${d}.png`;
+  return `dyaspora-${app.state.layer}-${getLang()}-${d}${app.isDemo() ? '-demo' : ''}.png`;
 }

@@ -3,7 +3,7 @@
 import { codeList } from './i18n.js';
 
 export const LAYERS = [
-  { id: 'density', measures: ['density_km2', 'count'] },
+  { id: 'density', measures: ['count', 'density_km2'] },
   { id: 'remit', measures: ['remit_total_usd', 'remit_mean_usd', 'remit_median_usd', 'remit_share'] },
   { id: 'skills', measures: ['skill_share', 'skill_lq'], skill: true },
   { id: 'gender', measures: ['female_share'] },

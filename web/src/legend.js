@@ -17,24 +17,37 @@ export function classLabels(c) {
   });
 }
 
-/** Rows of the legend: [colour, label] from highest class to lowest, then suppressed. */
-export function legendRows(c, k, empty) {
+/**
+ * Rows of the legend: [colour, label] from highest class to lowest, then "suppressed" when
+ * some area on the map is drawn grey (a hexagon whose count is hidden is not drawn at all,
+ * so on a count layer there is no grey to explain). The middle class of a diverging layer
+ * says that it is the national value.
+ */
+export function legendRows(c, k, empty, suppressed = true) {
   const labels = classLabels(c);
+  if (c.method === 'diverging' && labels.length === 5) labels[2] = `${labels[2]} (${t('legend_like_us')})`;
   const rows = c.colors.map((color, i) => [color, labels[i] || t('legend_empty')]).reverse();
   if (empty) return [[c.suppressed_color, t('legend_empty')]];
-  rows.push([c.suppressed_color, `${t('legend_suppressed')} (< ${k})`]);
+  if (suppressed) rows.push([c.suppressed_color, `${t('legend_suppressed')} (< ${k})`]);
   return rows;
 }
 
-export function renderLegend(el, { title, classification, k, empty }) {
+/** The legend's note on how the classes were made. */
+export function legendNote(c, national) {
+  if (c.method === 'diverging') return t('legend_method_diverging', { v: national === null || national === undefined ? '?' : fmtMetric(c.metric, national) });
+  return t(c.method === 'fixed' ? 'legend_method_fixed' : 'legend_method_quantile');
+}
+
+export function renderLegend(el, { title, classification, k, empty, suppressed = true, national = null }) {
   const c = classification;
+  const rows = legendRows(c, k, empty, suppressed);
   fill(el,
     h('h2', { class: 'legend-title' }, title),
     h('ul', { class: 'legend-rows' },
-      legendRows(c, k, empty).map(([color, label], i, all) =>
-        h('li', { class: i === all.length - 1 && !empty ? 'legend-row suppressed' : 'legend-row' },
+      rows.map(([color, label], i, all) =>
+        h('li', { class: i === all.length - 1 && !empty && suppressed ? 'legend-row suppressed' : 'legend-row' },
           swatch(color), h('span', {}, label)))),
-    h('p', { class: 'legend-note' }, t(c.method === 'fixed' ? 'legend_method_fixed' : 'legend_method_quantile')),
+    h('p', { class: 'legend-note' }, legendNote(c, national)),
   );
 }
 

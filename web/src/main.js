@@ -12,13 +12,15 @@ import { readState, writeState, FILTER_KEYS } from './state.js';
 import { getJSON, qs } from './api.js';
 import { layerDef, groupCode, measure, setHexagonResolutions } from './layers.js';
 import { DataLayer, bboxParam } from './datalayer.js';
-import { Places } from './places.js';
+import { Places, placeName } from './places.js';
 import { Insights } from './insights.js';
 import { Outreach } from './outreach.js';
 import { About } from './about.js';
 import { renderMapTab } from './panel.js';
 import { renderPng, pngName } from './exportpng.js';
 import { basemap } from './basemap.js';
+import { MapTitle, mapTexts } from './maptitle.js';
+import { CityLabels } from './labels.js';
 
 const TABS = ['map', 'insights', 'outreach', 'about'];
 const LAYER_KEYS = ['layer', 'm', 'skill', 'code', 'unit', ...FILTER_KEYS];
@@ -68,8 +70,11 @@ class App {
     } else {
       this.map.fitBounds(window.innerWidth < 700 ? EAST : US);
     }
+    // Before the data layer: its info box goes under the title in the same corner.
+    this.title = new MapTitle(this);
     this.data = new DataLayer(this);
     this.places = new Places(this);
+    this.labels = new CityLabels(this);
     this.insights = new Insights(this, this.tabEls.insights);
     this.outreach = new Outreach(this, this.tabEls.outreach);
     this.about = new About(this, this.tabEls.about);
@@ -114,12 +119,27 @@ class App {
     this.base.addTo(this.map);
     // Places and panels that need them come after the first layer.
     await first;
-    await this.places.load();
-    this.showDemoFlag();
+    await Promise.all([this.places.load(), this.loadMeta(), this.labels.render()]);
+    // The title box says when the data are the invented demo set (maptitle.js).
+    this.title.update();
     this.renderTab();
     this.outreach.refresh();
     this.insights.refresh();
     this.about.refreshIfShown();
+  }
+
+  /** The methodology's survey rounds and sample size, for the map's caption. */
+  async loadMeta() {
+    try {
+      this.meta = await getJSON('/api/v1/methodology');
+    } catch (e) {
+      console.warn(e);
+    }
+  }
+
+  /** A consular post's name in the page's language (the data name them in English). */
+  postName(p) {
+    return placeName(p);
   }
 
   buildShell() {
@@ -187,19 +207,6 @@ class App {
   }
 
   /** Texts of the shell, and every tab, in the current language. */
-  /** On the map itself, not only in the methodology: this server shows invented people. */
-  showDemoFlag() {
-    if (!this.places?.isDemo()) return;
-    if (!this.demoFlag) {
-      this.demoFlag = new (L.Control.extend({
-        // Under the zoom buttons: at the bottom the attribution, wrapped on a phone, covers it.
-        options: { position: 'topleft' },
-        onAdd: () => L.DomUtil.create('p', 'demo-flag map-box'),
-      }))().addTo(this.map);
-    }
-    this.demoFlag.getContainer().textContent = t('demo_flag');
-  }
-
   renderAll() {
     document.title = `dyaspora · ${t('tagline')}`;
     this.titleEl.textContent = t('tagline');
@@ -214,7 +221,7 @@ class App {
     this.map.attributionControl.removeAttribution(this.base.getAttribution());
     this.base.options.attribution = t('attribution');
     this.map.attributionControl.addAttribution(t('attribution'));
-    this.showDemoFlag();
+    this.title.update();
     // The other tabs are drawn when they are opened (see update).
     this.renderTab(this.state.tab);
     this.showTab();
@@ -264,6 +271,7 @@ class App {
     if (keys.some((k) => LAYER_KEYS.includes(k))) {
       this.data.refresh();
       this.renderTab('map');
+      this.title.update();
     }
     if (keys.includes('posts') || keys.includes('assoc')) this.places.sync();
     if (keys.includes('scope')) this.insights.render();
@@ -298,13 +306,47 @@ class App {
     return parts.length ? parts.join(' · ') : t('no_filter');
   }
 
-  /** Downloads what is on screen (the view's box) as GeoJSON or CSV. */
-  download(format) {
-    const p = { ...this.data.params({ bbox: false }), bbox: bboxParam(this.map.getBounds()), format, download: 1, metrics: 'all' };
-    const a = h('a', { href: `/api/v1/aggregates?${qs(p)}`, download: '', class: 'hidden' });
-    document.body.append(a);
-    a.click();
-    a.remove();
+  /** Whether this server shows the synthetic demo set. */
+  isDemo() {
+    return Boolean(this.places?.isDemo());
+  }
+
+  /**
+   * Downloads what is on screen (the view's box) as GeoJSON or CSV (`csv`: with its HXL
+   * hashtag row; `csv-plain`: without it). The server names the file (unit, filters,
+   * release, date); the page adds `-demo` for demo data, and the GeoJSON gets the map's
+   * title, headline and caption in a `dyaspora:map` member.
+   */
+  async download(format) {
+    const plain = format === 'csv-plain';
+    const p = { ...this.data.params({ bbox: false }), bbox: bboxParam(this.map.getBounds()), format: plain ? 'csv' : format, download: 1, metrics: 'all' };
+    try {
+      const r = await fetch(`/api/v1/aggregates?${qs(p)}`);
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      const named = /filename="?([^";]+)"?/.exec(r.headers.get('content-disposition') ?? '')?.[1] ?? `dyaspora.${p.format}`;
+      const dot = named.lastIndexOf('.');
+      const name = `${named.slice(0, dot)}${plain ? '-plain' : ''}${this.isDemo() ? '-demo' : ''}${named.slice(dot)}`;
+      let body = await r.text();
+      let type = r.headers.get('content-type') ?? 'application/octet-stream';
+      if (p.format === 'geojson') {
+        const fc = JSON.parse(body);
+        const x = mapTexts(this);
+        fc['dyaspora:map'] = {
+          title: x.title, filters: x.filters, headline: x.headline, hidden: x.hidden || null,
+          caption: x.caption, demo: this.isDemo(), language: getLang(),
+          survey: this.meta ? { rounds: this.meta.rounds, records: this.meta.records, release: this.meta.release } : null,
+        };
+        body = JSON.stringify(fc);
+      } else if (plain) {
+        // The second line is the HXL hashtag row (names, in quotes, hold no line breaks).
+        const lines = body.split(/\r?\n/);
+        body = [lines[0], ...lines.slice(2)].join('\r\n');
+        type = 'text/csv; charset=utf-8';
+      }
+      saveBlob(new Blob([body], { type }), name);
+    } catch (e) {
+      this.error(e);
+    }
   }
 
   async exportPng() {

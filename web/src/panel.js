@@ -65,13 +65,18 @@ export function renderMapTab(app, el) {
         })))),
     h('button', { type: 'button', id: 'reset-filters', disabled: !active, onclick: () => app.update(Object.fromEntries(FILTER_KEYS.map((k) => [k, '']))) }, t('reset')));
 
-  const downloads = h('fieldset', { class: 'downloads' },
-    h('legend', {}, t('download')),
+  // First in the tab, folded: easy to find, out of the way of the layer and filters.
+  const downloads = h('details', { class: 'downloads', id: 'downloads', open: app.downloadsOpen || null, ontoggle: (e) => { app.downloadsOpen = e.target.open; } },
+    h('summary', {}, t('download')),
     h('div', { class: 'buttons' },
-      h('button', { type: 'button', id: 'dl-geojson', onclick: () => app.download('geojson') }, t('dl_geojson')),
-      h('button', { type: 'button', id: 'dl-csv', onclick: () => app.download('csv') }, t('dl_csv')),
-      h('button', { type: 'button', id: 'dl-png', onclick: () => app.exportPng() }, t('dl_png'))),
-    h('p', { class: 'note' }, t('dl_note')));
+      h('button', { type: 'button', id: 'dl-png', onclick: () => app.exportPng() }, t('dl_png')),
+      h('button', { type: 'button', id: 'dl-csv-plain', onclick: () => app.download('csv-plain') }, t('dl_csv_plain')),
+      h('button', { type: 'button', id: 'dl-csv', onclick: () => app.download('csv') }, t('dl_csv_hxl')),
+      h('button', { type: 'button', id: 'dl-geojson', onclick: () => app.download('geojson') }, t('dl_geojson'))),
+    h('p', { class: 'note' }, t('dl_note')),
+    h('p', { class: 'note' }, t('dl_help_hxl')),
+    h('p', { class: 'note' }, t('dl_help_fips')),
+    app.isDemo() ? h('p', { class: 'note' }, t('dl_help_demo')) : null);
 
-  fill(el, h('div', { class: 'layer-fields' }, layerFields), geography, places, filters, downloads);
+  fill(el, downloads, h('div', { class: 'layer-fields' }, layerFields), geography, places, filters);
 }

@@ -3,7 +3,7 @@
 
 import L from './global-l.js';
 import { getJSON } from './api.js';
-import { t, codeLabel } from './i18n.js';
+import { t, codeLabel, getLang } from './i18n.js';
 import { h } from './dom.js';
 
 export function placeIcon(kind) {
@@ -18,6 +18,14 @@ export function placeIcon(kind) {
   });
 }
 
+/** A place's name in the page's language: consular posts are named in English in the data. */
+export function placeName(p) {
+  if (getLang() === 'en' || !p.kind) return p.name;
+  if (p.kind === 'embassy') return t('post_embassy');
+  if (p.kind === 'consulate_general' && p.city) return t('post_consulate_general', { city: p.city });
+  return p.name;
+}
+
 /** The popup of a place (a GeoJSON feature of the places API). */
 export function placePopup(f) {
   const p = f.properties;
@@ -29,7 +37,7 @@ export function placePopup(f) {
   if (p.sectors?.length) rows.push([t('f_sector'), p.sectors.map((c) => codeLabel('sector', c)).join(', ')]);
   if (p.languages?.length) rows.push([t('place_languages'), p.languages.map((c) => codeLabel('language', c)).join(', ')]);
   return h('div', { class: 'popup' },
-    h('h3', {}, p.name, p.is_demo ? h('span', { class: 'badge' }, 'demo') : null),
+    h('h3', {}, placeName(p), p.is_demo ? h('span', { class: 'badge' }, 'demo') : null),
     h('dl', { class: 'place' }, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
 }
 
@@ -70,8 +78,8 @@ export class Places {
       const [lng, lat] = f.geometry.coordinates;
       const marker = L.marker([lat, lng], {
         icon: placeIcon(f.properties.kind),
-        title: f.properties.name,
-        alt: f.properties.name,
+        title: placeName(f.properties),
+        alt: placeName(f.properties),
         keyboard: true,
         riseOnHover: true,
       }).bindPopup(() => placePopup(f), { maxWidth: 280 });
