@@ -100,14 +100,20 @@ pub struct Geodata {
 
 impl Geodata {
     /// The embedded geodata, parsed on first use (≈ 0.5 s) and shared.
+    ///
+    /// The files are compiled in and read by this module's tests: a binary whose geodata does
+    /// not parse stops here, at its first geocoding, with the file and the reason.
     pub fn get() -> &'static Geodata {
         static GEO: OnceLock<Geodata> = OnceLock::new();
-        GEO.get_or_init(Geodata::load)
+        GEO.get_or_init(|| match Geodata::load() {
+            Ok(g) => g,
+            Err(e) => panic!("the embedded geodata is invalid: {e}"),
+        })
     }
 
-    fn load() -> Geodata {
-        let states = parse_areas(&GeoFiles::text("states.geojson"), "postal");
-        let counties = parse_areas(&GeoFiles::text("counties.geojson"), "state_fips");
+    fn load() -> Result<Geodata, GeodataError> {
+        let states = parse_areas("states.geojson", "postal")?;
+        let counties = parse_areas("counties.geojson", "state_fips")?;
         let zips = parse_zips(&GeoFiles::text("zips.csv"));
         let posts = parse_posts(&GeoFiles::text("consular_posts.csv"));
         let index_of = |areas: &[Area]| -> HashMap<String, usize> {
@@ -117,7 +123,7 @@ impl Geodata {
                 .map(|(i, a)| (a.fips.clone(), i))
                 .collect()
         };
-        Geodata {
+        Ok(Geodata {
             state_index: bbox_tree(&states),
             county_index: bbox_tree(&counties),
             state_by_fips: index_of(&states),
@@ -131,7 +137,7 @@ impl Geodata {
             counties,
             zips,
             posts,
-        }
+        })
     }
 
     pub fn state_by_fips(&self, fips: &str) -> Option<&Area> {
@@ -185,52 +191,80 @@ fn locate<'a>(tree: &RTree<AreaBox>, areas: &'a [Area], lon: f64, lat: f64) -> O
         .map(|b| &areas[b.data.area])
 }
 
-fn parse_areas(text: &str, parent_key: &str) -> Vec<Area> {
-    let fc: Value = serde_json::from_str(text).expect("embedded GeoJSON parses");
-    fc["features"]
-        .as_array()
-        .expect("a FeatureCollection")
+/// An embedded GeoJSON file that is not what its reader expects.
+#[derive(Debug, thiserror::Error)]
+#[error("geodata/{file}: {reason}")]
+pub struct GeodataError {
+    pub file: String,
+    pub reason: String,
+}
+
+/// The features of an embedded GeoJSON FeatureCollection (`geojson` crate).
+///
+/// # Errors
+/// The file is missing from the binary, or not a GeoJSON FeatureCollection.
+pub fn read_features(file: &str) -> Result<Vec<geojson::Feature>, GeodataError> {
+    let bad = |reason: String| GeodataError {
+        file: file.to_string(),
+        reason,
+    };
+    let bytes = GeoFiles::get(file).ok_or_else(|| bad("not embedded in this binary".into()))?;
+    let fc: geojson::FeatureCollection =
+        serde_json::from_slice(&bytes.data).map_err(|e| bad(e.to_string()))?;
+    Ok(fc.features)
+}
+
+/// A feature's Polygon or MultiPolygon geometry as a `MultiPolygon` (lon, lat degrees).
+///
+/// # Errors
+/// No geometry, or a geometry of another type.
+pub fn multipolygon(file: &str, f: &geojson::Feature) -> Result<MultiPolygon<f64>, GeodataError> {
+    let bad = |reason: String| GeodataError {
+        file: file.to_string(),
+        reason,
+    };
+    let geometry = f
+        .geometry
+        .as_ref()
+        .ok_or_else(|| bad("a feature without geometry".into()))?;
+    match &geometry.value {
+        v @ geojson::GeometryValue::Polygon { .. } => Polygon::try_from(v)
+            .map(|p| MultiPolygon(vec![p]))
+            .map_err(|e| bad(e.to_string())),
+        v @ geojson::GeometryValue::MultiPolygon { .. } => {
+            MultiPolygon::try_from(v).map_err(|e| bad(e.to_string()))
+        }
+        other => Err(bad(format!(
+            "a {} where a polygon was expected",
+            other.type_name()
+        ))),
+    }
+}
+
+/// The states or counties of an embedded file: FIPS code, name, `parent_key` (the state's
+/// postal code, or a county's state FIPS), land area and geometry of each feature.
+fn parse_areas(file: &str, parent_key: &str) -> Result<Vec<Area>, GeodataError> {
+    read_features(file)?
         .iter()
         .map(|f| {
-            let p = &f["properties"];
-            let s = |k: &str| p[k].as_str().unwrap_or_default().to_string();
-            Area {
+            let s = |k: &str| {
+                f.property(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            Ok(Area {
                 fips: s("fips"),
                 name: s("name"),
                 parent: s(parent_key),
-                land_km2: p["land_km2"].as_f64().unwrap_or(0.0),
-                geometry: parse_multipolygon(&f["geometry"]),
-            }
+                land_km2: f
+                    .property("land_km2")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0),
+                geometry: multipolygon(file, f)?,
+            })
         })
         .collect()
-}
-
-/// Reads a GeoJSON Polygon or MultiPolygon into a `MultiPolygon` (lon, lat).
-pub fn parse_multipolygon(geometry: &Value) -> MultiPolygon<f64> {
-    let ring = |r: &Value| -> geo::LineString<f64> {
-        r.as_array()
-            .unwrap()
-            .iter()
-            .map(|c| (c[0].as_f64().unwrap(), c[1].as_f64().unwrap()))
-            .collect::<Vec<_>>()
-            .into()
-    };
-    let polygon = |rings: &Value| -> Polygon<f64> {
-        let rings = rings.as_array().unwrap();
-        Polygon::new(ring(&rings[0]), rings[1..].iter().map(ring).collect())
-    };
-    match geometry["type"].as_str() {
-        Some("Polygon") => MultiPolygon(vec![polygon(&geometry["coordinates"])]),
-        Some("MultiPolygon") => MultiPolygon(
-            geometry["coordinates"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(polygon)
-                .collect(),
-        ),
-        other => panic!("unexpected geometry type {other:?}"),
-    }
 }
 
 fn parse_zips(text: &str) -> HashMap<String, Zip> {
@@ -300,6 +334,29 @@ fn parse_posts(text: &str) -> Vec<ConsularPost> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reader_says_which_file_is_wrong_and_why() {
+        assert!(read_features("no-such.geojson")
+            .unwrap_err()
+            .to_string()
+            .contains("no-such.geojson"));
+        let point = geojson::Feature::from(geojson::Geometry::new_point([1.0, 2.0]));
+        let e = multipolygon("x.geojson", &point).unwrap_err().to_string();
+        assert!(e.contains("x.geojson") && e.contains("Point"), "{e}");
+        for file in [
+            "states.geojson",
+            "counties.geojson",
+            "land.geojson",
+            "haiti.geojson",
+        ] {
+            let features = read_features(file).unwrap();
+            assert!(!features.is_empty(), "{file}");
+            for f in &features {
+                multipolygon(file, f).unwrap();
+            }
+        }
+    }
 
     #[test]
     fn well_known_points_fall_in_their_state_and_county() {

@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::http::AppState;
 use crate::places::outreach::{self, Assignment, GapQuery, Mode, PlanArea, Target};
 use crate::places::{Category, KindFilter, PlaceSet};
-use crate::publish::geojson::geometry_json;
+use crate::publish::geojson::unit_geometry;
 use crate::publish::{unit_properties, LayerRequest};
 
 pub fn router() -> Router<AppState> {
@@ -269,7 +269,7 @@ async fn catchments(
             json!({
                 "type": "Feature",
                 "id": c.hexagons.id_string(a.unit),
-                "geometry": geometry_json(&c.hexagons, a.unit),
+                "geometry": unit_geometry(&c.hexagons, a.unit),
                 "properties": {
                     "id": c.hexagons.id_string(a.unit),
                     "post_id": post.id,
@@ -406,7 +406,7 @@ async fn gaps(
     }
     let features: Vec<Value> = rows
         .into_iter()
-        .map(|(unit, p)| json!({"type": "Feature", "id": c.hexagons.id_string(unit), "geometry": geometry_json(&c.hexagons, unit), "properties": p}))
+        .map(|(unit, p)| json!({"type": "Feature", "id": c.hexagons.id_string(unit), "geometry": unit_geometry(&c.hexagons, unit), "properties": p}))
         .collect();
     let body = json!({
         "type": "FeatureCollection",
@@ -532,7 +532,7 @@ async fn plan(
                     .collect::<Vec<_>>(),
             ),
         );
-        features.push(json!({"type": "Feature", "id": c.hexagons.id_string(area.gap.unit), "geometry": geometry_json(&c.hexagons, area.gap.unit), "properties": p}));
+        features.push(json!({"type": "Feature", "id": c.hexagons.id_string(area.gap.unit), "geometry": unit_geometry(&c.hexagons, area.gap.unit), "properties": p}));
         listed.extend(area.associations.iter().map(|h| h.index));
     }
     listed.sort_unstable();

@@ -18,7 +18,7 @@ use super::mercator::TileId;
 use super::raster::{add_polygon, canvas, paint, TILE_PX};
 use super::source::{project_polygons, rgb};
 use crate::error::Error;
-use crate::geodata::{parse_multipolygon, Area, GeoFiles, Geodata};
+use crate::geodata::{multipolygon, read_features, Area, Geodata};
 
 /// State borders are drawn from this zoom on (below, they clutter a continent-wide view).
 pub const STATE_LINES_FROM: u8 = 4;
@@ -120,15 +120,18 @@ fn basemap() -> &'static Basemap {
     static BASEMAP: OnceLock<Basemap> = OnceLock::new();
     BASEMAP.get_or_init(|| {
         let geo = Geodata::get();
+        // Embedded and read by the tests: a binary whose files do not parse stops here.
         let polygons_of = |file: &str| -> Vec<Vec<Vec<[f64; 2]>>> {
-            let fc: serde_json::Value =
-                serde_json::from_str(&GeoFiles::text(file)).expect("embedded GeoJSON parses");
-            fc["features"]
-                .as_array()
-                .expect("a FeatureCollection")
-                .iter()
-                .flat_map(|f| project_polygons(&parse_multipolygon(&f["geometry"])))
-                .collect()
+            let polygons = read_features(file).and_then(|features| {
+                features
+                    .iter()
+                    .map(|f| multipolygon(file, f).map(|mp| project_polygons(&mp)))
+                    .collect::<Result<Vec<_>, _>>()
+            });
+            match polygons {
+                Ok(p) => p.into_iter().flatten().collect(),
+                Err(e) => panic!("the embedded basemap is invalid: {e}"),
+            }
         };
         Basemap {
             land: Polygons::new(polygons_of("land.geojson")),

@@ -24,8 +24,7 @@ use crate::codes::{CodeList, Codebook};
 use crate::error::Error;
 use crate::geodata::Geodata;
 use crate::http::AppState;
-use crate::publish::geojson::geometry_json;
-use crate::publish::{parse_bbox, selected_units, unit_properties, LayerRequest};
+use crate::publish::{parse_bbox, selected_units, LayerRequest};
 
 /// Parameters of every items request.
 const PAGING: [&str; 5] = ["limit", "offset", "bbox", "datetime", "f"];
@@ -261,12 +260,8 @@ fn matching_units(layer: &Layer, bbox: Option<[f64; 4]>) -> Vec<usize> {
 }
 
 fn unit_feature(layer: &Layer, i: usize, req: &LayerRequest) -> Value {
-    json!({
-        "type": "Feature",
-        "id": layer.id_string(i),
-        "geometry": geometry_json(layer, i),
-        "properties": unit_properties(layer, i, req, None),
-    })
+    serde_json::to_value(crate::publish::geojson::unit_feature(layer, i, req, None))
+        .unwrap_or_default()
 }
 
 /// The bounding box of a unit's geometry.
