@@ -46,20 +46,22 @@ pub struct Tiles {
 
 /// H3 resolution of the hexagon layer by zoom: `(first zoom, last zoom, resolution)`.
 ///
-/// Chosen so a hexagon's edge is about 4–10 pixels of a 256-pixel tile at mid-US latitudes
-/// (≈ 35°N): big enough to see and hover, small enough to show structure. Edge lengths are
-/// H3's averages; pixel size is 156 543 m × cos 35° / 2^z.
+/// Chosen so a hexagon's edge is about 8–30 pixels at mid-US latitudes (≈ 35°N), i.e. a
+/// hexagon 15–60 pixels wide: big enough to read, hover and tap on a phone (the map's
+/// table since wave 1; the tiles used one resolution finer at most zooms until #19, 4–10 px
+/// edges that a finger cannot hit). Edge lengths are H3's averages; pixel size is
+/// 156 543 m × cos 35° / 2^z.
 ///
 /// | zoom | res | mean edge | edge on screen |
 /// |---|---|---|---|
-/// | 0–2 | 2 | 158 km | 1–5 px (the coarsest the engine has) |
-/// | 3–4 | 3 | 60 km | 4–7 px |
-/// | 5 | 4 | 23 km | 6 px |
-/// | 6–7 | 5 | 8.5 km | 4–8 px |
-/// | 8 | 6 | 3.2 km | 6 px |
-/// | 9 | 7 | 1.2 km | 5 px |
-/// | 10–11 | 8 | 460 m | 4–7 px |
-/// | 12+ | 9 | 174 m | 6 px and more |
+/// | 0–3 | 2 | 158 km | 1–10 px (the coarsest the engine has) |
+/// | 4–5 | 3 | 60 km | 7–15 px |
+/// | 6 | 4 | 23 km | 11 px |
+/// | 7–8 | 5 | 8.5 km | 8–17 px |
+/// | 9 | 6 | 3.2 km | 13 px |
+/// | 10–11 | 7 | 1.2 km | 10–19 px |
+/// | 12–13 | 8 | 460 m | 15–29 px |
+/// | 14+ | 9 | 174 m | 22 px and more |
 ///
 /// Finer cells hold fewer people, so more of them fall under the disclosure threshold and
 /// are left out: the privacy rules, not the renderer, decide what a zoom can show.
@@ -69,14 +71,14 @@ pub struct Tiles {
 /// the web map reads it from the catalogue for its GeoJSON layer (`web/src/layers.js`);
 /// `tests/api/tiles.rs` checks that what is served is [`hexagon_res`] at every zoom.
 pub const HEXAGON_RESOLUTIONS: [(u8, u8, u8); 8] = [
-    (0, 2, 2),
-    (3, 4, 3),
-    (5, 5, 4),
-    (6, 7, 5),
-    (8, 8, 6),
-    (9, 9, 7),
-    (10, 11, 8),
-    (12, mercator::MAX_ZOOM, 9),
+    (0, 3, 2),
+    (4, 5, 3),
+    (6, 6, 4),
+    (7, 8, 5),
+    (9, 9, 6),
+    (10, 11, 7),
+    (12, 13, 8),
+    (14, mercator::MAX_ZOOM, 9),
 ];
 
 /// The hexagon resolution drawn at zoom `z`.
@@ -384,8 +386,8 @@ mod tests {
             assert!(hexagon_res(z) >= last);
             last = hexagon_res(z);
         }
-        assert_eq!(hexagon_res(3), 3);
-        assert_eq!(hexagon_res(10), 8);
+        assert_eq!(hexagon_res(3), 2);
+        assert_eq!(hexagon_res(10), 7);
     }
 
     #[test]

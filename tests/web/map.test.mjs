@@ -562,9 +562,8 @@ test('a popup opened by an off-centre tap stays open while the map pans to show 
   const phone = await launch(server.base, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
   try {
     const p = await phone.page();
-    // Zoom 9: resolution-7 hexagons, about 17 px wide here (the map takes the tiles' zoom →
-    // resolution table from the server; at zoom 10 it draws resolution 8, about 6 px wide).
-    await p.goto(`${server.base}/?lang=fr&z=9&lat=25.83&lng=-80.25`);
+    // Zoom 10: resolution-7 hexagons (the server's one zoom → resolution table).
+    await p.goto(`${server.base}/?lang=fr&z=10&lat=25.83&lng=-80.25`);
     await idle(p);
     // A hexagon near the left edge, so that its popup has to pan the map into view.
     const target = await p.evaluate(() => {
