@@ -2,8 +2,8 @@
 //!
 //! Three roles, ordered: the **public** (no token) sees aggregates, tiles, places and codes;
 //! an **editor** also imports records and edits places; an **admin** also exports and
-//! erases records, reads the audit log and manages tokens. Every route's role is declared
-//! once, in [`routes::ROUTES`]; the HTTP guard (`http::guard`) enforces it.
+//! erases records, reads the audit log and manages tokens. A route's role is that of the
+//! router it is mounted on (`http::access`); the HTTP guard (`http::guard`) enforces it.
 //!
 //! Tokens ([`token`]) are created and revoked with `dyaspora token …` ([`cli`]), shown once,
 //! stored as SHA-256 digests and compared in constant time. [`Auth`] keeps the stored
@@ -21,7 +21,7 @@ use serde::Serialize;
 use subtle::ConstantTimeEq;
 
 use crate::store::{Store, StoreError};
-pub use routes::{rule, Class, Rule, ROUTES};
+pub use routes::{Class, Rule};
 pub use token::{Digest, NewToken, TokenInfo};
 
 /// What a caller may do; each role may do everything the roles below it may.
