@@ -60,8 +60,8 @@ use super::query::Params as Typed;
 struct Params(Vec<(String, String)>);
 
 impl Params {
-    fn new<T: serde::Serialize>(query: Typed<T>, _accepted: &[&str]) -> Result<Params, Error> {
-        Ok(Params(query.pairs()))
+    fn new<T: serde::Serialize>(query: Typed<T>) -> Params {
+        Params(query.pairs())
     }
 
     fn get(&self, name: &str) -> Option<&str> {
@@ -87,9 +87,6 @@ impl Params {
             .ok_or_else(|| Error::invalid(name, "required"))
     }
 }
-
-/// The filters shared by every read endpoint.
-const FILTERS: [&str; 5] = ["kind", "category", "sector", "language", "demo"];
 
 /// Which places a query keeps.
 struct PlaceFilter {
@@ -232,8 +229,7 @@ pub(super) async fn list(
     State(state): State<AppState>,
     query: Typed<PlacesQuery>,
 ) -> Result<Response, Error> {
-    let accepted: Vec<&str> = FILTERS.iter().copied().chain(["bbox"]).collect();
-    let p = Params::new(query, &accepted)?;
+    let p = Params::new(query);
     let filter = PlaceFilter::parse(&p)?;
     let set = state.places.get();
     let candidates: Vec<usize> = match p.get("bbox").map(parse_bbox).transpose()? {
@@ -270,8 +266,7 @@ pub(super) async fn nearest(
     State(state): State<AppState>,
     query: Typed<NearestQuery>,
 ) -> Result<Response, Error> {
-    let accepted: Vec<&str> = FILTERS.iter().copied().chain(["lon", "lat", "k"]).collect();
-    let p = Params::new(query, &accepted)?;
+    let p = Params::new(query);
     let filter = PlaceFilter::parse(&p)?;
     let lon = p.required("lon", -180.0, 180.0)?;
     let lat = p.required("lat", -90.0, 90.0)?;
@@ -310,12 +305,7 @@ pub(super) async fn within(
     State(state): State<AppState>,
     query: Typed<WithinQuery>,
 ) -> Result<Response, Error> {
-    let accepted: Vec<&str> = FILTERS
-        .iter()
-        .copied()
-        .chain(["lon", "lat", "radius_km"])
-        .collect();
-    let p = Params::new(query, &accepted)?;
+    let p = Params::new(query);
     let filter = PlaceFilter::parse(&p)?;
     let lon = p.required("lon", -180.0, 180.0)?;
     let lat = p.required("lat", -90.0, 90.0)?;

@@ -89,21 +89,26 @@ pub fn concrete(pattern: &str) -> String {
 }
 
 #[test]
-fn the_routers_declare_exactly_the_routes_privacy_md_lists() {
-    let code: BTreeSet<(String, String)> = dyaspora::http::access::table()
+fn the_routers_declare_exactly_the_routes_and_roles_privacy_md_lists() {
+    let least = |role: Role| match role {
+        Role::Public => Public,
+        Role::Editor => Editor,
+        Role::Admin => Admin,
+    };
+    let code: BTreeSet<(String, String, Least)> = dyaspora::http::access::table()
         .routes()
-        .map(|(m, p, _, _)| (m.to_string(), p.to_string()))
+        .map(|(m, p, role, _)| (m.to_string(), p.to_string(), least(role)))
         .collect();
-    let promised: BTreeSet<(String, String)> = EXPECTED
+    let promised: BTreeSet<(String, String, Least)> = EXPECTED
         .iter()
-        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .map(|(m, p, l)| (m.to_string(), p.to_string(), *l))
         .collect();
     assert_eq!(EXPECTED.len(), promised.len(), "a route is listed twice");
     let unlisted: Vec<_> = code.difference(&promised).collect();
     let missing: Vec<_> = promised.difference(&code).collect();
     assert!(
         unlisted.is_empty(),
-        "routes PRIVACY.md does not list (add them there, then here): {unlisted:?}"
+        "routes (or roles) PRIVACY.md does not list (add them there, then here): {unlisted:?}"
     );
     assert!(
         missing.is_empty(),
