@@ -24,6 +24,14 @@ pub mod record;
 pub mod store;
 pub mod tiles;
 
+/// The routes the service answers with each one's least role and meter class, as the routers
+/// declare them, and which of them the OpenAPI document covers: what the tests hold against
+/// PRIVACY.md's table.
+pub mod routes {
+    pub use crate::http::access::{table, Table};
+    pub use crate::http::openapi::is_documented;
+}
+
 pub use app::App;
 pub use config::Config;
 pub use error::Error;

@@ -2,8 +2,8 @@
 //!
 //! Three roles, ordered: the **public** (no token) sees aggregates, tiles, places and codes;
 //! an **editor** also imports records and edits places; an **admin** also exports and
-//! erases records, reads the audit log and manages tokens. Every route's role is declared
-//! once, in [`routes::ROUTES`]; the HTTP guard (`http::guard`) enforces it.
+//! erases records, reads the audit log and manages tokens. A route's role is that of the
+//! router it is mounted on (`http::access`); the HTTP guard (`http::guard`) enforces it.
 //!
 //! Tokens ([`token`]) are created and revoked with `dyaspora token …` ([`cli`]), shown once,
 //! stored as SHA-256 digests and compared in constant time. [`Auth`] keeps the stored
@@ -21,7 +21,7 @@ use subtle::ConstantTimeEq;
 
 pub use crate::store::{Digest, NewToken, Role, TokenInfo};
 use crate::store::{Store, StoreError};
-pub use routes::{rule, Class, Rule, ROUTES};
+pub use routes::{Class, Rule};
 
 /// The caller behind a valid token; handlers find it in the request's extensions and name it
 /// in the audit log.

@@ -14,13 +14,12 @@
 
 use std::borrow::Cow;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde_json::json;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::guard;
 use super::imports::refresh;
@@ -31,31 +30,26 @@ use crate::error::Error;
 use crate::http::AppState;
 use crate::record::Record;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/records", get(export))
-        .route("/api/v1/records/{external_id}", delete(erase))
-        .route("/api/v1/audit", get(audit_log))
-        .route("/api/v1/tokens", get(tokens))
-        .route("/api/v1/tokens/{id}", delete(revoke))
+/// The record export, metered as an expensive route (see `http::access`).
+pub fn export_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(export))
 }
 
-type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
+/// The other admin endpoints.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(erase))
+        .routes(routes!(audit_log))
+        .routes(routes!(tokens))
+        .routes(routes!(revoke))
+}
 
-fn pairs(query: Pairs, accepted: &[&str]) -> Result<Vec<(String, String)>, Error> {
-    let Query(pairs) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
-    if let Some((k, _)) = pairs.iter().find(|(k, _)| !accepted.contains(&k.as_str())) {
-        let accepts = if accepted.is_empty() {
-            "no parameters".to_string()
-        } else {
-            accepted.join(", ")
-        };
-        return Err(Error::invalid(
-            k,
-            format!("unknown parameter; this endpoint accepts {accepts}"),
-        ));
-    }
-    Ok(pairs)
+use super::params::AuditQuery;
+use super::query::{NoParams, Params};
+
+/// The parameters given, already checked by the typed query.
+fn pairs<T: serde::Serialize>(query: Params<T>) -> Vec<(String, String)> {
+    query.pairs()
 }
 
 async fn blocking<T: Send + 'static>(
@@ -67,12 +61,19 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// `GET /api/v1/records`: the audit entry is written first; if it cannot be, nothing is sent.
-async fn export(
+#[utoipa::path(
+    get,
+    path = "/api/v1/records",
+    tag = "admin",
+    summary = "Every record as a Kobo-shaped CSV (re-importable), audited before it is sent",
+    description = "Spreadsheet formulas are neutralised (a leading `'`). `Cache-Control: no-store`. Never publish this file (PRIVACY.md).",
+    responses((status = 200, description = "The records", body = String, content_type = "text/csv")),
+)]
+pub(super) async fn export(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
-    query: Pairs,
+    _no_params: Params<NoParams>,
 ) -> Result<Response, Error> {
-    pairs(query, &[])?;
     let store = state.store.clone();
     let (csv, count, version) = blocking(move || {
         let version = store.data_version()?;
@@ -158,7 +159,18 @@ fn neutral(field: &[u8]) -> Cow<'_, [u8]> {
 }
 
 /// `DELETE /api/v1/records/{external_id}`.
-async fn erase(
+#[utoipa::path(
+    delete,
+    path = "/api/v1/records/{external_id}",
+    tag = "admin",
+    summary = "Erase a record: gone from every aggregate and tile when the answer comes",
+    params(("external_id" = String, Path, description = "The record's external id (`_uuid`)")),
+    responses(
+        (status = 200, description = "Erased", body = serde_json::Value),
+        (status = 404, description = "No such record", body = ref("#/components/schemas/Problem"), content_type = "application/problem+json"),
+    ),
+)]
+pub(super) async fn erase(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(external_id): Path<String>,
@@ -178,8 +190,19 @@ async fn erase(
 
 /// `GET /api/v1/audit`: newest first, `limit` entries (default 100, at most 1000) with ids
 /// below `before`; `next` continues.
-async fn audit_log(State(state): State<AppState>, query: Pairs) -> Result<Response, Error> {
-    let pairs = pairs(query, &["limit", "before"])?;
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "admin",
+    summary = "The audit log, newest first; `next` continues",
+    params(AuditQuery),
+    responses((status = 200, description = "A page of events", body = serde_json::Value)),
+)]
+pub(super) async fn audit_log(
+    State(state): State<AppState>,
+    query: Params<AuditQuery>,
+) -> Result<Response, Error> {
+    let pairs = pairs(query);
     let get = |name: &str| super::param(&pairs, name);
     let limit = match get("limit") {
         None => 100,
@@ -215,8 +238,17 @@ async fn audit_log(State(state): State<AppState>, query: Pairs) -> Result<Respon
 }
 
 /// `GET /api/v1/tokens`.
-async fn tokens(State(state): State<AppState>, query: Pairs) -> Result<Response, Error> {
-    pairs(query, &[])?;
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens",
+    tag = "admin",
+    summary = "The tokens (never their text)",
+    responses((status = 200, description = "The tokens", body = serde_json::Value)),
+)]
+pub(super) async fn tokens(
+    State(state): State<AppState>,
+    _no_params: Params<NoParams>,
+) -> Result<Response, Error> {
     let store = state.store.clone();
     let tokens = blocking(move || Ok(store.tokens()?)).await?;
     Ok((
@@ -227,7 +259,18 @@ async fn tokens(State(state): State<AppState>, query: Pairs) -> Result<Response,
 }
 
 /// `DELETE /api/v1/tokens/{id}`: the token stops working with this answer.
-async fn revoke(
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/{id}",
+    tag = "admin",
+    summary = "Revoke a token, at once",
+    params(("id" = i64, Path, minimum = 1, description = "The token id")),
+    responses(
+        (status = 200, description = "Revoked", body = serde_json::Value),
+        (status = 404, description = "No valid token with this id", body = ref("#/components/schemas/Problem"), content_type = "application/problem+json"),
+    ),
+)]
+pub(super) async fn revoke(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,

@@ -2,18 +2,24 @@
 
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
 use serde_json::{Map, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::codes::{CodeList, Codebook};
 use crate::http::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/codes", get(codes))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(codes))
 }
 
-async fn codes() -> impl IntoResponse {
+#[utoipa::path(
+    get,
+    path = "/api/v1/codes",
+    tag = "service",
+    summary = "Every coded list with its labels in English, French and Haitian Creole",
+    responses((status = 200, description = "The code lists", body = ref("#/components/schemas/Codes"))),
+)]
+pub(super) async fn codes() -> impl IntoResponse {
     let book = Codebook::get();
     let lists: Map<String, Value> = CodeList::ALL
         .into_iter()

@@ -1,8 +1,8 @@
 //! The guard every request passes, applied once around the router (see [`super::router`]):
 //!
 //! 1. a request id (`x-request-id`, and a tracing span, so internal errors are logged with it);
-//! 2. the route's role from [`crate::auth::ROUTES`] (a matched route missing there is denied
-//!    and logged as a bug), then the bearer token: 401 without a valid one, 403 with too
+//! 2. the route's role from [`super::access::table`], derived from the router the route is
+//!    mounted on (a matched route missing there is denied and logged as a bug), then the bearer token: 401 without a valid one, 403 with too
 //!    small a role;
 //! 3. the body limit of the route (1 MiB, or the import limit), checked on `Content-Length`
 //!    and enforced on the stream;
@@ -121,13 +121,13 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
 async fn check_and_run(state: &AppState, mut req: Request, next: Next) -> Response {
     let (role, class) = match req.extensions().get::<MatchedPath>() {
         None => (Role::Public, Class::Light), // no route: the router answers 404
-        Some(path) => match crate::auth::rule(req.method(), path.as_str()) {
+        Some(path) => match super::access::table().rule(req.method(), path.as_str()) {
             Rule::Declared(role, class) => (role, class),
             Rule::OtherMethod => (Role::Public, Class::Light), // the router answers 405
             Rule::Undeclared => {
                 tracing::error!(
                     route = path.as_str(),
-                    "route missing from auth::routes::ROUTES: denied"
+                    "route missing from the access table (http::access): denied"
                 );
                 return Problem::new(
                     StatusCode::FORBIDDEN,
@@ -325,7 +325,7 @@ async fn finish(
     let status = response.status();
     if status == StatusCode::METHOD_NOT_ALLOWED && !response.headers().contains_key(header::ALLOW) {
         let allow: Vec<String> = matched
-            .map(crate::auth::routes::methods)
+            .map(|p| super::access::table().methods(p))
             .unwrap_or_default()
             .iter()
             .map(Method::to_string)

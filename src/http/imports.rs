@@ -17,13 +17,12 @@
 //! means none of it is. The aggregates and tiles show it when the 200 is sent.
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use http_body_util::BodyExt;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::guard::too_large;
 use super::problem::Problem;
@@ -34,8 +33,8 @@ use crate::error::Error;
 use crate::http::AppState;
 use crate::ingest::{self, ImportOptions, ImportReport};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/imports", post(import))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(import))
 }
 
 const PARAMS: [&str; 4] = ["name", "dry_run", "on_error", "round"];
@@ -115,13 +114,30 @@ fn parse_params(pairs: &[(String, String)]) -> Result<Params, Error> {
     })
 }
 
-async fn import(
+#[utoipa::path(
+    post,
+    path = "/api/v1/imports",
+    tag = "imports",
+    summary = "Import a CSV or XLSX file (KoboToolbox exports accepted); the CLI's row report",
+    description = "Idempotent: records whose external id is stored count as duplicates. One transaction: a 200 means the batch is on disk, anything else means none of it is.",
+    params(super::params::ImportQuery),
+    request_body(description = "The file itself", content(
+        ("text/csv"),
+        ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ("application/octet-stream"),
+    )),
+    responses(
+        (status = 200, description = "Written (or a clean dry run): the row report", body = serde_json::Value),
+        (status = 422, description = "Rows are invalid under `on_error=reject`; nothing was written; `report` says why", body = ref("#/components/schemas/Problem"), content_type = "application/problem+json"),
+    ),
+)]
+pub(super) async fn import(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    query: super::query::Params<super::params::ImportQuery>,
     body: Body,
 ) -> Result<Response, Error> {
-    let Query(pairs) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
+    let pairs = query.pairs();
     let Params { name, options } = parse_params(&pairs)?;
     // One import at a time: each holds its file and records in memory.
     let _turn = state.guard.imports.lock().await;

@@ -4,21 +4,24 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use axum::extract::{Query, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::aggregate::Figures;
 use crate::error::Error;
 use crate::http::AppState;
 use crate::publish::{self, LayerRequest};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/aggregates", get(public_aggregates))
-        .route("/api/v1/admin/aggregates", get(exact_aggregates))
+/// The public, perturbed layers.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(public_aggregates))
+}
+
+/// The exact figures: mounted with the admin role (see `http::access`).
+pub fn admin_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(exact_aggregates))
 }
 
 fn etag(state: &AppState, raw_query: &str, figures: Figures) -> String {
@@ -40,11 +43,26 @@ pub fn not_modified(headers: &HeaderMap, tag: &str) -> Option<Response> {
         .then(|| (StatusCode::NOT_MODIFIED, [(header::ETAG, tag.to_string())]).into_response())
 }
 
-/// The query of an aggregates request, as axum extracts it.
-type PairsQuery = Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>;
+/// The query of an aggregates request.
+type PairsQuery = super::query::Params<super::params::AggregateQuery>;
 
 /// `GET /api/v1/aggregates`: the public, perturbed figures.
-async fn public_aggregates(
+#[utoipa::path(
+    get,
+    path = "/api/v1/aggregates",
+    tag = "aggregates",
+    summary = "An aggregate layer as GeoJSON or CSV (with an HXL hashtag row)",
+    description = "Perturbed and suppressed figures (PRIVACY.md): counts from 1 to k−1 and values derivable from published ones are null and listed in `suppressed`. Coordinates are CRS84 longitude/latitude degrees; money is US dollars per year.",
+    params(super::params::AggregateQuery),
+    responses(
+        (status = 200, description = "The layer; `Content-Disposition: attachment` with `download`", headers(("ETag" = String, description = "Weak tag of the data version and query")), content(
+            (ref("#/components/schemas/Layer") = "application/geo+json"),
+            (String = "text/csv"),
+        )),
+        (status = 304, description = "Not modified (`If-None-Match` matched the ETag)"),
+    ),
+)]
+pub(super) async fn public_aggregates(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -55,7 +73,22 @@ async fn public_aggregates(
 
 /// `GET /api/v1/admin/aggregates`: the same layers with exact (unperturbed, still
 /// suppressed) figures, for admins only (the route table says so).
-async fn exact_aggregates(
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/aggregates",
+    tag = "admin",
+    summary = "The same layers with exact (unperturbed, still suppressed) figures",
+    description = "`Cache-Control: private, no-store`.",
+    params(super::params::AggregateQuery),
+    responses(
+        (status = 200, description = "The layer; `Content-Disposition: attachment` with `download`", headers(("ETag" = String, description = "Weak tag of the data version and query")), content(
+            (ref("#/components/schemas/Layer") = "application/geo+json"),
+            (String = "text/csv"),
+        )),
+        (status = 304, description = "Not modified (`If-None-Match` matched the ETag)"),
+    ),
+)]
+pub(super) async fn exact_aggregates(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -71,7 +104,7 @@ async fn aggregates(
     query: PairsQuery,
     figures: Figures,
 ) -> Result<Response, Error> {
-    let Query(pairs) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
+    let pairs = query.pairs();
     let req = LayerRequest::from_pairs(&pairs, &[])?;
     let tag = etag(&state, raw.as_deref().unwrap_or(""), figures);
     if let Some(r) = not_modified(&headers, &tag) {

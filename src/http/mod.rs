@@ -1,6 +1,7 @@
 //! The HTTP edge: one router per resource, merged in [`router`], with the cross-cutting
 //! layers (compression, tracing, limits) applied once.
 
+pub mod access;
 mod admin;
 mod budget;
 mod codes;
@@ -11,10 +12,12 @@ mod health;
 mod imports;
 pub mod layers;
 mod ogc;
-mod openapi;
+pub mod openapi;
 mod outreach;
+pub mod params;
 mod places;
 pub mod problem;
+pub mod query;
 pub mod responses;
 mod state;
 mod tiles;
@@ -36,19 +39,9 @@ pub async fn service(state: AppState) -> edge::Edge {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(health::router())
-        .merge(codes::router())
-        .merge(layers::router())
-        .merge(openapi::router())
-        .merge(ogc::router())
-        .merge(tiles::router())
-        .merge(places::router())
-        .merge(places::write_router())
-        .merge(outreach::router())
-        .merge(web::router())
-        .merge(imports::router())
-        .merge(admin::router())
+    // The routers by role and meter class: see access.rs.
+    access::compose()
+        .router
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .with_state(state.clone())
         // Access, limits, timeouts, problem bodies, security headers: see guard.rs.

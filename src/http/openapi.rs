@@ -1,30 +1,48 @@
-//! `GET /api/v1/openapi.json`: the OpenAPI 3.0 description of the public API, generated from
-//! the same tables the handlers use (filter parameters, code lists, metric groups), so that
-//! it cannot drift from what the server accepts.
+//! `GET /api/v1/openapi.json`: the OpenAPI 3.1 description of the API (`/api/v1`, `/tiles`,
+//! `/health`), generated from the code: every operation from its handler's
+//! `#[utoipa::path]`, its parameters from the typed query structs (`params.rs`), its
+//! `security` and access errors from the router it is mounted on (`access.rs`). At run
+//! time the code lists of the codebook become the filters' enums and patterns, and the
+//! response bodies built as JSON get their schemas below. The OGC API keeps its own
+//! document at `/ogc/api`; the web page is not an API.
+
+use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
 use serde_json::{json, Map, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::aggregate::filter::Field;
 use crate::aggregate::MetricGroup;
 use crate::codes::{CodeList, Codebook};
 use crate::http::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/openapi.json", get(openapi))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(openapi))
 }
 
-async fn openapi() -> impl IntoResponse {
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "service",
+    summary = "This document",
+    responses((status = 200, description = "OpenAPI 3.1", body = serde_json::Value, content_type = "application/vnd.oai.openapi+json;version=3.1")),
+)]
+pub(super) async fn openapi() -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
-            "application/vnd.oai.openapi+json;version=3.0",
+            "application/vnd.oai.openapi+json;version=3.1",
         )],
-        document().to_string(),
+        text(),
     )
+}
+
+/// The document as served, built once.
+pub fn text() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| document().to_string())
 }
 
 fn codes(list: CodeList) -> Vec<String> {
@@ -35,65 +53,107 @@ fn codes(list: CodeList) -> Vec<String> {
         .collect()
 }
 
-fn query(name: &str, description: &str, schema: Value) -> Value {
-    json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
+/// `^(a|b)(,(a|b))*$`: a comma-separated list of codes of `list`.
+fn list_pattern(list: CodeList) -> String {
+    let escape = |c: &String| -> String {
+        c.chars()
+            .flat_map(|ch| {
+                let special = "\\.+*?()|[]{}^$".contains(ch);
+                special.then_some('\\').into_iter().chain([ch])
+            })
+            .collect()
+    };
+    let alternatives = codes(list).iter().map(escape).collect::<Vec<_>>().join("|");
+    format!("^({alternatives})(,({alternatives}))*$")
 }
 
-/// Filter parameters: comma-separated codes of one list.
-fn filter_parameters() -> Vec<Value> {
-    let mut params: Vec<Value> = Field::CODED
-        .iter()
-        .map(|(_, name, list)| {
-            let alternatives = codes(*list).join("|");
-            query(
-                name,
-                &format!("Keep records with any of these {list} codes (comma-separated): {}", codes(*list).join(", ")),
-                json!({"type": "string", "pattern": format!("^({alternatives})(,({alternatives}))*$")}),
-            )
-        })
-        .collect();
-    params.push(query(
-        "round",
-        "Survey rounds (comma-separated names).",
-        json!({"type": "string", "minLength": 1}),
-    ));
-    let month = json!({"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?$"});
-    params.push(query(
-        "from",
-        "First collection month, YYYY-MM (a date's month is used).",
-        month.clone(),
-    ));
-    params.push(query("to", "Last collection month, YYYY-MM.", month));
-    params
+/// The schema and description a parameter gets from the codebook and the metric groups,
+/// by name (`None`: as the code says).
+fn enrich(name: &str, path: &str) -> Option<(Value, Option<String>)> {
+    let places = path.starts_with("/api/v1/places")
+        || (path.starts_with("/api/v1/outreach") && name == "kind")
+        || (path.starts_with("/tiles") && name == "kind");
+    if places {
+        let list = match name {
+            "kind" => CodeList::PlaceKind,
+            "sector" => CodeList::Sector,
+            "language" => CodeList::Language,
+            _ => return None,
+        };
+        return Some((
+            json!({"type": "string", "pattern": list_pattern(list)}),
+            Some(format!(
+                "Comma-separated {list} codes: {}",
+                codes(list).join(", ")
+            )),
+        ));
+    }
+    if let Some((_, _, list)) = Field::CODED.iter().find(|(_, n, _)| *n == name) {
+        return Some((
+            json!({"type": "string", "pattern": list_pattern(*list)}),
+            Some(format!(
+                "Keep records with any of these {list} codes (comma-separated): {}",
+                codes(*list).join(", ")
+            )),
+        ));
+    }
+    match name {
+        "metrics" => {
+            let groups: Vec<&str> = MetricGroup::ALL.iter().map(|g| g.prefix()).collect();
+            let alt = groups.join("|");
+            Some((
+                json!({"type": "string", "pattern": format!("^(all|({alt})(,({alt}))*)$")}),
+                None,
+            ))
+        }
+        "skill" => {
+            let mut skills: Vec<String> = codes(CodeList::Occupation)
+                .iter()
+                .map(|c| format!("occupation:{c}"))
+                .collect();
+            skills.extend(
+                codes(CodeList::Sector)
+                    .iter()
+                    .map(|c| format!("sector:{c}")),
+            );
+            Some((json!({"type": "string", "enum": skills}), None))
+        }
+        "metric" => {
+            let metrics: Vec<&str> = crate::aggregate::layer::CORE_PROPERTIES
+                .iter()
+                .copied()
+                .filter(|p| !p.starts_with("dominant_"))
+                .chain(["skill_count", "skill_share", "skill_lq"])
+                .collect();
+            Some((
+                json!({"type": "string", "enum": metrics, "default": "count"}),
+                None,
+            ))
+        }
+        _ => None,
+    }
 }
 
-fn problem_response(description: &str) -> Value {
-    json!({"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+/// A query parameter is absent or a string: drop the `null` utoipa gives `Option`s.
+fn not_null(schema: &mut Value) {
+    if let Some(types) = schema.get_mut("type").and_then(Value::as_array_mut) {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            let t = types[0].clone();
+            schema["type"] = t;
+        }
+    }
+    if let Some(one_of) = schema.get_mut("oneOf").and_then(Value::as_array_mut) {
+        one_of.retain(|s| s.get("type") != Some(&json!("null")));
+        if one_of.len() == 1 {
+            let only = one_of[0].clone();
+            *schema = only;
+        }
+    }
 }
 
-fn document() -> Value {
-    let groups: Vec<&str> = MetricGroup::ALL.iter().map(|g| g.prefix()).collect();
-    let group_alt = groups.join("|");
-    let mut skill_alt: Vec<String> = codes(CodeList::Occupation)
-        .iter()
-        .map(|c| format!("occupation:{c}"))
-        .collect();
-    skill_alt.extend(
-        codes(CodeList::Sector)
-            .iter()
-            .map(|c| format!("sector:{c}")),
-    );
-    let mut aggregate_params = vec![
-        query("unit", "Grouping: H3 hexagons, US states or counties.", json!({"type": "string", "enum": ["h3", "state", "county"], "default": "h3"})),
-        query("res", "H3 resolution (unit=h3).", json!({"type": "integer", "minimum": 2, "maximum": 9, "default": 6})),
-        query("bbox", "minLon,minLat,maxLon,maxLat in degrees (CRS84): keep units whose extent meets the box.", json!({"type": "string", "pattern": "^-?[0-9.]+,-?[0-9.]+,-?[0-9.]+,-?[0-9.]+$"})),
-        query("metric", "Property classified for the legend (breaks and colours).", json!({"type": "string", "default": "count", "enum": crate::aggregate::layer::CORE_PROPERTIES.iter().filter(|p| !p.starts_with("dominant_")).chain(["skill_count", "skill_share", "skill_lq"].iter()).collect::<Vec<_>>()})),
-        query("metrics", "Extra per-code counts: `all` or a comma-separated list of groups.", json!({"type": "string", "pattern": format!("^(all|({group_alt})(,({group_alt}))*)$")})),
-        query("skill", "A skill for skill_count, skill_share and skill_lq (location quotient against the national share).", json!({"type": "string", "enum": skill_alt})),
-        query("format", "Response format.", json!({"type": "string", "enum": ["geojson", "json", "csv"], "default": "geojson"})),
-        query("download", "Set Content-Disposition: attachment.", json!({"type": "string", "enum": ["0", "1", "true", "false", "yes", "no"]})),
-    ];
-    aggregate_params.extend(filter_parameters());
+/// The schemas of the response bodies the handlers build as JSON.
+fn schemas() -> Value {
     let code_item = json!({"type": "object", "required": ["code", "en", "fr", "ht"], "properties": {
         "code": {"type": "string"}, "en": {"type": "string"}, "fr": {"type": "string"}, "ht": {"type": "string"}}});
     let code_lists: Map<String, Value> = CodeList::ALL
@@ -105,65 +165,114 @@ fn document() -> Value {
             )
         })
         .collect();
+    let geometry = json!({"type": "object", "required": ["type", "coordinates"], "properties": {
+        "type": {"type": "string", "enum": ["Point", "Polygon", "MultiPolygon"]}, "coordinates": {"type": "array"}}});
     json!({
-        "openapi": "3.0.3",
-        "info": {
-            "title": "dyaspora API",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "Aggregates of the Haitian diaspora survey by H3 hexagon, US state and county. Every figure obeys the disclosure rules of PRIVACY.md: counts from 1 to k−1 (k = `privacy.min_count`, default 11) and values derivable from published ones are null and listed in `suppressed`. Coordinates are CRS84 longitude/latitude degrees; money is US dollars per year.",
-        },
-        "paths": {
-            "/health": {"get": {"summary": "Liveness and readiness (the database answers); with an editor or admin token, also the record count and data version", "responses": {
-                "200": {"description": "OK; `records` and `data_version` only for a caller with a token", "content": {"application/json": {"schema": {"type": "object", "required": ["status"], "properties": {
-                    "status": {"type": "string"}, "records": {"type": "integer"}, "data_version": {"type": "integer"}}}}}},
-                "500": problem_response("Internal error"),
+        "Problem": {
+            "description": "RFC 9457 problem details; every 4xx and 5xx is one.",
+            "type": "object", "required": ["type", "title", "status", "detail"], "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
+            "parameter": {"type": "string", "description": "The query parameter at fault"},
+            "valid": {"type": "array", "items": {"type": "string"}, "description": "The valid codes"},
+            "field": {"type": "string", "description": "The body field at fault"},
+            "request_id": {"type": "string", "description": "On a 5xx: the id it was logged with"}}},
+        "Health": {"type": "object", "required": ["status"], "properties": {
+            "status": {"type": "string"}, "records": {"type": "integer"}, "data_version": {"type": "integer"}}},
+        "Codes": {"type": "object", "properties": code_lists, "required": CodeList::ALL.iter().map(|l| l.name()).collect::<Vec<_>>()},
+        "Feature": {"type": "object", "required": ["type", "geometry", "properties"], "properties": {
+            "type": {"type": "string", "enum": ["Feature"]},
+            "id": {"type": ["string", "integer"]},
+            "geometry": {"oneOf": [geometry, {"type": "null"}]},
+            "properties": {"type": ["object", "null"]}}},
+        "FeatureCollection": {"type": "object", "required": ["type", "features"], "properties": {
+            "type": {"type": "string", "enum": ["FeatureCollection"]},
+            "features": {"type": "array", "items": {"$ref": "#/components/schemas/Feature"}}}},
+        "Classification": {"type": "object", "required": ["metric", "method", "breaks", "colors", "suppressed_color"], "properties": {
+            "metric": {"type": "string"}, "method": {"type": "string", "enum": ["quantile", "fixed"]},
+            "breaks": {"type": "array", "items": {"type": "number"}}, "colors": {"type": "array", "items": {"type": "string"}},
+            "suppressed_color": {"type": "string"}}},
+        "Layer": {"type": "object", "required": ["type", "features", "classification", "privacy", "totals", "data_version", "unit"], "properties": {
+            "type": {"type": "string", "enum": ["FeatureCollection"]},
+            "unit": {"type": "string"},
+            "data_version": {"type": "integer"},
+            "numberReturned": {"type": "integer"},
+            "privacy": {"type": "object", "required": ["min_count"], "properties": {"min_count": {"type": "integer"}, "note": {"type": "string"}}},
+            "classification": {"$ref": "#/components/schemas/Classification"},
+            "totals": {"type": "object"},
+            "features": {"type": "array", "items": {"type": "object", "required": ["type", "id", "geometry", "properties"], "properties": {
+                "type": {"type": "string", "enum": ["Feature"]},
+                "id": {"type": "string"},
+                "geometry": {"type": "object", "required": ["type", "coordinates"], "properties": {"type": {"type": "string", "enum": ["Polygon", "MultiPolygon"]}, "coordinates": {"type": "array"}}},
+                "properties": {"type": "object", "required": ["id", "name", "count", "suppressed"], "properties": {
+                    "id": {"type": "string"}, "name": {"type": "string"},
+                    "count": {"type": ["integer", "null"]},
+                    "class": {"type": ["integer", "null"]},
+                    "suppressed": {"type": "array", "items": {"type": "string"}}}},
             }}},
-            "/api/v1/codes": {"get": {"summary": "Every coded list with labels in English, French and Haitian Creole", "responses": {
-                "200": {"description": "The code lists", "content": {"application/json": {"schema": {"type": "object", "properties": code_lists, "required": CodeList::ALL.iter().map(|l| l.name()).collect::<Vec<_>>()}}}},
-            }}},
-            "/api/v1/aggregates": {"get": {
-                "summary": "An aggregate layer as GeoJSON or CSV (with an HXL hashtag row)",
-                "parameters": aggregate_params,
-                "responses": {
-                    "200": {"description": "The layer", "headers": {"ETag": {"schema": {"type": "string"}}}, "content": {
-                        "application/geo+json": {"schema": {"$ref": "#/components/schemas/Layer"}},
-                        "text/csv": {"schema": {"type": "string"}},
-                    }},
-                    "304": {"description": "Not modified (If-None-Match matched the ETag)"},
-                    "400": problem_response("A parameter is unknown or invalid; `parameter` names it and `valid` lists valid codes"),
-                    "500": problem_response("Internal error"),
-                },
-            }},
-        },
-        "components": {"schemas": {
-            "Problem": {"type": "object", "required": ["type", "title", "status", "detail"], "properties": {
-                "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
-                "parameter": {"type": "string"}, "valid": {"type": "array", "items": {"type": "string"}}}},
-            "Classification": {"type": "object", "required": ["metric", "method", "breaks", "colors", "suppressed_color"], "properties": {
-                "metric": {"type": "string"}, "method": {"type": "string", "enum": ["quantile", "fixed"]},
-                "breaks": {"type": "array", "items": {"type": "number"}}, "colors": {"type": "array", "items": {"type": "string"}},
-                "suppressed_color": {"type": "string"}}},
-            "Layer": {"type": "object", "required": ["type", "features", "classification", "privacy", "totals", "data_version", "unit"], "properties": {
-                "type": {"type": "string", "enum": ["FeatureCollection"]},
-                "unit": {"type": "string"},
-                "data_version": {"type": "integer"},
-                "numberReturned": {"type": "integer"},
-                "privacy": {"type": "object", "required": ["min_count"], "properties": {"min_count": {"type": "integer"}, "note": {"type": "string"}}},
-                "classification": {"$ref": "#/components/schemas/Classification"},
-                "totals": {"type": "object"},
-                "features": {"type": "array", "items": {"type": "object", "required": ["type", "id", "geometry", "properties"], "properties": {
-                    "type": {"type": "string", "enum": ["Feature"]},
-                    "id": {"type": "string"},
-                    "geometry": {"type": "object", "required": ["type", "coordinates"], "properties": {"type": {"type": "string", "enum": ["Polygon", "MultiPolygon"]}, "coordinates": {"type": "array"}}},
-                    "properties": {"type": "object", "required": ["id", "name", "count", "suppressed"], "properties": {
-                        "id": {"type": "string"}, "name": {"type": "string"},
-                        "count": {"type": "integer", "nullable": true},
-                        "class": {"type": "integer", "nullable": true},
-                        "suppressed": {"type": "array", "items": {"type": "string"}}}},
-                }}},
-            }},
         }},
     })
+}
+
+/// Whether `path` is in the published document.
+pub fn is_documented(path: &str) -> bool {
+    path == "/health"
+        || path == "/tiles"
+        || path.starts_with("/tiles/")
+        || path.starts_with("/api/v1/")
+}
+
+/// The published document: the API's part of the routers' description, completed.
+pub fn document() -> Value {
+    let mut doc = super::access::compose().api;
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        paths.retain(|p, _| is_documented(p));
+        for (path, item) in paths.iter_mut() {
+            let Some(ops) = item.as_object_mut() else {
+                continue;
+            };
+            for op in ops.values_mut() {
+                let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
+                    continue;
+                };
+                for p in params.iter_mut() {
+                    if let Some(schema) = p.get_mut("schema") {
+                        not_null(schema);
+                    }
+                    if p["in"] != "query" {
+                        continue;
+                    }
+                    let name = p["name"].as_str().unwrap_or("").to_string();
+                    if let Some((schema, description)) = enrich(&name, path) {
+                        p["schema"] = schema;
+                        if let Some(d) = description {
+                            p["description"] = json!(d);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    doc["openapi"] = json!("3.1.0");
+    doc["info"] = json!({
+        "title": "dyaspora API",
+        "version": env!("CARGO_PKG_VERSION"),
+        "description": "Aggregates of the Haitian diaspora survey by H3 hexagon, US state and county, tiles, places and outreach, and the editors' and admins' endpoints. Every public figure obeys PRIVACY.md: perturbed, counts from 1 to k−1 (k = `privacy.min_count`, default 11) and values derivable from published ones are null and listed in `suppressed`. Coordinates are CRS84 longitude/latitude degrees; money is US dollars per year.\n\nAccess: each operation's `security` names the role it needs (`x-role`: public, editor or admin; a token of a higher role also passes). Errors are `application/problem+json`. A query parameter the operation does not list is refused (400, `parameter` names it); a repeated parameter takes its last value. Expensive operations (`x-meter`: heavy, upload) count against a per-client rate limit.",
+        "license": {"name": "MIT", "identifier": "MIT"},
+    });
+    let components = doc
+        .as_object_mut()
+        .map(|o| o.entry("components").or_insert_with(|| json!({})));
+    if let Some(Value::Object(c)) = components {
+        c.insert(
+            "securitySchemes".into(),
+            json!({"bearer": {"type": "http", "scheme": "bearer", "description": "A token made by `dyaspora token create --role editor|admin` (`dya_<role>_…`)."}}),
+        );
+        let into = c.entry("schemas").or_insert_with(|| json!({}));
+        if let (Some(into), Value::Object(from)) = (into.as_object_mut(), schemas()) {
+            into.extend(from);
+        }
+    }
+    doc
 }
 
 #[cfg(test)]

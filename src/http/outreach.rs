@@ -5,13 +5,11 @@
 //! Every endpoint takes the layer parameters of `/api/v1/aggregates` (`res`, default 6, and
 //! the record filters), and works on the published hexagons of that layer only.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use serde_json::{json, Map, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::places::{place_feature, round_km};
 use crate::aggregate::Figures;
@@ -23,12 +21,12 @@ use crate::places::{Category, KindFilter, PlaceSet};
 use crate::publish::geojson::unit_geometry;
 use crate::publish::{unit_properties, LayerRequest};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/outreach/posts", get(posts))
-        .route("/api/v1/outreach/catchments", get(catchments))
-        .route("/api/v1/outreach/gaps", get(gaps))
-        .route("/api/v1/outreach/plan/{post}", get(plan))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(posts))
+        .routes(routes!(catchments))
+        .routes(routes!(gaps))
+        .routes(routes!(plan))
 }
 
 /// Parameters of the outreach endpoints besides the layer's.
@@ -55,6 +53,9 @@ pub(super) fn requested_layer(
     matches!(layer.unit, Unit::H3(_)).then_some((layer.unit, layer.filter))
 }
 
+/// The query of the outreach endpoints.
+type Query = super::query::Params<super::params::OutreachQuery>;
+
 /// A parsed outreach request.
 struct Request {
     layer: LayerRequest,
@@ -64,10 +65,8 @@ struct Request {
 }
 
 impl Request {
-    fn parse(
-        query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-    ) -> Result<Request, Error> {
-        let Query(pairs) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
+    fn parse(query: Query) -> Result<Request, Error> {
+        let pairs = query.pairs();
         let layer = LayerRequest::from_pairs(&pairs, &EXTRA)?;
         if !matches!(layer.unit, Unit::H3(_)) {
             return Err(Error::invalid(
@@ -223,10 +222,15 @@ fn privacy(layer: &Layer) -> Value {
     })
 }
 
-async fn posts(
-    State(state): State<AppState>,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<Response, Error> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/outreach/posts",
+    tag = "outreach",
+    summary = "Per consular post: the published figures of its catchment",
+    params(super::params::OutreachQuery),
+    responses((status = 200, description = "The posts and the method", body = serde_json::Value)),
+)]
+pub(super) async fn posts(State(state): State<AppState>, query: Query) -> Result<Response, Error> {
     let req = Request::parse(query)?;
     let set = state.places.get();
     let c = compute(&state, &req, set.clone()).await?;
@@ -253,9 +257,17 @@ fn core_figures(layer: &Layer, unit: usize) -> (Value, Value) {
     )
 }
 
-async fn catchments(
+#[utoipa::path(
+    get,
+    path = "/api/v1/outreach/catchments",
+    tag = "outreach",
+    summary = "The published hexagons with the consular post each is assigned to",
+    params(super::params::OutreachQuery),
+    responses((status = 200, description = "Hexagons as GeoJSON", body = ref("#/components/schemas/FeatureCollection"), content_type = "application/geo+json")),
+)]
+pub(super) async fn catchments(
     State(state): State<AppState>,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    query: Query,
 ) -> Result<Response, Error> {
     let req = Request::parse(query)?;
     let set = state.places.get();
@@ -338,10 +350,18 @@ fn gap_properties(
     p
 }
 
-async fn gaps(
-    State(state): State<AppState>,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<Response, Error> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/outreach/gaps",
+    tag = "outreach",
+    summary = "Coverage gaps: hexagons far from any association, ranked",
+    params(super::params::OutreachQuery),
+    responses((status = 200, description = "The ranked hexagons, GeoJSON or CSV", content(
+            (ref("#/components/schemas/FeatureCollection") = "application/geo+json"),
+            (String = "text/csv"),
+        ))),
+)]
+pub(super) async fn gaps(State(state): State<AppState>, query: Query) -> Result<Response, Error> {
     let req = Request::parse(query)?;
     let limit = req.count("limit", 50, MAX_LIMIT)?;
     let csv = req.csv()?;
@@ -428,10 +448,24 @@ async fn gaps(
     ))
 }
 
-async fn plan(
+#[utoipa::path(
+    get,
+    path = "/api/v1/outreach/plan/{post}",
+    tag = "outreach",
+    summary = "A consular post's outreach plan: its catchment's hexagons and the associations near them",
+    params(("post" = String, Path, description = "A consular post id (case-insensitive)"), super::params::OutreachQuery),
+    responses(
+        (status = 200, description = "The plan, GeoJSON or CSV", content(
+            (ref("#/components/schemas/FeatureCollection") = "application/geo+json"),
+            (String = "text/csv"),
+        )),
+        (status = 404, description = "No such post", body = ref("#/components/schemas/Problem"), content_type = "application/problem+json"),
+    ),
+)]
+pub(super) async fn plan(
     State(state): State<AppState>,
     Path(post_id): Path<String>,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    query: Query,
 ) -> Result<Response, Error> {
     let req = Request::parse(query)?;
     if req.get("post").is_some() {

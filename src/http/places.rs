@@ -5,13 +5,13 @@
 //!
 //! Places carry no record-derived figure, so the privacy rules have nothing to hide here.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde_json::{json, Map, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::problem::Problem;
 use crate::auth::Principal;
@@ -36,40 +36,32 @@ fn units() -> Value {
 }
 
 /// The read endpoints.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/places", get(list))
-        .route("/api/v1/places/nearest", get(nearest))
-        .route("/api/v1/places/within", get(within))
-        .route("/api/v1/places/{id}", get(one))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list))
+        .routes(routes!(nearest))
+        .routes(routes!(within))
+        .routes(routes!(one))
 }
 
 /// The editors' endpoints: `POST /api/v1/places`, `PUT` and `DELETE /api/v1/places/{id}`.
 /// Kept apart so that access control can wrap exactly these with the editor role.
-pub fn write_router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/places", post(create))
-        .route("/api/v1/places/{id}", put(replace).delete(remove))
+pub fn write_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(create))
+        .routes(routes!(replace, remove))
 }
 
-type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
+use super::params::{NearestQuery, PlacesQuery, WithinQuery};
+use super::query::Params as Typed;
 
-/// Query parameters, checked against the names an endpoint accepts.
+/// Query parameters, already checked against the names an endpoint accepts (by its typed
+/// query struct).
 struct Params(Vec<(String, String)>);
 
 impl Params {
-    fn new(query: Pairs, accepted: &[&str]) -> Result<Params, Error> {
-        let Query(pairs) = query.map_err(|e| Error::invalid("query", e.body_text()))?;
-        if let Some((k, _)) = pairs.iter().find(|(k, _)| !accepted.contains(&k.as_str())) {
-            return Err(Error::invalid(
-                k,
-                format!(
-                    "unknown parameter; this endpoint accepts {}",
-                    accepted.join(", ")
-                ),
-            ));
-        }
-        Ok(Params(pairs))
+    fn new<T: serde::Serialize>(query: Typed<T>) -> Params {
+        Params(query.pairs())
     }
 
     fn get(&self, name: &str) -> Option<&str> {
@@ -95,9 +87,6 @@ impl Params {
             .ok_or_else(|| Error::invalid(name, "required"))
     }
 }
-
-/// The filters shared by every read endpoint.
-const FILTERS: [&str; 5] = ["kind", "category", "sector", "language", "demo"];
 
 /// Which places a query keeps.
 struct PlaceFilter {
@@ -228,9 +217,19 @@ fn geojson(body: &Value) -> Response {
         .into_response()
 }
 
-async fn list(State(state): State<AppState>, query: Pairs) -> Result<Response, Error> {
-    let accepted: Vec<&str> = FILTERS.iter().copied().chain(["bbox"]).collect();
-    let p = Params::new(query, &accepted)?;
+#[utoipa::path(
+    get,
+    path = "/api/v1/places",
+    tag = "places",
+    summary = "Consular posts and associations as GeoJSON points",
+    params(PlacesQuery),
+    responses((status = 200, description = "The places", body = ref("#/components/schemas/FeatureCollection"), content_type = "application/geo+json")),
+)]
+pub(super) async fn list(
+    State(state): State<AppState>,
+    query: Typed<PlacesQuery>,
+) -> Result<Response, Error> {
+    let p = Params::new(query);
     let filter = PlaceFilter::parse(&p)?;
     let set = state.places.get();
     let candidates: Vec<usize> = match p.get("bbox").map(parse_bbox).transpose()? {
@@ -255,9 +254,19 @@ fn hits_collection(set: &PlaceSet, hits: Vec<Hit>, query: Value) -> Response {
     collection(features, extra)
 }
 
-async fn nearest(State(state): State<AppState>, query: Pairs) -> Result<Response, Error> {
-    let accepted: Vec<&str> = FILTERS.iter().copied().chain(["lon", "lat", "k"]).collect();
-    let p = Params::new(query, &accepted)?;
+#[utoipa::path(
+    get,
+    path = "/api/v1/places/nearest",
+    tag = "places",
+    summary = "The k places nearest a point (great-circle km)",
+    params(NearestQuery),
+    responses((status = 200, description = "The places, nearest first, each with `distance_km`", body = ref("#/components/schemas/FeatureCollection"), content_type = "application/geo+json")),
+)]
+pub(super) async fn nearest(
+    State(state): State<AppState>,
+    query: Typed<NearestQuery>,
+) -> Result<Response, Error> {
+    let p = Params::new(query);
     let filter = PlaceFilter::parse(&p)?;
     let lon = p.required("lon", -180.0, 180.0)?;
     let lat = p.required("lat", -90.0, 90.0)?;
@@ -284,13 +293,19 @@ async fn nearest(State(state): State<AppState>, query: Pairs) -> Result<Response
     ))
 }
 
-async fn within(State(state): State<AppState>, query: Pairs) -> Result<Response, Error> {
-    let accepted: Vec<&str> = FILTERS
-        .iter()
-        .copied()
-        .chain(["lon", "lat", "radius_km"])
-        .collect();
-    let p = Params::new(query, &accepted)?;
+#[utoipa::path(
+    get,
+    path = "/api/v1/places/within",
+    tag = "places",
+    summary = "The places within a radius of a point (great-circle km)",
+    params(WithinQuery),
+    responses((status = 200, description = "The places, nearest first, each with `distance_km`", body = ref("#/components/schemas/FeatureCollection"), content_type = "application/geo+json")),
+)]
+pub(super) async fn within(
+    State(state): State<AppState>,
+    query: Typed<WithinQuery>,
+) -> Result<Response, Error> {
+    let p = Params::new(query);
     let filter = PlaceFilter::parse(&p)?;
     let lon = p.required("lon", -180.0, 180.0)?;
     let lat = p.required("lat", -90.0, 90.0)?;
@@ -308,7 +323,18 @@ async fn within(State(state): State<AppState>, query: Pairs) -> Result<Response,
     ))
 }
 
-async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, Error> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/places/{id}",
+    tag = "places",
+    summary = "One place",
+    params(("id" = String, Path, description = "The place id")),
+    responses((status = 200, description = "The place", body = ref("#/components/schemas/Feature"), content_type = "application/geo+json"), (status = 404, description = "No such place", body = ref("#/components/schemas/Problem"), content_type = "application/problem+json")),
+)]
+pub(super) async fn one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
     let set = state.places.get();
     let place = set
         .get(&id)
@@ -374,7 +400,15 @@ async fn apply<T: Send + 'static>(
     }
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/places",
+    tag = "places",
+    summary = "Add an association",
+    request_body = PlaceInput,
+    responses((status = 201, description = "Created; `Location` names it", body = ref("#/components/schemas/Feature"), content_type = "application/geo+json"), (status = 409, description = "A consular post (read-only), or the id exists", body = ref("#/components/schemas/Problem"), content_type = "application/problem+json"), (status = 422, description = "A field is missing or invalid; `field` names it", body = ref("#/components/schemas/Problem"), content_type = "application/problem+json")),
+)]
+pub(super) async fn create(
     State(state): State<AppState>,
     who: Option<Extension<Principal>>,
     body: Result<Json<PlaceInput>, JsonRejection>,
@@ -400,7 +434,16 @@ async fn create(
     }
 }
 
-async fn replace(
+#[utoipa::path(
+    put,
+    path = "/api/v1/places/{id}",
+    tag = "places",
+    summary = "Replace an association",
+    params(("id" = String, Path, description = "The place id")),
+    request_body = PlaceInput,
+    responses((status = 200, description = "Replaced", body = ref("#/components/schemas/Feature"), content_type = "application/geo+json"), (status = 404, description = "No such place", body = ref("#/components/schemas/Problem"), content_type = "application/problem+json"), (status = 409, description = "A consular post (read-only), or the id exists", body = ref("#/components/schemas/Problem"), content_type = "application/problem+json"), (status = 422, description = "A field is missing or invalid; `field` names it", body = ref("#/components/schemas/Problem"), content_type = "application/problem+json")),
+)]
+pub(super) async fn replace(
     State(state): State<AppState>,
     who: Option<Extension<Principal>>,
     Path(id): Path<String>,
@@ -420,7 +463,15 @@ async fn replace(
     }
 }
 
-async fn remove(
+#[utoipa::path(
+    delete,
+    path = "/api/v1/places/{id}",
+    tag = "places",
+    summary = "Delete an association",
+    params(("id" = String, Path, description = "The place id")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such place", body = ref("#/components/schemas/Problem"), content_type = "application/problem+json"), (status = 409, description = "A consular post (read-only), or the id exists", body = ref("#/components/schemas/Problem"), content_type = "application/problem+json")),
+)]
+pub(super) async fn remove(
     State(state): State<AppState>,
     who: Option<Extension<Principal>>,
     Path(id): Path<String>,

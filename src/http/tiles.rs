@@ -21,9 +21,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::json;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::Error;
 use crate::http::AppState;
@@ -34,19 +34,42 @@ use crate::tiles::{
     places_source, ready_aggregate_source, render, tilejson, Format, TileId, TileLayer,
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/tiles", get(catalogue))
-        .route("/tiles/{file}", get(tile_json))
-        .route("/tiles/{layer}/legend.json", get(legend))
-        .route("/tiles/{layer}/{z}/{x}/{file}", get(tile))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(catalogue))
+        .routes(routes!(tile_json))
+        .routes(routes!(legend))
+        .routes(routes!(tile))
 }
 
 const MVT_CACHE: &str = "public, max-age=60, stale-while-revalidate=60";
 const PINNED_CACHE: &str = "public, max-age=86400, immutable";
 const BASEMAP_CACHE: &str = "public, max-age=86400, stale-while-revalidate=604800";
 
-async fn tile(State(state): State<AppState>, req: Request) -> Response {
+#[utoipa::path(
+    get,
+    path = "/tiles/{layer}/{z}/{x}/{file}",
+    tag = "tiles",
+    summary = "A tile: Mapbox Vector Tile (`{y}.mvt`, `.pbf`) or PNG choropleth (`{y}.png`)",
+    description = "Web Mercator (EPSG:3857) XYZ tiles. Hexagons and counties with a hidden count are left out (PRIVACY.md, rule 2).",
+    params(
+        ("layer" = String, Path, description = "`hexagons`, `states`, `counties`, `places` or `basemap`"),
+        ("z" = u8, Path, maximum = 22, description = "Zoom"),
+        ("x" = u32, Path, description = "Column"),
+        ("file" = String, Path, pattern = r"^[0-9]+\.(mvt|pbf|png)$", description = "`{y}.{format}`: the row and the format"),
+        super::params::TileQuery,
+    ),
+    responses(
+        (status = 200, description = "The tile", headers(("ETag" = String)), content(
+            (Vec<u8> = "application/vnd.mapbox-vector-tile"),
+            (Vec<u8> = "image/png"),
+        )),
+        (status = 204, description = "An empty vector tile"),
+        (status = 304, description = "Not modified"),
+        (status = 404, description = "No such layer", body = ref("#/components/schemas/Problem"), content_type = "application/problem+json"),
+    ),
+)]
+pub(super) async fn tile(State(state): State<AppState>, req: Request) -> Response {
     match serve_tile(&state, req.uri(), req.headers()).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -460,7 +483,14 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     format!("{proto}://{host}")
 }
 
-async fn catalogue(State(state): State<AppState>, headers: HeaderMap) -> Response {
+#[utoipa::path(
+    get,
+    path = "/tiles",
+    tag = "tiles",
+    summary = "The tile layers, with links to their TileJSON",
+    responses((status = 200, description = "The catalogue", body = serde_json::Value)),
+)]
+pub(super) async fn catalogue(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let base = base_url(&state, &headers);
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
@@ -479,7 +509,21 @@ fn query_without(uri: &Uri, drop: &[&str]) -> String {
         .join("&")
 }
 
-async fn tile_json(
+#[utoipa::path(
+    get,
+    path = "/tiles/{file}",
+    tag = "tiles",
+    summary = "TileJSON 3.0.0 of a layer (`/tiles/{layer}.json`)",
+    params(
+        ("file" = String, Path, pattern = r"^(hexagons|states|counties|places|basemap)\.json$", description = "`{layer}.json`"),
+        super::params::TileJsonQuery,
+    ),
+    responses(
+        (status = 200, description = "The TileJSON", body = serde_json::Value),
+        (status = 404, description = "No such layer", body = ref("#/components/schemas/Problem"), content_type = "application/problem+json"),
+    ),
+)]
+pub(super) async fn tile_json(
     State(state): State<AppState>,
     axum::extract::Path(file): axum::extract::Path<String>,
     headers: HeaderMap,
@@ -543,7 +587,18 @@ async fn tile_json(
     Ok(([(header::CACHE_CONTROL, "public, max-age=60")], Json(doc)).into_response())
 }
 
-async fn legend(
+#[utoipa::path(
+    get,
+    path = "/tiles/{layer}/legend.json",
+    tag = "tiles",
+    summary = "The classes (breaks and colours) of an aggregate layer at a zoom",
+    params(("layer" = String, Path, description = "`hexagons`, `states`, `counties`, `places` or `basemap`"), super::params::LegendQuery),
+    responses(
+        (status = 200, description = "The legend", body = serde_json::Value),
+        (status = 404, description = "No such layer", body = ref("#/components/schemas/Problem"), content_type = "application/problem+json"),
+    ),
+)]
+pub(super) async fn legend(
     State(state): State<AppState>,
     axum::extract::Path(name): axum::extract::Path<String>,
     uri: Uri,

@@ -12,9 +12,9 @@
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use rust_embed::RustEmbed;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::layers::not_modified;
 use super::problem::Problem;
@@ -27,13 +27,13 @@ use crate::http::AppState;
 #[allow_missing = true]
 struct Assets;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(index))
-        .route("/index.html", get(index))
-        .route("/favicon.svg", get(favicon))
-        .route("/assets/{*path}", get(asset))
-        .route("/api/v1/methodology", get(methodology))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(index))
+        .routes(routes!(index_html))
+        .routes(routes!(favicon))
+        .routes(routes!(asset))
+        .routes(routes!(methodology))
 }
 
 /// Hashed file names under `assets/` never change content: cache them for a year.
@@ -41,7 +41,8 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// The page itself is revalidated on every load, so a new release is picked up at once.
 const REVALIDATE: &str = "no-cache";
 
-async fn index(headers: HeaderMap) -> Response {
+#[utoipa::path(get, path = "/", tag = "page", responses((status = 200, description = "The web map", content_type = "text/html")))]
+pub(super) async fn index(headers: HeaderMap) -> Response {
     match Assets::get("index.html") {
         Some(_) => serve("index.html", REVALIDATE, &headers),
         None => Problem::new(
@@ -52,11 +53,13 @@ async fn index(headers: HeaderMap) -> Response {
     }
 }
 
-async fn favicon(headers: HeaderMap) -> Response {
+#[utoipa::path(get, path = "/favicon.svg", tag = "page", responses((status = 200, description = "The icon", content_type = "image/svg+xml")))]
+pub(super) async fn favicon(headers: HeaderMap) -> Response {
     serve("favicon.svg", "public, max-age=86400", &headers)
 }
 
-async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
+#[utoipa::path(get, path = "/assets/{*path}", tag = "page", params(("path" = String, Path)), responses((status = 200, description = "A file of the web map")))]
+pub(super) async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
     serve(&format!("assets/{path}"), IMMUTABLE, &headers)
 }
 
@@ -141,7 +144,14 @@ fn content_type(name: &str) -> &'static str {
 
 /// `GET /api/v1/methodology`: the figures of [`crate::publish::methodology::figures`],
 /// computed once per data version.
-async fn methodology(State(state): State<AppState>) -> Result<Response, Error> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/methodology",
+    tag = "service",
+    summary = "The records, survey rounds and months behind the figures, and the privacy parameters",
+    responses((status = 200, description = "The methodology", body = serde_json::Value)),
+)]
+pub(super) async fn methodology(State(state): State<AppState>) -> Result<Response, Error> {
     let snap = state.engine.snapshot();
     // Computed once per data version; the cache lives in the state, one per service.
     let cached = state
@@ -194,4 +204,10 @@ mod tests {
         assert!(!accepts("", "gzip"));
         assert!(!accepts("identity", "br"));
     }
+}
+
+/// `GET /index.html`: the page again, under its file name.
+#[utoipa::path(get, path = "/index.html", tag = "page", responses((status = 200, description = "The web map", content_type = "text/html")))]
+pub(super) async fn index_html(headers: HeaderMap) -> Response {
+    index(headers).await
 }

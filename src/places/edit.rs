@@ -24,7 +24,7 @@ const STATE_SLACK_DEG: f64 = 0.25;
 
 /// An editor's description of an association, before validation. Every field is optional
 /// here so that a missing one is reported by name, like an invalid one.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceInput {
     pub id: Option<String>,

@@ -1,10 +1,13 @@
-"""Schemathesis against the OpenAPI document the service serves (`/api/v1/openapi.json`):
-requests generated for every documented operation (30 valid and 30 invalid examples each)
-get no 5xx, and every response matches the schema documented for its status.
+"""Schemathesis against the OpenAPI document the service serves (`/api/v1/openapi.json`,
+generated from the code: every operation under /api/v1, /tiles and /health): requests
+generated for every documented operation (MAX_EXAMPLES valid and as many invalid examples
+each) get no 5xx, and every response matches the schema documented for its status.
 
 The service runs over 5,000 demo records without the per-client rate limit (every request
 comes from 127.0.0.1) and is called with an admin token, so that operations open to editors
-and admins are exercised too.
+and admins are exercised too. The server is this module's own: the writes schemathesis
+generates (imports, places, erasures of made-up ids) change nothing another test reads.
+One operation is left out, see SKIPPED.
 
 Schemathesis' own pytest integration (`from_fixture`) fails under pytest 9 (it reads a
 private `_nodeid`), so the operations are driven here with Hypothesis directly.
@@ -19,7 +22,13 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from conftest import Server, run
 
-MAX_EXAMPLES = 30
+# 26 operations × 2 modes × 25 examples: about a minute on 2 cores.
+MAX_EXAMPLES = 25
+
+# `DELETE /api/v1/tokens/{id}` with generated ids revokes the run's own admin token (id 1),
+# after which every guarded operation answers 401 and is no longer exercised. Revocation is
+# tested in tests/api/access.rs.
+SKIPPED = {"DELETE /api/v1/tokens/{id}"}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +48,10 @@ def test_no_server_error_and_every_response_matches_its_schema(api_server, mode)
     schema = schemathesis.openapi.from_url(api_server.base + "/api/v1/openapi.json")
     headers = {"Authorization": f"Bearer {api_server.token}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert operations, "the document describes operations"
+    # 27 operations; schemathesis leaves out the one that serves the document itself.
+    assert len(operations) >= 26, "the document describes every operation"
+    operations = [op for op in operations if op.label not in SKIPPED]
+    assert len(operations) >= 25, "SKIPPED names operations of the document"
     failures = []
     for op in operations:
 

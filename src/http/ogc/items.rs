@@ -52,6 +52,7 @@ pub fn accepted_params(c: Collection, single: bool) -> Vec<&'static str> {
     v
 }
 
+#[utoipa::path(get, path = "/ogc/collections/{collection}/items", tag = "ogc", params(("collection" = String, Path)), responses((status = 200, description = "See /ogc/api")))]
 pub async fn items(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -140,6 +141,7 @@ pub async fn items(
     Ok(json_response(&body, GEOJSON))
 }
 
+#[utoipa::path(get, path = "/ogc/collections/{collection}/items/{feature}", tag = "ogc", params(("collection" = String, Path), ("feature" = String, Path)), responses((status = 200, description = "See /ogc/api")))]
 pub async fn item(
     State(state): State<AppState>,
     Path((id, fid)): Path<(String, String)>,

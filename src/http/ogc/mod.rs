@@ -18,9 +18,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use serde_json::{json, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::aggregate::group::{MAX_RES, MIN_RES};
 use crate::aggregate::{Filter, Unit};
@@ -46,20 +45,25 @@ pub const CONFORMANCE: [&str; 3] = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 ];
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/ogc", get(landing))
-        .route("/ogc/", get(landing))
-        .route("/ogc/conformance", get(conformance))
-        .route("/ogc/api", get(openapi::document))
-        .route("/ogc/api.html", get(openapi::service_doc))
-        .route("/ogc/collections", get(collections))
-        .route("/ogc/collections/{collection}", get(collection))
-        .route("/ogc/collections/{collection}/items", get(items::items))
-        .route(
-            "/ogc/collections/{collection}/items/{feature}",
-            get(items::item),
-        )
+/// The OGC API's own documents and metadata. Its operations are described by its own
+/// OpenAPI document (`/ogc/api`), not the service's: the annotations here only declare the
+/// routes (see `http::access`).
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(landing))
+        .routes(routes!(landing_slash))
+        .routes(routes!(conformance))
+        .routes(routes!(openapi::document))
+        .routes(routes!(openapi::service_doc))
+        .routes(routes!(collections))
+        .routes(routes!(collection))
+}
+
+/// The feature pages, which compute layers.
+pub fn items_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(items::items))
+        .routes(routes!(items::item))
 }
 
 /// The aggregate layer an items request at `path` (percent-decoded) computes, parsed as its
@@ -279,6 +283,7 @@ pub fn json_response(body: &Value, content_type: &'static str) -> Response {
         .into_response()
 }
 
+#[utoipa::path(get, path = "/ogc", tag = "ogc", responses((status = 200, description = "See /ogc/api")))]
 async fn landing(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -310,6 +315,17 @@ async fn landing(
     Ok(json_response(&body, JSON))
 }
 
+/// `GET /ogc/`: the landing page again.
+#[utoipa::path(get, path = "/ogc/", tag = "ogc", responses((status = 200, description = "See /ogc/api")))]
+async fn landing_slash(
+    state: State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, Error> {
+    landing(state, headers, query).await
+}
+
+#[utoipa::path(get, path = "/ogc/conformance", tag = "ogc", responses((status = 200, description = "See /ogc/api")))]
 async fn conformance(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -328,6 +344,7 @@ async fn conformance(
     Ok(json_response(&body, JSON))
 }
 
+#[utoipa::path(get, path = "/ogc/collections", tag = "ogc", responses((status = 200, description = "See /ogc/api")))]
 async fn collections(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -350,6 +367,7 @@ async fn collections(
     Ok(json_response(&body, JSON))
 }
 
+#[utoipa::path(get, path = "/ogc/collections/{collection}", tag = "ogc", params(("collection" = String, Path)), responses((status = 200, description = "See /ogc/api")))]
 async fn collection(
     State(state): State<AppState>,
     Path(id): Path<String>,

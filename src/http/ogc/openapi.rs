@@ -25,6 +25,7 @@ use crate::codes::{CodeList, Codebook};
 use crate::error::Error;
 use crate::http::AppState;
 
+#[utoipa::path(get, path = "/ogc/api", tag = "ogc", responses((status = 200, description = "See /ogc/api")))]
 pub async fn document(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -41,6 +42,7 @@ pub async fn document(
     ))
 }
 
+#[utoipa::path(get, path = "/ogc/api.html", tag = "ogc", responses((status = 200, description = "See /ogc/api")))]
 pub async fn service_doc(
     State(state): State<AppState>,
     headers: HeaderMap,
