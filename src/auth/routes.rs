@@ -26,6 +26,7 @@ use Role::{Admin, Editor, Public};
 pub const ROUTES: &[(Method, &str, Role, Class)] = &[
     // Service
     (Method::GET, "/health", Public, Light),
+    (Method::GET, "/health/ready", Public, Light),
     (Method::GET, "/api/v1/codes", Public, Light),
     (Method::GET, "/api/v1/openapi.json", Public, Light),
     (Method::GET, "/api/v1/methodology", Public, Light),

@@ -4,7 +4,7 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use axum::extract::{Query, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -232,13 +232,8 @@ fn etag(state: &AppState, raw_query: &str, figures: Figures) -> String {
     )
 }
 
-/// Answers 304 when the client's `If-None-Match` matches.
-pub fn not_modified(headers: &HeaderMap, tag: &str) -> Option<Response> {
-    let inm = headers.get(header::IF_NONE_MATCH)?.to_str().ok()?;
-    inm.split(',')
-        .any(|t| t.trim() == tag || t.trim() == "*")
-        .then(|| (StatusCode::NOT_MODIFIED, [(header::ETAG, tag.to_string())]).into_response())
-}
+/// Answers 304 when the client's `If-None-Match` matches (weak comparison).
+pub use super::conditional::not_modified;
 
 /// The query of an aggregates request, as axum extracts it.
 type PairsQuery = Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>;
@@ -277,7 +272,7 @@ async fn aggregates(
     if let Some(r) = not_modified(&headers, &tag) {
         return Ok(r);
     }
-    let encoding = crate::http::tiles::negotiate(&headers);
+    let encoding = super::conditional::negotiate(&headers);
     let key = (tag.clone(), encoding);
     if let Some(hit) = state.responses.get(&key) {
         return Ok(hit);
@@ -541,11 +536,7 @@ fn hxl_tag(column: &str, unit: Unit) -> String {
 
 /// A CSV cell, neutralised against formula injection in spreadsheets.
 fn csv_text(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    }
+    super::spreadsheet::formula_safe(s).into_owned()
 }
 
 /// The figure columns of a unit, in output order. An empty layer (a period or a filter that

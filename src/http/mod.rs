@@ -4,6 +4,7 @@
 mod admin;
 mod budget;
 mod codes;
+pub mod conditional;
 pub mod conn;
 mod edge;
 pub mod guard;
@@ -16,6 +17,7 @@ mod outreach;
 mod places;
 pub mod problem;
 pub mod responses;
+mod spreadsheet;
 mod tiles;
 mod web;
 
@@ -24,6 +26,7 @@ use axum::http::StatusCode;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
@@ -51,6 +54,11 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .with_state(state.clone())
+        // ETag, 304 and Cache-Control of the data routes: see conditional.rs.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            conditional::middleware,
+        ))
         // Access, limits, timeouts, problem bodies, security headers: see guard.rs.
         .layer(CatchPanicLayer::custom(guard::panic_response))
         .layer(axum::middleware::from_fn_with_state(
@@ -60,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         .layer(guard::cors(&state.config.cors_origins))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(guard::REQUEST_ID))
+        .layer(SetRequestIdLayer::new(guard::REQUEST_ID, guard::MakeId))
 }
 
 /// The last value of query parameter `name` (a repeated parameter: the last one wins).
