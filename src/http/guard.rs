@@ -695,6 +695,48 @@ mod tests {
         );
     }
 
+    async fn problem_of(response: Response, limits: Limits) -> (Response, serde_json::Value) {
+        let r = as_problem(response, "0123456789abcdef", limits).await;
+        let (parts, body) = r.into_parts();
+        let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+        let json = serde_json::from_slice(&bytes).unwrap();
+        (Response::from_parts(parts, Body::empty()), json)
+    }
+
+    /// What tower-http's layers answer (a bare 413, a bare 503) becomes a problem that says
+    /// the limit or the timeout.
+    #[tokio::test]
+    async fn the_layers_refusals_become_problems_that_say_why() {
+        let limits = Limits {
+            body_bytes: 1 << 20,
+            timeout: Duration::from_secs(30),
+        };
+        let bare = |status: StatusCode| {
+            let mut r = Response::new(Body::from("length limit exceeded"));
+            *r.status_mut() = status;
+            r
+        };
+        let (r, p) = problem_of(bare(StatusCode::PAYLOAD_TOO_LARGE), limits).await;
+        assert_eq!(r.status(), 413);
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        assert!(p["detail"].as_str().unwrap().contains("1 MiB"), "{p}");
+        assert_eq!(p["limit_bytes"], 1 << 20);
+
+        let mut timeout = Response::new(Body::empty());
+        *timeout.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        let (r, p) = problem_of(timeout, limits).await;
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "5");
+        assert!(
+            p["detail"].as_str().unwrap().contains("longer than 30 s"),
+            "{p}"
+        );
+        assert_eq!(p["request_id"], "0123456789abcdef");
+    }
+
     #[test]
     fn a_clients_own_request_id_is_kept_only_when_plain() {
         let mut h = HeaderMap::new();

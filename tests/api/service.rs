@@ -243,3 +243,27 @@ async fn readiness_says_when_the_snapshot_is_loaded() {
         "20,000 demo records load in more than the first request's time"
     );
 }
+
+/// Bodies above a route's limit are refused before they are read, with a problem that
+/// names the limit: 1 MiB for places, the import limit for imports.
+#[tokio::test]
+async fn oversized_bodies_are_refused_naming_the_limit() {
+    let app = TestApp::spawn_with(0, |a| a.max_import_mb = 2).await;
+    let admin = app.admin_token();
+    for (path, size, limit) in [
+        ("/api/v1/places", (1 << 20) + 10, "1 MiB"),
+        ("/api/v1/imports", (3 << 20), "2 MiB"),
+    ] {
+        let r = app
+            .client
+            .post(format!("{}{path}", app.base))
+            .bearer_auth(&admin)
+            .body(vec![b'x'; size])
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(r, 413).await;
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.contains(limit), "{path}: {detail}");
+    }
+}
