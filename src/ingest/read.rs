@@ -111,7 +111,8 @@ impl<'r> Row<'r> {
 /// `memchr2` finds the separators (SIMD, chosen at run time), so that the loop runs once
 /// per cell instead of once per byte (a fifth of validation's CPU went to the byte loop;
 /// cells are 9 bytes on average in a Kobo export). It replaced a hand-written AVX2 block
-/// splitter whose wall time on the 1M-row import was the same (BENCHMARKS.md, #19).
+/// splitter: the import's wall time is the same, validation takes ~3 % more CPU
+/// (BENCHMARKS.md, #19).
 fn split_lines<'t>(
     text: &'t str,
     delimiter: u8,
