@@ -113,10 +113,15 @@ fn document() -> Value {
             "description": "Aggregates of the Haitian diaspora survey by H3 hexagon, US state and county. Every figure obeys the disclosure rules of PRIVACY.md: counts from 1 to k−1 (k = `privacy.min_count`, default 11) and values derivable from published ones are null and listed in `suppressed`. Coordinates are CRS84 longitude/latitude degrees; money is US dollars per year.",
         },
         "paths": {
-            "/health": {"get": {"summary": "Liveness and readiness (the database answers); with an editor or admin token, also the record count and data version", "responses": {
+            "/health": {"get": {"summary": "Liveness (answered without the database); with an editor or admin token, also the record count and data version", "responses": {
                 "200": {"description": "OK; `records` and `data_version` only for a caller with a token", "content": {"application/json": {"schema": {"type": "object", "required": ["status"], "properties": {
                     "status": {"type": "string"}, "records": {"type": "integer"}, "data_version": {"type": "integer"}}}}}},
                 "500": problem_response("Internal error"),
+            }}},
+            "/health/ready": {"get": {"summary": "Readiness: whether the data are loaded and every route answers", "responses": {
+                "200": {"description": "Ready", "content": {"application/json": {"schema": {"type": "object", "required": ["status"], "properties": {
+                    "status": {"type": "string"}, "release": {"type": "integer"}}}}}},
+                "503": problem_response("Still loading the data"),
             }}},
             "/api/v1/codes": {"get": {"summary": "Every coded list with labels in English, French and Haitian Creole", "responses": {
                 "200": {"description": "The code lists", "content": {"application/json": {"schema": {"type": "object", "properties": code_lists, "required": CodeList::ALL.iter().map(|l| l.name()).collect::<Vec<_>>()}}}},
