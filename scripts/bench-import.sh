@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 n=${1:-1000000}
 runs=${2:-3}
 cargo build --release --quiet
-bin=$PWD/target/release/dyaspora
+# BIN=path/to/dyaspora times another build (e.g. an older commit) with the same files.
+bin=${BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/dyaspora}
 dir=${BENCH_DIR:-/tmp/dyaspora-bench-import}
 mkdir -p "$dir"
 demo=$dir/demo-$n.csv

@@ -13,7 +13,7 @@ trap 'rm -rf "$dir"' EXIT
 rss_after_load() { # db records port
     "$bin" --db "$1" serve --addr "127.0.0.1:$3" --demo-records "$2" $([ "$2" = 0 ] && echo --no-demo) >/dev/null 2>&1 &
     local pid=$!
-    for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$3/health" >/dev/null && break; sleep 0.5; done
+    for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$3/health/ready" >/dev/null && break; sleep 0.5; done
     curl -sf "http://127.0.0.1:$3/api/v1/aggregates?unit=state" >/dev/null
     curl -sf "http://127.0.0.1:$3/api/v1/aggregates?unit=h3&res=6" >/dev/null
     local rss

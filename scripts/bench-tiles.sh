@@ -35,7 +35,8 @@ mkdir -p "$WORK"
 command -v wrk >/dev/null || bash scripts/setup-tiles.sh
 cargo build --release --quiet
 cargo build --release --quiet --example tile_ceiling
-BIN=${CARGO_TARGET_DIR:-target}/release/dyaspora
+# BIN=path/to/dyaspora measures another build (e.g. an older commit) with the same script.
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/dyaspora}
 DB="$WORK/demo-$RECORDS.db"
 
 SERVER_PID=""
@@ -53,7 +54,10 @@ start_server() { # $1 = tile cache MiB
         >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 600); do
-        if curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then return 0; fi
+        # Ready once the snapshot is loaded (builds before /health/ready: /health).
+        code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health/ready" 2>/dev/null || true)
+        if [ "$code" = 200 ]; then return 0; fi
+        if [ "$code" = 404 ] && curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then return 0; fi
         kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log"; exit 1; }
         sleep 0.5
     done

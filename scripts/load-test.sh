@@ -44,7 +44,7 @@ base=http://127.0.0.1:$port
 "$bin" --db "$db" serve --addr 127.0.0.1:$port --no-demo --rate-limit 0 --layer-budget 0 2> "$work/server.log" &
 server=$!
 for _ in $(seq 600); do
-    curl -fs "$base/health" >/dev/null 2>&1 && break
+    curl -fs "$base/health/ready" >/dev/null 2>&1 && break
     sleep 0.2
 done
 echo "load-test: server up ($(curl -s "$base/health"))"

@@ -1,10 +1,16 @@
-//! Service start-up: open the store, load demo data into an empty database, build the
-//! router, bind. `App::build` → `local_addr` → `run_until_stopped`, so tests start the
-//! service exactly as `main` does (on port 0).
+//! Service start-up: bind the port (first, so that a port in use fails at once), open the
+//! store, then load demo data into an empty database and the snapshot. `App::build` →
+//! `local_addr` → `run_until_stopped`, so tests start the service exactly as `main` does (on
+//! port 0). `main` uses [`App::bind`] instead, which leaves the loading to
+//! `run_until_stopped`: the service answers `/health` (live) and `/health/ready` (503 until
+//! the snapshot is loaded) at once, and every other route 503 until then.
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+
+use anyhow::Context;
 
 use tokio::net::TcpListener;
 
@@ -23,30 +29,33 @@ pub struct App {
 }
 
 impl App {
-    /// Opens the database at `db`, seeds it with demo data when empty (unless `no_demo`),
-    /// and binds the listener.
+    /// Binds, opens the database at `db`, seeds it with demo data when empty (unless
+    /// `no_demo`) and loads the snapshot: the app returned is ready.
+    ///
+    /// # Errors
+    /// The port is taken (at once, before anything is loaded), the database cannot be opened
+    /// or read, the demo data cannot be written.
     pub async fn build(db: &Path, config: ServeArgs) -> anyhow::Result<App> {
+        let app = App::bind(db, config).await?;
+        load(app.state.clone()).await?;
+        Ok(app)
+    }
+
+    /// Binds the port, then opens the database at `db`; the data are loaded by
+    /// [`App::run_until_stopped`] while the service already answers its health checks.
+    ///
+    /// # Errors
+    /// The port is taken (before the database is even opened), or the database cannot be
+    /// opened.
+    pub async fn bind(db: &Path, config: ServeArgs) -> anyhow::Result<App> {
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.addr))?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(db)?);
-        if !config.no_demo && store.record_count()? == 0 {
-            let (n, seed) = (config.demo_records, config.demo_seed);
-            tracing::info!(
-                records = n,
-                seed,
-                "empty database: loading the demo data set"
-            );
-            let s = store.clone();
-            let outcome =
-                tokio::task::spawn_blocking(move || demo::load_into(s.as_ref(), n, seed)).await??;
-            tracing::info!(inserted = outcome.inserted, "demo data loaded");
-        }
         let noise = crate::aggregate::perturb::PTable::new(config.noise.params())?;
         let engine = Arc::new(Engine::with_noise(config.min_count, noise).releasing_every(
             std::time::Duration::from_secs(config.release_interval_hours * 3600),
         ));
-        let (s, e) = (store.clone(), engine.clone());
-        tokio::task::spawn_blocking(move || e.refresh(s.as_ref())).await??;
-        tracing::info!(records = engine.snapshot().len(), "snapshot loaded");
-        let listener = TcpListener::bind(config.addr).await?;
         let places = Arc::new(crate::places::PlaceIndex::load(store.as_ref())?);
         let tiles = crate::tiles::Tiles {
             engine: engine.clone(),
@@ -66,8 +75,9 @@ impl App {
             places,
             auth,
             guard,
-            methodology: Arc::default(),
+            methodology: Arc::new(moka::sync::Cache::new(2)),
             responses: Arc::default(),
+            ready: Arc::default(),
         };
         Ok(App { listener, state })
     }
@@ -78,11 +88,29 @@ impl App {
             .expect("a bound listener has an address")
     }
 
-    /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
+    /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight. Loads the data
+    /// first if [`App::bind`] left them (serving the health checks meanwhile); a failure to
+    /// load stops the service with that error.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(addr = %self.local_addr(), "dyaspora listening");
-        warm(&self.state);
-        tokio::spawn(refresh_loop(self.state.clone()));
+        let (failed_tx, failed) = tokio::sync::oneshot::channel::<anyhow::Error>();
+        if self.state.is_ready() {
+            warm(&self.state);
+            tokio::spawn(refresh_loop(self.state.clone()));
+        } else {
+            let state = self.state.clone();
+            tokio::spawn(async move {
+                match load(state.clone()).await {
+                    Ok(()) => {
+                        warm(&state);
+                        refresh_loop(state).await
+                    }
+                    Err(e) => {
+                        let _ = failed_tx.send(e);
+                    }
+                }
+            });
+        }
         tokio::spawn(crate::places::index::watch(
             self.state.places.clone(),
             self.state.store.clone(),
@@ -92,10 +120,57 @@ impl App {
         let timeouts = http::conn::Timeouts::of(&self.state.config);
         let service = http::service(self.state).await;
         let listener = http::conn::Listener::new(self.listener, timeouts);
+        let load_failure = Arc::new(std::sync::Mutex::new(None));
+        let stop = {
+            let load_failure = load_failure.clone();
+            async move {
+                tokio::select! {
+                    () = shutdown_signal() => {},
+                    Ok(e) = failed => {
+                        tracing::error!(error = %e, "the data could not be loaded: stopping");
+                        *load_failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                    }
+                }
+            }
+        };
         axum::serve(listener, http::conn::PerConnection::new(service))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+            .with_graceful_shutdown(stop)
+            .await?;
+        let failure = load_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        match failure {
+            Some(e) => Err(std::io::Error::other(format!("{e:#}"))),
+            None => Ok(()),
+        }
     }
+}
+
+/// Seeds an empty database with the demo data (unless `--no-demo`), loads the snapshot and
+/// marks the service ready.
+async fn load(state: AppState) -> anyhow::Result<()> {
+    let (store, config) = (state.store.clone(), state.config.clone());
+    if !config.no_demo && store.record_count()? == 0 {
+        let (n, seed) = (config.demo_records, config.demo_seed);
+        tracing::info!(
+            records = n,
+            seed,
+            "empty database: loading the demo data set"
+        );
+        let s = store.clone();
+        let outcome =
+            tokio::task::spawn_blocking(move || demo::load_into(s.as_ref(), n, seed)).await??;
+        tracing::info!(inserted = outcome.inserted, "demo data loaded");
+        // The demo's associations are places.
+        let (p, s) = (state.places.clone(), store.clone());
+        tokio::task::spawn_blocking(move || p.reload(s.as_ref())).await??;
+    }
+    let (s, e) = (store.clone(), state.engine.clone());
+    tokio::task::spawn_blocking(move || e.refresh(s.as_ref())).await??;
+    tracing::info!(records = state.engine.snapshot().len(), "snapshot loaded");
+    state.ready.store(true, Ordering::Release);
+    Ok(())
 }
 
 async fn shutdown_signal() {

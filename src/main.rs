@@ -42,7 +42,9 @@ fn run(config: Config) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
-                let app = dyaspora::App::build(&config.db, args).await?;
+                // The port first: a port in use fails at once, before anything is loaded;
+                // the data load while the health checks are answered.
+                let app = dyaspora::App::bind(&config.db, args).await?;
                 app.run_until_stopped().await?;
                 Ok(ExitCode::SUCCESS)
             })

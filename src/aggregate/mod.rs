@@ -11,8 +11,7 @@ pub mod privacy;
 pub mod snapshot;
 pub mod tally;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
@@ -30,7 +29,7 @@ use perturb::{NoiseParams, PTable};
 use rayon::prelude::*;
 
 /// Layers kept in memory per data version (each is a few MB at most).
-const CACHE_ENTRIES: usize = 128;
+const CACHE_ENTRIES: u64 = 128;
 
 /// Which figures a layer carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -48,13 +47,11 @@ pub struct Engine {
     noise: Arc<PTable>,
     /// The least time between two releases.
     release_interval: std::time::Duration,
-    /// One slot per layer: the first request computes it while later ones for the same
-    /// layer wait for that result instead of computing it again (single flight).
-    cache: Mutex<HashMap<(Unit, Figures, String), Arc<LayerSlot>>>,
+    /// Layers of the current snapshot (a `moka` cache of [`CACHE_ENTRIES`]): the first
+    /// request computes a layer while later ones for the same layer wait for that result
+    /// instead of computing it again (single flight, `try_get_with`).
+    cache: moka::sync::Cache<(Unit, Figures, String), Arc<Layer>>,
 }
-
-/// A cached layer, empty while its first request computes it.
-type LayerSlot = Mutex<Option<Arc<Layer>>>;
 
 impl Engine {
     /// An engine with an empty snapshot; `k` is the minimum published count; the default
@@ -71,7 +68,7 @@ impl Engine {
             k: k.max(1),
             noise: Arc::new(noise),
             release_interval: std::time::Duration::ZERO,
-            cache: Mutex::new(HashMap::new()),
+            cache: moka::sync::Cache::new(CACHE_ENTRIES),
         }
     }
 
@@ -96,7 +93,7 @@ impl Engine {
     /// Replaces the snapshot (readers in flight keep the old one) and drops cached layers.
     pub fn replace(&self, snapshot: Snapshot) {
         self.snapshot.store(Arc::new(snapshot));
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.cache.invalidate_all();
     }
 
     /// Publishes through releases cut at most once per `interval` (see [`Engine::refresh`]).
@@ -222,27 +219,18 @@ impl Engine {
             figures,
             format!("{}#{}", snap.data_version, filter.canonical()),
         );
-        let slot = {
-            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            if cache.len() >= CACHE_ENTRIES && !cache.contains_key(&key) {
-                cache.clear();
-            }
-            cache.entry(key).or_default().clone()
-        };
         // Blocking here is safe: callers are tokio's blocking threads, never rayon's
-        // workers, which the computing caller needs.
-        let mut done = slot.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(layer) = &*done {
-            return Ok(layer.clone());
-        }
-        // On an error the slot stays empty and the next request tries again.
-        let exact = compute(&snap, unit, filter, self.k)?;
-        let layer = Arc::new(match figures {
-            Figures::Public => publish(exact, &self.noise),
-            Figures::Exact => exact,
-        });
-        *done = Some(layer.clone());
-        Ok(layer)
+        // workers, which the computing caller needs. An error is not cached: the next
+        // request tries again.
+        self.cache
+            .try_get_with(key, || {
+                let exact = compute(&snap, unit, filter, self.k)?;
+                Ok(Arc::new(match figures {
+                    Figures::Public => publish(exact, &self.noise),
+                    Figures::Exact => exact,
+                }))
+            })
+            .map_err(Error::from_shared)
     }
 }
 

@@ -12,8 +12,6 @@
 //! tab or carriage return and is not a number gets a leading `'`, so that a survey answer
 //! like `=cmd|' /C calc'!A0` stays text when the file is opened in a spreadsheet.
 
-use std::borrow::Cow;
-
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -128,34 +126,13 @@ pub fn neutralise_formulas(csv: &[u8], delimiter: u8) -> Result<Vec<u8>, csv::Er
     while reader.read_byte_record(&mut record)? {
         out.clear();
         for field in &record {
-            out.push_field(&neutral(field));
+            out.push_field(&super::spreadsheet::formula_safe_bytes(field));
         }
         writer.write_byte_record(&out)?;
     }
     writer
         .into_inner()
         .map_err(|e| csv::Error::from(e.into_error()))
-}
-
-/// A cell that a spreadsheet would evaluate, made text with a leading `'`; numbers such as
-/// `-73.95` are left alone.
-fn neutral(field: &[u8]) -> Cow<'_, [u8]> {
-    let risky = matches!(
-        field.first(),
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
-    );
-    let number = std::str::from_utf8(field)
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .is_some_and(f64::is_finite);
-    if risky && !number {
-        let mut v = Vec::with_capacity(field.len() + 1);
-        v.push(b'\'');
-        v.extend_from_slice(field);
-        Cow::Owned(v)
-    } else {
-        Cow::Borrowed(field)
-    }
 }
 
 /// `DELETE /api/v1/records/{external_id}`.

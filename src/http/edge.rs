@@ -60,7 +60,8 @@ impl Edge {
 
     fn fast(&self, req: &Request) -> Option<Response> {
         let h = req.headers();
-        let plain = req.method() == Method::GET
+        let plain = self.shared.state.is_ready()
+            && req.method() == Method::GET
             && req.uri().path().starts_with("/tiles/")
             && !h.contains_key(header::AUTHORIZATION)
             && !h.contains_key(header::ORIGIN)
@@ -79,15 +80,15 @@ impl Edge {
         for (name, value) in &self.shared.cors {
             headers.append(name, value.clone());
         }
-        super::guard::set_edge_headers(headers, &super::guard::request_id(), None);
+        let id = super::guard::request_id_of(h);
+        super::guard::set_edge_headers(response.headers_mut(), &id, None);
         Some(response)
     }
 }
 
+/// A coding refused outright (`q=0`; `q=0.5` accepts): the compression layer decides.
 fn refuses_an_encoding(h: &HeaderMap) -> bool {
-    h.get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .any(|v| v.as_bytes().windows(3).any(|w| w == b"q=0"))
+    super::conditional::AcceptEncoding::of(h).refuses_any()
 }
 
 /// Runs the configured CORS layer once on a request without `Origin` and keeps the headers
@@ -119,7 +120,16 @@ impl Service<Request> for Edge {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request) -> Self::Future {
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        // A client's request id is kept only when plain (the router's `SetRequestIdLayer`
+        // keeps whatever it finds).
+        if req
+            .headers()
+            .get(super::guard::REQUEST_ID)
+            .is_some_and(|v| !super::guard::is_plain_request_id(v))
+        {
+            req.headers_mut().remove(super::guard::REQUEST_ID);
+        }
         match self.fast(&req) {
             Some(response) => Either::Left(ready(Ok(response))),
             None => Either::Right(self.router.call(req)),

@@ -1,23 +1,28 @@
 //! The guard every request passes, applied once around the router (see [`super::router`]):
 //!
-//! 1. a request id (`x-request-id`, and a tracing span, so internal errors are logged with it);
+//! 1. the request id (`x-request-id`, set by tower-http's `SetRequestIdLayer` outside the
+//!    guard — a client's own id is kept when it is short and plain, see [`request_id_of`] —
+//!    and a tracing span, so internal errors are logged with it);
 //! 2. the route's role from [`super::access::table`], derived from the router the route is
 //!    mounted on (a matched route missing there is denied and logged as a bug), then the bearer token: 401 without a valid one, 403 with too
 //!    small a role;
-//! 3. the body limit of the route (1 MiB, or the import limit), checked on `Content-Length`
-//!    and enforced on the stream;
-//! 4. the per-client rate limit of the expensive routes, and for anonymous callers the
-//!    budget of distinct filtered layers of every route that computes figures
-//!    ([`super::budget`]) (429 with `Retry-After`);
-//! 5. the global concurrency bound (requests beyond it wait) and the route's timeout (503);
-//! 6. on the way out: every 4xx/5xx becomes `application/problem+json` (a 5xx carries only
-//!    the request id, never the cause), and the security headers are set, with a
-//!    Content-Security-Policy that allows nothing outside the origin on the web page.
+//! 3. the per-client rate limit of the expensive routes (`governor`, GCRA keyed by client),
+//!    and for anonymous callers the budget of distinct filtered layers of every route that
+//!    computes figures ([`super::budget`]) (429 with `Retry-After`);
+//! 4. the route class's tower stack: tower-http's `TimeoutLayer` (503; uploads get
+//!    [`UPLOAD_TIMEOUT_FACTOR`] times longer), tower's `GlobalConcurrencyLimitLayer`
+//!    (requests beyond the bound wait, within their timeout) and tower-http's
+//!    `RequestBodyLimitLayer` (1 MiB, or the import limit: 413 on `Content-Length`, and on
+//!    the stream);
+//! 5. on the way out: every 4xx/5xx becomes `application/problem+json` (a 5xx carries only
+//!    the request id, never the cause; a 413 names the limit, a timeout its length), and the
+//!    security headers are set, with a Content-Security-Policy that allows nothing outside
+//!    the origin on the web page.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -25,8 +30,13 @@ use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
 use tokio::sync::Semaphore;
+use tower::ServiceExt;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestId, RequestId};
+use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument;
 
 use super::problem::Problem;
@@ -102,7 +112,7 @@ fn origin_of(url: &str) -> Option<String> {
 
 /// The guard middleware; see the module documentation.
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let id = request_id();
+    let id = request_id_of(req.headers());
     let span =
         tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
     let is_ogc = req.uri().path().starts_with("/ogc");
@@ -110,15 +120,68 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string());
+    let class = route_class(&req);
+    let limits = Limits::of(&state.guard, class);
     let response = check_and_run(&state, req, next)
         .instrument(span.clone())
         .await;
-    finish(&state.guard, response, &id, is_ogc, matched.as_deref())
-        .instrument(span)
-        .await
+    finish(
+        &state.guard,
+        response,
+        &id,
+        is_ogc,
+        matched.as_deref(),
+        limits,
+    )
+    .instrument(span)
+    .await
+}
+
+/// The class of the matched route (uploads have their own limits).
+fn route_class(req: &Request) -> Class {
+    match req.extensions().get::<MatchedPath>() {
+        Some(path) => match super::access::table().rule(req.method(), path.as_str()) {
+            Rule::Declared(_, class) => class,
+            _ => Class::Light,
+        },
+        None => Class::Light,
+    }
+}
+
+/// The body limit and timeout of a route class.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    body_bytes: usize,
+    timeout: Duration,
+}
+
+impl Limits {
+    fn of(guard: &Guard, class: Class) -> Limits {
+        if class == Class::Upload {
+            Limits {
+                body_bytes: guard.max_import_bytes,
+                timeout: guard.timeout * UPLOAD_TIMEOUT_FACTOR,
+            }
+        } else {
+            Limits {
+                body_bytes: SMALL_BODY_BYTES,
+                timeout: guard.timeout,
+            }
+        }
+    }
 }
 
 async fn check_and_run(state: &AppState, mut req: Request, next: Next) -> Response {
+    if !state.is_ready() && !req.uri().path().starts_with("/health") {
+        let mut r = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the service is loading its data; retry in a few seconds",
+        )
+        .into_response();
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return r;
+    }
     let (role, class) = match req.extensions().get::<MatchedPath>() {
         None => (Role::Public, Class::Light), // no route: the router answers 404
         Some(path) => match super::access::table().rule(req.method(), path.as_str()) {
@@ -165,21 +228,6 @@ async fn check_and_run(state: &AppState, mut req: Request, next: Next) -> Respon
     }
 
     let guard = &state.guard;
-    let limit = if class == Class::Upload {
-        guard.max_import_bytes
-    } else {
-        SMALL_BODY_BYTES
-    };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return too_large(limit);
-    }
-    let req = req.map(|b| Body::new(http_body_util::Limited::new(b, limit)));
-
     if class != Class::Light {
         if let Some(limiter) = &guard.limiter {
             let client = req
@@ -206,32 +254,24 @@ async fn check_and_run(state: &AppState, mut req: Request, next: Next) -> Respon
         }
     }
 
-    let timeout = if class == Class::Upload {
-        guard.timeout * UPLOAD_TIMEOUT_FACTOR
-    } else {
-        guard.timeout
-    };
-    let permits = guard.permits.clone();
-    let run = async move {
-        let _permit = permits.acquire_owned().await;
-        next.run(req).await
-    };
-    match tokio::time::timeout(timeout, run).await {
+    // The route class's stack: the timeout covers the wait for a permit; the timeout's
+    // 503 and the body limit's 413 become problems in `finish`.
+    let limits = Limits::of(guard, class);
+    let stack = tower::ServiceBuilder::new()
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            limits.timeout,
+        ))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(
+            guard.permits.clone(),
+        ))
+        .map_response(|r: axum::http::Response<_>| r.map(Body::new))
+        .layer(RequestBodyLimitLayer::new(limits.body_bytes))
+        .map_request(|r: axum::http::Request<_>| r.map(Body::new))
+        .service(next);
+    match stack.oneshot(req).await {
         Ok(r) => r,
-        Err(_) => {
-            tracing::warn!(seconds = timeout.as_secs(), "request timed out");
-            let mut r = Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!(
-                    "the request took longer than {} s; try again later",
-                    timeout.as_secs()
-                ),
-            )
-            .into_response();
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-            r
-        }
+        Err(e) => match e {},
     }
 }
 
@@ -321,6 +361,7 @@ async fn finish(
     id: &str,
     is_ogc: bool,
     matched: Option<&str>,
+    limits: Limits,
 ) -> Response {
     let status = response.status();
     if status == StatusCode::METHOD_NOT_ALLOWED && !response.headers().contains_key(header::ALLOW) {
@@ -335,7 +376,7 @@ async fn finish(
         }
     }
     let mut response = if status.is_client_error() || status.is_server_error() {
-        as_problem(response, id).await
+        as_problem(response, id, limits).await
     } else {
         response
     };
@@ -399,10 +440,46 @@ pub fn request_id() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
+/// Whether a client's (or a proxy's) `x-request-id` is kept: at most 64 characters of
+/// letters, digits, `-`, `_`, `.`; anything else is replaced by a fresh id.
+pub fn is_plain_request_id(v: &HeaderValue) -> bool {
+    let b = v.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+/// The request's id: its `x-request-id` when plain, else a fresh one.
+pub fn request_id_of(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .filter(|v| is_plain_request_id(v))
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(request_id, str::to_string)
+}
+
+/// The request id header.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Makes the ids of tower-http's `SetRequestIdLayer`: [`request_id`]. A request that already
+/// carries one keeps it (the edge drops ids that are not plain, [`is_plain_request_id`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MakeId;
+
+impl MakeRequestId for MakeId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&request_id())
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
 /// An error response as `application/problem+json`: a problem from a handler is kept (a 5xx
-/// gains the request id); anything else (axum's rejections, 405, a body-limit error) is
-/// rewritten, keeping a 4xx's plain-text reason as the detail.
-async fn as_problem(response: Response, id: &str) -> Response {
+/// gains the request id); anything else (axum's rejections, 405) is rewritten, keeping a
+/// 4xx's plain-text reason as the detail; the body limit's 413 names the route's limit and
+/// the timeout's bare 503 its length.
+async fn as_problem(response: Response, id: &str, limits: Limits) -> Response {
     let status = response.status();
     let content_type = response
         .headers()
@@ -413,6 +490,22 @@ async fn as_problem(response: Response, id: &str) -> Response {
     let is_problem = content_type.starts_with("application/problem+json");
     if is_problem && status.is_client_error() {
         return response;
+    }
+    if !is_problem && status == StatusCode::PAYLOAD_TOO_LARGE {
+        return too_large(limits.body_bytes);
+    }
+    if !is_problem && status == StatusCode::SERVICE_UNAVAILABLE && content_type.is_empty() {
+        let secs = limits.timeout.as_secs();
+        tracing::warn!(seconds = secs, "request timed out");
+        let mut r = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the request took longer than {secs} s; try again later"),
+        )
+        .with("request_id", id)
+        .into_response();
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return r;
     }
     let (mut parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, 64 * 1024)
@@ -549,47 +642,37 @@ pub fn client_key(client: Option<IpAddr>) -> IpAddr {
     }
 }
 
-/// Per-client token buckets: `per_minute` requests a minute, bursts of a quarter of that.
-/// IPv6 clients are keyed by their /64, which one host usually owns whole.
+/// Per-client rate limits (`governor`'s GCRA, keyed by [`client_key`]): `per_minute`
+/// requests a minute, bursts of a quarter of that.
 struct RateLimiter {
-    capacity: f64,
-    per_second: f64,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    limiter: governor::DefaultKeyedRateLimiter<IpAddr>,
+    clock: DefaultClock,
 }
 
-/// Above this many clients remembered, full buckets are forgotten.
+/// Above this many clients remembered, those whose limit is back to a full burst are
+/// forgotten.
 const MAX_CLIENTS: usize = 10_000;
 
 impl RateLimiter {
     fn new(per_minute: u32) -> RateLimiter {
+        let rate = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(per_minute / 4).unwrap_or(NonZeroU32::MIN);
+        let quota = governor::Quota::per_minute(rate).allow_burst(burst);
+        let clock = DefaultClock::default();
         RateLimiter {
-            capacity: (f64::from(per_minute) / 4.0).max(1.0),
-            per_second: f64::from(per_minute) / 60.0,
-            buckets: Mutex::new(HashMap::new()),
+            limiter: governor::RateLimiter::dashmap_with_clock(quota, clock.clone()),
+            clock,
         }
     }
 
-    /// Takes one token for `client`, or says how long until one is available.
+    /// Takes one request for `client`, or says how long until one is allowed.
     fn check(&self, client: Option<IpAddr>) -> Result<(), Duration> {
-        let key = client_key(client);
-        let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if buckets.len() >= MAX_CLIENTS {
-            let (cap, rate) = (self.capacity, self.per_second);
-            buckets.retain(|_, (tokens, at)| {
-                *tokens + now.duration_since(*at).as_secs_f64() * rate < cap
-            });
+        if self.limiter.len() >= MAX_CLIENTS {
+            self.limiter.retain_recent();
         }
-        let (tokens, at) = buckets.entry(key).or_insert((self.capacity, now));
-        *tokens =
-            (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.capacity);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - *tokens) / self.per_second))
-        }
+        self.limiter
+            .check_key(&client_key(client))
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 }
 
@@ -610,6 +693,61 @@ mod tests {
             limiter.check(Some("10.0.0.2".parse().unwrap())).is_ok(),
             "other clients are not affected"
         );
+    }
+
+    async fn problem_of(response: Response, limits: Limits) -> (Response, serde_json::Value) {
+        let r = as_problem(response, "0123456789abcdef", limits).await;
+        let (parts, body) = r.into_parts();
+        let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+        let json = serde_json::from_slice(&bytes).unwrap();
+        (Response::from_parts(parts, Body::empty()), json)
+    }
+
+    /// What tower-http's layers answer (a bare 413, a bare 503) becomes a problem that says
+    /// the limit or the timeout.
+    #[tokio::test]
+    async fn the_layers_refusals_become_problems_that_say_why() {
+        let limits = Limits {
+            body_bytes: 1 << 20,
+            timeout: Duration::from_secs(30),
+        };
+        let bare = |status: StatusCode| {
+            let mut r = Response::new(Body::from("length limit exceeded"));
+            *r.status_mut() = status;
+            r
+        };
+        let (r, p) = problem_of(bare(StatusCode::PAYLOAD_TOO_LARGE), limits).await;
+        assert_eq!(r.status(), 413);
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        assert!(p["detail"].as_str().unwrap().contains("1 MiB"), "{p}");
+        assert_eq!(p["limit_bytes"], 1 << 20);
+
+        let mut timeout = Response::new(Body::empty());
+        *timeout.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        let (r, p) = problem_of(timeout, limits).await;
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "5");
+        assert!(
+            p["detail"].as_str().unwrap().contains("longer than 30 s"),
+            "{p}"
+        );
+        assert_eq!(p["request_id"], "0123456789abcdef");
+    }
+
+    #[test]
+    fn a_clients_own_request_id_is_kept_only_when_plain() {
+        let mut h = HeaderMap::new();
+        assert_eq!(request_id_of(&h).len(), 16);
+        h.insert(REQUEST_ID, HeaderValue::from_static("proxy-42.a_b"));
+        assert_eq!(request_id_of(&h), "proxy-42.a_b");
+        h.insert(REQUEST_ID, HeaderValue::from_static("a b"));
+        assert_eq!(request_id_of(&h).len(), 16);
+        let long = "x".repeat(65);
+        h.insert(REQUEST_ID, HeaderValue::from_str(&long).unwrap());
+        assert_eq!(request_id_of(&h).len(), 16);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -35,13 +35,8 @@ fn etag(state: &AppState, raw_query: &str, figures: Figures) -> String {
     )
 }
 
-/// Answers 304 when the client's `If-None-Match` matches.
-pub fn not_modified(headers: &HeaderMap, tag: &str) -> Option<Response> {
-    let inm = headers.get(header::IF_NONE_MATCH)?.to_str().ok()?;
-    inm.split(',')
-        .any(|t| t.trim() == tag || t.trim() == "*")
-        .then(|| (StatusCode::NOT_MODIFIED, [(header::ETAG, tag.to_string())]).into_response())
-}
+/// Answers 304 when the client's `If-None-Match` matches (weak comparison).
+pub use super::conditional::not_modified;
 
 /// The query of an aggregates request.
 type PairsQuery = super::query::Params<super::params::AggregateQuery>;
@@ -110,7 +105,7 @@ async fn aggregates(
     if let Some(r) = not_modified(&headers, &tag) {
         return Ok(r);
     }
-    let encoding = crate::http::tiles::negotiate(&headers);
+    let encoding = super::conditional::negotiate(&headers);
     let key = (tag.clone(), encoding);
     if let Some(hit) = state.responses.get(&key) {
         return Ok(hit);

@@ -5,6 +5,7 @@ pub mod access;
 mod admin;
 mod budget;
 mod codes;
+pub mod conditional;
 pub mod conn;
 mod edge;
 pub mod guard;
@@ -19,6 +20,7 @@ mod places;
 pub mod problem;
 pub mod query;
 pub mod responses;
+mod spreadsheet;
 mod state;
 mod tiles;
 mod web;
@@ -27,6 +29,7 @@ use axum::http::StatusCode;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use problem::Problem;
@@ -44,6 +47,11 @@ pub fn router(state: AppState) -> Router {
         .router
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .with_state(state.clone())
+        // ETag, 304 and Cache-Control of the data routes: see conditional.rs.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            conditional::middleware,
+        ))
         // Access, limits, timeouts, problem bodies, security headers: see guard.rs.
         .layer(CatchPanicLayer::custom(guard::panic_response))
         .layer(axum::middleware::from_fn_with_state(
@@ -53,6 +61,8 @@ pub fn router(state: AppState) -> Router {
         .layer(guard::cors(&state.config.cors_origins))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(guard::REQUEST_ID))
+        .layer(SetRequestIdLayer::new(guard::REQUEST_ID, guard::MakeId))
 }
 
 pub use crate::publish::param;

@@ -607,11 +607,7 @@ pub(super) async fn plan(
 
 /// A CSV cell, neutralised against formula injection in spreadsheets.
 fn csv_text(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    }
+    super::spreadsheet::formula_safe(s).into_owned()
 }
 
 fn csv_value(v: Option<&Value>) -> String {

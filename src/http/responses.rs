@@ -1,10 +1,10 @@
 //! Finished responses of the aggregate endpoint, kept per data version: a whole-US layer is
 //! megabytes of GeoJSON that take tens of milliseconds to write and compress, and the map
-//! asks for the same few layers again and again. Entries of older data versions are
-//! dropped as soon as a newer version is stored; the cache is rebuilt from the store.
+//! asks for the same few layers again and again. A [`moka`] cache weighed in bytes (64 MiB);
+//! entries of older data versions are dropped as soon as a newer version is stored, and a
+//! late response of an older version is not stored. Rebuilt from the store.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode};
@@ -12,30 +12,41 @@ use axum::response::Response;
 
 use crate::tiles::cache::Encoding;
 
-/// Total size of the cached bodies; past it the cache starts again empty.
-const BUDGET_BYTES: usize = 64 << 20;
+/// Total size of the cached bodies (and their headers).
+const BUDGET_BYTES: u64 = 64 << 20;
+/// A body larger than this share of the budget is not kept.
+const MAX_SHARE: u64 = 8;
+/// Counted per entry besides the body: the key and the headers.
+const ENTRY_OVERHEAD: usize = 512;
 
 /// The key: the response's ETag (data version and query) and its encoding.
 pub type Key = (String, Encoding);
 
-#[derive(Default)]
 pub struct ResponseCache {
-    inner: Mutex<Inner>,
+    /// The newest data version stored.
+    version: AtomicU64,
+    entries: moka::sync::Cache<Key, (HeaderMap, Bytes)>,
 }
 
-#[derive(Default)]
-struct Inner {
-    version: u64,
-    bytes: usize,
-    entries: HashMap<Key, (HeaderMap, Bytes)>,
+impl Default for ResponseCache {
+    fn default() -> Self {
+        ResponseCache {
+            version: AtomicU64::new(0),
+            entries: moka::sync::Cache::builder()
+                .max_capacity(BUDGET_BYTES)
+                .weigher(|(tag, _): &Key, (_, body): &(HeaderMap, Bytes)| {
+                    u32::try_from(body.len() + tag.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+                })
+                .build(),
+        }
+    }
 }
 
 impl ResponseCache {
     pub fn get(&self, key: &Key) -> Option<Response> {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let (headers, body) = inner.entries.get(key)?;
-        let mut response = Response::new(Body::from(body.clone()));
-        *response.headers_mut() = headers.clone();
+        let (headers, body) = self.entries.get(key)?;
+        let mut response = Response::new(Body::from(body));
+        *response.headers_mut() = headers;
         Some(response)
     }
 
@@ -46,17 +57,13 @@ impl ResponseCache {
         let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
             return Response::from_parts(parts, Body::empty());
         };
-        if parts.status == StatusCode::OK && bytes.len() <= BUDGET_BYTES / 8 {
-            let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            if version > inner.version || inner.bytes + bytes.len() > BUDGET_BYTES {
-                inner.entries.clear();
-                inner.bytes = 0;
+        if parts.status == StatusCode::OK && bytes.len() as u64 <= BUDGET_BYTES / MAX_SHARE {
+            let seen = self.version.fetch_max(version, Ordering::AcqRel);
+            if version > seen {
+                self.entries.invalidate_all();
             }
-            inner.version = inner.version.max(version);
-            if version == inner.version {
-                inner.bytes += bytes.len();
-                inner
-                    .entries
+            if version >= seen {
+                self.entries
                     .insert(key, (parts.headers.clone(), bytes.clone()));
             }
         }

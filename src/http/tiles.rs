@@ -136,42 +136,8 @@ fn parse_path(path: &str) -> Result<Address, Error> {
     })
 }
 
-/// The best encoding the client accepts: brotli, then gzip, then none. `q=0` excludes.
-pub fn negotiate(headers: &HeaderMap) -> Encoding {
-    let Some(accept) = headers
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return Encoding::Identity;
-    };
-    let (mut br, mut gzip) = (false, false);
-    for item in accept.split(',') {
-        let mut parts = item.split(';');
-        let coding = parts.next().unwrap_or("").trim();
-        let refused = parts.any(|p| {
-            let p = p.trim();
-            p.strip_prefix("q=")
-                .and_then(|q| q.trim().parse::<f32>().ok())
-                .is_some_and(|q| q <= 0.0)
-        });
-        if refused {
-            continue;
-        }
-        if coding.eq_ignore_ascii_case("br") || coding == "*" {
-            br = true;
-        }
-        if coding.eq_ignore_ascii_case("gzip") || coding == "*" {
-            gzip = true;
-        }
-    }
-    if br {
-        Encoding::Brotli
-    } else if gzip {
-        Encoding::Gzip
-    } else {
-        Encoding::Identity
-    }
-}
+/// The encoding of a cached tile for this request ([`super::conditional::negotiate`]).
+pub use super::conditional::negotiate;
 
 /// Whether the query pins the data version the tile was cut from (`v=`).
 fn pinned(query: &str, version: u64) -> bool {
@@ -428,7 +394,7 @@ fn respond(
             .unwrap_or_default();
     };
     builder = builder.header(header::ETAG, c.etag.clone());
-    if if_none_match(headers, c.etag.to_str().unwrap_or_default()) {
+    if super::conditional::etag_matches(headers, c.etag.to_str().unwrap_or_default()) {
         return builder
             .status(StatusCode::NOT_MODIFIED)
             .body(Body::empty())
@@ -447,40 +413,9 @@ fn respond(
         .unwrap_or_default()
 }
 
-/// `If-None-Match` with weak comparison (RFC 9110 §13.1.2).
-fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| {
-            let t = t.trim();
-            t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag
-        })
-}
-
 /// The service's own address as the client sees it, for absolute URLs in TileJSON.
 fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    let h = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-    };
-    let clean = |s: &str| {
-        s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
-    };
-    let host = h("x-forwarded-host")
-        .or_else(|| h("host"))
-        .filter(|s| clean(s))
-        .map_or_else(|| state.config.addr.to_string(), str::to_string);
-    let proto = h("x-forwarded-proto")
-        .filter(|p| *p == "https" || *p == "http")
-        .unwrap_or("http");
-    format!("{proto}://{host}")
+    super::conditional::base_url(headers, &state.config.addr)
 }
 
 #[utoipa::path(
@@ -647,24 +582,6 @@ pub(super) async fn legend(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(accept: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::ACCEPT_ENCODING,
-            HeaderValue::from_str(accept).unwrap(),
-        );
-        h
-    }
-
-    #[test]
-    fn brotli_is_preferred_then_gzip_and_q_zero_refuses() {
-        assert_eq!(negotiate(&headers("gzip, deflate, br")), Encoding::Brotli);
-        assert_eq!(negotiate(&headers("gzip")), Encoding::Gzip);
-        assert_eq!(negotiate(&headers("br;q=0, gzip;q=0.5")), Encoding::Gzip);
-        assert_eq!(negotiate(&headers("identity")), Encoding::Identity);
-        assert_eq!(negotiate(&HeaderMap::new()), Encoding::Identity);
-    }
 
     #[test]
     fn tile_paths_are_checked_before_anything_is_computed() {

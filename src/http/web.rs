@@ -16,7 +16,7 @@ use axum::Json;
 use rust_embed::RustEmbed;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::layers::not_modified;
+use super::conditional::{not_modified, AcceptEncoding};
 use super::problem::Problem;
 use crate::error::Error;
 use crate::http::AppState;
@@ -67,13 +67,10 @@ pub(super) async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Respo
 /// The Brotli or gzip copy written by the build (`web/compress.mjs`) is sent when the
 /// client accepts it, so the compression layer has nothing left to do for these files.
 fn serve(name: &str, cache: &'static str, headers: &HeaderMap) -> Response {
-    let accepted = headers
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let accepted = AcceptEncoding::of(headers);
     let encoded = [("br", "br"), ("gzip", "gz")]
         .into_iter()
-        .filter(|(coding, _)| accepts(accepted, coding))
+        .filter(|(coding, _)| accepted.accepts(coding))
         .find_map(|(coding, ext)| Assets::get(&format!("{name}.{ext}")).map(|f| (Some(coding), f)));
     let Some((coding, file)) = encoded.or_else(|| Assets::get(name).map(|f| (None, f))) else {
         return Error::NotFound(format!("file {name:?}")).into_response();
@@ -108,21 +105,6 @@ fn serve(name: &str, cache: &'static str, headers: &HeaderMap) -> Response {
     response
 }
 
-/// Whether an `Accept-Encoding` value accepts `coding` (listed, or `*`, with q above 0).
-fn accepts(accept_encoding: &str, coding: &str) -> bool {
-    accept_encoding.split(',').any(|item| {
-        let mut parts = item.split(';').map(str::trim);
-        let name = parts.next().unwrap_or("");
-        let q = parts
-            .find_map(|p| {
-                p.strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-            })
-            .unwrap_or(1.0);
-        (name.eq_ignore_ascii_case(coding) || name == "*") && q > 0.0
-    })
-}
-
 /// Content type by file extension, for the kinds of file Vite emits.
 fn content_type(name: &str) -> &'static str {
     match name.rsplit_once('.').map_or("", |(_, ext)| ext) {
@@ -153,24 +135,21 @@ fn content_type(name: &str) -> &'static str {
 )]
 pub(super) async fn methodology(State(state): State<AppState>) -> Result<Response, Error> {
     let snap = state.engine.snapshot();
-    // Computed once per data version; the cache lives in the state, one per service.
-    let cached = state
-        .methodology
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    let body = match cached {
-        Some((v, body)) if v == snap.data_version => body,
-        _ => {
-            let (s, engine) = (snap.clone(), state.engine.clone());
-            let body = tokio::task::spawn_blocking(move || {
-                crate::publish::methodology::figures(&s, &engine)
+    // Computed once per data version (concurrent first requests wait for the one
+    // computing); the cache lives in the state, one per service.
+    let body = match state.methodology.get(&snap.data_version) {
+        Some(body) => body,
+        None => {
+            let (cache, engine) = (state.methodology.clone(), state.engine.clone());
+            tokio::task::spawn_blocking(move || {
+                cache
+                    .try_get_with(snap.data_version, || {
+                        crate::publish::methodology::figures(&snap, &engine)
+                    })
+                    .map_err(Error::from_shared)
             })
             .await
-            .map_err(|e| Error::Internal(e.to_string()))??;
-            *state.methodology.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some((snap.data_version, body.clone()));
-            body
+            .map_err(|e| Error::Internal(e.to_string()))??
         }
     };
     Ok((
@@ -193,16 +172,6 @@ mod tests {
         );
         assert_eq!(content_type("assets/layers-2x.png"), "image/png");
         assert_eq!(content_type("noextension"), "application/octet-stream");
-    }
-
-    #[test]
-    fn accept_encoding_is_read_with_its_weights() {
-        assert!(accepts("gzip, deflate, br, zstd", "br"));
-        assert!(accepts("gzip;q=1.0, br;q=0.5", "br"));
-        assert!(!accepts("gzip, br;q=0", "br"));
-        assert!(accepts("*", "gzip"));
-        assert!(!accepts("", "gzip"));
-        assert!(!accepts("identity", "br"));
     }
 }
 

@@ -108,9 +108,11 @@ impl<'r> Row<'r> {
 /// the `\n` is dropped) and cells, in one pass over the bytes; calls `f` with each record's
 /// number (from 0) and cells, and returns the number of records.
 ///
-/// The bytes are read 64 at a time into a bit mask of separators, so that the loop runs
-/// once per cell instead of once per byte (a fifth of validation's CPU went to the byte
-/// loop; cells are 9 bytes on average in a Kobo export).
+/// `memchr2` finds the separators (SIMD, chosen at run time), so that the loop runs once
+/// per cell instead of once per byte (a fifth of validation's CPU went to the byte loop;
+/// cells are 9 bytes on average in a Kobo export). It replaced a hand-written AVX2 block
+/// splitter: the import's wall time is the same, validation takes ~3 % more CPU
+/// (BENCHMARKS.md, #19).
 fn split_lines<'t>(
     text: &'t str,
     delimiter: u8,
@@ -137,7 +139,7 @@ fn split_lines<'t>(
             cells.clear();
         };
     cells.clear();
-    let mut at_separator = |i: usize, cells: &mut Vec<&'t str>| {
+    for i in memchr::memchr2_iter(delimiter, b'\n', bytes) {
         if bytes[i] == delimiter {
             cells.push(&text[cell_start..i]);
         } else {
@@ -145,65 +147,11 @@ fn split_lines<'t>(
             line_start = i + 1;
         }
         cell_start = i + 1;
-    };
-    let blocks = bytes.chunks_exact(64);
-    let tail = blocks.remainder();
-    for (b, block) in blocks.enumerate() {
-        let mut mask = separator_mask(block.try_into().expect("64 bytes"), delimiter);
-        while mask != 0 {
-            at_separator(b * 64 + mask.trailing_zeros() as usize, cells);
-            mask &= mask - 1;
-        }
-    }
-    let tail_start = bytes.len() - tail.len();
-    for (i, &b) in tail.iter().enumerate() {
-        if b == delimiter || b == b'\n' {
-            at_separator(tail_start + i, cells);
-        }
     }
     if line_start < bytes.len() {
         end_line(cells, line_start, cell_start, bytes.len());
     }
     number
-}
-
-/// Bit `i` is set where `block[i]` is `delimiter` or a newline: two AVX2 compares per half.
-#[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
-#[inline(always)]
-fn separator_mask(block: &[u8; 64], delimiter: u8) -> u64 {
-    use std::arch::x86_64::{
-        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
-        _mm256_set1_epi8,
-    };
-    // SAFETY: the build enables AVX2 (the `cfg` above), which is all these intrinsics need;
-    // the loads read the block's two 32-byte halves, and `loadu` takes any alignment.
-    unsafe {
-        let wanted = (
-            _mm256_set1_epi8(delimiter as i8),
-            _mm256_set1_epi8(b'\n' as i8),
-        );
-        let half = |v: __m256i| {
-            let hits = _mm256_or_si256(
-                _mm256_cmpeq_epi8(v, wanted.0),
-                _mm256_cmpeq_epi8(v, wanted.1),
-            );
-            u64::from(_mm256_movemask_epi8(hits) as u32)
-        };
-        let low = _mm256_loadu_si256(block.as_ptr().cast());
-        let high = _mm256_loadu_si256(block.as_ptr().add(32).cast());
-        half(low) | half(high) << 32
-    }
-}
-
-/// Bit `i` is set where `block[i]` is `delimiter` or a newline (targets without AVX2).
-#[cfg(not(all(target_arch = "x86_64", target_feature = "avx2")))]
-#[inline(always)]
-fn separator_mask(block: &[u8; 64], delimiter: u8) -> u64 {
-    let mut mask = 0;
-    for (i, &b) in block.iter().enumerate() {
-        mask |= u64::from((b == delimiter) | (b == b'\n')) << i;
-    }
-    mask
 }
 
 fn is_blank(cells: &[&str]) -> bool {
@@ -998,7 +946,7 @@ mod tests {
 
     proptest::proptest! {
         /// The in-place splitter gives the cells the `csv` crate gives for quote-free text,
-        /// whatever falls on the 64-byte block boundaries.
+        /// whatever falls on memchr's block boundaries.
         #[test]
         fn quote_free_lines_split_as_the_csv_crate_does(
             tokens in proptest::collection::vec(

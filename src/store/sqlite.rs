@@ -2,10 +2,10 @@
 //! survives a crash or power loss, schema migrations numbered in `MIGRATIONS`.
 
 use std::collections::HashSet;
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::{BatchFeed, BatchOutcome, Release, Store, StoreError};
 use super::{NewToken, Place, Role, TokenInfo};
@@ -146,9 +146,66 @@ INSERT INTO meta (key, value) VALUES ('perturbation_secret', lower(hex(randomblo
     ),
 ];
 
-/// SQLite store; one connection behind a mutex (SQLite serialises writers anyway).
+/// SQLite store: one writing connection behind a mutex (SQLite serialises writers anyway)
+/// and a pool of read-only connections, so that reads (the snapshot's refresh, tokens,
+/// places, `/health` for token holders) never wait behind an import's transaction: in WAL
+/// mode a reader sees the last committed state while the writer goes on.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// `None` for an in-memory database (its one connection is the only view of it).
+    readers: Option<ReadPool>,
+}
+
+/// Read-only connections to the database file, opened on demand and kept when idle.
+struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// Idle read connections kept open (more may be open at once; the extra ones are closed
+/// when done).
+const MAX_IDLE_READERS: usize = 4;
+
+/// A connection to read with: a pooled read-only one, or the writer's when none can be had.
+enum Reader<'a> {
+    Pooled(&'a ReadPool, Option<Connection>),
+    Writer(MutexGuard<'a, Connection>),
+}
+
+impl std::ops::Deref for Reader<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        match self {
+            Reader::Pooled(_, Some(c)) => c,
+            Reader::Pooled(_, None) => unreachable!("a pooled reader holds its connection"),
+            Reader::Writer(c) => c,
+        }
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        if let Reader::Pooled(pool, conn) = self {
+            if let Some(conn) = conn.take() {
+                let mut idle = pool.idle.lock().unwrap_or_else(|e| e.into_inner());
+                if idle.len() < MAX_IDLE_READERS {
+                    idle.push(conn);
+                }
+            }
+        }
+    }
+}
+
+impl ReadPool {
+    fn open(&self) -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(conn)
+    }
 }
 
 impl SqliteStore {
@@ -166,20 +223,45 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        Self::with_connection(conn)
+        let readers = ReadPool {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+        };
+        Self::with_connection(conn, Some(readers))
     }
 
     /// An in-memory database, for tests.
     pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
-        Self::with_connection(Connection::open_in_memory()?)
+        Self::with_connection(Connection::open_in_memory()?, None)
     }
 
-    fn with_connection(mut conn: Connection) -> Result<SqliteStore, StoreError> {
+    fn with_connection(
+        mut conn: Connection,
+        readers: Option<ReadPool>,
+    ) -> Result<SqliteStore, StoreError> {
         migrate(&mut conn)?;
         check_code_values(&conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            readers,
         })
+    }
+
+    /// A connection to read with, without waiting for the writer: an idle pooled one, or a
+    /// new read-only one (the writer's only for an in-memory database, or when the file
+    /// cannot be opened again).
+    fn reader(&self) -> Reader<'_> {
+        let Some(pool) = &self.readers else {
+            return Reader::Writer(self.conn());
+        };
+        let idle = pool.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match idle.map_or_else(|| pool.open(), Ok) {
+            Ok(c) => Reader::Pooled(pool, Some(c)),
+            Err(e) => {
+                tracing::debug!(error = %e, "no read connection: reading through the writer");
+                Reader::Writer(self.conn())
+            }
+        }
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -262,7 +344,7 @@ impl Store for SqliteStore {
     }
 
     fn load_records(&self, sink: &mut dyn FnMut(Record)) -> Result<(), StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt =
             conn.prepare(&format!("SELECT {RECORD_COLUMNS} FROM records ORDER BY id"))?;
         let mut rows = stmt.query([])?;
@@ -277,7 +359,7 @@ impl Store for SqliteStore {
         max_record_id: i64,
         sink: &mut dyn FnMut(i64, Record),
     ) -> Result<(), StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(&format!(
             "SELECT {RECORD_COLUMNS}, id FROM records WHERE id <= ?1 ORDER BY id"
         ))?;
@@ -290,7 +372,7 @@ impl Store for SqliteStore {
     }
 
     fn latest_release(&self) -> Result<Option<Release>, StoreError> {
-        newest_release(&self.conn())
+        newest_release(&self.reader())
     }
 
     fn cut_release(&self, reason: &str, now_unix: i64) -> Result<Release, StoreError> {
@@ -321,7 +403,7 @@ impl Store for SqliteStore {
     }
 
     fn count_records_upto(&self, max_record_id: i64) -> Result<u64, StoreError> {
-        let n: i64 = self.conn().query_row(
+        let n: i64 = self.reader().query_row(
             "SELECT count(*) FROM records WHERE id <= ?1",
             [max_record_id],
             |r| r.get(0),
@@ -330,7 +412,7 @@ impl Store for SqliteStore {
     }
 
     fn perturbation_secret(&self) -> Result<[u8; 32], StoreError> {
-        let hex_secret: String = self.conn().query_row(
+        let hex_secret: String = self.reader().query_row(
             "SELECT value FROM meta WHERE key = 'perturbation_secret'",
             [],
             |r| r.get(0),
@@ -343,17 +425,17 @@ impl Store for SqliteStore {
 
     fn record_count(&self) -> Result<u64, StoreError> {
         let n: i64 = self
-            .conn()
+            .reader()
             .query_row("SELECT count(*) FROM records", [], |r| r.get(0))?;
         Ok(n as u64)
     }
 
     fn data_version(&self) -> Result<u64, StoreError> {
-        read_data_version(&self.conn())
+        read_data_version(&self.reader())
     }
 
     fn places(&self) -> Result<Vec<Place>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(
             "SELECT id, kind, name, city, state, lat, lon, sectors, languages, is_demo FROM places ORDER BY id",
         )?;
@@ -448,7 +530,7 @@ impl Store for SqliteStore {
     }
 
     fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(
             "SELECT id, name, role, sha256, created_at, created_by, revoked_at FROM tokens ORDER BY id",
         )?;
@@ -530,7 +612,7 @@ impl Store for SqliteStore {
     }
 
     fn audit_log(&self, before: Option<i64>, limit: usize) -> Result<Vec<Event>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare(
             "SELECT id, at, actor, action, target, detail FROM audit_log WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
         )?;

@@ -6,14 +6,15 @@
 //! import bumps the data version, so no stale tile can be served; the first request that
 //! sees a new version also empties the cache so old tiles do not hold memory.
 //!
-//! Eviction is CLOCK (second chance) per shard: a hit sets a bit, the sweep clears it once
-//! before evicting. Sixteen shards keep lock hold times to a hash lookup.
+//! Both are [`moka`] caches: the tiles weighed in bytes (body, key, ETag and bookkeeping),
+//! evicted by TinyLFU admission and LRU; the sources by count, each created once however
+//! many requests ask at once (`get_with`), then filled once through its slot. A lookup does
+//! not allocate: tiles are filed under a keyed hash of their key, and the full key, kept in
+//! the entry, is compared on a hit (a colliding key is a miss).
 
-use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::http::HeaderValue;
@@ -95,16 +96,13 @@ pub struct Cached {
     pub etag: HeaderValue,
 }
 
+/// A stored tile with its full key.
 struct Entry {
     version: u64,
     encoding: Encoding,
     path: Box<str>,
     query: Box<str>,
     value: Cached,
-    referenced: bool,
-    size: usize,
-    /// Distinguishes this entry from an earlier one under the same hash in the CLOCK queue.
-    serial: u64,
 }
 
 impl Entry {
@@ -114,20 +112,24 @@ impl Entry {
             && *self.path == *k.path
             && *self.query == *k.query
     }
+
+    /// Bytes counted against the cache's bound.
+    fn weight(&self) -> u32 {
+        let size = self.value.body.as_ref().map_or(0, Bytes::len)
+            + self.path.len()
+            + self.query.len()
+            + self.value.etag.len()
+            + ENTRY_OVERHEAD;
+        u32::try_from(size).unwrap_or(u32::MAX)
+    }
 }
 
-#[derive(Default)]
-struct Shard {
-    map: HashMap<u64, Entry>,
-    clock: VecDeque<(u64, u64)>,
-    bytes: usize,
-}
-
-const SHARDS: usize = 16;
 /// Bookkeeping bytes counted per entry besides body and key.
 const ENTRY_OVERHEAD: usize = 160;
+/// A single tile may take at most this share of the cache (1/16, as the old shards did).
+const MAX_ENTRY_SHARE: usize = 16;
 /// Prepared sources kept (each is one layer for one filter and metric).
-const MAX_SOURCES: usize = 32;
+const MAX_SOURCES: u64 = 32;
 
 /// Hit and miss counters, for logs and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -144,14 +146,14 @@ pub type SourceSlot = Arc<tokio::sync::OnceCell<Arc<Source>>>;
 /// Finished tiles under a byte bound, and the prepared sources.
 pub struct TileCache {
     capacity: usize,
-    shards: Vec<Mutex<Shard>>,
-    hasher: std::collections::hash_map::RandomState,
-    serial: AtomicU64,
+    /// `None` when tile caching is off (`--tile-cache-mb 0`).
+    tiles: Option<moka::sync::Cache<u64, Arc<Entry>, foldhash::fast::RandomState>>,
+    hasher: foldhash::fast::RandomState,
     /// The newest data version seen; entries of older ones are dropped when it moves.
     version: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
-    sources: Mutex<HashMap<(String, u64), (SourceSlot, Instant)>>,
+    sources: moka::sync::Cache<(String, u64), SourceSlot>,
     /// The last place set seen and its content version.
     places: Mutex<Option<(Arc<PlaceSet>, u64)>>,
     /// An external raster basemap URL template for online deployments (`None`: the
@@ -163,15 +165,23 @@ impl TileCache {
     /// A cache holding at most `capacity_bytes` of tiles; 0 disables tile caching (sources
     /// are still prepared once and kept).
     pub fn new(capacity_bytes: usize, basemap_url: Option<String>) -> TileCache {
+        let tiles = (capacity_bytes > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(capacity_bytes as u64)
+                .weigher(|_, e: &Arc<Entry>| e.weight())
+                .build_with_hasher(foldhash::fast::RandomState::default())
+        });
         TileCache {
             capacity: capacity_bytes,
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            hasher: std::collections::hash_map::RandomState::new(),
-            serial: AtomicU64::new(0),
+            tiles,
+            hasher: foldhash::fast::RandomState::default(),
             version: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
-            sources: Mutex::new(HashMap::new()),
+            sources: moka::sync::Cache::builder()
+                .max_capacity(MAX_SOURCES)
+                .support_invalidation_closures()
+                .build(),
             places: Mutex::new(None),
             basemap_url,
         }
@@ -191,12 +201,6 @@ impl TileCache {
         h.finish()
     }
 
-    fn shard(&self, hash: u64) -> std::sync::MutexGuard<'_, Shard> {
-        self.shards[(hash >> 59) as usize % SHARDS]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Drops everything when `data_version` is newer than any seen before.
     pub fn observe_version(&self, data_version: u64) {
         let seen = self.version.load(Ordering::Relaxed);
@@ -213,33 +217,24 @@ impl TileCache {
                     "data version moved: tile cache emptied"
                 );
             }
-            for s in &self.shards {
-                let mut s = s.lock().unwrap_or_else(|e| e.into_inner());
-                *s = Shard::default();
+            if let Some(tiles) = &self.tiles {
+                tiles.invalidate_all();
             }
-            self.sources
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .retain(|(_, v), _| *v >= data_version);
+            // Cannot fail: the cache supports invalidation closures (see `new`).
+            let _ = self
+                .sources
+                .invalidate_entries_if(move |(_, v), _| *v < data_version);
         }
     }
 
     pub fn get(&self, k: &TileKey<'_>) -> Option<Cached> {
-        if self.capacity == 0 {
-            return None;
-        }
-        let h = self.hash(k);
-        let mut shard = self.shard(h);
-        match shard.map.get_mut(&h) {
+        let tiles = self.tiles.as_ref()?;
+        match tiles.get(&self.hash(k)) {
             Some(e) if e.is(k) => {
-                e.referenced = true;
-                let v = e.value.clone();
-                drop(shard);
                 self.hits.fetch_add(1, Ordering::Relaxed);
-                Some(v)
+                Some(e.value.clone())
             }
             _ => {
-                drop(shard);
                 self.misses.fetch_add(1, Ordering::Relaxed);
                 None
             }
@@ -247,60 +242,27 @@ impl TileCache {
     }
 
     pub fn insert(&self, k: &TileKey<'_>, value: Cached) {
-        let size = value.body.as_ref().map_or(0, Bytes::len)
-            + k.path.len()
-            + k.query.len()
-            + value.etag.len()
-            + ENTRY_OVERHEAD;
-        let limit = self.capacity / SHARDS;
-        if size > limit {
+        let Some(tiles) = &self.tiles else {
             return;
-        }
-        let h = self.hash(k);
-        let serial = self.serial.fetch_add(1, Ordering::Relaxed);
-        let mut guard = self.shard(h);
-        let shard = &mut *guard;
+        };
         let entry = Entry {
             version: k.version,
             encoding: k.encoding,
             path: k.path.into(),
             query: k.query.into(),
             value,
-            referenced: false,
-            size,
-            serial,
         };
-        if let Some(old) = shard.map.insert(h, entry) {
-            shard.bytes -= old.size;
+        if entry.weight() as usize > self.capacity / MAX_ENTRY_SHARE {
+            return;
         }
-        shard.bytes += size;
-        shard.clock.push_back((h, serial));
-        while shard.bytes > limit {
-            let Some((victim, s)) = shard.clock.pop_front() else {
-                break;
-            };
-            let Some(e) = shard.map.get_mut(&victim) else {
-                continue;
-            };
-            if e.serial != s {
-                continue; // replaced since: its own queue slot comes later
-            }
-            if e.referenced {
-                e.referenced = false;
-                shard.clock.push_back((victim, s));
-            } else if let Some(e) = shard.map.remove(&victim) {
-                shard.bytes -= e.size;
-            }
-        }
+        tiles.insert(self.hash(k), Arc::new(entry));
     }
 
     pub fn stats(&self) -> Stats {
-        let (mut entries, mut bytes) = (0u64, 0u64);
-        for s in &self.shards {
-            let s = s.lock().unwrap_or_else(|e| e.into_inner());
-            entries += s.map.len() as u64;
-            bytes += s.bytes as u64;
-        }
+        let (entries, bytes) = self.tiles.as_ref().map_or((0, 0), |t| {
+            t.run_pending_tasks();
+            (t.entry_count(), t.weighted_size())
+        });
         Stats {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
@@ -309,25 +271,13 @@ impl TileCache {
         }
     }
 
-    /// The slot of the source named by `key` at `version`, created empty if new. The least
-    /// recently created slots go first when there are too many.
+    /// The slot of the source named by `key` at `version`, created empty if new (once,
+    /// however many ask at once). The least recently used slots go first when there are too
+    /// many.
     pub fn source_slot(&self, key: &str, version: u64) -> SourceSlot {
-        let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((slot, _)) = sources.get(&(key.to_string(), version)) {
-            return slot.clone();
-        }
-        if sources.len() >= MAX_SOURCES {
-            if let Some(oldest) = sources
-                .iter()
-                .min_by_key(|(_, (_, at))| *at)
-                .map(|(k, _)| k.clone())
-            {
-                sources.remove(&oldest);
-            }
-        }
-        let slot: SourceSlot = Arc::new(tokio::sync::OnceCell::new());
-        sources.insert((key.to_string(), version), (slot.clone(), Instant::now()));
-        slot
+        self.sources.get_with((key.to_string(), version), || {
+            Arc::new(tokio::sync::OnceCell::new())
+        })
     }
 
     /// The content version of a place set: hashed once per set (sets are immutable and
@@ -385,7 +335,7 @@ mod tests {
 
     #[test]
     fn the_cache_stays_within_its_byte_bound() {
-        let c = TileCache::new(SHARDS * 10_000, None);
+        let c = TileCache::new(16 * 10_000, None);
         let paths: Vec<String> = (0..2_000)
             .map(|i| format!("/tiles/a/12/{i}/0.mvt"))
             .collect();
@@ -393,7 +343,7 @@ mod tests {
             c.insert(&key(p), value(1_000));
         }
         let s = c.stats();
-        assert!(s.bytes as usize <= SHARDS * 10_000, "{s:?}");
+        assert!(s.bytes as usize <= 16 * 10_000, "{s:?}");
         assert!(s.entries > 50, "{s:?}");
     }
 
@@ -413,11 +363,12 @@ mod tests {
         assert!(c.get(&key("/x")).is_some());
         c.observe_version(2);
         assert_eq!(c.stats().entries, 0);
+        assert!(c.get(&key("/x")).is_none());
     }
 
     #[test]
     fn recently_used_tiles_survive_eviction_longer() {
-        let c = TileCache::new(SHARDS * 5 * (1_000 + ENTRY_OVERHEAD + 20), None);
+        let c = TileCache::new(16 * 5 * (1_000 + ENTRY_OVERHEAD + 20), None);
         let hot = "/tiles/hot";
         c.insert(&key(hot), value(1_000));
         for i in 0..200 {

@@ -7,6 +7,7 @@ mod access;
 mod aggregates;
 mod attacks;
 mod budget;
+mod conditional;
 mod durability;
 mod hostile;
 mod import;

@@ -141,3 +141,129 @@ async fn silent_slow_and_idle_connections_are_closed() {
     // And the service still answers.
     assert_eq!(app.get_json("/health").await.0, 200);
 }
+
+/// `serve` on a port already in use fails at once, naming the port, before it loads
+/// anything (the database here would take a demo load of 200,000 records).
+#[test]
+fn serve_on_a_busy_port_fails_at_once_naming_the_port() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dyaspora"))
+        .args(["--db"])
+        .arg(dir.path().join("busy.db"))
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    let took = t0.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "took {took:?}: {stderr}"
+    );
+    assert!(stderr.contains(&port.to_string()), "{stderr}");
+    assert!(!dir.path().join("busy.db").exists(), "nothing was opened");
+}
+
+/// The liveness answer needs no database, and a token holder's counts are read beside the
+/// writer: both answer while another connection holds a write transaction open.
+#[tokio::test]
+async fn health_answers_while_a_write_transaction_is_open() {
+    let app = TestApp::spawn(500).await;
+    let before = app.health().await;
+    let db = app.db_path();
+    let (locked_tx, locked) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.execute_batch(
+            "BEGIN IMMEDIATE; UPDATE meta SET value = value WHERE key = 'data_version';",
+        )
+        .unwrap();
+        locked_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+        conn.execute_batch("ROLLBACK").unwrap();
+    });
+    locked.recv().unwrap();
+    let t0 = std::time::Instant::now();
+    let (status, body) = app.get_json("/health").await;
+    assert_eq!((status, body), (200, serde_json::json!({"status": "ok"})));
+    let counted = app.health().await;
+    let took = t0.elapsed();
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    assert_eq!(counted["records"], before["records"]);
+    assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+}
+
+/// `main` binds, then loads: until the snapshot is loaded, `/health` is live,
+/// `/health/ready` and every data route answer 503; then every route answers.
+#[tokio::test]
+async fn readiness_says_when_the_snapshot_is_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = dyaspora::config::ServeArgs {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        demo_records: 20_000,
+        demo_seed: 3,
+        ..dyaspora::config::ServeArgs::default()
+    };
+    let app = dyaspora::App::bind(&dir.path().join("r.db"), args)
+        .await
+        .unwrap();
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(format!("{base}{path}")).send();
+    assert_eq!(get("/health").await.unwrap().status(), 200);
+    let first = get("/health/ready").await.unwrap();
+    let loading = first.status() == 503;
+    if loading {
+        assert_eq!(first.headers()["content-type"], "application/problem+json");
+        let r = get("/api/v1/aggregates?unit=state").await.unwrap();
+        assert!(matches!(r.status().as_u16(), 503 | 200), "{}", r.status());
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let r = get("/health/ready").await.unwrap();
+        if r.status() == 200 {
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(body["status"], "ready");
+            break;
+        }
+        assert_eq!(r.status(), 503);
+        assert!(std::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let r = get("/api/v1/aggregates?unit=state").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        loading,
+        "20,000 demo records load in more than the first request's time"
+    );
+}
+
+/// Bodies above a route's limit are refused before they are read, with a problem that
+/// names the limit: 1 MiB for places, the import limit for imports.
+#[tokio::test]
+async fn oversized_bodies_are_refused_naming_the_limit() {
+    let app = TestApp::spawn_with(0, |a| a.max_import_mb = 2).await;
+    let admin = app.admin_token();
+    for (path, size, limit) in [
+        ("/api/v1/places", (1 << 20) + 10, "1 MiB"),
+        ("/api/v1/imports", (3 << 20), "2 MiB"),
+    ] {
+        let r = app
+            .client
+            .post(format!("{}{path}", app.base))
+            .bearer_auth(&admin)
+            .body(vec![b'x'; size])
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(r, 413).await;
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.contains(limit), "{path}: {detail}");
+    }
+}

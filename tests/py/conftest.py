@@ -33,7 +33,7 @@ class Server:
         deadline = time.time() + 120
         while time.time() < deadline:
             try:
-                with urllib.request.urlopen(self.base + "/health", timeout=2) as r:
+                with urllib.request.urlopen(self.base + "/health/ready", timeout=2) as r:
                     if r.status == 200:
                         return
             except OSError:

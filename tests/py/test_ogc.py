@@ -51,13 +51,13 @@ def ogc(tmp_path_factory):
         if proc.poll() is not None:
             pytest.fail(f"dyaspora exited ({proc.returncode}): {(work / 'server.log').read_text()[-2000:]}")
         try:
-            if requests.get(f"{base}/health", timeout=2).status_code == 200:
+            if requests.get(f"{base}/health/ready", timeout=2).status_code == 200:
                 break
         except requests.ConnectionError:
             pass
         if time.monotonic() > deadline:
             proc.kill()
-            pytest.fail("dyaspora did not answer /health within 300 s")
+            pytest.fail("dyaspora did not answer /health/ready within 300 s")
         time.sleep(0.2)
     yield f"{base}/ogc"
     proc.terminate()

@@ -49,7 +49,7 @@ export function binary() {
   return bin;
 }
 
-/** Starts `dyaspora serve` and waits for /health. */
+/** Starts `dyaspora serve` and waits for /health/ready. */
 export async function startServer({ records = 50000 } = {}) {
   const bin = binary();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dyaspora-web-'));
@@ -71,14 +71,14 @@ export async function startServer({ records = 50000 } = {}) {
   for (;;) {
     if (exited !== null) throw new Error(`dyaspora exited with ${exited}:\n${log}`);
     try {
-      const r = await fetch(`${base}/health`);
+      const r = await fetch(`${base}/health/ready`);
       if (r.ok) break;
     } catch {
       // not listening yet
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`dyaspora did not answer /health in time:\n${log}`);
+      throw new Error(`dyaspora did not answer /health/ready in time:\n${log}`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }

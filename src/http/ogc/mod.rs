@@ -153,26 +153,14 @@ impl Collection {
     }
 }
 
-/// The absolute URL of the OGC root (`http://host:port/ogc`), from the request's `Host`
-/// (and `X-Forwarded-Proto` behind a TLS proxy), so that links work for the client.
+/// The absolute URL of the OGC root (`http://host:port/ogc`) as the client sees it
+/// ([`crate::http::conditional::base_url`]: `Host`, or `X-Forwarded-Host` and
+/// `X-Forwarded-Proto` behind a proxy), so that links work for the client.
 pub fn base_url(headers: &HeaderMap, state: &AppState) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        })
-        .map_or_else(|| state.config.addr.to_string(), str::to_string);
-    let proto = match headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-    {
-        Some("https") => "https",
-        _ => "http",
-    };
-    format!("{proto}://{host}/ogc")
+    format!(
+        "{}/ogc",
+        crate::http::conditional::base_url(headers, &state.config.addr)
+    )
 }
 
 /// A link object.

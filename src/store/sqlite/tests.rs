@@ -282,3 +282,74 @@ fn only_a_batch_larger_than_the_table_is_a_bulk_load() {
     assert!(!bulk::worth_rebuilding(10, 10));
     assert!(!bulk::worth_rebuilding(200, 1_000_000));
 }
+
+/// Hands over its records, then holds the batch open (the writer's lock and transaction)
+/// until told to finish.
+struct Stalled<'a> {
+    inner: SliceFeed<'a>,
+    started: std::sync::mpsc::Sender<()>,
+    go: std::sync::mpsc::Receiver<()>,
+}
+
+impl BatchFeed for Stalled<'_> {
+    fn next_records(&mut self) -> Option<&[Record]> {
+        let next = self.inner.next_records();
+        if next.is_none() {
+            let _ = self.started.send(());
+            let _ = self.go.recv();
+        }
+        next
+    }
+
+    fn finish(&mut self) -> Option<NewBatch> {
+        self.inner.finish()
+    }
+}
+
+/// Reads go through the read-only connections: a batch holding the writer (its lock and an
+/// open transaction) delays none of them, and they see the last committed state.
+#[test]
+fn reads_do_not_wait_for_a_batch_in_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("r.db")).unwrap();
+    let records = crate::demo::generate(300, 4).records;
+    write(&store, &records[..100], false).unwrap();
+    let version = store.data_version().unwrap();
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (go, go_rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let mut feed = Stalled {
+                inner: feed(&records[100..], false),
+                started: started_tx,
+                go: go_rx,
+            };
+            store.write_batch(&mut feed).unwrap()
+        });
+        started.recv().unwrap();
+        // The reads on their own thread: were they to wait for the writer, the test fails
+        // after 5 s instead of hanging.
+        let (done, read) = std::sync::mpsc::channel();
+        let store = &store;
+        s.spawn(move || {
+            let t0 = std::time::Instant::now();
+            assert_eq!(store.record_count().unwrap(), 100, "the committed state");
+            assert_eq!(store.data_version().unwrap(), version);
+            assert!(store.latest_release().unwrap().is_none());
+            assert!(store.tokens().unwrap().is_empty());
+            let _ = store.places().unwrap();
+            let _ = store.perturbation_secret().unwrap();
+            let _ = done.send(t0.elapsed());
+        });
+        let took = read.recv_timeout(std::time::Duration::from_secs(5));
+        go.send(()).unwrap();
+        let outcome = writer.join().unwrap().unwrap();
+        assert_eq!(outcome.inserted, 200);
+        let took = took.expect("the reads waited for the writer");
+        assert!(
+            took < std::time::Duration::from_secs(1),
+            "reads took {took:?}"
+        );
+    });
+    assert_eq!(store.record_count().unwrap(), 300);
+}
