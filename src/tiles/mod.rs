@@ -409,7 +409,7 @@ mod tests {
         assert_eq!(unit, Unit::H3(7));
         let (unit, req) =
             aggregate_request(TileLayer::Hexagons, 10, &p("gender", "f"), &[]).unwrap();
-        assert_eq!(unit, Unit::H3(8));
+        assert_eq!(unit, Unit::H3(7));
         assert!(!req.filter.is_empty());
         assert!(places_request(&p("kind", "embassy,consulate_general"), &[]).is_ok());
         assert!(places_request(&p("kind", "castle"), &[]).is_err());
