@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // a test or benchmark may stop at the first surprise
 //! The project's one criterion harness: a module per operation, deterministic inputs.
 //!
 //! ```text

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // a test or benchmark may stop at the first surprise
 //! Places and outreach benchmarks, a module of the `dyaspora` criterion harness:
 //!
 //! ```ignore

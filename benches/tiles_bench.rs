@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // a test or benchmark may stop at the first surprise
 //! Tile benchmarks, a module of the `dyaspora` criterion harness:
 //!
 //! ```ignore

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // a test or benchmark may stop at the first surprise
 use dyaspora::aggregate::{group, privacy, tally, Filter, Snapshot};
 fn main() {
     let set = dyaspora::demo::generate(50_000, 1);

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // a test or benchmark may stop at the first surprise
 //! The ceiling of the tile benchmark: a bare axum server (no middleware, no cache logic)
 //! answering each path with bytes held in a hash map. `scripts/bench-tiles.sh` fills it with
 //! the very tiles dyaspora served and loads both the same way, so the ratio between the two

@@ -808,16 +808,20 @@ impl RawStatement {
     /// `v` must stay alive and unchanged until the next [`RawStatement::execute`] returns.
     unsafe fn text(&mut self, i: i32, v: Option<&str>) {
         use rusqlite::ffi;
-        match v {
-            Some(v) => ffi::sqlite3_bind_text(
-                self.stmt,
-                i,
-                v.as_ptr().cast(),
-                v.len() as i32,
-                ffi::SQLITE_STATIC(),
-            ),
-            None => ffi::sqlite3_bind_null(self.stmt, i),
-        };
+        // SAFETY: a valid statement; the caller keeps `v` alive until the next execute
+        // (SQLITE_STATIC: SQLite reads the bytes in place).
+        unsafe {
+            match v {
+                Some(v) => ffi::sqlite3_bind_text(
+                    self.stmt,
+                    i,
+                    v.as_ptr().cast(),
+                    v.len() as i32,
+                    ffi::SQLITE_STATIC(),
+                ),
+                None => ffi::sqlite3_bind_null(self.stmt, i),
+            };
+        }
     }
 
     /// Runs the statement and resets it; returns the number of rows changed.
@@ -850,11 +854,16 @@ impl Drop for RawStatement {
 /// `db` must be an open connection.
 unsafe fn sqlite_error(db: *mut rusqlite::ffi::sqlite3, rc: i32) -> rusqlite::Error {
     use rusqlite::ffi;
-    let code = ffi::sqlite3_extended_errcode(db);
+    // SAFETY: `db` is open (the caller's promise); sqlite3_errmsg returns a NUL-terminated
+    // string owned by the connection, copied before any other call on it.
+    let (code, msg) = unsafe {
+        let code = ffi::sqlite3_extended_errcode(db);
+        let msg = std::ffi::CStr::from_ptr(ffi::sqlite3_errmsg(db))
+            .to_string_lossy()
+            .into_owned();
+        (code, msg)
+    };
     let code = if code == ffi::SQLITE_OK { rc } else { code };
-    let msg = std::ffi::CStr::from_ptr(ffi::sqlite3_errmsg(db))
-        .to_string_lossy()
-        .into_owned();
     rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(msg))
 }
 

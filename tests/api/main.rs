@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // a test or benchmark may stop at the first surprise
 //! The one integration-test binary: every module starts the real service (or the real
 //! binary) and talks to it over HTTP or the command line.
 

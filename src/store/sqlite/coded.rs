@@ -199,7 +199,9 @@ pub(super) unsafe fn bind_record(
     ];
     for (i, v) in (first..).zip(values) {
         match v {
-            Value::Text(t) => stmt.text(i, t),
+            // SAFETY: the strings borrow `r` and `date`, which the caller keeps alive until
+            // the statement's next execute.
+            Value::Text(t) => unsafe { stmt.text(i, t) },
             Value::Int(n) => stmt.opt_int(i, n),
             Value::Real(x) => stmt.real(i, x),
         }
