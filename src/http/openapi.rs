@@ -216,6 +216,7 @@ fn schemas() -> Value {
 /// Whether `path` is in the published document.
 pub fn is_documented(path: &str) -> bool {
     path == "/health"
+        || path == "/health/ready"
         || path == "/tiles"
         || path.starts_with("/tiles/")
         || path.starts_with("/api/v1/")

@@ -85,6 +85,16 @@ impl Server {
                 Err(_) => continue,
             }
         };
+        // The port is bound before the data are loaded: wait until the service is ready.
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while !is_ready(&addr) {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the server stopped while loading"
+            );
+            assert!(std::time::Instant::now() < deadline, "not ready in 120 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
         Server {
             child,
             base: format!("http://{addr}"),
@@ -102,6 +112,21 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether `GET /health/ready` at `addr` answers 200 (a plain HTTP/1.0 exchange, so that a
+/// synchronous constructor can wait for it).
+fn is_ready(addr: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = format!("GET /health/ready HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    let mut head = [0u8; 12];
+    s.write_all(request.as_bytes()).is_ok()
+        && s.read_exact(&mut head).is_ok()
+        && head.ends_with(b" 200")
 }
 
 /// A log line without its terminal colour codes.

@@ -27,6 +27,7 @@ use Least::{Admin, Editor, Public};
 /// `{y}.{format}` in PRIVACY.md's spelling).
 const EXPECTED: &[(&str, &str, Least)] = &[
     ("GET", "/health", Public),
+    ("GET", "/health/ready", Public),
     ("GET", "/api/v1/codes", Public),
     ("GET", "/api/v1/openapi.json", Public),
     ("GET", "/api/v1/methodology", Public),

@@ -303,7 +303,7 @@ async fn tilejson_describes_each_layer_and_pins_the_data_version() {
 async fn the_legend_of_the_tiles_is_the_legend_of_the_geojson_layer() {
     let app = TestApp::spawn(20_000).await;
     for (layer, z, unit) in [
-        ("hexagons", 6u8, "unit=h3&res=5"),
+        ("hexagons", 7u8, "unit=h3&res=5"), // zoom 7 draws resolution 5
         ("states", 4, "unit=state"),
         ("counties", 8, "unit=county"),
     ] {
