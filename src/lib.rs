@@ -6,6 +6,8 @@
 //! See `ARCHITECTURE.md` for the code map.
 
 #![recursion_limit = "256"]
+// Unit tests and their helpers may unwrap (Cargo.toml's lints warn about it elsewhere).
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod aggregate;
 mod app;

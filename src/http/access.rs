@@ -26,13 +26,12 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use axum::extract::Request;
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::Method;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
 
-use super::problem::Problem;
 use super::{admin, codes, health, imports, layers, ogc, openapi, outreach, places, tiles, web};
 use crate::auth::{Class, Principal, Role, Rule};
 use crate::http::AppState;
@@ -332,28 +331,9 @@ fn describe_access(op: &mut Value, role: Role, class: Class) {
 /// and checked the role from the [`Table`] already; this repeats the check where the route
 /// is mounted, so that a route's role holds even if the table were bypassed.
 pub async fn require(role: Role, req: Request, next: Next) -> Response {
-    match req.extensions().get::<Principal>() {
-        Some(p) if p.role >= role => next.run(req).await,
-        Some(p) => Problem::new(
-            StatusCode::FORBIDDEN,
-            format!(
-                "this endpoint needs the {role} role; token {} has the {} role",
-                p.token_id, p.role
-            ),
-        )
-        .into_response(),
-        None => {
-            let mut r = Problem::new(
-                StatusCode::UNAUTHORIZED,
-                format!("this endpoint needs an {role} token (Authorization: Bearer …)"),
-            )
-            .into_response();
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Bearer realm="dyaspora""#),
-            );
-            r
-        }
+    match super::guard::denial(role, req.extensions().get::<Principal>()) {
+        Some(denied) => denied,
+        None => next.run(req).await,
     }
 }
 

@@ -205,22 +205,8 @@ async fn check_and_run(state: &AppState, mut req: Request, next: Next) -> Respon
         Ok(p) => p,
         Err(r) => return r,
     };
-    let granted = principal.as_ref().map_or(Role::Public, |p| p.role);
-    if granted < role {
-        return match principal {
-            None => unauthorized(
-                &format!("this endpoint needs an {role} token (Authorization: Bearer …)"),
-                false,
-            ),
-            Some(p) => Problem::new(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "this endpoint needs the {role} role; token {} has the {} role",
-                    p.token_id, p.role
-                ),
-            )
-            .into_response(),
-        };
+    if let Some(denied) = denial(role, principal.as_ref()) {
+        return denied;
     }
     let authenticated = principal.is_some();
     if let Some(p) = principal {
@@ -317,6 +303,29 @@ pub async fn reload(state: &AppState) {
         Ok(Err(e)) => tracing::warn!(error = %e, "tokens could not be reloaded"),
         Err(e) => tracing::error!(error = %e, "token reload panicked"),
     }
+}
+
+/// 401 (no token) or 403 (a lesser role) when `principal` may not call a route that needs
+/// `role`; `None` when it may.
+pub(super) fn denial(role: Role, principal: Option<&Principal>) -> Option<Response> {
+    let granted = principal.map_or(Role::Public, |p| p.role);
+    if granted >= role {
+        return None;
+    }
+    Some(match principal {
+        None => unauthorized(
+            &format!("this endpoint needs an {role} token (Authorization: Bearer …)"),
+            false,
+        ),
+        Some(p) => Problem::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "this endpoint needs the {role} role; token {} has the {} role",
+                p.token_id, p.role
+            ),
+        )
+        .into_response(),
+    })
 }
 
 fn unauthorized(detail: &str, invalid_token: bool) -> Response {
