@@ -188,7 +188,7 @@ fn schemas() -> Value {
             "type": {"type": "string", "enum": ["FeatureCollection"]},
             "features": {"type": "array", "items": {"$ref": "#/components/schemas/Feature"}}}},
         "Classification": {"type": "object", "required": ["metric", "method", "breaks", "colors", "suppressed_color"], "properties": {
-            "metric": {"type": "string"}, "method": {"type": "string", "enum": ["quantile", "fixed"]},
+            "metric": {"type": "string"}, "method": {"type": "string", "enum": ["quantile", "diverging", "fixed"]},
             "breaks": {"type": "array", "items": {"type": "number"}}, "colors": {"type": "array", "items": {"type": "string"}},
             "suppressed_color": {"type": "string"}}},
         "Layer": {"type": "object", "required": ["type", "features", "classification", "privacy", "totals", "data_version", "unit"], "properties": {
