@@ -75,7 +75,7 @@ impl App {
             places,
             auth,
             guard,
-            methodology: Arc::new(moka::sync::Cache::new(2)),
+            methodology: Arc::new(quick_cache::sync::Cache::new(2)),
             responses: Arc::default(),
             ready: Arc::default(),
         };

@@ -28,22 +28,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// The error of a computation shared by several callers (a cache's single-flight
-    /// loading hands each of them the same `Arc`): unwrapped when this is the last holder,
-    /// else rebuilt with the same status (a store error, which cannot be copied, becomes an
-    /// internal error with its message).
-    pub fn from_shared(e: std::sync::Arc<Error>) -> Error {
-        std::sync::Arc::try_unwrap(e).unwrap_or_else(|shared| match &*shared {
-            Error::UnknownCode { param, source } => Error::UnknownCode {
-                param: param.clone(),
-                source: source.clone(),
-            },
-            Error::InvalidParam { param, reason } => Error::invalid(param, reason),
-            Error::NotFound(what) => Error::NotFound(what.clone()),
-            other => Error::Internal(other.to_string()),
-        })
-    }
-
     pub fn invalid(param: impl Into<String>, reason: impl Into<String>) -> Error {
         Error::InvalidParam {
             param: param.into(),

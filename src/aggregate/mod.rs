@@ -29,7 +29,7 @@ use perturb::{NoiseParams, PTable};
 use rayon::prelude::*;
 
 /// Layers kept in memory per data version (each is a few MB at most).
-const CACHE_ENTRIES: u64 = 128;
+const CACHE_ENTRIES: usize = 128;
 
 /// Which figures a layer carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -47,10 +47,10 @@ pub struct Engine {
     noise: Arc<PTable>,
     /// The least time between two releases.
     release_interval: std::time::Duration,
-    /// Layers of the current snapshot (a `moka` cache of [`CACHE_ENTRIES`]): the first
+    /// Layers of the current snapshot (a `quick_cache` of [`CACHE_ENTRIES`]): the first
     /// request computes a layer while later ones for the same layer wait for that result
-    /// instead of computing it again (single flight, `try_get_with`).
-    cache: moka::sync::Cache<(Unit, Figures, String), Arc<Layer>>,
+    /// instead of computing it again (single flight, `get_or_insert_with`).
+    cache: quick_cache::sync::Cache<(Unit, Figures, String), Arc<Layer>>,
 }
 
 impl Engine {
@@ -68,7 +68,7 @@ impl Engine {
             k: k.max(1),
             noise: Arc::new(noise),
             release_interval: std::time::Duration::ZERO,
-            cache: moka::sync::Cache::new(CACHE_ENTRIES),
+            cache: quick_cache::sync::Cache::new(CACHE_ENTRIES),
         }
     }
 
@@ -93,7 +93,7 @@ impl Engine {
     /// Replaces the snapshot (readers in flight keep the old one) and drops cached layers.
     pub fn replace(&self, snapshot: Snapshot) {
         self.snapshot.store(Arc::new(snapshot));
-        self.cache.invalidate_all();
+        self.cache.clear();
     }
 
     /// Publishes through releases cut at most once per `interval` (see [`Engine::refresh`]).
@@ -222,15 +222,13 @@ impl Engine {
         // Blocking here is safe: callers are tokio's blocking threads, never rayon's
         // workers, which the computing caller needs. An error is not cached: the next
         // request tries again.
-        self.cache
-            .try_get_with(key, || {
-                let exact = compute(&snap, unit, filter, self.k)?;
-                Ok(Arc::new(match figures {
-                    Figures::Public => publish(exact, &self.noise),
-                    Figures::Exact => exact,
-                }))
-            })
-            .map_err(Error::from_shared)
+        self.cache.get_or_insert_with(&key, || {
+            let exact = compute(&snap, unit, filter, self.k)?;
+            Ok(Arc::new(match figures {
+                Figures::Public => publish(exact, &self.noise),
+                Figures::Exact => exact,
+            }))
+        })
     }
 }
 

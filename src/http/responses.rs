@@ -1,6 +1,6 @@
 //! Finished responses of the aggregate endpoint, kept per data version: a whole-US layer is
 //! megabytes of GeoJSON that take tens of milliseconds to write and compress, and the map
-//! asks for the same few layers again and again. A [`moka`] cache weighed in bytes (64 MiB);
+//! asks for the same few layers again and again. A [`quick_cache`] cache weighed in bytes (64 MiB);
 //! entries of older data versions are dropped as soon as a newer version is stored, and a
 //! late response of an older version is not stored. Rebuilt from the store.
 
@@ -22,22 +22,43 @@ const ENTRY_OVERHEAD: usize = 512;
 /// The key: the response's ETag (data version and query) and its encoding.
 pub type Key = (String, Encoding);
 
+/// Weighs a stored response in bytes.
+#[derive(Clone)]
+struct ResponseWeight;
+
+impl quick_cache::Weighter<Key, (HeaderMap, Bytes)> for ResponseWeight {
+    fn weight(&self, (tag, _): &Key, (_, body): &(HeaderMap, Bytes)) -> u64 {
+        (body.len() + tag.len() + ENTRY_OVERHEAD) as u64
+    }
+}
+
+/// Responses are few and large: few shards, so that one shard's share of the budget still
+/// holds the largest body allowed (1/[`MAX_SHARE`] of the whole).
+const SHARDS: usize = 4;
+/// A typical whole-layer response, to size the cache's table.
+const TYPICAL_BYTES: u64 = 256 << 10;
+
 pub struct ResponseCache {
     /// The newest data version stored.
     version: AtomicU64,
-    entries: moka::sync::Cache<Key, (HeaderMap, Bytes)>,
+    entries: quick_cache::sync::Cache<Key, (HeaderMap, Bytes), ResponseWeight>,
 }
 
 impl Default for ResponseCache {
     fn default() -> Self {
         ResponseCache {
             version: AtomicU64::new(0),
-            entries: moka::sync::Cache::builder()
-                .max_capacity(BUDGET_BYTES)
-                .weigher(|(tag, _): &Key, (_, body): &(HeaderMap, Bytes)| {
-                    u32::try_from(body.len() + tag.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
-                })
-                .build(),
+            entries: quick_cache::sync::Cache::with_options(
+                quick_cache::OptionsBuilder::new()
+                    .estimated_items_capacity((BUDGET_BYTES / TYPICAL_BYTES) as usize)
+                    .weight_capacity(BUDGET_BYTES)
+                    .shards(SHARDS)
+                    .build()
+                    .expect("capacity and item estimate are set"),
+                ResponseWeight,
+                Default::default(),
+                Default::default(),
+            ),
         }
     }
 }
@@ -60,7 +81,7 @@ impl ResponseCache {
         if parts.status == StatusCode::OK && bytes.len() as u64 <= BUDGET_BYTES / MAX_SHARE {
             let seen = self.version.fetch_max(version, Ordering::AcqRel);
             if version > seen {
-                self.entries.invalidate_all();
+                self.entries.clear();
             }
             if version >= seen {
                 self.entries

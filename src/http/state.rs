@@ -22,7 +22,7 @@ pub struct AppState {
     pub guard: Arc<super::guard::Guard>,
     /// The methodology figures per data version (the current one and, for a moment, the
     /// one before).
-    pub methodology: Arc<moka::sync::Cache<u64, serde_json::Value>>,
+    pub methodology: Arc<quick_cache::sync::Cache<u64, serde_json::Value>>,
     /// Finished aggregate responses (body compressed), per ETag and encoding.
     pub responses: Arc<super::responses::ResponseCache>,
     /// Set once the first snapshot is loaded: until then only `/health` and

@@ -142,11 +142,9 @@ pub(super) async fn methodology(State(state): State<AppState>) -> Result<Respons
         None => {
             let (cache, engine) = (state.methodology.clone(), state.engine.clone());
             tokio::task::spawn_blocking(move || {
-                cache
-                    .try_get_with(snap.data_version, || {
-                        crate::publish::methodology::figures(&snap, &engine)
-                    })
-                    .map_err(Error::from_shared)
+                cache.get_or_insert_with(&snap.data_version, || {
+                    crate::publish::methodology::figures(&snap, &engine)
+                })
             })
             .await
             .map_err(|e| Error::Internal(e.to_string()))??

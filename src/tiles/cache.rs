@@ -6,9 +6,11 @@
 //! import bumps the data version, so no stale tile can be served; the first request that
 //! sees a new version also empties the cache so old tiles do not hold memory.
 //!
-//! Both are [`moka`] caches: the tiles weighed in bytes (body, key, ETag and bookkeeping),
-//! evicted by TinyLFU admission and LRU; the sources by count, each created once however
-//! many requests ask at once (`get_with`), then filled once through its slot. A lookup does
+//! Both are [`quick_cache`] caches (CLOCK-Pro eviction): the tiles weighed in bytes (body,
+//! key, ETag and bookkeeping); the sources by count, each created once however many requests
+//! ask at once (`get_or_insert_with`), then filled once through its slot. quick_cache rather
+//! than moka because a hit is a shard read lock and a flag, where moka records every read
+//! for its admission policy: ~1 µs of server CPU per warm tile (BENCHMARKS.md, #19). A lookup does
 //! not allocate: tiles are filed under a keyed hash of their key, and the full key, kept in
 //! the entry, is compared on a hit (a colliding key is a miss).
 
@@ -129,7 +131,7 @@ const ENTRY_OVERHEAD: usize = 160;
 /// A single tile may take at most this share of the cache (1/16, as the old shards did).
 const MAX_ENTRY_SHARE: usize = 16;
 /// Prepared sources kept (each is one layer for one filter and metric).
-const MAX_SOURCES: u64 = 32;
+const MAX_SOURCES: usize = 32;
 
 /// Hit and miss counters, for logs and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -143,17 +145,41 @@ pub struct Stats {
 /// A prepared source slot: filled once by the first request that needs it.
 pub type SourceSlot = Arc<tokio::sync::OnceCell<Arc<Source>>>;
 
+/// Weighs a stored tile in bytes.
+#[derive(Clone)]
+struct TileWeight;
+
+impl quick_cache::Weighter<u64, Arc<Entry>> for TileWeight {
+    fn weight(&self, _: &u64, e: &Arc<Entry>) -> u64 {
+        u64::from(e.weight())
+    }
+}
+
+type TileStore = quick_cache::sync::Cache<
+    u64,
+    Arc<Entry>,
+    TileWeight,
+    foldhash::fast::RandomState,
+    quick_cache::sync::DefaultLifecycle<u64, Arc<Entry>>,
+>;
+
+/// A typical tile's weight, to size the cache's table.
+const TYPICAL_TILE_BYTES: usize = 4096;
+/// Few shards, so that one shard's share of the bound still holds the largest tile allowed
+/// (1/[`MAX_ENTRY_SHARE`] of the whole).
+const TILE_SHARDS: usize = 8;
+
 /// Finished tiles under a byte bound, and the prepared sources.
 pub struct TileCache {
     capacity: usize,
     /// `None` when tile caching is off (`--tile-cache-mb 0`).
-    tiles: Option<moka::sync::Cache<u64, Arc<Entry>, foldhash::fast::RandomState>>,
+    tiles: Option<TileStore>,
     hasher: foldhash::fast::RandomState,
     /// The newest data version seen; entries of older ones are dropped when it moves.
     version: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
-    sources: moka::sync::Cache<(String, u64), SourceSlot>,
+    sources: quick_cache::sync::Cache<(String, u64), SourceSlot>,
     /// The last place set seen and its content version.
     places: Mutex<Option<(Arc<PlaceSet>, u64)>>,
     /// An external raster basemap URL template for online deployments (`None`: the
@@ -166,10 +192,18 @@ impl TileCache {
     /// are still prepared once and kept).
     pub fn new(capacity_bytes: usize, basemap_url: Option<String>) -> TileCache {
         let tiles = (capacity_bytes > 0).then(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(capacity_bytes as u64)
-                .weigher(|_, e: &Arc<Entry>| e.weight())
-                .build_with_hasher(foldhash::fast::RandomState::default())
+            let options = quick_cache::OptionsBuilder::new()
+                .estimated_items_capacity((capacity_bytes / TYPICAL_TILE_BYTES).max(16))
+                .weight_capacity(capacity_bytes as u64)
+                .shards(TILE_SHARDS)
+                .build()
+                .expect("capacity and item estimate are set");
+            TileStore::with_options(
+                options,
+                TileWeight,
+                foldhash::fast::RandomState::default(),
+                Default::default(),
+            )
         });
         TileCache {
             capacity: capacity_bytes,
@@ -178,10 +212,7 @@ impl TileCache {
             version: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
-            sources: moka::sync::Cache::builder()
-                .max_capacity(MAX_SOURCES)
-                .support_invalidation_closures()
-                .build(),
+            sources: quick_cache::sync::Cache::new(MAX_SOURCES),
             places: Mutex::new(None),
             basemap_url,
         }
@@ -218,12 +249,9 @@ impl TileCache {
                 );
             }
             if let Some(tiles) = &self.tiles {
-                tiles.invalidate_all();
+                tiles.clear();
             }
-            // Cannot fail: the cache supports invalidation closures (see `new`).
-            let _ = self
-                .sources
-                .invalidate_entries_if(move |(_, v), _| *v < data_version);
+            self.sources.retain(|(_, v), _| *v >= data_version);
         }
     }
 
@@ -259,10 +287,10 @@ impl TileCache {
     }
 
     pub fn stats(&self) -> Stats {
-        let (entries, bytes) = self.tiles.as_ref().map_or((0, 0), |t| {
-            t.run_pending_tasks();
-            (t.entry_count(), t.weighted_size())
-        });
+        let (entries, bytes) = self
+            .tiles
+            .as_ref()
+            .map_or((0, 0), |t| (t.len() as u64, t.weight()));
         Stats {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
@@ -275,9 +303,14 @@ impl TileCache {
     /// however many ask at once). The least recently used slots go first when there are too
     /// many.
     pub fn source_slot(&self, key: &str, version: u64) -> SourceSlot {
-        self.sources.get_with((key.to_string(), version), || {
-            Arc::new(tokio::sync::OnceCell::new())
-        })
+        let created: Result<SourceSlot, std::convert::Infallible> =
+            self.sources.get_or_insert_with(&(key.to_string(), version), || {
+                Ok(Arc::new(tokio::sync::OnceCell::new()))
+            });
+        match created {
+            Ok(slot) => slot,
+            Err(never) => match never {},
+        }
     }
 
     /// The content version of a place set: hashed once per set (sets are immutable and
