@@ -144,7 +144,7 @@ def test_coast_bin_agrees_with_gshhg_on_random_points(coast):
 
 PLACES = [
     ((-80.1300, 25.7906), 13, "Miami Beach"),
-    ((-80.1300, 25.7906), 10, "Miami Beach"),
+    ((-80.19, 25.80), 10, "Miami and Biscayne Bay"),
     ((-73.9442, 40.6782), 12, "Brooklyn"),
     ((-122.40, 37.80), 11, "San Francisco"),
     ((-157.86, 21.30), 12, "Honolulu"),
@@ -198,4 +198,4 @@ def test_the_street_level_basemap_draws_the_gshhg_coast(server, coast, point, z,
                 continue  # on the coast
             assert img.getpixel((px, py)) == want, f"{name} z{z}: pixel {(px, py)}"
             seen[want] += 1
-    assert seen[WATER] > 50 and seen[LAND] + seen[HAITI] > 50, f"{name}: {seen}"
+    assert seen[WATER] > 20 and seen[LAND] + seen[HAITI] > 20, f"{name}: {seen}"
