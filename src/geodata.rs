@@ -6,6 +6,7 @@
 //! ZIP → centroid, state, county; and (lon, lat) → state, county by point-in-polygon over an
 //! R-tree of bounding boxes, each polygon's edges filed by strip of latitude ([`strips`]).
 
+pub mod coast;
 mod names;
 mod strips;
 
@@ -24,6 +25,7 @@ use strips::StripPolygon;
 #[folder = "geodata/"]
 #[include = "*.geojson"]
 #[include = "*.csv"]
+#[include = "coast.bin"]
 #[exclude = "node_modules/*"]
 #[exclude = "reference/*"]
 pub struct GeoFiles;

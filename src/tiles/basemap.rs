@@ -1,6 +1,11 @@
 //! The offline basemap: PNG tiles drawn from the embedded geodata, so the map needs no
-//! outside tile server. Water background, Natural Earth land, Haiti highlighted, state
+//! outside tile server. Water background, Natural Earth 1:50m land, Haiti highlighted, state
 //! borders from zoom [`STATE_LINES_FROM`], county borders from zoom [`COUNTY_LINES_FROM`].
+//! From zoom [`DETAIL_FROM`] on, GSHHG's full-resolution land replaces the 1:50m land
+//! wherever it covers (the US, Puerto Rico, the Virgin Islands, Hispaniola): at street level
+//! the 1:50m coast is kilometres off and leaves barrier islands such as Miami Beach in the
+//! sea. Tiles are drawn on the server, so the browser never downloads the detailed land,
+//! only the pixels of the tiles it shows.
 //!
 //! Borders are the *shared* edges of the state and county polygons (an edge two areas have
 //! in common), so coastlines come from the land layer only and are not drawn twice from
@@ -14,20 +19,24 @@ use rstar::{RTree, AABB};
 use tiny_skia::{FillRule, LineCap, LineJoin, PathBuilder, Stroke, Transform};
 
 use super::clip::{overlaps, ring_bounds};
-use super::mercator::TileId;
+use super::mercator::{to_lon_lat, to_world, TileId};
 use super::raster::{add_polygon, canvas, paint, TILE_PX};
 use super::source::{project_polygons, rgb};
 use crate::error::Error;
+use crate::geodata::coast::{Cell, Coast, Owner, UNITS_PER_DEGREE};
 use crate::geodata::{multipolygon, read_features, Area, Geodata};
 
 /// State borders are drawn from this zoom on (below, they clutter a continent-wide view).
 pub const STATE_LINES_FROM: u8 = 4;
 /// County borders are drawn from this zoom on.
 pub const COUNTY_LINES_FROM: u8 = 7;
-/// Deepest zoom served: the 1:50m land is too coarse to be worth more.
+/// From this zoom on, the detailed coast is drawn where it covers: at zoom 9 a pixel is
+/// about 250 m, and the 1:50m coast's errors (often 1–2 km) begin to show.
+pub const DETAIL_FROM: u8 = 9;
+/// Deepest zoom served: GSHHG's ~1:250,000 coast is not worth drawing closer.
 pub const MAX_ZOOM: u8 = 14;
 /// Bumped when the drawing changes, so cached and CDN copies are replaced.
-pub const STYLE_VERSION: u64 = 1;
+pub const STYLE_VERSION: u64 = 2;
 
 const WATER: &str = "#aad3df";
 const LAND: &str = "#f2efe9";
@@ -310,6 +319,10 @@ pub fn render(t: TileId, scale: u32) -> Result<Vec<u8>, Error> {
         }
     };
     fill(&mut pixmap, &map.land, LAND, None);
+    let detailed = t.z >= DETAIL_FROM;
+    if detailed {
+        draw_coast(&mut pixmap, t, size, world, clip);
+    }
     let lines = |pixmap: &mut tiny_skia::Pixmap, lines: &Lines, colour: &str, width: f32| {
         let mut pb = PathBuilder::new();
         for line in lines.select(world) {
@@ -348,12 +361,84 @@ pub fn render(t: TileId, scale: u32) -> Result<Vec<u8>, Error> {
             if t.z >= COUNTY_LINES_FROM { 1.4 } else { 0.9 },
         );
     }
-    if overlaps(world, haiti_bounds()) {
+    // The detailed coast colours Haiti itself (all of Hispaniola is covered).
+    if !detailed && overlaps(world, haiti_bounds()) {
         fill(&mut pixmap, &map.haiti, HAITI, Some((HAITI_EDGE, 1.0)));
     }
     pixmap
         .encode_png()
         .map_err(|e| Error::Internal(format!("PNG encoding: {e}")))
+}
+
+/// Draws the detailed coast over the 1:50m land: each covered 1° cell in the tile is first
+/// painted water, then its land. Each colour is one path, so cells that abut show no seam.
+fn draw_coast(
+    pixmap: &mut tiny_skia::Pixmap,
+    t: TileId,
+    size: f64,
+    world: [f64; 4],
+    clip: [f64; 4],
+) {
+    let (west, north) = to_lon_lat([world[0], world[1]]);
+    let (east, south) = to_lon_lat([world[2], world[3]]);
+    let units = [west, south, east, north].map(|d| d * UNITS_PER_DEGREE);
+    let (mut water, mut land, mut haiti) =
+        (PathBuilder::new(), PathBuilder::new(), PathBuilder::new());
+    let px = |lon: f64, lat: f64| t.to_tile(to_world(lon, lat), size);
+    for ((x, y), cell) in Coast::get().cells_in([west, south, east, north]) {
+        let (x, y) = (f64::from(x), f64::from(y));
+        let (nw, se) = (px(x, y + 1.0), px(x + 1.0, y));
+        let rect = tiny_skia::Rect::from_ltrb(
+            nw[0].max(clip[0]) as f32,
+            nw[1].max(clip[1]) as f32,
+            se[0].min(clip[2]) as f32,
+            se[1].min(clip[3]) as f32,
+        );
+        let Some(rect) = rect else { continue };
+        water.push_rect(rect);
+        match cell {
+            Cell::Water => {}
+            Cell::Land => land.push_rect(rect),
+            Cell::Mixed(polygons) => {
+                for p in polygons {
+                    let b = p.bounds.map(f64::from);
+                    if !overlaps(b, units) {
+                        continue;
+                    }
+                    let rings: Vec<Vec<[f64; 2]>> = p
+                        .rings
+                        .iter()
+                        .map(|r| {
+                            r.iter()
+                                .map(|q| {
+                                    to_world(
+                                        f64::from(q[0]) / UNITS_PER_DEGREE,
+                                        f64::from(q[1]) / UNITS_PER_DEGREE,
+                                    )
+                                })
+                                .collect()
+                        })
+                        .collect();
+                    let path = match p.owner {
+                        Owner::Other => &mut land,
+                        Owner::Haiti => &mut haiti,
+                    };
+                    add_polygon(path, &rings, t, size, world, clip);
+                }
+            }
+        }
+    }
+    for (pb, colour) in [(water, WATER), (land, LAND), (haiti, HAITI)] {
+        if let Some(path) = pb.finish() {
+            pixmap.fill_path(
+                &path,
+                &paint(rgb(colour), 255),
+                FillRule::EvenOdd,
+                Transform::identity(),
+                None,
+            );
+        }
+    }
 }
 
 fn haiti_bounds() -> [f64; 4] {
@@ -373,7 +458,6 @@ pub fn palette() -> [(&'static str, [u8; 3]); 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tiles::mercator::to_world;
 
     fn colour_at(lon: f64, lat: f64, z: u8) -> [u8; 3] {
         let w = to_world(lon, lat);
@@ -396,6 +480,24 @@ mod tests {
             land,
             "the Dominican Republic is land, not Haiti"
         );
+    }
+
+    #[test]
+    fn at_street_level_barrier_islands_are_land_and_bays_water() {
+        let [water, land, haiti] = palette().map(|(_, c)| c);
+        for z in [DETAIL_FROM, 13, MAX_ZOOM] {
+            assert_eq!(colour_at(-80.1300, 25.7906, z), land, "Miami Beach, z{z}");
+            assert_eq!(colour_at(-73.9442, 40.6782, z), land, "Brooklyn, z{z}");
+            assert_eq!(colour_at(-80.16, 25.80, z), water, "Biscayne Bay, z{z}");
+            assert_eq!(
+                colour_at(-72.3388, 18.5392, z),
+                haiti,
+                "Port-au-Prince, z{z}"
+            );
+        }
+        // Below the detail zoom the 1:50m land puts Miami Beach in the sea: the reason for
+        // the detailed coast (if this fails, the 1:50m land improved; revisit DETAIL_FROM).
+        assert_eq!(colour_at(-80.1300, 25.7906, 6), water);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::{basemap, TileLayer, HEXAGON_RESOLUTIONS};
 use crate::geodata::Geodata;
 
 /// Attribution shown with every layer (sources of the geometry; see geodata/README.md).
-pub const ATTRIBUTION: &str = "Boundaries: US Census Bureau (public domain) via us-atlas; land: Natural Earth; ZIP centroids © GeoNames, CC BY 4.0; H3 grid: Uber H3";
+pub const ATTRIBUTION: &str = "Boundaries: US Census Bureau (public domain) via us-atlas; land: Natural Earth, GSHHG (LGPL); ZIP centroids © GeoNames, CC BY 4.0; H3 grid: Uber H3";
 
 /// The extent of the US states, DC and Puerto Rico (west, south, east, north), without the
 /// Aleutian islands that lie east of the antimeridian.

@@ -248,6 +248,35 @@ async fn raster_tiles_are_pngs_at_one_and_two_times_the_pixels() {
 }
 
 #[tokio::test]
+async fn the_served_basemap_puts_miami_beach_and_brooklyn_on_land_at_street_level() {
+    let app = TestApp::spawn(2_000).await;
+    // The basemap's colours (src/tiles/basemap.rs).
+    let (water, land) = ([0xaa, 0xd3, 0xdf], [0xf2, 0xef, 0xe9]);
+    let cases = [
+        ((-80.1300, 25.7906), land, "Miami Beach city hall"),
+        ((-73.9442, 40.6782), land, "Brooklyn"),
+        ((-80.16, 25.80), water, "Biscayne Bay"),
+    ];
+    for z in [10, 13, 14] {
+        for ((lon, lat), want, what) in cases {
+            let t = tile_at(lon, lat, z);
+            let r = app.get(&path("basemap", t, "png")).await;
+            assert_eq!(r.status(), 200);
+            assert!(!header(&r, "etag").is_empty(), "{what}: an ETag");
+            let png = tiny_skia::Pixmap::decode_png(&r.bytes().await.unwrap()).unwrap();
+            let w = to_world(lon, lat);
+            let n = f64::from(1u32 << z);
+            let (px, py) = (
+                (w[0] * n - f64::from(t.1)) * 256.0,
+                (w[1] * n - f64::from(t.2)) * 256.0,
+            );
+            let c = png.pixel(px as u32, py as u32).unwrap();
+            assert_eq!([c.red(), c.green(), c.blue()], want, "{what} at z{z}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn tilejson_describes_each_layer_and_pins_the_data_version() {
     let app = TestApp::spawn(5_000).await;
     let health = app.health().await;

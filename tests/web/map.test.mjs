@@ -500,6 +500,7 @@ test('the methodology panel says how, when and how many, and credits every sourc
   assert.match(text, /not everyone/);
   assert.match(text, /GeoNames, CC BY 4\.0/);
   assert.match(text, /Natural Earth/);
+  assert.match(text, /GSHHG/);
   assert.match(text, /Census Bureau/);
   assert.match(text, /from 1 to 10 is suppressed/);
   assert.equal(await p.locator('table.compare tbody tr').count(), 6);
@@ -790,6 +791,36 @@ test('a hexagon keeps its colour when the map pans, and the palest class stands 
   const drawnFill = hex(palest).map((v, i) => v * opacity + land[i] * (1 - opacity));
   const ratio = (lum(land) + 0.05) / (lum(drawnFill) + 0.05);
   assert.ok(ratio >= 1.5, `palest class ${palest} at ${opacity}: ${ratio.toFixed(2)}:1 against the land`);
+});
+
+test('at zoom 13 Miami Beach is drawn as land and Biscayne Bay as water, on a phone and a desktop', async () => {
+  // The pixel of the basemap tile (as the browser decoded it) under a place.
+  const basemapPixel = (p, lat, lng) => p.evaluate(([la, ln]) => {
+    const map = window.dyaspora.map;
+    const pt = map.latLngToContainerPoint([la, ln]);
+    const box = map.getContainer().getBoundingClientRect();
+    const [x, y] = [box.left + pt.x, box.top + pt.y];
+    const img = [...document.querySelectorAll('img.leaflet-tile')]
+      .filter((i) => i.src.includes(`/tiles/basemap/${map.getZoom()}/`))
+      .find((i) => { const r = i.getBoundingClientRect(); return x >= r.left && x < r.right && y >= r.top && y < r.bottom; });
+    if (!img) return null;
+    const r = img.getBoundingClientRect();
+    const c = document.createElement('canvas');
+    [c.width, c.height] = [img.naturalWidth, img.naturalHeight];
+    const g = c.getContext('2d');
+    g.drawImage(img, 0, 0);
+    const d = g.getImageData(Math.floor(((x - r.left) * img.naturalWidth) / r.width), Math.floor(((y - r.top) * img.naturalHeight) / r.height), 1, 1).data;
+    return [d[0], d[1], d[2]];
+  }, [lat, lng]);
+  for (const [kind, options] of [['phone', PHONE], ['desktop', DESKTOP]]) {
+    await withBrowser(options, async (p) => {
+      await goto(p, '?lang=en&z=13&lat=25.795&lng=-80.145');
+      await p.waitForFunction(() => [...document.querySelectorAll('img.leaflet-tile')].every((i) => i.complete));
+      assert.equal(await p.evaluate(() => window.dyaspora.map.getZoom()), 13);
+      assert.deepEqual(await basemapPixel(p, 25.7906, -80.13), [0xf2, 0xef, 0xe9], `${kind}: Miami Beach city hall is land`);
+      assert.deepEqual(await basemapPixel(p, 25.8, -80.16), [0xaa, 0xd3, 0xdf], `${kind}: Biscayne Bay is water`);
+    });
+  }
 });
 
 test('respondents in areas too small to show are announced, from published figures only', async () => {

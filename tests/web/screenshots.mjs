@@ -16,12 +16,14 @@ const DESKTOP = [
   { file: 'outreach-miami.png', query: '?lang=en&tab=outreach&post=HT-CON-MIA&posts=1' },
   { file: 'methodology.png', query: '?lang=fr&tab=about' },
   { file: 'map-miami-street.png', query: '?lang=en&z=12&lat=25.83&lng=-80.2' },
+  { file: 'map-miami-beach-z13.png', query: '?lang=en&z=13&lat=25.795&lng=-80.145' },
 ];
 
 /** Phone screenshots (390×844): [file, query, open the sheet]. */
 const PHONE = [
   ['phone-map.png', '?lang=ht&layer=gender&z=7&lat=27.3&lng=-81.2', false],
   ['phone-map-fr.png', '?lang=fr&z=10&lat=40.68&lng=-73.93', false],
+  ['phone-miami-beach-z13.png', '?lang=en&z=13&lat=25.795&lng=-80.145', false],
   ['phone-panel.png', '?lang=en', true],
   ['phone-outreach.png', '?lang=fr&tab=outreach&post=HT-CON-MIA&target=female', true],
 ];
