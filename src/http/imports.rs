@@ -291,11 +291,7 @@ pub(super) async fn refresh(state: &AppState) {
 mod tests {
     use super::*;
 
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::publish::request::pairs_of as pairs;
 
     #[test]
     fn defaults_are_the_cli_defaults() {
