@@ -165,9 +165,29 @@ pub(super) async fn list(
     Ok(geojson(&PlaceCollection::new(features, None)))
 }
 
-fn hits_collection(set: &PlaceSet, hits: Vec<Hit>, query: PointQuery) -> Response {
-    let features = hits
+/// A nearest or radius query: the point (WGS84 degrees) and the filters.
+fn point_of(lon: Option<&str>, lat: Option<&str>) -> Result<(f64, f64), Error> {
+    Ok((
+        required("lon", lon, -180.0, 180.0)?,
+        required("lat", lat, -90.0, 90.0)?,
+    ))
+}
+
+/// Answers a nearest or radius query: `search` gives the hits of the kinds the filter keeps
+/// (the tree answers that part), nearest first; the other filters thin that stream, of which
+/// at most `take` are kept.
+fn point_answer(
+    state: &AppState,
+    filter: &PlaceFilter,
+    query: PointQuery,
+    take: usize,
+    search: impl FnOnce(&PlaceSet) -> Vec<Hit>,
+) -> Response {
+    let set = state.places.get();
+    let features = search(&set)
         .into_iter()
+        .filter(|h| filter.keeps(&set, h.index))
+        .take(take)
         .map(|h| set.place(h.index).feature(Some(h.distance_km)))
         .collect();
     geojson(&PlaceCollection::new(features, Some(query)))
@@ -186,8 +206,7 @@ pub(super) async fn nearest(
     Typed(q): Typed<NearestQuery>,
 ) -> Result<Response, Error> {
     let filter = filter_of!(q)?;
-    let lon = required("lon", q.lon.as_deref(), -180.0, 180.0)?;
-    let lat = required("lat", q.lat.as_deref(), -90.0, 90.0)?;
+    let (lon, lat) = point_of(q.lon.as_deref(), q.lat.as_deref())?;
     let k = match q.k.as_deref() {
         None => 5,
         Some(v) => v
@@ -196,21 +215,15 @@ pub(super) async fn nearest(
             .filter(|k| (1..=MAX_K).contains(k))
             .ok_or_else(|| Error::invalid("k", format!("{v:?}: give 1 to {MAX_K}")))?,
     };
-    let set = state.places.get();
-    // The tree answers the kind filter; the other filters thin the nearest-first stream.
-    let hits: Vec<Hit> = set
-        .nearest(lon, lat, set.len(), filter.kinds)
-        .into_iter()
-        .filter(|h| filter.keeps(&set, h.index))
-        .take(k)
-        .collect();
     let query = PointQuery {
         lon,
         lat,
         k: Some(k),
         radius_km: None,
     };
-    Ok(hits_collection(&set, hits, query))
+    Ok(point_answer(&state, &filter, query, k, |set| {
+        set.nearest(lon, lat, set.len(), filter.kinds)
+    }))
 }
 
 #[utoipa::path(
@@ -226,22 +239,17 @@ pub(super) async fn within(
     Typed(q): Typed<WithinQuery>,
 ) -> Result<Response, Error> {
     let filter = filter_of!(q)?;
-    let lon = required("lon", q.lon.as_deref(), -180.0, 180.0)?;
-    let lat = required("lat", q.lat.as_deref(), -90.0, 90.0)?;
+    let (lon, lat) = point_of(q.lon.as_deref(), q.lat.as_deref())?;
     let radius = required("radius_km", q.radius_km.as_deref(), 0.0, MAX_RADIUS_KM)?;
-    let set = state.places.get();
-    let hits: Vec<Hit> = set
-        .within(lon, lat, radius, filter.kinds)
-        .into_iter()
-        .filter(|h| filter.keeps(&set, h.index))
-        .collect();
     let query = PointQuery {
         lon,
         lat,
         k: None,
         radius_km: Some(radius),
     };
-    Ok(hits_collection(&set, hits, query))
+    Ok(point_answer(&state, &filter, query, usize::MAX, |set| {
+        set.within(lon, lat, radius, filter.kinds)
+    }))
 }
 
 #[utoipa::path(

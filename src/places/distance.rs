@@ -43,7 +43,9 @@ pub fn km_to_chord(km: f64) -> f64 {
     2.0 * (angle / 2.0).sin()
 }
 
-/// The great-circle distance in kilometres of a chord of the unit sphere.
+/// The great-circle distance in kilometres of a chord of the unit sphere (the tests' inverse
+/// of [`km_to_chord`]).
+#[cfg(test)]
 pub fn chord_to_km(chord: f64) -> f64 {
     2.0 * EARTH_RADIUS_KM * (chord / 2.0).clamp(0.0, 1.0).asin()
 }

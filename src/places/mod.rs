@@ -13,11 +13,11 @@
 //! - [`cli`]: `dyaspora places list|add|update|remove`.
 
 pub mod cli;
-pub mod distance;
-pub mod edit;
-pub mod feature;
-pub mod filter;
-pub mod index;
+pub(crate) mod distance;
+pub(crate) mod edit;
+pub(crate) mod feature;
+pub(crate) mod filter;
+pub(crate) mod index;
 pub mod outreach;
 
 use serde::Serialize;
