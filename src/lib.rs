@@ -20,7 +20,8 @@
 //! - [`aggregate`]: the snapshot, grouping, tallies, privacy rules and perturbation the
 //!   benchmarks and examples time and probe, and the [`aggregate::Engine`];
 //! - [`publish`]: the query model ([`publish::LayerRequest`]) and the GeoJSON layer;
-//!   [`places`]: the place index types and `places::outreach`; the `places` command;
+//!   [`places`]: the place index types, `haversine_km` and `places::outreach`; the `places`
+//!   command;
 //! - [`tiles`]: Web Mercator, the MVT and PNG encoders, the sources and the tile cache (the
 //!   tile benchmarks).
 //!

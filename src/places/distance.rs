@@ -16,7 +16,7 @@ pub const EARTH_RADIUS_KM: f64 = 6371.0088;
 /// Uses the `atan2` form, accurate for antipodal points as well as for nearby ones.
 ///
 /// ```
-/// use dyaspora::places::distance::haversine_km;
+/// use dyaspora::places::haversine_km;
 /// // Miami consulate to the New York consulate: about 1 763 km.
 /// let d = haversine_km(-80.2059, 25.7672, -73.9707, 40.7517);
 /// assert!((d - 1762.9).abs() < 0.1, "{d}");

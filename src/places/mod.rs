@@ -23,6 +23,7 @@ pub mod outreach;
 use serde::Serialize;
 
 pub use cli::PlacesArgs;
+pub use distance::haversine_km;
 pub use feature::{round_km, Names, PlaceProperties};
 pub use filter::{FilterParams, PlaceFilter};
 pub use index::{Hit, KindFilter, PlaceIndex, PlaceSet};
