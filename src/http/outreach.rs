@@ -653,10 +653,6 @@ pub(super) async fn plan(
             "rank",
             "id",
             "name",
-            "post_id",
-            "post_name",
-            "post_name_fr",
-            "post_name_ht",
             "lon",
             "lat",
             "score",
@@ -667,6 +663,10 @@ pub(super) async fn plan(
             "female_share",
             "remitters",
             "dominant_sector",
+            "post_id",
+            "post_name",
+            "post_name_fr",
+            "post_name_ht",
         ]
         .map(String::from)
         .to_vec();
