@@ -4,6 +4,29 @@
 //! Coordinates are WGS84 longitude/latitude in degrees (EPSG:4326, RFC 7946 order in
 //! GeoJSON); distances are great-circle kilometres; money is US dollars (stored in cents).
 //! See `ARCHITECTURE.md` for the code map.
+//!
+//! # The public surface
+//!
+//! Modules are private, or their insides `pub(crate)`, unless the binary (`src/main.rs`), the
+//! integration tests (`tests/`), the benchmarks (`benches/`) or the examples (`examples/`)
+//! use them; that use is the public surface:
+//!
+//! - [`App`] (bind, build, serve) and [`Config`], [`config::ServeArgs`]; [`routes`], the route
+//!   table and which routes the OpenAPI document covers; [`Error`];
+//! - [`store`]: [`store::SqliteStore`] and the [`store::Store`] trait; [`auth`]: roles and
+//!   tokens (`auth::token::issue`, the `token` command); [`ingest`]: `import_bytes`,
+//!   `validate_bytes`, `ImportOptions`, `write_kobo_csv`, the `import` command; [`demo`]:
+//!   `generate`, `load_into`, the `demo` command; [`record`], [`codes`], [`geodata`];
+//! - [`aggregate`]: the snapshot, grouping, tallies, privacy rules and perturbation the
+//!   benchmarks and examples time and probe, and the [`aggregate::Engine`];
+//! - [`publish`]: the query model ([`publish::LayerRequest`]) and the GeoJSON layer;
+//!   [`places`]: the place index types, `haversine_km` and `places::outreach`; the `places`
+//!   command;
+//! - [`tiles`]: Web Mercator, the MVT and PNG encoders, the sources and the tile cache (the
+//!   tile benchmarks).
+//!
+//! The HTTP edge (`http`), start-up (`app`), the audit log and every submodule not named above
+//! are private to the crate.
 
 #![recursion_limit = "256"]
 // Unit tests and their helpers may unwrap (Cargo.toml's lints warn about it elsewhere).

@@ -2,10 +2,10 @@
 //! (resolutions 2–9), states and counties, filtered, and published through the disclosure
 //! rules of [`privacy`]. Readers never block: the snapshot is swapped whole after an import.
 
-pub mod classify;
-pub mod filter;
+pub(crate) mod classify;
+pub(crate) mod filter;
 pub mod group;
-pub mod layer;
+pub(crate) mod layer;
 pub mod perturb;
 pub mod privacy;
 pub mod snapshot;

@@ -10,7 +10,7 @@
 //! tokens in memory so that checking one never waits for the database.
 
 pub mod cli;
-pub mod routes;
+pub(crate) mod routes;
 pub mod token;
 
 use std::sync::Mutex;

@@ -10,9 +10,9 @@
 //! ChaCha8 stream), so the same seed gives the same records whatever the thread count, and
 //! the first `n` records of a larger set are the set of `n`. It runs in parallel (rayon).
 
-pub mod associations;
-pub mod geography;
-pub mod people;
+pub(crate) mod associations;
+pub(crate) mod geography;
+pub(crate) mod people;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

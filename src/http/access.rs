@@ -36,25 +36,45 @@ use super::{admin, codes, health, imports, layers, ogc, openapi, outreach, place
 use crate::auth::{Class, Principal, Role, Rule};
 use crate::http::AppState;
 
-/// Cheap or cached reads open to all: the service, the page, tiles, places, OGC metadata.
-pub fn public_router() -> OpenApiRouter<AppState> {
+/// Cheap or cached reads open to all: the service, the page, the tiles; and, through `data`,
+/// [`public_data_router`].
+pub fn public_router(data: DataLayer<'_>) -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .merge(health::router())
-        .merge(codes::router())
         .merge(openapi::router())
         .merge(web::router())
         .merge(tiles::router())
+        .merge(data(public_data_router()))
+}
+
+/// Cheap or cached data open to all: codes, methodology, tile metadata, places, OGC metadata.
+pub fn public_data_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .merge(codes::router())
+        .merge(web::methodology_router())
+        .merge(tiles::data_router())
         .merge(places::router())
         .merge(ogc::router())
 }
 
-/// Reads open to all that compute figures per request: counted against the rate limit.
-pub fn public_heavy_router() -> OpenApiRouter<AppState> {
+/// Reads open to all that compute figures per request: counted against the rate limit. The
+/// aggregates make their own ETag; the rest is [`public_heavy_data_router`], through `data`.
+pub fn public_heavy_router(data: DataLayer<'_>) -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .merge(layers::router())
+        .merge(data(public_heavy_data_router()))
+}
+
+/// Data computed per request: outreach and the OGC items.
+pub fn public_heavy_data_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
         .merge(outreach::router())
         .merge(ogc::items_router())
 }
+
+/// How [`compose`] wraps the data routers: in the data layer when serving, unchanged when
+/// only the routes' table or description is wanted.
+pub type DataLayer<'a> = &'a dyn Fn(OpenApiRouter<AppState>) -> OpenApiRouter<AppState>;
 
 /// Editors: places management.
 pub fn editor_router() -> OpenApiRouter<AppState> {
@@ -79,10 +99,10 @@ pub fn admin_heavy_router() -> OpenApiRouter<AppState> {
 }
 
 /// The routers with their role and class; see the module documentation.
-fn groups() -> [(Role, Class, OpenApiRouter<AppState>); 6] {
+fn groups(data: DataLayer<'_>) -> [(Role, Class, OpenApiRouter<AppState>); 6] {
     [
-        (Role::Public, Class::Light, public_router()),
-        (Role::Public, Class::Heavy, public_heavy_router()),
+        (Role::Public, Class::Light, public_router(data)),
+        (Role::Public, Class::Heavy, public_heavy_router(data)),
         (Role::Editor, Class::Light, editor_router()),
         (Role::Editor, Class::Upload, editor_upload_router()),
         (Role::Admin, Class::Light, admin_router()),
@@ -154,16 +174,25 @@ pub struct Composed {
     pub api: Value,
 }
 
-/// Mounts the routers; see the module documentation.
+/// Mounts the routers; see the module documentation. With `state` (serving), the data
+/// routers are wrapped in the data layer; without, only the table and the description are
+/// of use.
 ///
 /// # Panics
 /// When a route is added to two routers (two roles for one operation): a bug, found by
 /// every test that starts the service.
-pub fn compose() -> Composed {
+pub fn compose(state: Option<&AppState>) -> Composed {
+    let layered = |r: OpenApiRouter<AppState>| match state {
+        Some(state) => r.route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::conditional::middleware,
+        )),
+        None => r,
+    };
     let mut router = axum::Router::new();
     let mut table = Table::default();
     let mut api: Option<Value> = None;
-    for (role, class, group) in groups() {
+    for (role, class, group) in groups(&layered) {
         let (group_router, group_api) = group.split_for_parts();
         let mut doc = serde_json::to_value(&group_api).unwrap_or_default();
         if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
@@ -208,7 +237,7 @@ pub fn compose() -> Composed {
 /// The route table, derived once from the routers.
 pub fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
-    TABLE.get_or_init(|| compose().table)
+    TABLE.get_or_init(|| compose(None).table)
 }
 
 /// Adds `doc`'s paths and component schemas to `all`.

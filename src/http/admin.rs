@@ -151,6 +151,7 @@ pub(super) async fn erase(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(external_id): Path<String>,
+    _no_params: Params<NoParams>,
 ) -> Result<Response, Error> {
     let store = state.store.clone();
     let id = external_id.clone();
@@ -251,6 +252,7 @@ pub(super) async fn revoke(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
+    _no_params: Params<NoParams>,
 ) -> Result<Response, Error> {
     let id: i64 = id
         .parse()

@@ -19,7 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     summary = "Every coded list with its labels in English, French and Haitian Creole",
     responses((status = 200, description = "The code lists", body = ref("#/components/schemas/Codes"))),
 )]
-pub(super) async fn codes() -> impl IntoResponse {
+pub(super) async fn codes(_: super::query::Params<super::query::NoParams>) -> impl IntoResponse {
     let book = Codebook::get();
     let lists: Map<String, Value> = CodeList::ALL
         .into_iter()

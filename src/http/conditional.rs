@@ -7,11 +7,11 @@
 //! - [`base_url`]: the service's address as the client sees it (`X-Forwarded-Proto` and
 //!   `X-Forwarded-Host` behind a proxy), for every absolute link (OGC API, TileJSON);
 //! - [`middleware`]: ETag, 304 and `Cache-Control` for the data routes whose handlers do
-//!   not make their own (see [`DATA_ROUTES`]).
+//!   not make their own: the route layer of the data routers (see `access.rs`).
 
 use std::hash::{Hash, Hasher};
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
@@ -205,32 +205,8 @@ pub fn base_url(headers: &HeaderMap, fallback: &std::net::SocketAddr) -> String 
     format!("{proto}://{host}")
 }
 
-/// Routes whose responses are data that change only with a release or an edit of the
-/// places, and whose handlers make no ETag of their own (the aggregates and the tiles do).
-/// Matched route patterns; a pattern ending in `*` covers every route under it.
-pub const DATA_ROUTES: &[&str] = &[
-    "/api/v1/codes",
-    "/api/v1/methodology",
-    "/api/v1/places",
-    "/api/v1/places/nearest",
-    "/api/v1/places/within",
-    "/api/v1/places/{id}",
-    "/api/v1/outreach/*",
-    "/ogc*",
-    "/tiles",
-    "/tiles/{file}",
-    "/tiles/{layer}/legend.json",
-];
-
 /// The default `Cache-Control` of a data response whose handler set none.
 const DATA_CACHE: &str = "public, max-age=60, must-revalidate";
-
-fn is_data_route(pattern: &str) -> bool {
-    DATA_ROUTES.iter().any(|r| match r.strip_suffix('*') {
-        Some(prefix) => pattern.starts_with(prefix),
-        None => pattern == *r,
-    })
-}
 
 /// A 64-bit hash with fixed keys: the same on every replica of a build.
 fn stable_hash(parts: &[&str]) -> u64 {
@@ -268,16 +244,13 @@ pub fn data_tag(release: u64, places: u64, req: &Request) -> String {
     format!("W/\"r{release}-p{places:x}-{hash:016x}\"")
 }
 
-/// ETag, 304 and `Cache-Control` for [`DATA_ROUTES`]. The tag is computed *before* the
-/// handler runs, from the versions current then: a release cut while the handler runs can
-/// only make the tag older than the body (the next request then gets a 200), never newer.
+/// ETag, 304 and `Cache-Control` for the data routes: the route layer of the data routers
+/// (`access::public_data_router`, `access::public_heavy_data_router`), on their GETs. The tag
+/// is computed *before* the handler runs, from the versions current then: a release cut
+/// while the handler runs can only make the tag older than the body (the next request then
+/// gets a 200), never newer.
 pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let data = matches!(*req.method(), Method::GET | Method::HEAD)
-        && req
-            .extensions()
-            .get::<MatchedPath>()
-            .is_some_and(|p| is_data_route(p.as_str()));
-    if !data {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
         return next.run(req).await;
     }
     let release = state.engine.snapshot().data_version;
@@ -393,19 +366,6 @@ mod tests {
             "http://example.org:81",
             "unusable: ignored"
         );
-    }
-
-    #[test]
-    fn data_routes_are_matched_by_pattern() {
-        assert!(is_data_route("/ogc/collections/{collection}/items"));
-        assert!(is_data_route("/api/v1/outreach/plan/{post}"));
-        assert!(is_data_route("/tiles/{file}"));
-        assert!(
-            !is_data_route("/tiles/{layer}/{z}/{x}/{file}"),
-            "tiles make their own"
-        );
-        assert!(!is_data_route("/api/v1/aggregates"), "so do the aggregates");
-        assert!(!is_data_route("/api/v1/records"));
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub(super) async fn health(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
+    _: super::query::Params<super::query::NoParams>,
 ) -> Result<Json<Value>, Error> {
     if principal.is_none() {
         return Ok(Json(json!({ "status": "ok" })));
@@ -60,7 +61,10 @@ pub(super) async fn health(
         (status = 503, description = "The snapshot is loading", content_type = "application/problem+json", body = ref("#/components/schemas/Problem")),
     ),
 )]
-pub(super) async fn ready(State(state): State<AppState>) -> Response {
+pub(super) async fn ready(
+    State(state): State<AppState>,
+    _: super::query::Params<super::query::NoParams>,
+) -> Response {
     let no_store = [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))];
     if state.is_ready() {
         let snapshot = state.engine.snapshot();

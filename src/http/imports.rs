@@ -7,7 +7,7 @@
 //! | `name` | file name kept with the batch (default `upload`; no path, at most 200 characters) |
 //! | `dry_run` | `true` validates and reports without writing |
 //! | `on_error` | `reject` (default: any invalid row writes nothing) or `skip` |
-//! | `round` | survey round of rows that do not name one (a code, `ingest::validate::ROUND_PATTERN`) |
+//! | `round` | survey round of rows that do not name one (a code, `ingest::validate::is_round_code`) |
 //!
 //! 200 with the report when written (or a clean dry run); 422 problem with the report when
 //! rows are invalid under `reject`; 400 when the file is unreadable or lacks a column; 413
@@ -291,11 +291,7 @@ pub(super) async fn refresh(state: &AppState) {
 mod tests {
     use super::*;
 
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::publish::request::pairs_of as pairs;
 
     #[test]
     fn defaults_are_the_cli_defaults() {

@@ -2,11 +2,15 @@
 //! with an HXL hashtag row, with the legend's classification, ETag and 304. The figures and
 //! the formats are [`crate::publish`]'s; this file parses, caches and answers.
 
+use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::aggregate::Figures;
@@ -35,6 +39,41 @@ fn etag(state: &AppState, raw_query: &str, figures: Figures) -> String {
     )
 }
 
+/// The answers of both aggregate endpoints, in the OpenAPI document: the layer (GeoJSON or
+/// CSV) with its ETag, or 304.
+struct LayerResponses;
+
+impl utoipa::IntoResponses for LayerResponses {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        let text = || ObjectBuilder::new().schema_type(Type::String).build();
+        let etag = HeaderBuilder::new()
+            .schema(Some(text()))
+            .description(Some("Weak tag of the data version and query"))
+            .build();
+        let layer = ResponseBuilder::new()
+            .description("The layer; `Content-Disposition: attachment` with `download`")
+            .header("ETag", etag)
+            .content(
+                "application/geo+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Layer")))
+                    .build(),
+            )
+            .content(
+                "text/csv",
+                ContentBuilder::new().schema(Some(text())).build(),
+            )
+            .build();
+        let not_modified = ResponseBuilder::new()
+            .description("Not modified (`If-None-Match` matched the ETag)")
+            .build();
+        BTreeMap::from([
+            ("200".to_string(), layer.into()),
+            ("304".to_string(), not_modified.into()),
+        ])
+    }
+}
+
 /// Answers 304 when the client's `If-None-Match` matches (weak comparison).
 pub use super::conditional::not_modified;
 
@@ -49,13 +88,7 @@ type PairsQuery = super::query::Params<super::params::AggregateQuery>;
     summary = "An aggregate layer as GeoJSON or CSV (with an HXL hashtag row)",
     description = "Perturbed and suppressed figures (PRIVACY.md): counts from 1 to k−1 and values derivable from published ones are null and listed in `suppressed`. Coordinates are CRS84 longitude/latitude degrees; money is US dollars per year.",
     params(super::params::AggregateQuery),
-    responses(
-        (status = 200, description = "The layer; `Content-Disposition: attachment` with `download`", headers(("ETag" = String, description = "Weak tag of the data version and query")), content(
-            (ref("#/components/schemas/Layer") = "application/geo+json"),
-            (String = "text/csv"),
-        )),
-        (status = 304, description = "Not modified (`If-None-Match` matched the ETag)"),
-    ),
+    responses(LayerResponses)
 )]
 pub(super) async fn public_aggregates(
     State(state): State<AppState>,
@@ -75,13 +108,7 @@ pub(super) async fn public_aggregates(
     summary = "The same layers with exact (unperturbed, still suppressed) figures",
     description = "`Cache-Control: private, no-store`.",
     params(super::params::AggregateQuery),
-    responses(
-        (status = 200, description = "The layer; `Content-Disposition: attachment` with `download`", headers(("ETag" = String, description = "Weak tag of the data version and query")), content(
-            (ref("#/components/schemas/Layer") = "application/geo+json"),
-            (String = "text/csv"),
-        )),
-        (status = 304, description = "Not modified (`If-None-Match` matched the ETag)"),
-    ),
+    responses(LayerResponses)
 )]
 pub(super) async fn exact_aggregates(
     State(state): State<AppState>,

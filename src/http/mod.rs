@@ -42,16 +42,12 @@ pub async fn service(state: AppState) -> edge::Edge {
 }
 
 pub fn router(state: AppState) -> Router {
-    // The routers by role and meter class: see access.rs.
-    access::compose()
+    // The routers by role and meter class, the data routes in the data layer (ETag, 304,
+    // Cache-Control: conditional.rs): see access.rs.
+    access::compose(Some(&state))
         .router
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .with_state(state.clone())
-        // ETag, 304 and Cache-Control of the data routes: see conditional.rs.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            conditional::middleware,
-        ))
         // Access, limits, timeouts, problem bodies, security headers: see guard.rs.
         .layer(CatchPanicLayer::custom(guard::panic_response))
         .layer(axum::middleware::from_fn_with_state(

@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     summary = "This document",
     responses((status = 200, description = "OpenAPI 3.1", body = serde_json::Value, content_type = "application/vnd.oai.openapi+json;version=3.1")),
 )]
-pub(super) async fn openapi() -> impl IntoResponse {
+pub(super) async fn openapi(_: super::query::Params<super::query::NoParams>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
@@ -187,6 +187,19 @@ fn schemas() -> Value {
         "FeatureCollection": {"type": "object", "required": ["type", "features"], "properties": {
             "type": {"type": "string", "enum": ["FeatureCollection"]},
             "features": {"type": "array", "items": {"$ref": "#/components/schemas/Feature"}}}},
+        "PlaceProperties": serde_json::to_value(<crate::places::PlaceProperties as utoipa::PartialSchema>::schema()).unwrap_or_default(),
+        "PlaceFeature": {"type": "object", "required": ["type", "id", "geometry", "properties"], "properties": {
+            "type": {"type": "string", "enum": ["Feature"]},
+            "id": {"type": "string"},
+            "geometry": {"type": "object", "required": ["type", "coordinates"], "properties": {
+                "type": {"type": "string", "enum": ["Point"]}, "coordinates": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}}},
+            "properties": {"$ref": "#/components/schemas/PlaceProperties"}}},
+        "PlaceCollection": {"type": "object", "required": ["type", "numberReturned", "units", "features"], "properties": {
+            "type": {"type": "string", "enum": ["FeatureCollection"]},
+            "numberReturned": {"type": "integer", "minimum": 0},
+            "units": {"type": "object"},
+            "query": {"type": "object", "description": "Nearest and radius queries: the point, and k or the radius"},
+            "features": {"type": "array", "items": {"$ref": "#/components/schemas/PlaceFeature"}}}},
         "Classification": {"type": "object", "required": ["metric", "method", "breaks", "colors", "suppressed_color"], "properties": {
             "metric": {"type": "string"}, "method": {"type": "string", "enum": ["quantile", "diverging", "fixed"]},
             "breaks": {"type": "array", "items": {"type": "number"}}, "colors": {"type": "array", "items": {"type": "string"}},
@@ -224,7 +237,7 @@ pub fn is_documented(path: &str) -> bool {
 
 /// The published document: the API's part of the routers' description, completed.
 pub fn document() -> Value {
-    let mut doc = super::access::compose().api;
+    let mut doc = super::access::compose(None).api;
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         paths.retain(|p, _| is_documented(p));
         for (path, item) in paths.iter_mut() {

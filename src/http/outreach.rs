@@ -8,16 +8,19 @@
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::places::{place_feature, round_km};
+use geojson::feature::Id;
+use geojson::{Feature, JsonObject};
+use serde::Serialize;
+
 use crate::aggregate::Figures;
 use crate::aggregate::{Layer, Unit};
 use crate::error::Error;
 use crate::http::AppState;
 use crate::places::outreach::{self, Assignment, GapQuery, Mode, PlanArea, Target};
-use crate::places::{Category, KindFilter, PlaceSet};
+use crate::places::{round_km, Category, KindFilter, Names, PlaceSet};
 use crate::publish::geojson::unit_geometry;
 use crate::publish::{unit_properties, LayerRequest};
 
@@ -202,24 +205,51 @@ async fn compute(
     })
 }
 
-fn catchment_method(req: &Request, c: &Computed) -> Value {
-    json!({
-        "mode": req.mode.name(),
-        "rule": req.mode.rule(),
-        "hexagons": c.hexagons.unit.name(),
-        "figures": match req.mode {
+/// How a catchment is drawn and summed, stated in every answer.
+#[derive(Serialize)]
+struct CatchmentMethod {
+    mode: &'static str,
+    rule: &'static str,
+    hexagons: String,
+    figures: &'static str,
+    distance_km: &'static str,
+}
+
+fn catchment_method(req: &Request, c: &Computed) -> CatchmentMethod {
+    CatchmentMethod {
+        mode: req.mode.name(),
+        rule: req.mode.rule(),
+        hexagons: c.hexagons.unit.name(),
+        figures: match req.mode {
             Mode::Nearest => "sums of the published figures of the post's published hexagons; people in hexagons too small to publish are in no post's sum (see coverage)",
             Mode::Jurisdiction => "sums of the published figures of the post's jurisdiction states (state layer); states whose figures are suppressed are listed in basis.states_suppressed",
         },
-        "distance_km": "great-circle kilometres (haversine, mean Earth radius 6371.0088 km) from the hexagon centre",
-    })
+        distance_km: "great-circle kilometres (haversine, mean Earth radius 6371.0088 km) from the hexagon centre",
+    }
 }
 
-fn privacy(layer: &Layer) -> Value {
-    json!({
-        "min_count": layer.k,
-        "note": format!("Only published hexagons (count ≥ {}) take part, and only their published values are summed; see PRIVACY.md.", layer.k),
-    })
+/// The privacy note of an outreach answer.
+#[derive(Serialize)]
+struct Privacy {
+    min_count: u32,
+    note: String,
+}
+
+fn privacy(layer: &Layer) -> Privacy {
+    Privacy {
+        min_count: layer.k,
+        note: format!("Only published hexagons (count ≥ {}) take part, and only their published values are summed; see PRIVACY.md.", layer.k),
+    }
+}
+
+/// `/api/v1/outreach/posts`.
+#[derive(Serialize)]
+struct Posts {
+    method: CatchmentMethod,
+    data_version: u64,
+    privacy: Privacy,
+    coverage: Value,
+    posts: Vec<Value>,
 }
 
 #[utoipa::path(
@@ -234,18 +264,14 @@ pub(super) async fn posts(State(state): State<AppState>, query: Query) -> Result
     let req = Request::parse(query)?;
     let set = state.places.get();
     let c = compute(&state, &req, set.clone()).await?;
-    let body = json!({
-        "method": catchment_method(&req, &c),
-        "data_version": c.hexagons.data_version,
-        "privacy": privacy(&c.hexagons),
-        "coverage": outreach::hexagon_coverage(&c.hexagons),
-        "posts": outreach::post_figures(&set, req.mode, &c.hexagons, &c.assignments, &c.states),
-    });
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response())
+    let body = Posts {
+        method: catchment_method(&req, &c),
+        data_version: c.hexagons.data_version,
+        privacy: privacy(&c.hexagons),
+        coverage: outreach::hexagon_coverage(&c.hexagons),
+        posts: outreach::post_figures(&set, req.mode, &c.hexagons, &c.assignments, &c.states),
+    };
+    Ok(json_body(&body, "application/json"))
 }
 
 /// Published count and female count of a unit (nulls when suppressed).
@@ -272,52 +298,137 @@ pub(super) async fn catchments(
     let req = Request::parse(query)?;
     let set = state.places.get();
     let c = compute(&state, &req, set.clone()).await?;
-    let features: Vec<Value> = c
+    let features: Vec<Feature> = c
         .assignments
         .iter()
         .map(|a| {
             let post = set.place(a.post);
             let (count, female) = core_figures(&c.hexagons, a.unit);
-            json!({
-                "type": "Feature",
-                "id": c.hexagons.id_string(a.unit),
-                "geometry": unit_geometry(&c.hexagons, a.unit),
-                "properties": {
-                    "id": c.hexagons.id_string(a.unit),
-                    "post_id": post.id,
-                    "post_name": post.name,
-                    "assigned_by": a.by.name(),
-                    "distance_km": round_km(a.distance_km),
-                    "count": count,
-                    "female": female,
-                },
-            })
+            let names = post.names();
+            let properties = CatchmentProperties {
+                id: c.hexagons.id_string(a.unit),
+                post_id: &post.id,
+                post_name: &names.name,
+                post_name_fr: &names.name_fr,
+                post_name_ht: &names.name_ht,
+                assigned_by: a.by.name(),
+                distance_km: round_km(a.distance_km),
+                count,
+                female,
+            };
+            unit_feature(
+                &c.hexagons,
+                a.unit,
+                crate::places::feature::to_object(&properties),
+            )
         })
         .collect();
-    let body = json!({
-        "type": "FeatureCollection",
-        "numberReturned": features.len(),
-        "method": catchment_method(&req, &c),
-        "data_version": c.hexagons.data_version,
-        "privacy": privacy(&c.hexagons),
-        "coverage": outreach::hexagon_coverage(&c.hexagons),
-        "posts": outreach::post_figures(&set, req.mode, &c.hexagons, &c.assignments, &c.states),
-        "features": features,
-    });
-    Ok((
-        [(header::CONTENT_TYPE, "application/geo+json")],
-        body.to_string(),
+    let body = Catchments {
+        r#type: "FeatureCollection",
+        number_returned: features.len(),
+        method: catchment_method(&req, &c),
+        data_version: c.hexagons.data_version,
+        privacy: privacy(&c.hexagons),
+        coverage: outreach::hexagon_coverage(&c.hexagons),
+        posts: outreach::post_figures(&set, req.mode, &c.hexagons, &c.assignments, &c.states),
+        features,
+    };
+    Ok(json_body(&body, "application/geo+json"))
+}
+
+/// The properties of a catchment hexagon.
+#[derive(Serialize)]
+struct CatchmentProperties<'a> {
+    id: String,
+    post_id: &'a str,
+    post_name: &'a str,
+    post_name_fr: &'a str,
+    post_name_ht: &'a str,
+    assigned_by: &'static str,
+    distance_km: f64,
+    count: Value,
+    female: Value,
+}
+
+/// `/api/v1/outreach/catchments`.
+#[derive(Serialize)]
+struct Catchments {
+    r#type: &'static str,
+    #[serde(rename = "numberReturned")]
+    number_returned: usize,
+    method: CatchmentMethod,
+    data_version: u64,
+    privacy: Privacy,
+    coverage: Value,
+    posts: Vec<Value>,
+    features: Vec<Feature>,
+}
+
+/// A published hexagon as a feature with the given properties.
+fn unit_feature(layer: &Layer, unit: usize, properties: JsonObject) -> Feature {
+    Feature {
+        bbox: None,
+        geometry: Some(unit_geometry(layer, unit)),
+        id: Some(Id::String(layer.id_string(unit))),
+        properties: Some(properties),
+        foreign_members: None,
+    }
+}
+
+/// A body serialised as JSON with its content type.
+fn json_body<T: Serialize>(body: &T, content_type: &'static str) -> Response {
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        serde_json::to_string(body).unwrap_or_default(),
     )
-        .into_response())
+        .into_response()
+}
+
+/// A place listed inside a feature's properties: its names, where it is, how far.
+#[derive(Serialize)]
+struct PlaceRef<'a> {
+    id: &'a str,
+    #[serde(flatten)]
+    names: Names,
+    kind: &'a str,
+    city: &'a str,
+    state: &'a str,
+    is_demo: bool,
+    distance_km: f64,
 }
 
 /// A short description of a place for lists inside a feature's properties.
 fn place_ref(set: &PlaceSet, index: usize, distance_km: f64) -> Value {
     let p = set.place(index);
-    json!({"id": p.id, "name": p.name, "kind": p.kind, "city": p.city, "state": p.state, "is_demo": p.is_demo, "distance_km": round_km(distance_km)})
+    serde_json::to_value(PlaceRef {
+        id: &p.id,
+        names: p.names(),
+        kind: &p.kind,
+        city: &p.city,
+        state: &p.state,
+        is_demo: p.is_demo,
+        distance_km: round_km(distance_km),
+    })
+    .unwrap_or_default()
 }
 
-/// The properties of a ranked hexagon: rank, score, distance, then the unit's published figures.
+/// The properties of a ranked hexagon: rank, score, distance, then the unit's published
+/// figures.
+#[derive(Serialize)]
+struct GapProperties<'a> {
+    rank: usize,
+    score: f64,
+    value: u64,
+    nearest_km: Option<f64>,
+    nearest_association: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    post_id: Option<&'a str>,
+    lon: f64,
+    lat: f64,
+    #[serde(flatten)]
+    unit: JsonObject,
+}
+
 fn gap_properties(
     layer: &Layer,
     set: &PlaceSet,
@@ -325,29 +436,68 @@ fn gap_properties(
     rank: usize,
     gap: &outreach::Gap,
     post: Option<usize>,
-) -> Map<String, Value> {
-    let mut p = Map::new();
-    p.insert("rank".into(), json!(rank));
-    p.insert("score".into(), json!((gap.score * 1000.0).round() / 1000.0));
-    p.insert("value".into(), json!(gap.value));
-    p.insert(
-        "nearest_km".into(),
-        gap.nearest
-            .map_or(Value::Null, |h| json!(round_km(h.distance_km))),
-    );
-    p.insert(
-        "nearest_association".into(),
-        gap.nearest
-            .map_or(Value::Null, |h| place_ref(set, h.index, h.distance_km)),
-    );
-    if let Some(post) = post {
-        p.insert("post_id".into(), json!(set.place(post).id));
-    }
+) -> JsonObject {
     let (lon, lat) = layer.center(gap.unit);
-    p.insert("lon".into(), json!((lon * 1e6).round() / 1e6));
-    p.insert("lat".into(), json!((lat * 1e6).round() / 1e6));
-    p.extend(unit_properties(layer, gap.unit, &req.layer, None));
-    p
+    crate::places::feature::to_object(&GapProperties {
+        rank,
+        score: (gap.score * 1000.0).round() / 1000.0,
+        value: gap.value,
+        nearest_km: gap.nearest.map(|h| round_km(h.distance_km)),
+        nearest_association: gap.nearest.map(|h| place_ref(set, h.index, h.distance_km)),
+        post_id: post.map(|p| set.place(p).id.as_str()),
+        lon: (lon * 1e6).round() / 1e6,
+        lat: (lat * 1e6).round() / 1e6,
+        unit: unit_properties(layer, gap.unit, &req.layer, None),
+    })
+}
+
+/// The catchment a gap ranking is limited to.
+#[derive(Serialize)]
+struct CatchmentOf<'a> {
+    post_id: &'a str,
+    mode: &'static str,
+    rule: &'static str,
+}
+
+/// `/api/v1/outreach/gaps` as GeoJSON.
+#[derive(Serialize)]
+struct Gaps<'a> {
+    r#type: &'static str,
+    #[serde(rename = "numberReturned")]
+    number_returned: usize,
+    #[serde(rename = "numberMatched")]
+    number_matched: usize,
+    ranking: Value,
+    catchment: Option<CatchmentOf<'a>>,
+    data_version: u64,
+    privacy: Privacy,
+    features: Vec<Feature>,
+}
+
+/// The post a plan is for, with its names.
+#[derive(Serialize)]
+struct PlanPost<'a> {
+    id: &'a str,
+    #[serde(flatten)]
+    names: Names,
+    city: &'a str,
+    state: &'a str,
+}
+
+/// `/api/v1/outreach/plan/{post}` as GeoJSON.
+#[derive(Serialize)]
+struct Plan<'a> {
+    r#type: &'static str,
+    post: PlanPost<'a>,
+    #[serde(rename = "numberReturned")]
+    number_returned: usize,
+    gap_areas: usize,
+    catchment: CatchmentMethod,
+    ranking: Value,
+    post_figures: Value,
+    data_version: u64,
+    privacy: Privacy,
+    features: Vec<Feature>,
 }
 
 #[utoipa::path(
@@ -386,7 +536,7 @@ pub(super) async fn gaps(State(state): State<AppState>, query: Query) -> Result<
             .await
             .map_err(|e| Error::Internal(e.to_string()))?;
     let considered = ranked.len();
-    let rows: Vec<(usize, Map<String, Value>)> = ranked
+    let rows: Vec<(usize, JsonObject)> = ranked
         .iter()
         .take(limit)
         .enumerate()
@@ -424,26 +574,26 @@ pub(super) async fn gaps(State(state): State<AppState>, query: Query) -> Result<
             req.download().then_some("dyaspora-gaps.csv"),
         ));
     }
-    let features: Vec<Value> = rows
+    let features: Vec<Feature> = rows
         .into_iter()
-        .map(|(unit, p)| json!({"type": "Feature", "id": c.hexagons.id_string(unit), "geometry": unit_geometry(&c.hexagons, unit), "properties": p}))
+        .map(|(unit, p)| unit_feature(&c.hexagons, unit, p))
         .collect();
-    let body = json!({
-        "type": "FeatureCollection",
-        "numberReturned": features.len(),
-        "numberMatched": considered,
-        "ranking": ranking,
-        "catchment": post.map(|p| json!({"post_id": set.place(p).id, "mode": req.mode.name(), "rule": req.mode.rule()})),
-        "data_version": c.hexagons.data_version,
-        "privacy": privacy(&c.hexagons),
-        "features": features,
-    });
+    let body = Gaps {
+        r#type: "FeatureCollection",
+        number_returned: features.len(),
+        number_matched: considered,
+        ranking,
+        catchment: post.map(|p| CatchmentOf {
+            post_id: &set.place(p).id,
+            mode: req.mode.name(),
+            rule: req.mode.rule(),
+        }),
+        data_version: c.hexagons.data_version,
+        privacy: privacy(&c.hexagons),
+        features,
+    };
     Ok(with_download(
-        (
-            [(header::CONTENT_TYPE, "application/geo+json")],
-            body.to_string(),
-        )
-            .into_response(),
+        json_body(&body, "application/geo+json"),
         req.download().then_some("dyaspora-gaps.geojson"),
     ))
 }
@@ -497,6 +647,7 @@ pub(super) async fn plan(
         place.id,
         if csv { "csv" } else { "geojson" }
     );
+    let names = place.names();
     if csv {
         let mut columns: Vec<String> = [
             "rank",
@@ -512,6 +663,10 @@ pub(super) async fn plan(
             "female_share",
             "remitters",
             "dominant_sector",
+            "post_id",
+            "post_name",
+            "post_name_fr",
+            "post_name_ht",
         ]
         .map(String::from)
         .to_vec();
@@ -526,7 +681,14 @@ pub(super) async fn plan(
         let mut w = csv::Writer::from_writer(Vec::new());
         let _ = w.write_record(&columns);
         for area in &areas {
-            let p = gap_properties(&c.hexagons, &set, &req, area.rank, &area.gap, Some(post));
+            let mut p = gap_properties(&c.hexagons, &set, &req, area.rank, &area.gap, Some(post));
+            for (k, v) in [
+                ("post_name", &names.name),
+                ("post_name_fr", &names.name_fr),
+                ("post_name_ht", &names.name_ht),
+            ] {
+                p.insert(k.into(), Value::from(v.as_str()));
+            }
             let mut row: Vec<String> = columns[..fixed]
                 .iter()
                 .map(|c| csv_value(p.get(c.as_str())))
@@ -552,11 +714,11 @@ pub(super) async fn plan(
             req.download().then_some(&file),
         ));
     }
-    let mut features: Vec<Value> = Vec::new();
+    let mut features: Vec<Feature> = Vec::new();
     let mut listed: Vec<usize> = Vec::new();
     for area in &areas {
         let mut p = gap_properties(&c.hexagons, &set, &req, area.rank, &area.gap, Some(post));
-        p.insert("feature_type".into(), json!("gap_area"));
+        p.insert("feature_type".into(), Value::from("gap_area"));
         p.insert(
             "associations".into(),
             Value::from(
@@ -566,41 +728,43 @@ pub(super) async fn plan(
                     .collect::<Vec<_>>(),
             ),
         );
-        features.push(json!({"type": "Feature", "id": c.hexagons.id_string(area.gap.unit), "geometry": unit_geometry(&c.hexagons, area.gap.unit), "properties": p}));
+        features.push(unit_feature(&c.hexagons, area.gap.unit, p));
         listed.extend(area.associations.iter().map(|h| h.index));
     }
     listed.sort_unstable();
     listed.dedup();
-    for i in listed {
-        let mut f = place_feature(set.place(i), None);
-        f["properties"]["feature_type"] = json!("association");
-        features.push(f);
-    }
-    let mut post_feature = place_feature(place, None);
-    post_feature["properties"]["feature_type"] = json!("post");
-    features.push(post_feature);
+    let typed = |index: usize, feature_type: &str| {
+        let mut f = set.place(index).feature(None);
+        if let Some(p) = f.properties.as_mut() {
+            p.insert("feature_type".into(), Value::from(feature_type));
+        }
+        f
+    };
+    features.extend(listed.into_iter().map(|i| typed(i, "association")));
+    features.push(typed(post, "post"));
     let figures = outreach::post_figures(&set, req.mode, &c.hexagons, &c.assignments, &c.states)
         .into_iter()
-        .find(|p| p["id"] == json!(place.id))
+        .find(|p| p["id"] == place.id.as_str())
         .unwrap_or(Value::Null);
-    let body = json!({
-        "type": "FeatureCollection",
-        "post": {"id": place.id, "name": place.name, "city": place.city, "state": place.state},
-        "numberReturned": features.len(),
-        "gap_areas": areas.len(),
-        "catchment": catchment_method(&req, &c),
-        "ranking": req.gap.describe(),
-        "post_figures": figures.get("figures").cloned().unwrap_or(Value::Null),
-        "data_version": c.hexagons.data_version,
-        "privacy": privacy(&c.hexagons),
-        "features": features,
-    });
+    let body = Plan {
+        r#type: "FeatureCollection",
+        post: PlanPost {
+            id: &place.id,
+            names,
+            city: &place.city,
+            state: &place.state,
+        },
+        number_returned: features.len(),
+        gap_areas: areas.len(),
+        catchment: catchment_method(&req, &c),
+        ranking: req.gap.describe(),
+        post_figures: figures.get("figures").cloned().unwrap_or(Value::Null),
+        data_version: c.hexagons.data_version,
+        privacy: privacy(&c.hexagons),
+        features,
+    };
     Ok(with_download(
-        (
-            [(header::CONTENT_TYPE, "application/geo+json")],
-            body.to_string(),
-        )
-            .into_response(),
+        json_body(&body, "application/geo+json"),
         req.download().then_some(&file),
     ))
 }

@@ -217,8 +217,9 @@ layer_query!(
     /// `GET /tiles/{layer}/{z}/{x}/{y}.{format}`: the aggregate layers take the filters and
     /// the layer parameters but `unit`, `bbox`, `format`, `download` and `lang` (the layer
     /// name sets the unit, the tile the area and format; `res` only on hexagons); the places
-    /// layer takes `kind` and `category`; the basemap nothing. Documentation only: the tile
-    /// parser (shared with the edge's fast path) checks them, per layer.
+    /// layer takes `kind` and `category`; the basemap nothing. The tile handler and the edge's
+    /// fast path parse the query with this struct (a name it does not know is refused), then
+    /// the tile parsers check the values per layer.
     TileQuery {
         /// Places layer: place_kind codes (comma-separated).
         kind: Option<String>,

@@ -6,6 +6,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 
+use std::collections::BTreeMap;
+
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
 use crate::error::Error;
 use crate::ingest::IngestError;
 use crate::store::StoreError;
@@ -99,5 +103,46 @@ impl IntoResponse for Error {
             tracing::error!(error = %self, "request failed");
         }
         problem.into_response()
+    }
+}
+
+/// An OpenAPI response whose body is a [`Problem`].
+fn problem_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+/// Declares an OpenAPI response set of problem bodies, for `responses(…)` of
+/// `#[utoipa::path]` (the errors many operations share, written once).
+macro_rules! problem_responses {
+    ($($(#[$meta:meta])* $name:ident { $($status:literal => $description:literal),+ $(,)? })*) => {$(
+        $(#[$meta])*
+        pub struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+                BTreeMap::from([$(($status.to_string(), problem_response($description))),+])
+            }
+        }
+    )*};
+}
+
+problem_responses! {
+    /// 404: what the path names does not exist.
+    NotFound { "404" => "No such resource (the detail names it)" }
+    /// 409: an edit of a read-only place, or of an id that exists.
+    Conflict { "409" => "A consular post (read-only), or the id exists" }
+    /// 409 and 422: an edit refused.
+    EditRefused {
+        "409" => "A consular post (read-only), or the id exists",
+        "422" => "A field is missing or invalid; `field` names it",
     }
 }

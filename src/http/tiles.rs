@@ -18,13 +18,15 @@
 //! cached, so it is always rejected).
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::params::{LegendQuery, TileJsonQuery, TileQuery};
+use super::query::Params as Typed;
 use crate::error::Error;
 use crate::http::AppState;
 use crate::tiles::cache::{Cached, Encoding, TileKey};
@@ -34,12 +36,18 @@ use crate::tiles::{
     places_source, ready_aggregate_source, render, tilejson, Format, TileId, TileLayer,
 };
 
+/// The tiles (each makes its own ETag and Cache-Control from its bytes).
 pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(tile))
+}
+
+/// The catalogue, TileJSON and legends: data (ETag and Cache-Control from the data layer,
+/// see [`super::access`]).
+pub fn data_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .routes(routes!(catalogue))
         .routes(routes!(tile_json))
         .routes(routes!(legend))
-        .routes(routes!(tile))
 }
 
 const MVT_CACHE: &str = "public, max-age=60, stale-while-revalidate=60";
@@ -57,7 +65,7 @@ const BASEMAP_CACHE: &str = "public, max-age=86400, stale-while-revalidate=60480
         ("z" = u8, Path, maximum = 22, description = "Zoom"),
         ("x" = u32, Path, description = "Column"),
         ("file" = String, Path, pattern = r"^[0-9]+\.(mvt|pbf|png)$", description = "`{y}.{format}`: the row and the format"),
-        super::params::TileQuery,
+        TileQuery,
     ),
     responses(
         (status = 200, description = "The tile", headers(("ETag" = String)), content(
@@ -352,19 +360,18 @@ fn store_and_respond(
     respond_to(&l, &cached, headers)
 }
 
-/// A place's properties in tiles: those of its `/api/v1/places` GeoJSON feature.
+/// A place's properties in tiles: those of its feature everywhere else ([`Place::properties`]).
+///
+/// [`Place::properties`]: crate::places::Place::properties
 fn place_properties(place: &crate::places::Place) -> serde_json::Map<String, serde_json::Value> {
-    let mut feature = super::places::place_feature(place, None);
-    match feature["properties"].take() {
-        serde_json::Value::Object(m) => m,
-        _ => serde_json::Map::new(),
-    }
+    crate::places::feature::to_object(&place.properties(None))
 }
 
+/// The query of a tile, parsed by its typed struct ([`TileQuery`]: a name it does not know
+/// is refused), as the pairs the tile parsers check per layer.
 fn parse_query(uri: &Uri) -> Result<Vec<(String, String)>, Error> {
-    Query::<Vec<(String, String)>>::try_from_uri(uri)
-        .map(|q| q.0)
-        .map_err(|e| Error::invalid("query", e.body_text()))
+    let query: TileQuery = super::query::parse(uri.query().unwrap_or(""))?;
+    Ok(super::query::pairs(&query))
 }
 
 fn respond(
@@ -425,7 +432,11 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     summary = "The tile layers, with links to their TileJSON",
     responses((status = 200, description = "The catalogue", body = serde_json::Value)),
 )]
-pub(super) async fn catalogue(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn catalogue(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    _: super::query::Params<super::query::NoParams>,
+) -> Response {
     let base = base_url(&state, &headers);
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
@@ -451,7 +462,7 @@ fn query_without(uri: &Uri, drop: &[&str]) -> String {
     summary = "TileJSON 3.0.0 of a layer (`/tiles/{layer}.json`)",
     params(
         ("file" = String, Path, pattern = r"^(hexagons|states|counties|places|basemap)\.json$", description = "`{layer}.json`"),
-        super::params::TileJsonQuery,
+        TileJsonQuery,
     ),
     responses(
         (status = 200, description = "The TileJSON", body = serde_json::Value),
@@ -463,14 +474,15 @@ pub(super) async fn tile_json(
     axum::extract::Path(file): axum::extract::Path<String>,
     headers: HeaderMap,
     uri: Uri,
+    query: Typed<TileJsonQuery>,
 ) -> Result<Response, Error> {
     let name = file.strip_suffix(".json").ok_or_else(|| {
         Error::NotFound(format!("{file:?} (TileJSON is at /tiles/{{layer}}.json)"))
     })?;
     let layer =
         TileLayer::parse(name).ok_or_else(|| Error::NotFound(format!("tile layer {name:?}")))?;
-    let pairs = parse_query(&uri)?;
-    let png = match super::param(&pairs, "format") {
+    let pairs = query.pairs();
+    let png = match query.0.format.as_deref() {
         None | Some("mvt" | "pbf") => false,
         Some("png") => true,
         Some(other) => {
@@ -527,7 +539,7 @@ pub(super) async fn tile_json(
     path = "/tiles/{layer}/legend.json",
     tag = "tiles",
     summary = "The classes (breaks and colours) of an aggregate layer at a zoom",
-    params(("layer" = String, Path, description = "`hexagons`, `states`, `counties`, `places` or `basemap`"), super::params::LegendQuery),
+    params(("layer" = String, Path, description = "`hexagons`, `states`, `counties`, `places` or `basemap`"), LegendQuery),
     responses(
         (status = 200, description = "The legend", body = serde_json::Value),
         (status = 404, description = "No such layer", body = ref("#/components/schemas/Problem"), content_type = "application/problem+json"),
@@ -536,7 +548,7 @@ pub(super) async fn tile_json(
 pub(super) async fn legend(
     State(state): State<AppState>,
     axum::extract::Path(name): axum::extract::Path<String>,
-    uri: Uri,
+    query: Typed<LegendQuery>,
 ) -> Result<Response, Error> {
     let layer =
         TileLayer::parse(&name).ok_or_else(|| Error::NotFound(format!("tile layer {name:?}")))?;
@@ -546,16 +558,16 @@ pub(super) async fn legend(
             format!("the {name} layer has no legend classes"),
         ));
     }
-    let pairs = parse_query(&uri)?;
+    let pairs = query.pairs();
     let (lo, hi) = layer.zooms();
-    let z = match pairs.iter().rev().find(|(k, _)| k == "z") {
+    let z = match query.0.z.as_deref() {
         None => {
             return Err(Error::invalid(
                 "z",
                 "give the zoom the legend is for (the hexagon resolution depends on it)",
             ))
         }
-        Some((_, z)) => parse_index(z)
+        Some(z) => parse_index(z)
             .and_then(|z| u8::try_from(z).ok())
             .filter(|z| (lo..=hi).contains(z))
             .ok_or_else(|| {

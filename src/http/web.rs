@@ -33,7 +33,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(index_html))
         .routes(routes!(favicon))
         .routes(routes!(asset))
-        .routes(routes!(methodology))
+}
+
+/// `/api/v1/methodology`: data (ETag and Cache-Control from the data layer, see
+/// [`super::access`]).
+pub fn methodology_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(methodology))
 }
 
 /// Hashed file names under `assets/` never change content: cache them for a year.
@@ -133,7 +138,10 @@ fn content_type(name: &str) -> &'static str {
     summary = "The records, survey rounds and months behind the figures, and the privacy parameters",
     responses((status = 200, description = "The methodology", body = serde_json::Value)),
 )]
-pub(super) async fn methodology(State(state): State<AppState>) -> Result<Response, Error> {
+pub(super) async fn methodology(
+    State(state): State<AppState>,
+    _: super::query::Params<super::query::NoParams>,
+) -> Result<Response, Error> {
     let snap = state.engine.snapshot();
     // Computed once per data version (concurrent first requests wait for the one
     // computing); the cache lives in the state, one per service.

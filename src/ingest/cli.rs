@@ -25,7 +25,7 @@ pub struct ImportArgs {
     pub quiet: bool,
 }
 
-/// Parses `--round`: survey round names are codes (`ingest::validate::ROUND_PATTERN`).
+/// Parses `--round`: survey round names are codes (`ingest::validate::is_round_code`).
 fn round_code(s: &str) -> Result<String, String> {
     if super::validate::is_round_code(s) {
         Ok(s.to_string())

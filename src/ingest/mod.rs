@@ -13,12 +13,12 @@
 //! [`export::write_kobo_csv`] writes records back in the Kobo shape.
 
 mod cli;
-pub mod columns;
-pub mod export;
-pub mod geocode;
-pub mod read;
-pub mod report;
-pub mod validate;
+pub(crate) mod columns;
+pub(crate) mod export;
+pub(crate) mod geocode;
+pub(crate) mod read;
+pub(crate) mod report;
+pub(crate) mod validate;
 mod window;
 
 #[cfg(test)]

@@ -94,10 +94,6 @@ impl<'r> Row<'r> {
         self.cells.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.cells.is_empty()
-    }
-
     /// The cell of column `idx` as written (empty when the row is short).
     pub fn cell(&self, idx: usize) -> &'r str {
         self.cells.get(idx).copied().unwrap_or("")

@@ -21,10 +21,8 @@ pub const MIN_DATE: Date = time::macros::date!(2000 - 01 - 01);
 pub const MAX_ID_LEN: usize = 128;
 /// Longest survey round name (see [`is_round_code`]).
 pub const MAX_ROUND_LEN: usize = 40;
-/// What a survey round name may be, as a regular expression (checked by [`is_round_code`]).
-pub const ROUND_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$";
 
-/// Whether `name` is a survey round code ([`ROUND_PATTERN`]): a letter or digit, then up to
+/// Whether `name` is a survey round code (`^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$`): a letter or digit, then up to
 /// 39 letters, digits, `_`, `.` or `-`. Round names are published (the methodology lists
 /// them) and name rounds in `round=` filters, whose commas separate alternatives: they are
 /// codes, never free text.

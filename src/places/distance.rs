@@ -16,7 +16,7 @@ pub const EARTH_RADIUS_KM: f64 = 6371.0088;
 /// Uses the `atan2` form, accurate for antipodal points as well as for nearby ones.
 ///
 /// ```
-/// use dyaspora::places::distance::haversine_km;
+/// use dyaspora::places::haversine_km;
 /// // Miami consulate to the New York consulate: about 1 763 km.
 /// let d = haversine_km(-80.2059, 25.7672, -73.9707, 40.7517);
 /// assert!((d - 1762.9).abs() < 0.1, "{d}");
@@ -43,7 +43,9 @@ pub fn km_to_chord(km: f64) -> f64 {
     2.0 * (angle / 2.0).sin()
 }
 
-/// The great-circle distance in kilometres of a chord of the unit sphere.
+/// The great-circle distance in kilometres of a chord of the unit sphere (the tests' inverse
+/// of [`km_to_chord`]).
+#[cfg(test)]
 pub fn chord_to_km(chord: f64) -> f64 {
     2.0 * EARTH_RADIUS_KM * (chord / 2.0).clamp(0.0, 1.0).asin()
 }

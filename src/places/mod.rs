@@ -4,20 +4,28 @@
 //! - [`distance`]: great-circle distances (haversine, mean Earth radius 6371.0088 km);
 //! - [`index`]: the R-tree over every place (bounding box, k-nearest, within a radius,
 //!   filtered by kind), rebuilt from the store and swapped atomically after each change;
+//! - [`feature`]: a place as published (one flat GeoJSON feature for every route) and the
+//!   consular posts' names in French and Haitian Creole;
+//! - [`filter`]: the filters of the places API and the OGC places collection;
 //! - [`edit`]: validation of an editor's input, shared by the CLI and the API;
 //! - [`outreach`]: catchments of the consular posts, coverage gaps and outreach plans, all
 //!   computed from privacy-checked layers;
 //! - [`cli`]: `dyaspora places list|add|update|remove`.
 
 pub mod cli;
-pub mod distance;
-pub mod edit;
-pub mod index;
+pub(crate) mod distance;
+pub(crate) mod edit;
+pub(crate) mod feature;
+pub(crate) mod filter;
+pub(crate) mod index;
 pub mod outreach;
 
 use serde::Serialize;
 
 pub use cli::PlacesArgs;
+pub use distance::haversine_km;
+pub use feature::{round_km, Names, PlaceProperties};
+pub use filter::{FilterParams, PlaceFilter};
 pub use index::{Hit, KindFilter, PlaceIndex, PlaceSet};
 
 use crate::geodata::{ConsularPost, Geodata};

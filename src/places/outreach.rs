@@ -291,9 +291,12 @@ pub fn post_figures(
                     (sum_published(states, &units), json!({"unit": "state", "states_suppressed": suppressed}))
                 }
             };
+            let names = place.names();
             json!({
                 "id": place.id,
-                "name": place.name,
+                "name": names.name,
+                "name_fr": names.name_fr,
+                "name_ht": names.name_ht,
                 "kind": place.kind,
                 "city": place.city,
                 "state": place.state,

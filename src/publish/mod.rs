@@ -11,10 +11,10 @@
 //!
 //! Nothing here knows HTTP: the handlers in `http` parse, call this, and wrap the response.
 
-pub mod csv;
+pub(crate) mod csv;
 pub mod geojson;
-pub mod methodology;
-pub mod request;
+pub(crate) mod methodology;
+pub(crate) mod request;
 
 use std::sync::Arc;
 

@@ -196,15 +196,19 @@ pub fn parse_bbox(s: &str) -> Result<[f64; 4], Error> {
     Ok([v[0], v[1], v[2], v[3]])
 }
 
+/// `(name, value)` pairs from string slices: the query pairs of the tests.
+#[cfg(test)]
+pub(crate) fn pairs_of(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use super::pairs_of as pairs;
 
     #[test]
     fn pairs_and_typed_parameters_make_the_same_request() {

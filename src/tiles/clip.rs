@@ -100,14 +100,17 @@ pub fn clip_polygon(rings: &[Vec<[f64; 2]>], b: [f64; 4]) -> Vec<Vec<Vec<[f64; 2
 }
 
 /// Snaps a ring to the integer grid and cleans what snapping breaks: repeated points,
-/// spikes (A→B→A) and collinear runs. `None` when nothing with an area is left.
+/// spikes (A→B→A) and collinear runs. `None` when nothing with an area is left. (The tests'
+/// form of [`snap_ring_into`].)
+#[cfg(test)]
 pub fn snap_ring(ring: &[[f64; 2]]) -> Option<Vec<[i32; 2]>> {
     let mut out = Vec::with_capacity(ring.len());
     snap_ring_into(ring, &mut out).then_some(out)
 }
 
-/// [`snap_ring`] appending to `out` (a buffer of many rings); returns whether a ring was
-/// added (nothing is left in `out` otherwise).
+/// Snaps a ring to the integer grid and cleans what snapping breaks (repeated points, spikes
+/// A→B→A, collinear runs), appending to `out` (a buffer of many rings); returns whether a
+/// ring with an area was added (nothing is left in `out` otherwise).
 pub fn snap_ring_into(ring: &[[f64; 2]], out: &mut Vec<[i32; 2]>) -> bool {
     let start = out.len();
     for p in ring {

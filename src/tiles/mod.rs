@@ -16,12 +16,12 @@
 
 pub mod basemap;
 pub mod cache;
-pub mod clip;
+pub(crate) mod clip;
 pub mod mercator;
 pub mod mvt;
 pub mod raster;
 pub mod source;
-pub mod tilejson;
+pub(crate) mod tilejson;
 
 use std::sync::Arc;
 

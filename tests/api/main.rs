@@ -15,6 +15,7 @@ mod import;
 mod ogc;
 mod openapi;
 mod outreach;
+mod params;
 mod places;
 mod roles;
 mod service;

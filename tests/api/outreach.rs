@@ -211,6 +211,17 @@ async fn a_consulates_plan_lists_real_gap_areas_ranked_by_the_stated_formula() {
     let rows: Vec<_> = rows.records().collect::<Result<_, _>>().unwrap();
     assert_eq!(rows.len(), 5);
     assert_eq!(&rows[0][1], areas[0]["properties"]["id"].as_str().unwrap());
+    // The post's names in the three languages, on every row.
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(&rows[0][col("post_id")], "HT-CON-NYC");
+    assert_eq!(
+        &rows[0][col("post_name_fr")],
+        "Consulat général d’Haïti à New York"
+    );
+    assert_eq!(
+        &rows[0][col("post_name_ht")],
+        "Konsila jeneral Ayiti nan New York"
+    );
 }
 
 #[tokio::test]

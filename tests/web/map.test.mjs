@@ -470,10 +470,12 @@ test('outreach mode shows a plan and exports it', async () => {
   assert.match(csv.name, /HT-CON-MIA\.csv$/);
   const lines = csv.bytes.toString('utf8').trim().split(/\r?\n/);
   assert.match(lines[0], /^rank,id,name,lon,lat,score/);
+  assert.match(lines[0], /,post_id,post_name,post_name_fr,post_name_ht,/);
   assert.equal(lines.length - 1, gaps);
   const geo = await downloadOf(p, () => p.click('[data-download="plan-geojson"]'));
   const plan = JSON.parse(geo.bytes.toString('utf8'));
   assert.equal(plan.post.id, 'HT-CON-MIA');
+  assert.equal(plan.post.name_fr, 'Consulat général d’Haïti à Miami');
   await p.selectOption('#out-mode', 'jurisdiction');
   await idle(p);
   assert.match(p.url(), /mode=jurisdiction/);

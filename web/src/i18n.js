@@ -204,8 +204,6 @@ const STRINGS = {
     dl_help_hxl: "The HXL file’s second row holds hashtags. In pandas: pd.read_csv(f, skiprows=[1], dtype={\"id\": str}). The plain CSV has no hashtag row.",
     dl_help_fips: "Read the id column as text (dtype={\"id\": str} in pandas; “Text” in a spreadsheet’s import) to keep the leading zero of FIPS codes such as 01001.",
     dl_help_demo: "These files hold demonstration data: their names end in -demo.",
-    post_consulate_general: "Consulate General of Haiti in {city}",
-    post_embassy: "Embassy of the Republic of Haiti",
     near_place: "Near {place}",
   },
   fr: {
@@ -401,8 +399,6 @@ const STRINGS = {
     dl_help_hxl: "La deuxième ligne du fichier HXL contient des étiquettes. Avec pandas : pd.read_csv(f, skiprows=[1], dtype={\"id\": str}). Le CSV simple n’a pas cette ligne.",
     dl_help_fips: "Lisez la colonne id comme du texte (dtype={\"id\": str} avec pandas ; « Texte » à l’import d’un tableur) pour garder le zéro initial des codes FIPS comme 01001.",
     dl_help_demo: "Ces fichiers contiennent des données de démonstration : leur nom finit par -demo.",
-    post_consulate_general: "Consulat général d’Haïti à {city}",
-    post_embassy: "Ambassade de la République d’Haïti",
     near_place: "Près de {place}",
   },
   ht: {
@@ -598,8 +594,6 @@ const STRINGS = {
     dl_help_hxl: "Dezyèm liy fichye HXL la gen etikèt. Nan pandas: pd.read_csv(f, skiprows=[1], dtype={\"id\": str}). CSV senp lan pa gen liy sa a.",
     dl_help_fips: "Li kolòn id la tankou tèks (dtype={\"id\": str} nan pandas; «Tèks» lè w ap enpòte nan yon tablo) pou kenbe zewo devan kòd FIPS tankou 01001.",
     dl_help_demo: "Fichye sa yo gen done demonstrasyon: non yo fini ak -demo.",
-    post_consulate_general: "Konsila jeneral Ayiti nan {city}",
-    post_embassy: "Anbasad Repiblik Ayiti",
     near_place: "Toupre {place}",
   },
 };

@@ -18,13 +18,17 @@ export function placeIcon(kind) {
   });
 }
 
-/** A place's name in the page's language: consular posts are named in English in the data. */
+/**
+ * A place's name in the page's language: the server names consular posts in French and
+ * Haitian Creole too (`name_fr`, `name_ht`: the one copy of those translations).
+ */
 export function placeName(p) {
-  if (getLang() === 'en' || !p.kind) return p.name;
-  if (p.kind === 'embassy') return t('post_embassy');
-  if (p.kind === 'consulate_general' && p.city) return t('post_consulate_general', { city: p.city });
-  return p.name;
+  const lang = getLang();
+  return (lang !== 'en' && p[`name_${lang}`]) || p.name;
 }
+
+/** A space-separated list of codes (places' properties are flat) as an array. */
+const codeList = (s) => (s ? String(s).split(' ').filter(Boolean) : []);
 
 /** The popup of a place (a GeoJSON feature of the places API). */
 export function placePopup(f) {
@@ -33,9 +37,12 @@ export function placePopup(f) {
     [t('place_type'), codeLabel('place_kind', p.kind)],
     [t('place_where'), p.address ? `${p.address}, ${p.city}, ${p.state}` : `${p.city}, ${p.state}`],
   ];
-  if (p.jurisdiction_states?.length) rows.push([t('out_mode_jurisdiction'), p.jurisdiction_states.join(', ')]);
-  if (p.sectors?.length) rows.push([t('f_sector'), p.sectors.map((c) => codeLabel('sector', c)).join(', ')]);
-  if (p.languages?.length) rows.push([t('place_languages'), p.languages.map((c) => codeLabel('language', c)).join(', ')]);
+  const served = codeList(p.served_states);
+  const sectors = codeList(p.sectors);
+  const languages = codeList(p.languages);
+  if (served.length) rows.push([t('out_mode_jurisdiction'), served.join(', ')]);
+  if (sectors.length) rows.push([t('f_sector'), sectors.map((c) => codeLabel('sector', c)).join(', ')]);
+  if (languages.length) rows.push([t('place_languages'), languages.map((c) => codeLabel('language', c)).join(', ')]);
   return h('div', { class: 'popup' },
     h('h3', {}, placeName(p), p.is_demo ? h('span', { class: 'badge' }, 'demo') : null),
     h('dl', { class: 'place' }, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));

@@ -11,7 +11,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::{
     base_url, json_response, link, only_params, param, query_pairs, refuse_format, Collection,
@@ -20,10 +20,9 @@ use super::{
 use super::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::aggregate::filter::Field;
 use crate::aggregate::{Figures, Layer, Unit};
-use crate::codes::{CodeList, Codebook};
 use crate::error::Error;
-use crate::geodata::Geodata;
 use crate::http::AppState;
+use crate::places::{FilterParams, Place, PlaceFilter, PlaceSet};
 use crate::publish::{parse_bbox, selected_units, LayerRequest};
 
 /// Parameters of every items request.
@@ -84,17 +83,20 @@ pub async fn items(
             .await?
         }
         Collection::Places => {
-            let filter = PlaceFilter::parse(&pairs)?;
+            let filter = place_filter(&pairs)?;
             if let Some(d) = param(&pairs, "datetime") {
                 datetime_months(d)?; // validated; places carry no time and are not filtered by it
             }
-            let places = all_places(&state);
-            let hits: Vec<&PlaceItem> = places
-                .iter()
-                .filter(|p| filter.matches(p) && p.within(bbox))
+            let set = state.places.get();
+            let hits: Vec<usize> = place_order(&set)
+                .into_iter()
+                .filter(|&i| filter.keeps(&set, i) && place_within(set.place(i), bbox))
                 .collect();
             let page = window(&hits, offset, limit);
-            (hits.len(), page.iter().map(|p| p.feature()).collect())
+            (
+                hits.len(),
+                page.iter().map(|&i| place_item(set.place(i))).collect(),
+            )
         }
     };
     let base = base_url(&headers, &state);
@@ -170,11 +172,11 @@ pub async fn item(
             .await?
             .ok_or_else(absent)?
         }
-        Collection::Places => all_places(&state)
-            .iter()
-            .find(|p| p.id == fid)
-            .ok_or_else(absent)?
-            .feature(),
+        Collection::Places => {
+            let set = state.places.get();
+            let found = (0..set.len()).find(|&i| set.place(i).id == fid);
+            place_item(set.place(found.ok_or_else(absent)?))
+        }
     };
     let base = base_url(&headers, &state);
     let query = page_query(&pairs, 0, 0);
@@ -403,170 +405,42 @@ pub fn datetime_months(value: &str) -> Result<(Option<String>, Option<String>), 
     }
 }
 
-/// A place as published: a consular post or an association, in one schema (every feature
-/// has every property, so that clients reading the first page see all the fields).
-#[derive(Clone, Debug)]
-pub struct PlaceItem {
-    pub id: String,
-    pub kind: String,
-    pub name: String,
-    pub city: String,
-    pub state: String,
-    pub address: String,
-    /// USPS codes of the states a consular post serves, space-separated.
-    pub served_states: String,
-    pub sectors: Vec<String>,
-    pub languages: Vec<String>,
-    pub is_demo: bool,
-    pub lon: f64,
-    pub lat: f64,
-}
-
-impl PlaceItem {
-    fn within(&self, bbox: Option<[f64; 4]>) -> bool {
-        bbox.is_none_or(|b| {
-            self.lon >= b[0] && self.lon <= b[2] && self.lat >= b[1] && self.lat <= b[3]
-        })
-    }
-
-    fn feature(&self) -> Value {
-        let mut p = Map::new();
-        p.insert("id".into(), Value::from(self.id.clone()));
-        p.insert("kind".into(), Value::from(self.kind.clone()));
-        p.insert("name".into(), Value::from(self.name.clone()));
-        p.insert("city".into(), Value::from(self.city.clone()));
-        p.insert("state".into(), Value::from(self.state.clone()));
-        p.insert("address".into(), Value::from(self.address.clone()));
-        p.insert(
-            "served_states".into(),
-            Value::from(self.served_states.clone()),
-        );
-        p.insert("sectors".into(), Value::from(self.sectors.join(" ")));
-        p.insert("languages".into(), Value::from(self.languages.join(" ")));
-        p.insert("is_demo".into(), Value::from(self.is_demo));
-        json!({
-            "type": "Feature",
-            "id": self.id,
-            "geometry": { "type": "Point", "coordinates": [self.lon, self.lat] },
-            "properties": p,
-        })
-    }
-}
-
 /// The places of the shared index (consular posts of the geodata, associations of the
-/// store, as the places API serves them), ordered by id.
-pub fn all_places(state: &AppState) -> Vec<PlaceItem> {
-    let set = state.places.get();
-    let mut items: Vec<PlaceItem> = set
-        .places()
-        .iter()
-        .map(|p| {
-            let post = p.post();
-            PlaceItem {
-                id: p.id.clone(),
-                kind: p.kind.clone(),
-                name: p.name.clone(),
-                city: p.city.clone(),
-                state: p.state.clone(),
-                address: post.map(|c| c.address.clone()).unwrap_or_default(),
-                served_states: post.map(|c| c.states.join(" ")).unwrap_or_default(),
-                sectors: p.sectors.clone(),
-                languages: p.languages.clone(),
-                is_demo: p.is_demo,
-                lon: p.lon,
-                lat: p.lat,
-            }
-        })
-        .collect();
-    items.sort_by(|a, b| a.id.cmp(&b.id));
-    items
+/// store, as the places API serves them), as indexes into `set`, ordered by id.
+pub fn place_order(set: &PlaceSet) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..set.len()).collect();
+    order.sort_by(|&a, &b| set.place(a).id.cmp(&set.place(b).id));
+    order
 }
 
-/// The filters of the places collection: each a comma-separated list of alternatives.
-#[derive(Default)]
-struct PlaceFilter {
-    kinds: Option<Vec<String>>,
-    sectors: Option<Vec<String>>,
-    languages: Option<Vec<String>>,
-    states: Option<Vec<String>>,
+/// The filters of the places collection.
+fn place_filter(pairs: &[(String, String)]) -> Result<PlaceFilter, Error> {
+    PlaceFilter::parse(&FilterParams {
+        kind: param(pairs, "kind"),
+        sector: param(pairs, "sector"),
+        language: param(pairs, "language"),
+        state: param(pairs, "state"),
+        ..FilterParams::default()
+    })
 }
 
-impl PlaceFilter {
-    fn parse(pairs: &[(String, String)]) -> Result<PlaceFilter, Error> {
-        let book = Codebook::get();
-        let codes = |name: &str, list: CodeList| -> Result<Option<Vec<String>>, Error> {
-            let Some(v) = param(pairs, name) else {
-                return Ok(None);
-            };
-            let parsed: Vec<String> = v
-                .split(',')
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .map(|c| {
-                    let i = book.index(list, c).map_err(|source| Error::UnknownCode {
-                        param: name.into(),
-                        source,
-                    })?;
-                    Ok(book.code(list, i).to_string())
-                })
-                .collect::<Result<_, Error>>()?;
-            if parsed.is_empty() {
-                return Err(Error::invalid(name, "give at least one code"));
-            }
-            Ok(Some(parsed))
-        };
-        let states = match param(pairs, "state") {
-            None => None,
-            Some(v) => {
-                let geo = Geodata::get();
-                let list: Vec<String> = v
-                    .split(',')
-                    .map(|s| s.trim().to_ascii_uppercase())
-                    .filter(|s| !s.is_empty())
-                    .collect();
-                if let Some(bad) = list.iter().find(|s| geo.state_by_postal(s).is_none()) {
-                    return Err(Error::invalid(
-                        "state",
-                        format!("{bad:?} is not a USPS state code (e.g. FL)"),
-                    ));
-                }
-                if list.is_empty() {
-                    return Err(Error::invalid("state", "give at least one USPS state code"));
-                }
-                Some(list)
-            }
-        };
-        Ok(PlaceFilter {
-            kinds: codes("kind", CodeList::PlaceKind)?,
-            sectors: codes("sector", CodeList::Sector)?,
-            languages: codes("language", CodeList::Language)?,
-            states,
-        })
-    }
+/// Whether a place lies in `bbox` (CRS84), edges included.
+fn place_within(place: &Place, bbox: Option<[f64; 4]>) -> bool {
+    bbox.is_none_or(|b| {
+        place.lon >= b[0] && place.lon <= b[2] && place.lat >= b[1] && place.lat <= b[3]
+    })
+}
 
-    fn matches(&self, p: &PlaceItem) -> bool {
-        let any = |want: &Option<Vec<String>>, have: &[String]| {
-            want.as_ref().is_none_or(|w| {
-                w.iter()
-                    .any(|c| have.iter().any(|h| h.eq_ignore_ascii_case(c)))
-            })
-        };
-        any(&self.kinds, std::slice::from_ref(&p.kind))
-            && any(&self.sectors, &p.sectors)
-            && any(&self.languages, &p.languages)
-            && any(&self.states, std::slice::from_ref(&p.state))
-    }
+/// A place as an OGC item: [`Place::feature`], the one shape of a place everywhere.
+fn place_item(place: &Place) -> Value {
+    serde_json::to_value(place.feature(None)).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
-        q.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::publish::request::pairs_of as pairs;
 
     #[test]
     fn a_limit_above_the_maximum_is_capped_and_zero_or_words_are_refused() {

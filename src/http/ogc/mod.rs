@@ -399,8 +399,12 @@ async fn collection_json(state: &AppState, base: &str, c: Collection) -> Result<
             .map_err(|e| Error::Internal(e.to_string()))??
         }
         Collection::Places => {
-            let places = items::all_places(state);
-            items::union_bbox(places.iter().map(|p| Some([p.lon, p.lat, p.lon, p.lat])))
+            let set = state.places.get();
+            items::union_bbox(
+                set.places()
+                    .iter()
+                    .map(|p| Some([p.lon, p.lat, p.lon, p.lat])),
+            )
         }
     };
     // An empty collection still states the extent of the service's domain (the US).

@@ -348,6 +348,17 @@ fn metric_names() -> Vec<&'static str> {
 }
 
 fn schemas() -> Value {
+    // A place's properties, from the type every route publishes them with (OGC items have
+    // no query point, hence no distance).
+    let mut place_properties =
+        serde_json::to_value(<crate::places::PlaceProperties as utoipa::PartialSchema>::schema())
+            .unwrap_or_default();
+    if let Some(p) = place_properties
+        .get_mut("properties")
+        .and_then(Value::as_object_mut)
+    {
+        p.remove("distance_km");
+    }
     let link = json!({ "$ref": "#/components/schemas/link" });
     let links = json!({ "type": "array", "items": link });
     let nullable_number = json!({ "type": "number", "nullable": true });
@@ -435,14 +446,7 @@ fn schemas() -> Value {
                 "type": { "type": "string", "enum": ["Feature"] },
                 "id": { "type": "string" },
                 "geometry": { "$ref": "#/components/schemas/geometry" },
-                "properties": { "type": "object", "properties": {
-                    "id": { "type": "string" }, "kind": { "type": "string" }, "name": { "type": "string" },
-                    "city": { "type": "string" }, "state": { "type": "string" }, "address": { "type": "string" },
-                    "served_states": { "type": "string", "description": "USPS codes served by a consular post, space-separated." },
-                    "sectors": { "type": "string", "description": "ISIC sections, space-separated." },
-                    "languages": { "type": "string", "description": "Language codes, space-separated." },
-                    "is_demo": { "type": "boolean", "description": "Synthetic demo data." },
-                } },
+                "properties": place_properties,
                 "links": links,
             },
         },
