@@ -210,6 +210,7 @@ pub fn base_url(headers: &HeaderMap, fallback: &std::net::SocketAddr) -> String 
 /// Matched route patterns; a pattern ending in `*` covers every route under it.
 pub const DATA_ROUTES: &[&str] = &[
     "/api/v1/codes",
+    "/api/v1/aggregates/csv-metadata.json",
     "/api/v1/methodology",
     "/api/v1/places",
     "/api/v1/places/nearest",
@@ -405,6 +406,10 @@ mod tests {
             "tiles make their own"
         );
         assert!(!is_data_route("/api/v1/aggregates"), "so do the aggregates");
+        assert!(
+            is_data_route("/api/v1/aggregates/csv-metadata.json"),
+            "not their CSVW metadata (it follows the places' demo flag too)"
+        );
         assert!(!is_data_route("/api/v1/records"));
     }
 
