@@ -162,7 +162,17 @@ async fn api_downloads_carry_their_metadata_and_the_demo_flag() {
     assert_eq!(m["extent"], serde_json::json!([-82.0, 24.0, -79.0, 28.0]));
     assert!(m["source"].as_str().unwrap().starts_with("dyaspora survey"));
     assert_eq!(m["rounds"], methodology["rounds"]);
-    assert_eq!(m["period"]["from"], methodology["rounds"][0]["first_month"]);
+    let first = methodology["rounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["first_month"].as_str())
+        .min()
+        .unwrap();
+    assert_eq!(
+        m["period"]["from"], first,
+        "the earliest month of any round"
+    );
     assert_eq!(m["sample"]["respondents"], methodology["records"]);
     assert_eq!(m["sample"]["matching_filters"], fc["totals"]["count"]);
     assert_eq!(m["demo"], true);

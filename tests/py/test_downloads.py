@@ -29,7 +29,7 @@ def demo_server(tmp_path_factory):
 
 def fetch(server, path):
     with urllib.request.urlopen(server.base + path, timeout=120) as r:
-        return r.read(), dict(r.headers)
+        return r.read(), r.headers  # case-insensitive
 
 
 def described_by(headers):

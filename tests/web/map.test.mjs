@@ -1023,7 +1023,7 @@ test('states and counties announce the respondents of areas too small to show, f
   }
 });
 
-test('on a phone the title box is one line that unfolds by keyboard, and the "like the US" class stands out from the land', async () => {
+test('on a phone the title box is one line that unfolds by keyboard, and the "like the US" class stands out from the land', async (t) => {
   await withBrowser(PHONE, async (p) => {
     await goto(p, '?lang=fr&layer=gender&age_band=25-34,35-44,45-54&from=2025-01&z=7&lat=27.5&lng=-81.5');
     const size = () => p.evaluate(() => {
@@ -1033,6 +1033,7 @@ test('on a phone the title box is one line that unfolds by keyboard, and the "li
       return { h: box.height, share: box.height / map.height, more: getComputedStyle(more).display !== 'none', top: box.top - map.top };
     });
     const folded = await size();
+    t.diagnostic(`phone title box folded: ${folded.h}px, ${(folded.share * 100).toFixed(1)} % of the map's height`);
     assert.ok(folded.share <= 0.06, `folded, the title box is ${(folded.share * 100).toFixed(1)} % of the map's height (${folded.h}px)`);
     assert.equal(folded.more, false);
     const head = await p.evaluate(() => ({
@@ -1059,6 +1060,7 @@ test('on a phone the title box is one line that unfolds by keyboard, and the "li
     await p.waitForFunction(() => document.querySelector('.map-title-toggle').getAttribute('aria-expanded') === 'true');
     const open = await size();
     assert.ok(open.more && open.h > folded.h, 'unfolded');
+    t.diagnostic(`unfolded: ${open.h}px, ${(open.share * 100).toFixed(1)} %`);
     assert.match(await p.evaluate(() => document.querySelector('.map-filters').innerText), /Tranche d’âge/);
     assert.equal(await p.evaluate(() => document.activeElement.className), 'map-title-toggle', 'the focus stays on the toggle');
     await p.keyboard.press('Space');
@@ -1091,6 +1093,7 @@ test('on a phone the title box is one line that unfolds by keyboard, and the "li
     const over = (c) => hex(c).map((v, i) => Math.round(v * drawn.opacity + land[i] * (1 - drawn.opacity)));
     const m = over(middle);
     const r = ratio(m, land);
+    t.diagnostic(`middle class ${middle} as drawn: ${r.toFixed(2)}:1 against the land; ` + [1, 3].map((i) => `${drawn.colors[i]}: ${ratio(m, over(drawn.colors[i])).toFixed(2)}:1, ΔE ${dE(m, over(drawn.colors[i])).toFixed(0)}`).join('; '));
     assert.ok(r >= 1.5, `the middle class ${middle} as drawn: ${r.toFixed(2)}:1 against the land`);
     for (const [name, c] of [['pale orange', drawn.colors[1]], ['pale purple', drawn.colors[3]], ['suppressed grey', '#bdbdbd']]) {
       const e = dE(m, over(c));
