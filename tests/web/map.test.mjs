@@ -975,7 +975,7 @@ test('states and counties announce the respondents of areas too small to show, f
         return { nation: fc.totals.count, shown: fc.features.reduce((a, f) => a + (f.properties.count ?? 0), 0), hidden: fc.features.filter((f) => f.properties.count === null).length };
       });
       assert.ok(states.hidden > 0, `${kind}: some state is hidden in the demo data`);
-      const m = x.hidden.match(/^About ([\d,]+) more respondents live in states whose figures are too small to show/);
+      const m = x.hidden.match(/^About ([\d,]+) more respondents live in states whose count is too small to show/);
       assert.ok(m, `${kind}: ${x.hidden}`);
       assert.equal(digits(m[1]), aboutN(states.nation - states.shown), `${kind}: the nation minus its states`);
       // Counties: each state in view (wholly inside the box the counties were asked for)
