@@ -197,8 +197,9 @@ export class DataLayer {
 
   style(f) {
     const hex = this.unit === 'h3';
-    // 0.88: the palest class stands out from the land at 1.5:1 (classify.rs); the outline
-    // (3.9:1 against the land) marks the middle class of diverging layers, white as the land.
+    // 0.88: every class stands out from the land at 1.5:1 or more as drawn (classify.rs: the
+    // diverging layers' middle class is a soft green, 1.75:1); the outline (3.9:1 against
+    // the land) marks every area as well.
     return {
       fillColor: this.fillOf(f),
       fillOpacity: FILL_OPACITY,
