@@ -467,7 +467,7 @@ test('outreach mode shows a plan and exports it', async () => {
   assert.ok(await p.locator('.leaflet-outreach-pane path').count() > gaps, 'catchment and gap areas drawn');
   assert.ok(await p.locator('.rank').count() === gaps, 'gap areas numbered on the map');
   const csv = await downloadOf(p, () => p.click('[data-download="plan-csv"]'));
-  assert.match(csv.name, /HT-CON-MIA\.csv$/);
+  assert.match(csv.name, /^dyaspora-plan-HT-CON-MIA-h3-res\d-.*-demo\.csv$/);
   const lines = csv.bytes.toString('utf8').trim().split(/\r?\n/);
   assert.match(lines[0], /^rank,id,name,lon,lat,score/);
   assert.equal(lines.length - 1, gaps);
