@@ -252,6 +252,7 @@ mod layers {
             &units,
             &req,
             &classify(&layer, &units, &req).unwrap(),
+            serde_json::Value::Null,
         )
         .len();
         eprintln!(
@@ -262,7 +263,14 @@ mod layers {
             b.iter(|| {
                 let units = selected_units(&layer, None);
                 let classification = classify(&layer, &units, &req).expect("a metric");
-                to_geojson(&layer, &units, &req, &classification).len()
+                to_geojson(
+                    &layer,
+                    &units,
+                    &req,
+                    &classification,
+                    serde_json::Value::Null,
+                )
+                .len()
             })
         });
         g.finish();

@@ -7,8 +7,16 @@ use serde::Serialize;
 /// The palest class stands out from the basemap's land (#f2efe9) at 1.5:1 when drawn at the
 /// web map's fill opacity of 0.88 (the 5-class scheme's #ffffcc was 1.09:1: invisible).
 pub const SEQUENTIAL: [&str; 5] = ["#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#0c2c84"];
-/// ColorBrewer PuOr, 5 classes: diverging around 1 for location quotients; colour-blind safe.
-pub const DIVERGING: [&str; 5] = ["#e66101", "#fdb863", "#f7f7f7", "#b2abd2", "#5e3c99"];
+/// ColorBrewer PuOr, 5 classes, diverging (around 1 for location quotients, around the
+/// national value for shares), with two changes for the land they are drawn on (#f2efe9, at
+/// the map's fill opacity of 0.88). The middle class ("like the US") is a soft green: PuOr's
+/// #f7f7f7 was as pale as the land (1.06:1) and vanished on a phone; #8fbc78 stands out at
+/// 1.75:1. It is about as light as its neighbours (1.09:1 against the pale orange, 1.00:1
+/// against the pale purple, 1.14:1 against the suppressed grey) but differs in hue: CIELAB
+/// ΔE 47, 54 and 35, still 25, 41 and 25 under a simulated deuteranopia (Machado 2009). The
+/// pale orange is a little deeper than PuOr's #fdb863 (1.43:1 against the land): #f7a854,
+/// 1.61:1. Every area's outline marks it as well.
+pub const DIVERGING: [&str; 5] = ["#e66101", "#f7a854", "#8fbc78", "#b2abd2", "#5e3c99"];
 /// Fill of a unit whose value is suppressed.
 pub const SUPPRESSED: &str = "#bdbdbd";
 /// Fixed breaks for location quotients: under-represented below 0.8, over above 1.25.
@@ -125,6 +133,37 @@ fn nice(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// WCAG relative luminance of `#rrggbb` drawn at `alpha` over `under`.
+    fn drawn_luminance(hex: &str, alpha: f64, under: &str) -> f64 {
+        let rgb = |h: &str| -> [f64; 3] {
+            [1, 3, 5].map(|i| f64::from(u8::from_str_radix(&h[i..i + 2], 16).unwrap()))
+        };
+        let (c, u) = (rgb(hex), rgb(under));
+        let lin = |v: f64| {
+            let x = v / 255.0;
+            if x <= 0.04045 {
+                x / 12.92
+            } else {
+                ((x + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let d: Vec<f64> = (0..3)
+            .map(|i| lin((alpha * c[i] + (1.0 - alpha) * u[i]).round()))
+            .collect();
+        0.2126 * d[0] + 0.7152 * d[1] + 0.0722 * d[2]
+    }
+
+    #[test]
+    fn every_class_stands_out_from_the_land_as_drawn() {
+        let land = "#f2efe9";
+        let l = drawn_luminance(land, 1.0, land);
+        for c in SEQUENTIAL.iter().chain(DIVERGING.iter()) {
+            let x = drawn_luminance(c, 0.88, land);
+            let ratio = (l.max(x) + 0.05) / (l.min(x) + 0.05);
+            assert!(ratio >= 1.5, "{c}: {ratio:.2}:1 against the land");
+        }
+    }
 
     #[test]
     fn quantile_classes_split_values_evenly_and_colour_them() {

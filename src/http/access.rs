@@ -65,9 +65,10 @@ pub fn public_heavy_router(data: DataLayer<'_>) -> OpenApiRouter<AppState> {
         .merge(data(public_heavy_data_router()))
 }
 
-/// Data computed per request: outreach and the OGC items.
+/// Data computed per request: outreach, the OGC items and the CSVW metadata of the layers.
 pub fn public_heavy_data_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
+        .merge(layers::csv_metadata_router())
         .merge(outreach::router())
         .merge(ogc::items_router())
 }

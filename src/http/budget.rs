@@ -145,18 +145,19 @@ pub fn requested_layer(uri: &Uri) -> Option<(Unit, Filter)> {
     }
     let path = percent_decode(uri.path())?;
     let pairs = Query::<Vec<(String, String)>>::try_from_uri(uri).ok()?.0;
-    let (unit, filter) = if path == "/api/v1/aggregates" {
-        let req = crate::publish::LayerRequest::from_pairs(&pairs, &[]).ok()?;
-        (req.unit, req.filter)
-    } else if path.starts_with("/tiles/") {
-        super::tiles::requested_layer(&path, &pairs)?
-    } else if path.starts_with("/ogc/collections/") {
-        super::ogc::requested_layer(&path, &pairs)?
-    } else if path.starts_with("/api/v1/outreach/") {
-        super::outreach::requested_layer(&pairs)?
-    } else {
-        return None;
-    };
+    let (unit, filter) =
+        if path == "/api/v1/aggregates" || path == "/api/v1/aggregates/csv-metadata.json" {
+            let req = crate::publish::LayerRequest::from_pairs(&pairs, &["hxl"]).ok()?;
+            (req.unit, req.filter)
+        } else if path.starts_with("/tiles/") {
+            super::tiles::requested_layer(&path, &pairs)?
+        } else if path.starts_with("/ogc/collections/") {
+            super::ogc::requested_layer(&path, &pairs)?
+        } else if path.starts_with("/api/v1/outreach/") {
+            super::outreach::requested_layer(&pairs)?
+        } else {
+            return None;
+        };
     (!filter.is_empty()).then_some((unit, filter))
 }
 

@@ -1,6 +1,8 @@
 //! `GET /api/v1/aggregates`: the aggregate layers as GeoJSON (`application/geo+json`) or CSV
-//! with an HXL hashtag row, with the legend's classification, ETag and 304. The figures and
-//! the formats are [`crate::publish`]'s; this file parses, caches and answers.
+//! with an HXL hashtag row, with the legend's classification, ETag and 304; and
+//! `GET /api/v1/aggregates/csv-metadata.json`, the CSVW metadata a CSV links to
+//! (`Link: …; rel="describedby"`). The figures and the formats are [`crate::publish`]'s;
+//! this file parses, caches and answers.
 
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -16,11 +18,45 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::aggregate::Figures;
 use crate::error::Error;
 use crate::http::AppState;
-use crate::publish::{self, LayerRequest};
+use crate::publish::{self, LayerRequest, Provenance};
 
-/// The public, perturbed layers.
+/// The public, perturbed layers (they make their own ETag).
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default().routes(routes!(public_aggregates))
+}
+
+/// The CSVW metadata of the layers' CSV (a data route: ETag by the data layer).
+pub fn csv_metadata_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(csv_metadata))
+}
+
+/// The path of a CSV's CSVW metadata document (the same query as the CSV).
+pub const CSV_METADATA: &str = "/api/v1/aggregates/csv-metadata.json";
+
+/// Whether the service shows the synthetic demo set: the demo places come with the demo
+/// records (the web page decides the same way).
+pub fn is_demo(state: &AppState) -> bool {
+    state.places.get().associations().iter().any(|p| p.is_demo)
+}
+
+/// The survey behind the figures (the methodology's published figures) and the demo flag.
+pub(in crate::http) async fn provenance(state: &AppState) -> Result<Provenance, Error> {
+    let m = super::web::methodology_figures(state).await?;
+    Ok(Provenance::from_methodology(&m, is_demo(state)))
+}
+
+/// `hxl`: the CSV's hashtag row, there unless `0`, `false` or `no`.
+fn with_hxl(pairs: &[(String, String)]) -> bool {
+    !matches!(super::param(pairs, "hxl"), Some("0" | "false" | "no"))
+}
+
+fn is_download(pairs: &[(String, String)]) -> bool {
+    matches!(super::param(pairs, "download"), Some("1" | "true" | "yes"))
+}
+
+/// `attachment; filename="…"`.
+fn attachment(name: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")).ok()
 }
 
 /// The exact figures: mounted with the admin role (see `http::access`).
@@ -31,6 +67,8 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
 fn etag(state: &AppState, raw_query: &str, figures: Figures) -> String {
     let mut h = DefaultHasher::new();
     raw_query.hash(&mut h);
+    // The demo flag is in the body and the file name; it follows the places.
+    is_demo(state).hash(&mut h);
     let exact = if figures == Figures::Exact { "x" } else { "" };
     format!(
         "W/\"{exact}v{}-{:x}\"",
@@ -50,9 +88,16 @@ impl utoipa::IntoResponses for LayerResponses {
             .schema(Some(text()))
             .description(Some("Weak tag of the data version and query"))
             .build();
+        let link = HeaderBuilder::new()
+            .schema(Some(text()))
+            .description(Some(
+                "CSV only: its CSVW metadata, `rel=\"describedby\"; type=\"application/csvm+json\"`",
+            ))
+            .build();
         let layer = ResponseBuilder::new()
             .description("The layer; `Content-Disposition: attachment` with `download`")
             .header("ETag", etag)
+            .header("Link", link)
             .content(
                 "application/geo+json",
                 ContentBuilder::new()
@@ -85,8 +130,8 @@ type PairsQuery = super::query::Params<super::params::AggregateQuery>;
     get,
     path = "/api/v1/aggregates",
     tag = "aggregates",
-    summary = "An aggregate layer as GeoJSON or CSV (with an HXL hashtag row)",
-    description = "Perturbed and suppressed figures (PRIVACY.md): counts from 1 to k−1 and values derivable from published ones are null and listed in `suppressed`. Coordinates are CRS84 longitude/latitude degrees; money is US dollars per year.",
+    summary = "An aggregate layer as GeoJSON or CSV (with an HXL hashtag row unless hxl=0)",
+    description = "Perturbed and suppressed figures (PRIVACY.md): counts from 1 to k−1 and values derivable from published ones are null and listed in `suppressed`. Coordinates are CRS84 longitude/latitude degrees; money is US dollars per year. The GeoJSON's `dyaspora:map` member says what the layer shows (measure, filters, extent, source, survey rounds and period, sample size, demo flag, data version); a CSV links to the same in its CSVW metadata (`Link: </api/v1/aggregates/csv-metadata.json?…>; rel=\"describedby\"; type=\"application/csvm+json\"`). With `download`, the file name states the unit, filters, release, date and `-demo` for demo data.",
     params(super::params::AggregateQuery),
     responses(LayerResponses)
 )]
@@ -127,7 +172,7 @@ async fn aggregates(
     figures: Figures,
 ) -> Result<Response, Error> {
     let pairs = query.pairs();
-    let req = LayerRequest::from_pairs(&pairs, &[])?;
+    let req = LayerRequest::from_pairs(&pairs, &["hxl"])?;
     let tag = etag(&state, raw.as_deref().unwrap_or(""), figures);
     if let Some(r) = not_modified(&headers, &tag) {
         return Ok(r);
@@ -142,13 +187,15 @@ async fn aggregates(
     // Classes of the whole published layer, whatever the box: an area keeps its colour when
     // the map pans, and the classes are those of the tiles (the layer is published anyway).
     let classification = publish::classify(&layer, &publish::selected_units(&layer, None), &req)?;
-    let get = |name: &str| super::param(&pairs, name);
-    let format = publish::Format::parse(get("format"))?;
-    let download = matches!(get("download"), Some("1" | "true" | "yes"));
+    let format = publish::Format::parse(super::param(&pairs, "format"))?;
+    let download = is_download(&pairs);
+    let hxl = with_hxl(&pairs);
+    let prov = provenance(&state).await?;
+    let demo = prov.demo;
     let req_filters = req.filter_params.clone();
     // Built and compressed off the async workers: a whole-US layer is megabytes of text.
     let built = tokio::task::spawn_blocking(move || {
-        let body = format.write(&layer, &units, &req, &classification);
+        let body = format.write(&layer, &units, &req, &classification, &prov, hxl);
         (encoding.compress(body.as_bytes()), layer)
     })
     .await
@@ -180,17 +227,93 @@ async fn aggregates(
         HeaderValue::from_str(&tag).expect("ASCII etag"),
     );
     if download {
-        let name = format!(
-            "attachment; filename=\"{}.{ext}\"",
-            publish::download_name(&layer, &req_filters, &publish::today())
+        let variant = (format == publish::Format::Csv && !hxl).then_some("plain");
+        let name = publish::download_name(&layer, &req_filters, &publish::today(), variant, demo);
+        if let Some(v) = attachment(&format!("{name}.{ext}")) {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    if format == publish::Format::Csv && figures == Figures::Public {
+        // RFC 8288 and CSVW's "locating metadata": the same query at the metadata route.
+        let link = format!(
+            "<{CSV_METADATA}?{}>; rel=\"describedby\"; type=\"application/csvm+json\"",
+            raw.as_deref().unwrap_or("")
         );
-        h.insert(
-            header::CONTENT_DISPOSITION,
-            HeaderValue::from_str(&name).expect("ASCII file name"),
-        );
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            h.insert(header::LINK, v);
+        }
     }
     Ok(state
         .responses
         .insert(layer.data_version, key, response)
         .await)
+}
+
+/// `GET /api/v1/aggregates/csv-metadata.json`: the CSVW metadata of the CSV the same query
+/// makes at `/api/v1/aggregates` (the CSV's `Link` header points here).
+#[utoipa::path(
+    get,
+    path = "/api/v1/aggregates/csv-metadata.json",
+    tag = "aggregates",
+    summary = "The CSVW metadata of an aggregate layer's CSV (W3C Metadata Vocabulary for Tabular Data)",
+    description = "The same query as `/api/v1/aggregates` (its `format` is ignored: this describes the CSV). Title, filters, extent (`dc:spatial`), source, survey rounds and period, sample size, demo flag (`dyaspora:demo`), data version, and every column with its datatype: identifiers (FIPS codes, H3 indexes) are strings, so a reader that follows the datatypes keeps the leading zero of `01001`. `dialect.headerRowCount` is 2 when the CSV has its HXL row. `url` is the CSV's: its file name with `download` (the metadata is then saved as `{file}-metadata.json` beside it, where CSVW processors look), else the route that makes it.",
+    params(super::params::AggregateQuery),
+    responses(
+        (status = 200, description = "The metadata document", body = serde_json::Value, content_type = "application/csvm+json"),
+        (status = 304, description = "Not modified (`If-None-Match` matched the ETag)"),
+    ),
+)]
+pub(super) async fn csv_metadata(
+    State(state): State<AppState>,
+    query: PairsQuery,
+) -> Result<Response, Error> {
+    let pairs = query.pairs();
+    let req = LayerRequest::from_pairs(&pairs, &["hxl"])?;
+    // Checked as the CSV route checks it, though this document ignores the format.
+    publish::Format::parse(super::param(&pairs, "format"))?;
+    let (hxl, download) = (with_hxl(&pairs), is_download(&pairs));
+    let layer = publish::layer(&state.engine, &req, Figures::Public).await?;
+    let prov = provenance(&state).await?;
+    let name = format!(
+        "{}.csv",
+        publish::download_name(
+            &layer,
+            &req.filter_params,
+            &publish::today(),
+            (!hxl).then_some("plain"),
+            prov.demo
+        )
+    );
+    let url = if download {
+        name.clone()
+    } else {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs.iter().filter(|(k, _)| k != "format") {
+            q.append_pair(k, v);
+        }
+        q.append_pair("format", "csv");
+        format!("/api/v1/aggregates?{}", q.finish())
+    };
+    let doc = tokio::task::spawn_blocking(move || {
+        let units = publish::selected_units(&layer, req.bbox);
+        publish::csvw::metadata(&layer, &units, &req, &prov, &url, hxl)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    let mut response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/csvm+json"),
+        )],
+        serde_json::to_string(&doc).unwrap_or_default(),
+    )
+        .into_response();
+    if download {
+        if let Some(v) = attachment(&format!("{name}-metadata.json")) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    Ok(response)
 }

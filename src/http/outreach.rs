@@ -161,6 +161,20 @@ impl Request {
         matches!(self.get("download"), Some("1" | "true" | "yes"))
     }
 
+    /// A download's file name (#20): `dyaspora-{what}-` then the layer, filters, release,
+    /// date and `-demo` for demo data, as the aggregates name theirs.
+    fn file_name(&self, state: &AppState, layer: &Layer, what: &str, ext: &str) -> String {
+        let stem = crate::publish::download_name(
+            layer,
+            &self.layer.filter_params,
+            &crate::publish::today(),
+            None,
+            super::layers::is_demo(state),
+        );
+        let what = format!("dyaspora-{what}-");
+        format!("{}.{ext}", stem.replacen("dyaspora-", &what, 1))
+    }
+
     /// The post named by `id` (a consular post id, case-insensitive).
     fn post(set: &PlaceSet, id: &str, param: &str) -> Result<usize, Error> {
         set.posts()
@@ -571,7 +585,9 @@ pub(super) async fn gaps(State(state): State<AppState>, query: Query) -> Result<
         return Ok(text_response(
             w,
             "text/csv; charset=utf-8",
-            req.download().then_some("dyaspora-gaps.csv"),
+            req.download()
+                .then(|| req.file_name(&state, &c.hexagons, "gaps", "csv"))
+                .as_deref(),
         ));
     }
     let features: Vec<Feature> = rows
@@ -594,7 +610,9 @@ pub(super) async fn gaps(State(state): State<AppState>, query: Query) -> Result<
     };
     Ok(with_download(
         json_body(&body, "application/geo+json"),
-        req.download().then_some("dyaspora-gaps.geojson"),
+        req.download()
+            .then(|| req.file_name(&state, &c.hexagons, "gaps", "geojson"))
+            .as_deref(),
     ))
 }
 
@@ -642,10 +660,11 @@ pub(super) async fn plan(
     .await
     .map_err(|e| Error::Internal(e.to_string()))?;
     let place = set.place(post);
-    let file = format!(
-        "dyaspora-plan-{}.{}",
-        place.id,
-        if csv { "csv" } else { "geojson" }
+    let file = req.file_name(
+        &state,
+        &c.hexagons,
+        &format!("plan-{}", place.id),
+        if csv { "csv" } else { "geojson" },
     );
     let names = place.names();
     if csv {

@@ -158,8 +158,14 @@ enum Language {
 }
 
 layer_query!(layer
-    /// `GET /api/v1/aggregates` and `/api/v1/admin/aggregates`.
-    AggregateQuery {}
+    /// `GET /api/v1/aggregates`, `/api/v1/admin/aggregates` and
+    /// `/api/v1/aggregates/csv-metadata.json`.
+    AggregateQuery {
+        /// CSV only: `0`, `false` or `no` leave out the HXL hashtag row under the header
+        /// (a plain table for pandas, GDAL and spreadsheets); it is there by default.
+        #[param(value_type = Option<Flag>, inline)]
+        hxl: Option<String>,
+    }
 );
 
 layer_query!(layer
@@ -409,6 +415,7 @@ mod tests {
         let mut expected: Vec<String> = crate::aggregate::filter::Field::PARAMS
             .iter()
             .chain(crate::publish::request::PARAMS.iter())
+            .chain(["hxl"].iter()) // the aggregates' own, read by their handler
             .map(|s| s.to_string())
             .collect();
         expected.sort();

@@ -142,27 +142,33 @@ pub(super) async fn methodology(
     State(state): State<AppState>,
     _: super::query::Params<super::query::NoParams>,
 ) -> Result<Response, Error> {
-    let snap = state.engine.snapshot();
-    // Computed once per data version (concurrent first requests wait for the one
-    // computing); the cache lives in the state, one per service.
-    let body = match state.methodology.get(&snap.data_version) {
-        Some(body) => body,
-        None => {
-            let (cache, engine) = (state.methodology.clone(), state.engine.clone());
-            tokio::task::spawn_blocking(move || {
-                cache.get_or_insert_with(&snap.data_version, || {
-                    crate::publish::methodology::figures(&snap, &engine)
-                })
-            })
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))??
-        }
-    };
+    let body = methodology_figures(&state).await?;
     Ok((
         [(header::CACHE_CONTROL, "public, max-age=60, must-revalidate")],
         Json(body),
     )
         .into_response())
+}
+
+/// The methodology figures of the current data version, computed once per version
+/// (concurrent first requests wait for the one computing); the cache lives in the state, one
+/// per service. The downloads' metadata reads them too.
+///
+/// # Errors
+/// A failed computation or worker, as internal.
+pub(super) async fn methodology_figures(state: &AppState) -> Result<serde_json::Value, Error> {
+    let snap = state.engine.snapshot();
+    if let Some(body) = state.methodology.get(&snap.data_version) {
+        return Ok(body);
+    }
+    let (cache, engine) = (state.methodology.clone(), state.engine.clone());
+    tokio::task::spawn_blocking(move || {
+        cache.get_or_insert_with(&snap.data_version, || {
+            crate::publish::methodology::figures(&snap, &engine)
+        })
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))?
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! CSV of the published layers, with an HXL hashtag row (Humanitarian Exchange Language)
-//! under the header; cells are neutralised against formula injection.
+//! under the header unless asked without (`hxl=0`); cells are neutralised against formula
+//! injection. No comment lines: what a file holds is said by its CSVW metadata
+//! ([`super::csvw`]).
 
 use serde_json::Value;
 
@@ -7,7 +9,7 @@ use super::LayerRequest;
 use crate::aggregate::{Layer, Unit};
 
 /// HXL hashtag of a published column.
-fn hxl_tag(column: &str, unit: Unit) -> String {
+pub(super) fn hxl_tag(column: &str, unit: Unit) -> String {
     match column {
         "id" => match unit {
             Unit::H3(_) => "#geo+h3".into(),
@@ -85,14 +87,23 @@ fn figure_columns(layer: &Layer, units: &[usize], req: &LayerRequest) -> Vec<Str
     columns
 }
 
-/// The layer's `units` as CSV: a header row, an HXL hashtag row, then one row per unit
-/// (its centre in degrees, then its figures).
-pub fn layer_csv(layer: &Layer, units: &[usize], req: &LayerRequest) -> String {
-    let mut w = csv::Writer::from_writer(Vec::new());
+/// Every column of the CSV of `units`, in output order: the id, name and centre, then the
+/// figures.
+pub fn columns(layer: &Layer, units: &[usize], req: &LayerRequest) -> Vec<String> {
     let mut columns: Vec<String> = vec!["id".into(), "name".into(), "lon".into(), "lat".into()];
     columns.extend(figure_columns(layer, units, req));
+    columns
+}
+
+/// The layer's `units` as CSV: a header row, an HXL hashtag row (when `hxl`), then one row
+/// per unit (its centre in degrees, then its figures).
+pub fn layer_csv(layer: &Layer, units: &[usize], req: &LayerRequest, hxl: bool) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let columns = columns(layer, units, req);
     let _ = w.write_record(&columns);
-    let _ = w.write_record(columns.iter().map(|c| hxl_tag(c, layer.unit)));
+    if hxl {
+        let _ = w.write_record(columns.iter().map(|c| hxl_tag(c, layer.unit)));
+    }
     for &i in units {
         let p = layer.properties(i, &req.groups, req.skill);
         let (lon, lat) = layer.center(i);

@@ -98,6 +98,9 @@ struct LayerCollection<'a> {
     /// National, whatever the bounding box: the features may cover less.
     totals_scope: &'static str,
     totals: Map<String, Value>,
+    /// What the layer shows and where it comes from ([`super::meta::map_member`]).
+    #[serde(rename = "dyaspora:map")]
+    map: Value,
     features: Vec<Box<RawValue>>,
 }
 
@@ -108,6 +111,7 @@ pub fn layer_collection(
     units: &[usize],
     req: &LayerRequest,
     classification: &Classification,
+    map: Value,
 ) -> String {
     let features: Vec<Box<RawValue>> = units
         .par_iter()
@@ -137,6 +141,7 @@ pub fn layer_collection(
         classification,
         totals_scope: "nation",
         totals: layer.national_properties(&req.groups, req.skill),
+        map,
         features,
     };
     serde_json::to_string(&envelope).unwrap_or_else(|_| unreachable!("the envelope serialises"))
@@ -209,14 +214,18 @@ mod tests {
         let units = selected_units(&layer, None);
         assert!(units.len() > 50);
         let c = classify(&layer, &units, &req).unwrap();
-        let new_text = layer_collection(&layer, &units, &req, &c);
+        let new_text = layer_collection(&layer, &units, &req, &c, json!({"demo": true}));
         let old_text = string_surgery(&layer, &units, &req, &c);
-        let new: Value = serde_json::from_str(&new_text).unwrap();
+        let mut new: Value = serde_json::from_str(&new_text).unwrap();
         let old: Value = serde_json::from_str(&old_text).unwrap();
+        // The `dyaspora:map` member (#20) is new; the rest is what the old writer said.
+        let map = new.as_object_mut().unwrap().remove("dyaspora:map").unwrap();
+        assert_eq!(map, json!({"demo": true}));
         assert_eq!(new, old);
         // The same members in the same order; only a feature's id now follows its geometry
         // (the geojson crate's order), so the texts have the same length.
-        assert_eq!(new_text.len(), old_text.len());
+        let member = r#","dyaspora:map":{"demo":true}"#;
+        assert_eq!(new_text.len(), old_text.len() + member.len());
         let keys: Vec<&String> = new.as_object().unwrap().keys().collect();
         assert_eq!(keys.first().unwrap().as_str(), "type");
         assert_eq!(keys.last().unwrap().as_str(), "features");
@@ -249,7 +258,7 @@ mod tests {
         };
         println!("res 9, {} features", units.len());
         time("typed envelope, features in parallel", &|| {
-            layer_collection(&layer, &units, &req, &c)
+            layer_collection(&layer, &units, &req, &c, Value::Null)
         });
         time("string surgery, features in parallel (before)", &|| {
             string_surgery(&layer, &units, &req, &c)

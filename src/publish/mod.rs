@@ -7,12 +7,17 @@
 //!   legend's classification, and each unit's published properties;
 //! - [`geojson`], [`csv`]: the format writers of a layer (GeoJSON with its metadata, CSV
 //!   with an HXL hashtag row) and a download's name;
+//! - [`meta`], [`csvw`]: what a download says about itself (title, filters, extent, source,
+//!   rounds, period, sample, demo flag: the GeoJSON's `dyaspora:map` member) and a CSV's
+//!   CSVW metadata document;
 //! - [`methodology`]: the figures of the methodology panel (`/api/v1/methodology`).
 //!
 //! Nothing here knows HTTP: the handlers in `http` parse, call this, and wrap the response.
 
 pub(crate) mod csv;
+pub(crate) mod csvw;
 pub mod geojson;
+pub(crate) mod meta;
 pub(crate) mod methodology;
 pub(crate) mod request;
 
@@ -25,6 +30,7 @@ use crate::aggregate::classify::Classification;
 use crate::aggregate::{Engine, Figures, Layer, Unit};
 use crate::error::Error;
 
+pub use meta::Provenance;
 pub use request::{param, parse_bbox, LayerParams, LayerRequest};
 
 /// The layer of `req` with the figures asked for, computed on a worker thread (aggregation
@@ -123,7 +129,7 @@ pub fn unit_properties(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     GeoJson,
-    /// CSV with an HXL hashtag row under the header.
+    /// CSV, with an HXL hashtag row under the header unless asked without.
     Csv,
 }
 
@@ -158,17 +164,23 @@ impl Format {
         }
     }
 
-    /// The layer's `units` in this format (the classification colours the GeoJSON).
+    /// The layer's `units` in this format (the classification colours the GeoJSON, the
+    /// provenance fills its `dyaspora:map` member; `hxl`: the CSV's hashtag row).
     pub fn write(
         self,
         layer: &Layer,
         units: &[usize],
         req: &LayerRequest,
         classification: &Classification,
+        provenance: &Provenance,
+        hxl: bool,
     ) -> String {
         match self {
-            Format::GeoJson => geojson::layer_collection(layer, units, req, classification),
-            Format::Csv => csv::layer_csv(layer, units, req),
+            Format::GeoJson => {
+                let map = meta::map_member(layer, req, provenance);
+                geojson::layer_collection(layer, units, req, classification, map)
+            }
+            Format::Csv => csv::layer_csv(layer, units, req, hxl),
         }
     }
 }
@@ -179,9 +191,16 @@ pub fn today() -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
-/// A download's file name: the unit, the filters, the release and the date, in characters
-/// every file system takes, e.g. `dyaspora-county-gender-f_sector-Q-r3-2026-12-05`.
-pub fn download_name(layer: &Layer, filters: &[(String, String)], date: &str) -> String {
+/// A download's file name: the unit, the filters, the release, the date, a variant (`plain`
+/// for a CSV without its HXL row) and `-demo` for the synthetic demo data, in characters
+/// every file system takes, e.g. `dyaspora-county-gender-f_sector-Q-r3-2026-12-05-demo`.
+pub fn download_name(
+    layer: &Layer,
+    filters: &[(String, String)],
+    date: &str,
+    variant: Option<&str>,
+    demo: bool,
+) -> String {
     let clean = |s: &str| -> String {
         s.chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
@@ -197,5 +216,9 @@ pub fn download_name(layer: &Layer, filters: &[(String, String)], date: &str) ->
         name.push_str(&filters.join("_"));
     }
     name.truncate(120);
-    format!("{name}-r{}-{date}", layer.data_version)
+    let variant = variant
+        .map(|v| format!("-{}", clean(v)))
+        .unwrap_or_default();
+    let demo = if demo { "-demo" } else { "" };
+    format!("{name}-r{}-{date}{variant}{demo}", layer.data_version)
 }

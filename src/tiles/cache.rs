@@ -303,8 +303,9 @@ impl TileCache {
     /// however many ask at once). The least recently used slots go first when there are too
     /// many.
     pub fn source_slot(&self, key: &str, version: u64) -> SourceSlot {
-        let created: Result<SourceSlot, std::convert::Infallible> =
-            self.sources.get_or_insert_with(&(key.to_string(), version), || {
+        let created: Result<SourceSlot, std::convert::Infallible> = self
+            .sources
+            .get_or_insert_with(&(key.to_string(), version), || {
                 Ok(Arc::new(tokio::sync::OnceCell::new()))
             });
         match created {

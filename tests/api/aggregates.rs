@@ -119,7 +119,8 @@ async fn csv_download_has_an_hxl_row_and_an_attachment_name() {
         .unwrap()
         .to_string();
     assert!(
-        name.contains("dyaspora-county-gender-f_sector-Q-r1-20") && name.ends_with(".geojson\""),
+        name.contains("dyaspora-county-gender-f_sector-Q-r1-20")
+            && name.ends_with("-demo.geojson\""),
         "{name}"
     );
     let fc: Value = r.json().await.unwrap();
@@ -128,6 +129,164 @@ async fn csv_download_has_an_hxl_row_and_an_attachment_name() {
     assert_eq!(fc["bbox"], serde_json::json!([-82.0, 24.0, -79.0, 28.0]));
     assert_eq!(fc["totals_scope"], "nation");
     assert!(fc["generated_on"].as_str().unwrap().starts_with("20"));
+}
+
+/// Every download made straight from the API says what it holds (#20): the GeoJSON in its
+/// `dyaspora:map` member, the CSV (kept plain: no comment lines) in the CSVW metadata its
+/// `Link` header points to, and every file name states the layer, filters, date and demo.
+#[tokio::test]
+async fn api_downloads_carry_their_metadata_and_the_demo_flag() {
+    let app = TestApp::spawn(20_000).await;
+    let (_, methodology) = app.get_json("/api/v1/methodology").await;
+    let q = "unit=county&gender=f&bbox=-82,24,-79,28&download=1";
+
+    // GeoJSON: the member, as the page's own downloads have it.
+    let r = app.get(&format!("/api/v1/aggregates?{q}")).await;
+    assert_eq!(r.status(), 200);
+    let name = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(name.contains("dyaspora-county-gender-f-r1-20"), "{name}");
+    assert!(name.ends_with("-demo.geojson\""), "{name}");
+    assert!(
+        r.headers().get("link").is_none(),
+        "the GeoJSON carries its own metadata"
+    );
+    let fc: Value = r.json().await.unwrap();
+    let m = &fc["dyaspora:map"];
+    assert_eq!(m["title"], "Respondents");
+    assert_eq!(m["measure"], "count");
+    assert_eq!(m["filters"], "Gender: Female");
+    assert_eq!(m["filter_params"]["gender"], "f");
+    assert_eq!(m["extent"], serde_json::json!([-82.0, 24.0, -79.0, 28.0]));
+    assert!(m["source"].as_str().unwrap().starts_with("dyaspora survey"));
+    assert_eq!(m["rounds"], methodology["rounds"]);
+    let first = methodology["rounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["first_month"].as_str())
+        .min()
+        .unwrap();
+    assert_eq!(
+        m["period"]["from"], first,
+        "the earliest month of any round"
+    );
+    assert_eq!(m["sample"]["respondents"], methodology["records"]);
+    assert_eq!(m["sample"]["matching_filters"], fc["totals"]["count"]);
+    assert_eq!(m["demo"], true);
+    assert_eq!(m["data_version"], fc["data_version"]);
+
+    // CSV: plain rows under the header (and the HXL row unless hxl=0), the metadata linked.
+    for (hxl, rows) in [("", 2), ("&hxl=0", 1)] {
+        let r = app
+            .get(&format!("/api/v1/aggregates?{q}&format=csv{hxl}"))
+            .await;
+        assert_eq!(r.status(), 200);
+        let name = r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let ending = if rows == 1 {
+            "-plain-demo.csv\""
+        } else {
+            "-demo.csv\""
+        };
+        assert!(name.ends_with(ending), "{name}");
+        let link = r.headers()["link"].to_str().unwrap().to_string();
+        assert!(
+            link.starts_with("</api/v1/aggregates/csv-metadata.json?")
+                && link.ends_with(r#">; rel="describedby"; type="application/csvm+json""#),
+            "{link}"
+        );
+        let text = r.text().await.unwrap();
+        assert!(
+            text.lines().all(|l| !l.starts_with("# ")),
+            "no comment lines"
+        );
+        let second = text.lines().nth(1).unwrap();
+        assert_eq!(second.starts_with("#adm2"), rows == 2, "{second}");
+        let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+
+        // The metadata at the linked address.
+        let target = link[1..link.find('>').unwrap()].to_string();
+        let r = app.get(&target).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/csvm+json");
+        let saved = r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(saved.ends_with("-demo.csv-metadata.json\""), "{saved}");
+        assert!(r.headers().contains_key("etag"));
+        let meta: Value = r.json().await.unwrap();
+        let file = name.split('"').nth(1).unwrap();
+        assert_eq!(
+            meta["url"], file,
+            "the saved CSV's name: CSVW finds the metadata beside it"
+        );
+        assert_eq!(meta["dialect"]["headerRowCount"], rows);
+        assert_eq!(meta["dyaspora:demo"], true);
+        assert_eq!(meta["dyaspora:filters"]["gender"], "f");
+        assert_eq!(
+            meta["dyaspora:sample"]["respondents"],
+            methodology["records"]
+        );
+        assert_eq!(meta["dyaspora:data_version"], fc["data_version"]);
+        assert_eq!(
+            meta["dc:spatial"]["bbox"],
+            serde_json::json!([-82.0, 24.0, -79.0, 28.0])
+        );
+        assert!(meta["dc:title"].as_str().unwrap().contains("DEMONSTRATION"));
+        assert!(meta["dc:source"]
+            .as_str()
+            .unwrap()
+            .contains(methodology["rounds"][0]["name"].as_str().unwrap()));
+        let columns = meta["tableSchema"]["columns"].as_array().unwrap();
+        let names: Vec<&str> = columns
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names, header,
+            "one column description per CSV column, in order"
+        );
+        assert_eq!(
+            columns[0]["datatype"]["base"], "string",
+            "FIPS codes are text"
+        );
+        assert_eq!(columns[0]["datatype"]["format"], "^[0-9]{5}$");
+        let count = columns.iter().find(|c| c["name"] == "count").unwrap();
+        assert_eq!(count["datatype"], "integer");
+    }
+
+    // Without `download`, the metadata's url is the route that makes the CSV.
+    let (status, meta) = app
+        .get_json("/api/v1/aggregates/csv-metadata.json?unit=state")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(meta["url"], "/api/v1/aggregates?unit=state&format=csv");
+    assert_eq!(meta["dc:spatial"], Value::Null);
+    let (status, _) = app
+        .get_json("/api/v1/aggregates/csv-metadata.json?unit=nowhere")
+        .await;
+    assert_eq!(status, 400);
+
+    // An empty service holds no demo data: no `-demo`, and the flag says so.
+    let empty = TestApp::spawn(0).await;
+    let r = empty
+        .get("/api/v1/aggregates?unit=state&download=1&format=csv")
+        .await;
+    let name = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(!name.contains("-demo"), "{name}");
+    let (_, meta) = empty
+        .get_json("/api/v1/aggregates/csv-metadata.json?unit=state")
+        .await;
+    assert_eq!(meta["dyaspora:demo"], false);
 }
 
 /// A layer nobody is in (a period before any collection) is an empty answer in every format

@@ -20,6 +20,7 @@ async fn every_data_get_answers_304_to_its_own_etag_strong_or_weak() {
     let paths = [
         "/api/v1/aggregates?unit=state".to_string(),
         "/api/v1/aggregates?unit=county&format=csv&gender=f".into(),
+        "/api/v1/aggregates/csv-metadata.json?unit=county&gender=f".into(),
         "/api/v1/codes".into(),
         "/api/v1/methodology".into(),
         "/api/v1/places".into(),

@@ -238,6 +238,10 @@ async fn a_limit_above_the_maximum_is_capped_not_refused() {
         default["numberReturned"].as_u64().unwrap(),
         matched.min(100)
     );
+    // A page of an aggregate collection says what it shows, as the aggregates do (#20).
+    assert_eq!(default["dyaspora:map"]["measure"], "count");
+    assert_eq!(default["dyaspora:map"]["demo"], true);
+    assert_eq!(default["dyaspora:map"]["unit"], "county");
     // Past the end: an empty page, still counted, with a way back.
     let (status, past) = app
         .get_json(&format!(

@@ -73,6 +73,22 @@ async fn the_document_lists_exactly_the_api_routes_the_router_answers() {
         }
     }
     assert_eq!(documented, api_routes);
+    // The CSVW metadata of a CSV (#20): its media type and the aggregates' parameters.
+    let meta = &doc["paths"]["/api/v1/aggregates/csv-metadata.json"]["get"];
+    assert!(
+        meta["responses"]["200"]["content"]["application/csvm+json"].is_object(),
+        "{meta}"
+    );
+    let names: Vec<&str> = meta["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"hxl") && names.contains(&"gender"),
+        "{names:?}"
+    );
     assert!(documented.len() >= 27, "{}", documented.len());
 
     // Each documented operation is routed: with an admin token, never the router's own 404

@@ -199,10 +199,16 @@ async fn a_consulates_plan_lists_real_gap_areas_ranked_by_the_stated_formula() {
         .to_str()
         .unwrap()
         .starts_with("text/csv"));
-    assert!(r.headers()["content-disposition"]
+    // The post, the layer, the release, the date and the demo flag (#20).
+    let name = r.headers()["content-disposition"]
         .to_str()
         .unwrap()
-        .contains("dyaspora-plan-HT-CON-NYC.csv"));
+        .to_string();
+    assert!(
+        name.contains("filename=\"dyaspora-plan-HT-CON-NYC-h3-res6-r1-20")
+            && name.ends_with("-demo.csv\""),
+        "{name}"
+    );
     let text = r.text().await.unwrap();
     let mut rows = csv::Reader::from_reader(text.as_bytes());
     let header = rows.headers().unwrap().clone();

@@ -32,6 +32,7 @@ const EXPECTED: &[(&str, &str, Least)] = &[
     ("GET", "/api/v1/openapi.json", Public),
     ("GET", "/api/v1/methodology", Public),
     ("GET", "/api/v1/aggregates", Public),
+    ("GET", "/api/v1/aggregates/csv-metadata.json", Public),
     ("GET", "/tiles", Public),
     ("GET", "/tiles/{file}", Public),
     ("GET", "/tiles/{layer}/legend.json", Public),

@@ -467,7 +467,7 @@ test('outreach mode shows a plan and exports it', async () => {
   assert.ok(await p.locator('.leaflet-outreach-pane path').count() > gaps, 'catchment and gap areas drawn');
   assert.ok(await p.locator('.rank').count() === gaps, 'gap areas numbered on the map');
   const csv = await downloadOf(p, () => p.click('[data-download="plan-csv"]'));
-  assert.match(csv.name, /HT-CON-MIA\.csv$/);
+  assert.match(csv.name, /^dyaspora-plan-HT-CON-MIA-h3-res\d-.*-demo\.csv$/);
   const lines = csv.bytes.toString('utf8').trim().split(/\r?\n/);
   assert.match(lines[0], /^rank,id,name,lon,lat,score/);
   assert.match(lines[0], /,post_id,post_name,post_name_fr,post_name_ht,/);
@@ -728,6 +728,8 @@ test('the downloads and the image carry the title, the caption and the demo flag
     assert.match(help, /skiprows=\[1\]/);
     assert.match(help, /dtype=\{"id": str\}/);
     assert.match(help, /-demo/);
+    assert.match(help, /CSVW/, 'the section says where the metadata is');
+    assert.match(help, /dyaspora:map/);
     const geo = await downloadOf(p, () => p.tap('#dl-geojson'));
     assert.match(geo.name, /-demo\.geojson$/);
     const fc = JSON.parse(geo.bytes.toString('utf8'));
@@ -737,11 +739,23 @@ test('the downloads and the image carry the title, the caption and the demo flag
     assert.match(meta.filters, /Genre : Femme/);
     assert.match(meta.caption, /^Source : enquête dyaspora/);
     assert.match(meta.headline, /répondants dans la vue/);
+    // The server's member is kept under the page's texts (source, rounds, period, sample).
+    assert.match(meta.source, /^dyaspora survey/);
+    assert.ok(meta.sample.respondents > 0 && meta.period.from, JSON.stringify(meta.period));
+    assert.equal(meta.measure, 'count');
     const plain = await downloadOf(p, () => p.tap('#dl-csv-plain'));
     assert.match(plain.name, /-plain-demo\.csv$/);
     const lines = plain.bytes.toString('utf8').trim().split(/\r?\n/);
     assert.match(lines[0], /^id,name,lon,lat,count/);
     assert.doesNotMatch(lines[1], /^#/, 'no HXL row in the plain CSV');
+    const csvw = await downloadOf(p, () => p.tap('#dl-csvw'));
+    assert.equal(csvw.name, `${plain.name}-metadata.json`, 'saved beside the plain CSV, where CSVW processors look');
+    const doc = JSON.parse(csvw.bytes.toString('utf8'));
+    assert.equal(doc.url, plain.name);
+    assert.equal(doc['dyaspora:demo'], true);
+    assert.equal(doc.dialect.headerRowCount, 1);
+    assert.deepEqual(doc.tableSchema.columns.map((c) => c.name), lines[0].split(','));
+    assert.equal(doc.tableSchema.columns[0].datatype.base, 'string');
     const hxl = await downloadOf(p, () => p.tap('#dl-csv'));
     assert.match(hxl.name, /-demo\.csv$/);
     assert.match(hxl.bytes.toString('utf8').split(/\r?\n/)[1], /^#geo\+h3/);
@@ -829,7 +843,7 @@ test('respondents in areas too small to show are announced, from published figur
   for (const [kind, options] of [['phone', PHONE], ['desktop', DESKTOP]]) {
     await withBrowser(options, async (p) => {
       await goto(p, '?lang=en&z=12&lat=25.83&lng=-80.2');
-      await p.waitForSelector('.hidden-note');
+      await p.waitForSelector('.hidden-note', { state: 'attached' });
       const x = await mapTitle(p);
       const n = Number(x.hidden.match(/About ([\d,]+) more respondents in view live in areas too small to show/)[1].replaceAll(',', ''));
       assert.ok(n >= 11, `${kind}: ${n} announced`);
@@ -846,10 +860,10 @@ test('respondents in areas too small to show are announced, from published figur
       // No grey "suppressed" swatch where nothing is drawn grey.
       assert.equal(await p.locator('.legend .legend-row.suppressed').count(), 0, `${kind}: no suppressed swatch on the count layer`);
       await goto(p, '?lang=fr&z=12&lat=25.83&lng=-80.2');
-      await p.waitForSelector('.hidden-note');
+      await p.waitForSelector('.hidden-note', { state: 'attached' });
       assert.match((await mapTitle(p)).hidden, /^Environ [\d\s\u202f]+ autres répondants de la vue vivent dans des zones trop petites/);
       await goto(p, '?lang=ht&z=12&lat=25.83&lng=-80.2');
-      await p.waitForSelector('.hidden-note');
+      await p.waitForSelector('.hidden-note', { state: 'attached' });
       assert.match((await mapTitle(p)).hidden, /^Anviwon [\d\s\u202f]+ lòt moun ki reponn/);
     });
   }
@@ -869,7 +883,7 @@ test('the map names places at city level, without overlaps, in a layer of their 
   const names = labels.map((l) => l.name);
   for (const n of ['Brooklyn', 'Bronx', 'New York']) assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
   // None hidden under the map's own boxes (the title grows when the hidden count arrives).
-  await p.waitForSelector('.hidden-note');
+  await p.waitForSelector('.hidden-note', { state: 'attached' });
   await idle(p);
   const under = await app(p, () => {
     const boxes = [...document.querySelectorAll('.map-title, .legend')].map((e) => e.getBoundingClientRect());
@@ -975,5 +989,152 @@ test('no sheet scrolls sideways on a 390 px phone, in any tab or language', asyn
         assert.ok(page <= 390, `${lang}/${tab}: the page is ${page}px wide`);
       }
     }
+  });
+});
+
+/** `about(n)` of inview.js: two significant digits from 100. */
+const aboutN = (n) => (n < 100 ? Math.round(n) : Math.round(n / 10 ** (Math.floor(Math.log10(n)) - 1)) * 10 ** (Math.floor(Math.log10(n)) - 1));
+const digits = (s) => Number(s.replace(/[^\d]/g, ''));
+
+test('states and counties announce the respondents of areas too small to show, from published figures only', async () => {
+  for (const [kind, options] of [['phone', PHONE], ['desktop', DESKTOP]]) {
+    await withBrowser(options, async (p) => {
+      // States: the published national total minus the published states.
+      await goto(p, '?lang=en&unit=state');
+      await p.waitForSelector('.hidden-note', { state: 'attached' });
+      let x = await mapTitle(p);
+      const states = await p.evaluate(() => {
+        const fc = window.dyaspora.data.fc;
+        return { nation: fc.totals.count, shown: fc.features.reduce((a, f) => a + (f.properties.count ?? 0), 0), hidden: fc.features.filter((f) => f.properties.count === null).length };
+      });
+      assert.ok(states.hidden > 0, `${kind}: some state is hidden in the demo data`);
+      const m = x.hidden.match(/^About ([\d,]+) more respondents live in states whose count is too small to show/);
+      assert.ok(m, `${kind}: ${x.hidden}`);
+      assert.equal(digits(m[1]), aboutN(states.nation - states.shown), `${kind}: the nation minus its states`);
+      // Counties: each state in view (wholly inside the box the counties were asked for)
+      // minus its published counties, worked out here again from a fresh copy of the states.
+      await goto(p, '?lang=en&unit=county&z=6&lat=28&lng=-83.5');
+      await p.waitForSelector('.hidden-note', { state: 'attached' });
+      x = await mapTitle(p);
+      const counties = await p.evaluate(async () => {
+        const d = window.dyaspora.data;
+        const states = await (await fetch('/api/v1/aggregates?unit=state&metric=count')).json();
+        const b = window.dyaspora.map.getBounds();
+        const view = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
+        const box = d.fetched;
+        let hidden = 0;
+        const covered = [];
+        for (const s of states.features) {
+          if (!s.properties.count) continue;
+          const pts = (s.geometry.type === 'Polygon' ? [s.geometry.coordinates] : s.geometry.coordinates).flat(2);
+          const xs = pts.map((c) => c[0]);
+          const ys = pts.map((c) => c[1]);
+          if (Math.min(...xs) < box[0] || Math.min(...ys) < box[1] || Math.max(...xs) > box[2] || Math.max(...ys) > box[3]) continue;
+          const ring = (s.geometry.type === 'Polygon' ? s.geometry.coordinates : s.geometry.coordinates[0])[0].slice(0, -1);
+          const cx = ring.reduce((a, c) => a + c[0], 0) / ring.length;
+          const cy = ring.reduce((a, c) => a + c[1], 0) / ring.length;
+          if (cx < view[0] || cx > view[2] || cy < view[1] || cy > view[3]) continue;
+          const shown = d.fc.features.filter((f) => String(f.properties.id).startsWith(s.properties.id)).reduce((a, f) => a + (f.properties.count ?? 0), 0);
+          hidden += s.properties.count - shown;
+          covered.push(s.properties.name);
+        }
+        return { hidden: Math.max(0, hidden), covered, page: d.hidden };
+      });
+      assert.ok(counties.covered.includes('Florida'), `${kind}: Florida is in view (${counties.covered})`);
+      assert.equal(counties.page.kind, 'county');
+      assert.equal(counties.page.hidden, counties.hidden, `${kind}: the page's figure is the published states minus their published counties`);
+      const c = x.hidden.match(/^About ([\d,]+) more respondents of the states in view live in counties too small to show/);
+      assert.ok(c, `${kind}: ${x.hidden}`);
+      assert.equal(digits(c[1]), aboutN(counties.hidden));
+      await goto(p, '?lang=fr&unit=county&z=6&lat=28&lng=-83.5');
+      await p.waitForSelector('.hidden-note', { state: 'attached' });
+      assert.match((await mapTitle(p)).hidden, /^Environ [\d\s\u202f]+ autres répondants des États de la vue vivent dans des comtés trop petits/);
+      await goto(p, '?lang=ht&unit=state');
+      await p.waitForSelector('.hidden-note', { state: 'attached' });
+      assert.match((await mapTitle(p)).hidden, /^Anviwon [\d\s\u202f]+ lòt moun ki reponn rete nan eta/);
+    });
+  }
+});
+
+test('on a phone the title box is one line that unfolds by keyboard, and the "like the US" class stands out from the land', async (t) => {
+  await withBrowser(PHONE, async (p) => {
+    await goto(p, '?lang=fr&layer=gender&age_band=25-34,35-44,45-54&from=2025-01&z=7&lat=27.5&lng=-81.5');
+    const size = () => p.evaluate(() => {
+      const box = document.querySelector('.map-title').getBoundingClientRect();
+      const map = document.querySelector('#map').getBoundingClientRect();
+      const more = document.querySelector('.map-title-more');
+      return { h: box.height, share: box.height / map.height, more: getComputedStyle(more).display !== 'none', top: box.top - map.top };
+    });
+    const folded = await size();
+    t.diagnostic(`phone title box folded: ${folded.h}px, ${(folded.share * 100).toFixed(1)} % of the map's height`);
+    assert.ok(folded.share <= 0.06, `folded, the title box is ${(folded.share * 100).toFixed(1)} % of the map's height (${folded.h}px)`);
+    assert.equal(folded.more, false);
+    const head = await p.evaluate(() => ({
+      badge: document.querySelector('.demo-badge').textContent,
+      badgeShown: getComputedStyle(document.querySelector('.demo-badge')).display !== 'none',
+      title: document.querySelector('.map-title-text').textContent,
+      count: document.querySelector('.map-title-count').textContent,
+      label: document.querySelector('.map-title-toggle').getAttribute('aria-label'),
+      expanded: document.querySelector('.map-title-toggle').getAttribute('aria-expanded'),
+      controls: document.getElementById(document.querySelector('.map-title-toggle').getAttribute('aria-controls'))?.className,
+      fontSize: parseFloat(getComputedStyle(document.querySelector('.map-title-text')).fontSize),
+    }));
+    assert.equal(head.badge, 'DÉMO');
+    assert.ok(head.badgeShown, 'the demo flag stays on the folded title');
+    assert.equal(head.title, 'Part des femmes');
+    assert.equal(head.count, '2 filtre(s)');
+    assert.equal(head.label, 'Afficher les filtres et les chiffres');
+    assert.equal(head.expanded, 'false');
+    assert.equal(head.controls, 'map-title-more');
+    assert.ok(head.fontSize >= 12, `readable: ${head.fontSize}px`);
+    // The keyboard unfolds it, and the filters and figures are then on screen.
+    await p.focus('.map-title-toggle');
+    await p.keyboard.press('Enter');
+    await p.waitForFunction(() => document.querySelector('.map-title-toggle').getAttribute('aria-expanded') === 'true');
+    const open = await size();
+    assert.ok(open.more && open.h > folded.h, 'unfolded');
+    t.diagnostic(`unfolded: ${open.h}px, ${(open.share * 100).toFixed(1)} %`);
+    assert.match(await p.evaluate(() => document.querySelector('.map-filters').innerText), /Tranche d’âge/);
+    assert.equal(await p.evaluate(() => document.activeElement.className), 'map-title-toggle', 'the focus stays on the toggle');
+    await p.keyboard.press('Space');
+    await p.waitForFunction(() => document.querySelector('.map-title-toggle').getAttribute('aria-expanded') === 'false');
+    assert.ok((await size()).h <= folded.h + 1);
+
+    // The diverging classes as drawn (fill at its opacity over the land): the middle class
+    // ("like the US") against the land and its neighbours.
+    const drawn = await p.evaluate(() => {
+      const d = window.dyaspora.data;
+      const paths = [...document.querySelectorAll('.leaflet-overlay-pane path.leaflet-interactive')];
+      const fills = new Set(paths.map((e) => e.getAttribute('fill')));
+      return { colors: d.fc.classification.colors, method: d.fc.classification.method, fills: [...fills], opacity: Number(paths[0].getAttribute('fill-opacity')), legend: [...document.querySelectorAll('.legend .swatch')].map((s) => getComputedStyle(s).backgroundColor) };
+    });
+    assert.equal(drawn.method, 'diverging');
+    const middle = drawn.colors[2];
+    assert.ok(drawn.fills.includes(middle), `some hexagon is drawn in the middle class (${drawn.fills})`);
+    const hex = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
+    const lin = (v) => { const x = v / 255; return x <= 0.04045 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+    const lum = (c) => { const l = c.map(lin); return 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2]; };
+    const ratio = (a, b) => (Math.max(lum(a), lum(b)) + 0.05) / (Math.min(lum(a), lum(b)) + 0.05);
+    const lab = (c) => {
+      const [r, g, b] = c.map(lin);
+      const f = (t) => (t > 0.008856 ? Math.cbrt(t) : 7.787 * t + 16 / 116);
+      const [X, Y, Z] = [(0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047, 0.2126 * r + 0.7152 * g + 0.0722 * b, (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883];
+      return [116 * f(Y) - 16, 500 * (f(X) - f(Y)), 200 * (f(Y) - f(Z))];
+    };
+    const dE = (a, b) => Math.hypot(...lab(a).map((v, i) => v - lab(b)[i]));
+    const land = hex('#f2efe9');
+    const over = (c) => hex(c).map((v, i) => Math.round(v * drawn.opacity + land[i] * (1 - drawn.opacity)));
+    const m = over(middle);
+    const r = ratio(m, land);
+    t.diagnostic(`middle class ${middle} as drawn: ${r.toFixed(2)}:1 against the land; ` + [1, 3].map((i) => `${drawn.colors[i]}: ${ratio(m, over(drawn.colors[i])).toFixed(2)}:1, ΔE ${dE(m, over(drawn.colors[i])).toFixed(0)}`).join('; '));
+    assert.ok(r >= 1.5, `the middle class ${middle} as drawn: ${r.toFixed(2)}:1 against the land`);
+    for (const [name, c] of [['pale orange', drawn.colors[1]], ['pale purple', drawn.colors[3]], ['suppressed grey', '#bdbdbd']]) {
+      const e = dE(m, over(c));
+      assert.ok(e >= 25, `the middle class against the ${name} (${c}): ΔE ${e.toFixed(0)}, ${ratio(m, over(c)).toFixed(2)}:1`);
+    }
+    for (const c of drawn.colors) assert.ok(ratio(over(c), land) >= 1.5, `${c}: ${ratio(over(c), land).toFixed(2)}:1 against the land`);
+    // The legend's swatches are the same colours.
+    const rgb = (h) => `rgb(${hex(h).join(', ')})`;
+    for (const c of drawn.colors) assert.ok(drawn.legend.includes(rgb(c)), `${c} in the legend`);
   });
 });

@@ -19,10 +19,10 @@ const DESKTOP = [
   { file: 'map-miami-beach-z13.png', query: '?lang=en&z=13&lat=25.795&lng=-80.145' },
 ];
 
-/** Phone screenshots (390×844): [file, query, open the sheet]. */
+/** Phone screenshots (390×844): [file, query, open the sheet, unfold the title]. */
 const PHONE = [
   ['phone-map.png', '?lang=ht&layer=gender&z=7&lat=27.3&lng=-81.2', false],
-  ['phone-map-fr.png', '?lang=fr&z=10&lat=40.68&lng=-73.93', false],
+  ['phone-map-fr.png', '?lang=fr&z=10&lat=40.68&lng=-73.93', false, true],
   ['phone-miami-beach-z13.png', '?lang=en&z=13&lat=25.795&lng=-80.145', false],
   ['phone-panel.png', '?lang=en', true],
   ['phone-outreach.png', '?lang=fr&tab=outreach&post=HT-CON-MIA&target=female', true],
@@ -60,9 +60,13 @@ try {
 
   const phone = await launch(server.base, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
   const p = await phone.page();
-  for (const [file, query, sheet] of PHONE) {
+  for (const [file, query, sheet, unfold] of PHONE) {
     await p.goto(`${server.base}/${query}`);
     await settle(p);
+    if (unfold) {
+      await p.tap('.map-title-toggle');
+      await settle(p);
+    }
     if (sheet) {
       await p.tap('#menu-toggle');
       await p.waitForTimeout(500);

@@ -11,7 +11,7 @@ import { fmtMetric } from './format.js';
 import { h, fill } from './dom.js';
 import { contains } from './geometry.js';
 import { renderLegend } from './legend.js';
-import { box, countInView, hiddenInView } from './inview.js';
+import { box, countInView, hiddenCounties, hiddenInView, hiddenStates } from './inview.js';
 
 /** `w,s,e,n` of Leaflet bounds, clamped to valid degrees and rounded (better cache hits). */
 export function bboxParam(bounds) {
@@ -99,6 +99,7 @@ export class DataLayer {
       if (ctl.signal.aborted) return;
       this.fc = fc;
       this.unit = params.unit;
+      this.fetched = params.bbox ? params.bbox.split(',').map(Number) : [-180, -90, 180, 90];
       this.parents = null;
       this.hidden = null;
       this.draw();
@@ -123,8 +124,13 @@ export class DataLayer {
     }
   }
 
-  /** The query of the hexagons two resolutions coarser (their parents), for hidden counts. */
+  /**
+   * The published layer whose units contain this one's, for hidden counts: hexagons two
+   * resolutions coarser, or the states of counties (states need none: their parent is the
+   * nation, whose total comes with the layer).
+   */
   parentParams(params) {
+    if (params.unit === 'county') return { ...params, unit: 'state', bbox: undefined, metric: 'count', metrics: undefined, skill: undefined };
     if (params.unit !== 'h3' || params.res <= 2) return null;
     return { ...params, res: Math.max(2, params.res - 2), metric: 'count', metrics: undefined, skill: undefined };
   }
@@ -134,7 +140,10 @@ export class DataLayer {
     if (!this.fc) return;
     const view = box(this.map.getBounds());
     this.view = countInView(this.fc.features, view);
-    this.hidden = this.parents && this.unit === 'h3' ? hiddenInView(this.fc.features, this.parents.features, view) : null;
+    if (this.unit === 'state') this.hidden = hiddenStates(this.fc);
+    else if (!this.parents) this.hidden = null;
+    else if (this.unit === 'county') this.hidden = hiddenCounties(this.fc.features, this.parents.features, this.fetched, view);
+    else this.hidden = hiddenInView(this.fc.features, this.parents.features, view);
     this.app.title?.update();
   }
 
@@ -188,8 +197,9 @@ export class DataLayer {
 
   style(f) {
     const hex = this.unit === 'h3';
-    // 0.88: the palest class stands out from the land at 1.5:1 (classify.rs); the outline
-    // (3.9:1 against the land) marks the middle class of diverging layers, white as the land.
+    // 0.88: every class stands out from the land at 1.5:1 or more as drawn (classify.rs: the
+    // diverging layers' middle class is a soft green, 1.75:1); the outline (3.9:1 against
+    // the land) marks every area as well.
     return {
       fillColor: this.fillOf(f),
       fillOpacity: FILL_OPACITY,

@@ -3,7 +3,9 @@
 // absent everywhere, so it can never be drawn; but a published parent hexagon's count minus
 // the published counts of its children is the sum of its hidden children, which anyone can
 // work out from the two published layers (and rule 4 makes it 0 or at least k before the
-// noise). Nothing here asks the server for a figure it does not already publish.
+// noise). The same holds for states (the nation minus its published states) and counties (a
+// published state minus its published counties). Nothing here asks the server for a figure
+// it does not already publish.
 
 import { contains, rings } from './geometry.js';
 
@@ -84,7 +86,51 @@ export function hiddenInView(children, parents, view) {
     hidden += count - shown;
     covered += 1;
   }
-  return { hidden: Math.max(0, hidden), parents: covered };
+  return { hidden: Math.max(0, hidden), parents: covered, kind: 'h3' };
+}
+
+/**
+ * Respondents of the states whose count is hidden: the published national total minus the
+ * published counts of the states (every state is listed, a hidden one with a null count).
+ * Rule 4 (nation → state) makes the exact difference 0 or at least k.
+ */
+export function hiddenStates(fc) {
+  const nation = fc.totals?.count;
+  if (nation === null || nation === undefined) return null;
+  let shown = 0;
+  for (const f of fc.features) shown += f.properties.count ?? 0;
+  return { hidden: Math.max(0, nation - shown), parents: 1, kind: 'state' };
+}
+
+/**
+ * Respondents of the hidden counties of the states in view: for each state with a published
+ * count, whose centre is in `view` and whose extent lies inside `fetched` (the box the
+ * counties were asked for, so that every published county of the state is at hand), its
+ * count minus the published counts of its counties (a county's FIPS code starts with its
+ * state's). Rule 4 (state → county) makes each exact difference 0 or at least k; as for
+ * hexagons, the differences are added up over the view and the total floored at 0.
+ */
+export function hiddenCounties(counties, states, fetched, view) {
+  const byState = new Map();
+  for (const f of counties) {
+    const c = f.properties.count;
+    if (!c) continue;
+    const st = String(f.properties.id).slice(0, 2);
+    byState.set(st, (byState.get(st) ?? 0) + c);
+  }
+  let hidden = 0;
+  let covered = 0;
+  for (const s of states) {
+    const count = s.properties.count;
+    if (!count) continue;
+    const b = boundsOf(s.geometry);
+    if (!(b[0] >= fetched[0] && b[1] >= fetched[1] && b[2] <= fetched[2] && b[3] <= fetched[3])) continue;
+    const c = centreOf(s.geometry);
+    if (!c || !inBox(view, c)) continue;
+    hidden += count - (byState.get(String(s.properties.id)) ?? 0);
+    covered += 1;
+  }
+  return { hidden: Math.max(0, hidden), parents: covered, kind: 'county' };
 }
 
 /** A rounded figure for "about N": two significant digits. */

@@ -313,35 +313,31 @@ class App {
 
   /**
    * Downloads what is on screen (the view's box) as GeoJSON or CSV (`csv`: with its HXL
-   * hashtag row; `csv-plain`: without it). The server names the file (unit, filters,
-   * release, date); the page adds `-demo` for demo data, and the GeoJSON gets the map's
-   * title, headline and caption in a `dyaspora:map` member.
+   * hashtag row; `csv-plain`: without it, `hxl=0`), or the CSVW metadata of the plain CSV
+   * (`csvw`). The server names the file (unit, filters, release, date, `-plain`, `-demo`)
+   * and says what it holds (the GeoJSON's `dyaspora:map` member, the CSV's CSVW metadata);
+   * the page adds its own texts to the member: the title, headline and caption as shown.
    */
   async download(format) {
-    const plain = format === 'csv-plain';
-    const p = { ...this.data.params({ bbox: false }), bbox: bboxParam(this.map.getBounds()), format: plain ? 'csv' : format, download: 1, metrics: 'all' };
+    const plain = format === 'csv-plain' || format === 'csvw';
+    const p = { ...this.data.params({ bbox: false }), bbox: bboxParam(this.map.getBounds()), format: format === 'geojson' ? 'geojson' : 'csv', hxl: plain ? 0 : undefined, download: 1, metrics: 'all' };
+    const path = format === 'csvw' ? '/api/v1/aggregates/csv-metadata.json' : '/api/v1/aggregates';
     try {
-      const r = await fetch(`/api/v1/aggregates?${qs(p)}`);
+      const r = await fetch(`${path}?${qs(p)}`);
       if (!r.ok) throw new Error(`HTTP ${r.status}`);
-      const named = /filename="?([^";]+)"?/.exec(r.headers.get('content-disposition') ?? '')?.[1] ?? `dyaspora.${p.format}`;
-      const dot = named.lastIndexOf('.');
-      const name = `${named.slice(0, dot)}${plain ? '-plain' : ''}${this.isDemo() ? '-demo' : ''}${named.slice(dot)}`;
+      const name = /filename="?([^";]+)"?/.exec(r.headers.get('content-disposition') ?? '')?.[1] ?? `dyaspora.${p.format}`;
       let body = await r.text();
-      let type = r.headers.get('content-type') ?? 'application/octet-stream';
-      if (p.format === 'geojson') {
+      const type = r.headers.get('content-type') ?? 'application/octet-stream';
+      if (format === 'geojson') {
         const fc = JSON.parse(body);
         const x = mapTexts(this);
         fc['dyaspora:map'] = {
+          ...fc['dyaspora:map'],
           title: x.title, filters: x.filters, headline: x.headline, hidden: x.hidden || null,
-          caption: x.caption, demo: this.isDemo(), language: getLang(),
+          caption: x.caption, demo: fc['dyaspora:map']?.demo ?? this.isDemo(), language: getLang(),
           survey: this.meta ? { rounds: this.meta.rounds, records: this.meta.records, release: this.meta.release } : null,
         };
         body = JSON.stringify(fc);
-      } else if (plain) {
-        // The second line is the HXL hashtag row (names, in quotes, hold no line breaks).
-        const lines = body.split(/\r?\n/);
-        body = [lines[0], ...lines.slice(2)].join('\r\n');
-        type = 'text/csv; charset=utf-8';
       }
       saveBlob(new Blob([body], { type }), name);
     } catch (e) {

@@ -72,8 +72,10 @@ export function renderMapTab(app, el) {
       h('button', { type: 'button', id: 'dl-png', onclick: () => app.exportPng() }, t('dl_png')),
       h('button', { type: 'button', id: 'dl-csv-plain', onclick: () => app.download('csv-plain') }, t('dl_csv_plain')),
       h('button', { type: 'button', id: 'dl-csv', onclick: () => app.download('csv') }, t('dl_csv_hxl')),
-      h('button', { type: 'button', id: 'dl-geojson', onclick: () => app.download('geojson') }, t('dl_geojson'))),
+      h('button', { type: 'button', id: 'dl-geojson', onclick: () => app.download('geojson') }, t('dl_geojson')),
+      h('button', { type: 'button', id: 'dl-csvw', onclick: () => app.download('csvw') }, t('dl_csvw'))),
     h('p', { class: 'note' }, t('dl_note')),
+    h('p', { class: 'note', id: 'dl-help-meta' }, t('dl_help_meta')),
     h('p', { class: 'note' }, t('dl_help_hxl')),
     h('p', { class: 'note' }, t('dl_help_fips')),
     app.isDemo() ? h('p', { class: 'note' }, t('dl_help_demo')) : null);

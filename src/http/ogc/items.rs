@@ -66,10 +66,14 @@ pub async fn items(
     }
     let (limit, offset) = (parse_limit(&pairs)?, parse_count(&pairs, "offset", 0)?);
     let bbox = param(&pairs, "bbox").map(parse_bbox).transpose()?;
+    // An aggregate page says what it shows, as the aggregates' GeoJSON does (#20).
+    let mut map_member = None;
     let (matched, features) = match c {
         Collection::Aggregate(unit) => {
             let req = layer_request(&pairs, unit)?;
             let layer = crate::publish::layer(&state.engine, &req, Figures::Public).await?;
+            let prov = crate::http::layers::provenance(&state).await?;
+            map_member = Some(crate::publish::meta::map_member(&layer, &req, &prov));
             run_blocking(move || {
                 let units = matching_units(&layer, bbox);
                 let page = window(&units, offset, limit);
@@ -132,7 +136,7 @@ pub async fn items(
             "Previous page",
         ));
     }
-    let body = json!({
+    let mut body = json!({
         "type": "FeatureCollection",
         "numberMatched": matched,
         "numberReturned": returned,
@@ -140,6 +144,9 @@ pub async fn items(
         "links": links,
         "features": features,
     });
+    if let Some(m) = map_member {
+        body["dyaspora:map"] = m;
+    }
     Ok(json_response(&body, GEOJSON))
 }
 
