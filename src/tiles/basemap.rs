@@ -47,18 +47,62 @@ const COUNTY_LINE: &str = "#cfcbd6";
 
 type BoxEntry = GeomWithData<Rectangle<[f64; 2]>, u32>;
 
-/// Polygons (world units) with an R-tree of their boxes.
-struct Polygons {
-    items: Vec<Vec<Vec<[f64; 2]>>>,
+/// Strokes `path` in `colour`, `width` pixels wide, with round joins.
+fn stroke(
+    pixmap: &mut tiny_skia::Pixmap,
+    path: &tiny_skia::Path,
+    colour: &str,
+    width: f32,
+    cap: LineCap,
+) {
+    let stroke = Stroke {
+        width,
+        line_cap: cap,
+        line_join: LineJoin::Round,
+        ..Stroke::default()
+    };
+    pixmap.stroke_path(
+        path,
+        &paint(rgb(colour), 255),
+        &stroke,
+        Transform::identity(),
+        None,
+    );
+}
+
+/// Shapes (world units) with an R-tree of their boxes.
+struct Indexed<T> {
+    items: Vec<T>,
     index: RTree<BoxEntry>,
 }
 
+/// Polygons: rings, the first one outer.
+type Polygons = Indexed<Vec<Vec<[f64; 2]>>>;
+/// Polylines.
+type Lines = Indexed<Vec<[f64; 2]>>;
+
 impl Polygons {
-    fn new(items: Vec<Vec<Vec<[f64; 2]>>>) -> Polygons {
+    /// Polygons indexed by their outer ring.
+    fn polygons(items: Vec<Vec<Vec<[f64; 2]>>>) -> Polygons {
+        Indexed::new(items, |p| p.first().map(Vec::as_slice))
+    }
+}
+
+impl Lines {
+    /// Polylines indexed by all their points.
+    fn lines(items: Vec<Vec<[f64; 2]>>) -> Lines {
+        Indexed::new(items, |l| Some(l.as_slice()))
+    }
+}
+
+impl<T> Indexed<T> {
+    /// Indexes `items` by the box of the points `outline` gives (a shape without one is kept
+    /// but never selected).
+    fn new(items: Vec<T>, outline: impl Fn(&T) -> Option<&[[f64; 2]]>) -> Indexed<T> {
         let boxes = items
             .iter()
             .enumerate()
-            .filter_map(|(i, p)| p.first().map(|r| (i, ring_bounds(r))))
+            .filter_map(|(i, item)| outline(item).map(|points| (i, ring_bounds(points))))
             .map(|(i, b)| {
                 BoxEntry::new(
                     Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]),
@@ -66,13 +110,14 @@ impl Polygons {
                 )
             })
             .collect();
-        Polygons {
+        Indexed {
             items,
             index: RTree::bulk_load(boxes),
         }
     }
 
-    fn select(&self, b: [f64; 4]) -> impl Iterator<Item = &Vec<Vec<[f64; 2]>>> {
+    /// The shapes whose box meets `b`, in their original order (a stable drawing order).
+    fn select(&self, b: [f64; 4]) -> impl Iterator<Item = &T> {
         let env = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
         let mut ids: Vec<u32> = self
             .index
@@ -81,39 +126,6 @@ impl Polygons {
             .collect();
         ids.sort_unstable();
         ids.into_iter().map(|i| &self.items[i as usize])
-    }
-}
-
-/// Polylines (world units) with an R-tree of their boxes.
-struct Lines {
-    items: Vec<Vec<[f64; 2]>>,
-    index: RTree<BoxEntry>,
-}
-
-impl Lines {
-    fn new(items: Vec<Vec<[f64; 2]>>) -> Lines {
-        let boxes = items
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (i, ring_bounds(l)))
-            .map(|(i, b)| {
-                BoxEntry::new(
-                    Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]),
-                    i as u32,
-                )
-            })
-            .collect();
-        Lines {
-            items,
-            index: RTree::bulk_load(boxes),
-        }
-    }
-
-    fn select(&self, b: [f64; 4]) -> impl Iterator<Item = &Vec<[f64; 2]>> {
-        let env = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
-        self.index
-            .locate_in_envelope_intersecting(&env)
-            .map(|e| &self.items[e.data as usize])
     }
 }
 
@@ -143,10 +155,10 @@ fn basemap() -> &'static Basemap {
             }
         };
         Basemap {
-            land: Polygons::new(polygons_of("land.geojson")),
-            haiti: Polygons::new(polygons_of("haiti.geojson")),
-            state_lines: Lines::new(shared_edges(&geo.states)),
-            county_lines: Lines::new(shared_edges(&geo.counties)),
+            land: Polygons::polygons(polygons_of("land.geojson")),
+            haiti: Polygons::polygons(polygons_of("haiti.geojson")),
+            state_lines: Lines::lines(shared_edges(&geo.states)),
+            county_lines: Lines::lines(shared_edges(&geo.counties)),
         }
     })
 }
@@ -303,18 +315,7 @@ pub fn render(t: TileId, scale: u32) -> Result<Vec<u8>, Error> {
                 None,
             );
             if let Some((c, w)) = edge {
-                let stroke = Stroke {
-                    width: w * s,
-                    line_join: LineJoin::Round,
-                    ..Stroke::default()
-                };
-                pixmap.stroke_path(
-                    &path,
-                    &paint(rgb(c), 255),
-                    &stroke,
-                    Transform::identity(),
-                    None,
-                );
+                stroke(pixmap, &path, c, w * s, LineCap::Butt);
             }
         }
     };
@@ -335,19 +336,7 @@ pub fn render(t: TileId, scale: u32) -> Result<Vec<u8>, Error> {
             }
         }
         if let Some(path) = pb.finish() {
-            let stroke = Stroke {
-                width: width * s,
-                line_cap: LineCap::Round,
-                line_join: LineJoin::Round,
-                ..Stroke::default()
-            };
-            pixmap.stroke_path(
-                &path,
-                &paint(rgb(colour), 255),
-                &stroke,
-                Transform::identity(),
-                None,
-            );
+            stroke(pixmap, &path, colour, width * s, LineCap::Round);
         }
     };
     if t.z >= COUNTY_LINES_FROM {

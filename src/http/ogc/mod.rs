@@ -193,6 +193,23 @@ pub fn only_params(pairs: &[(String, String)], allowed: &[&str]) -> Result<(), E
 
 pub use super::param;
 
+/// What every JSON-only OGC document checks first: `f` is its only parameter and the client
+/// accepts one of `types`. `Ok(Ok(base))`: go on with the base URL; `Ok(Err(response))`:
+/// answer that instead (the format is refused); `Err`: an unknown parameter.
+pub fn json_document(
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    headers: &HeaderMap,
+    state: &AppState,
+    types: &[&str],
+) -> Result<Result<String, Response>, Error> {
+    let pairs = query_pairs(query)?;
+    only_params(&pairs, &["f"])?;
+    Ok(match refuse_format(&pairs, headers, &["json"], types) {
+        Some(refused) => Err(refused),
+        None => Ok(base_url(headers, state)),
+    })
+}
+
 /// Checks `f` (one of `formats`) and the `Accept` header (one of `media`): the only
 /// representations served are JSON ones, so anything else is refused with 400 (`f`) or
 /// 406 (`Accept`); `None` when the request can be served.
@@ -277,12 +294,10 @@ async fn landing(
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, Error> {
-    let pairs = query_pairs(query)?;
-    only_params(&pairs, &["f"])?;
-    if let Some(r) = refuse_format(&pairs, &headers, &["json"], &[JSON]) {
-        return Ok(r);
-    }
-    let base = base_url(&headers, &state);
+    let base = match json_document(query, &headers, &state, &[JSON])? {
+        Ok(base) => base,
+        Err(refused) => return Ok(refused),
+    };
     let body = json!({
         "title": "dyaspora – OGC API Features",
         "description": format!(
@@ -319,12 +334,10 @@ async fn conformance(
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, Error> {
-    let pairs = query_pairs(query)?;
-    only_params(&pairs, &["f"])?;
-    if let Some(r) = refuse_format(&pairs, &headers, &["json"], &[JSON]) {
-        return Ok(r);
-    }
-    let base = base_url(&headers, &state);
+    let base = match json_document(query, &headers, &state, &[JSON])? {
+        Ok(base) => base,
+        Err(refused) => return Ok(refused),
+    };
     let body = json!({
         "conformsTo": CONFORMANCE,
         "links": [link(format!("{base}/conformance"), "self", JSON, "This document")],
@@ -338,12 +351,10 @@ async fn collections(
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, Error> {
-    let pairs = query_pairs(query)?;
-    only_params(&pairs, &["f"])?;
-    if let Some(r) = refuse_format(&pairs, &headers, &["json"], &[JSON]) {
-        return Ok(r);
-    }
-    let base = base_url(&headers, &state);
+    let base = match json_document(query, &headers, &state, &[JSON])? {
+        Ok(base) => base,
+        Err(refused) => return Ok(refused),
+    };
     let mut list = Vec::new();
     for c in Collection::all() {
         list.push(collection_json(&state, &base, c).await?);
@@ -363,12 +374,10 @@ async fn collection(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, Error> {
     let c = Collection::parse(&id).ok_or_else(|| Error::NotFound(format!("collection {id:?}")))?;
-    let pairs = query_pairs(query)?;
-    only_params(&pairs, &["f"])?;
-    if let Some(r) = refuse_format(&pairs, &headers, &["json"], &[JSON]) {
-        return Ok(r);
-    }
-    let base = base_url(&headers, &state);
+    let base = match json_document(query, &headers, &state, &[JSON])? {
+        Ok(base) => base,
+        Err(refused) => return Ok(refused),
+    };
     let mut body = collection_json(&state, &base, c).await?;
     if let Some(links) = body["links"].as_array_mut() {
         links[0] = link(

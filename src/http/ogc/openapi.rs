@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::items::accepted_params;
 use super::{
-    base_url, json_response, only_params, query_pairs, refuse_format, Collection, CRS84,
+    base_url, json_document, json_response, only_params, query_pairs, Collection, CRS84,
     DEFAULT_LIMIT, MAX_LIMIT,
 };
 use super::{GEOJSON, JSON, OPENAPI};
@@ -31,13 +31,12 @@ pub async fn document(
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, Error> {
-    let pairs = query_pairs(query)?;
-    only_params(&pairs, &["f"])?;
-    if let Some(r) = refuse_format(&pairs, &headers, &["json"], &[OPENAPI, JSON]) {
-        return Ok(r);
-    }
+    let base = match json_document(query, &headers, &state, &[OPENAPI, JSON])? {
+        Ok(base) => base,
+        Err(refused) => return Ok(refused),
+    };
     Ok(json_response(
-        &spec(&base_url(&headers, &state), state.engine.min_count()),
+        &spec(&base, state.engine.min_count()),
         OPENAPI,
     ))
 }
