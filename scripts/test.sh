@@ -19,6 +19,13 @@ step() {
 step "format" cargo fmt --check
 step "lints" cargo clippy --all-targets --quiet -- -D warnings
 step "module cycles" scripts/module-cycles.sh
+# The fuzz crate (fuzz/, its own workspace, run by hand with scripts/fuzz.sh on nightly) is
+# only type-checked here, on the stable compiler, so that a change to the library's public
+# surface cannot leave the fuzz targets broken unnoticed. In the main target directory
+# (not fuzz/target); still about a minute the first time, as most dependencies are checked
+# again (the two workspaces unify features differently), a few seconds when warm.
+step "fuzz targets compile" cargo check --manifest-path fuzz/Cargo.toml --bins --quiet \
+    --target-dir "${CARGO_TARGET_DIR:-target}"
 step "rust tests" cargo test --quiet
 if [ -d tests/py ]; then
     step "python cross-checks" .venv/bin/pytest -q tests/py

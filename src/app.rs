@@ -52,34 +52,23 @@ impl App {
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(db)?);
-        let noise = crate::aggregate::perturb::PTable::new(config.noise.params())?;
-        let engine = Arc::new(Engine::with_noise(config.min_count, noise).releasing_every(
-            std::time::Duration::from_secs(config.release_interval_hours * 3600),
-        ));
-        let places = Arc::new(crate::places::PlaceIndex::load(store.as_ref())?);
-        let tiles = crate::tiles::Tiles {
-            engine: engine.clone(),
-            cache: Arc::new(crate::tiles::TileCache::with_megabytes(
-                config.tile_cache_mb,
-                config.basemap_url.clone(),
-            )),
-            places: places.clone(),
-        };
-        let auth = Arc::new(crate::auth::Auth::new());
-        let guard = Arc::new(crate::http::guard::Guard::new(&config));
-        let state = AppState {
-            store,
-            engine,
-            config: Arc::new(config),
-            tiles,
-            places,
-            auth,
-            guard,
-            methodology: Arc::new(quick_cache::sync::Cache::new(2)),
-            responses: Arc::default(),
-            ready: Arc::default(),
-        };
+        let state = state(store, config)?;
         Ok(App { listener, state })
+    }
+
+    /// The service's router over `store` without a listener, the snapshot loaded (and the
+    /// demo data seeded first when the store is empty, unless `config.no_demo`): requests go
+    /// through `tower::ServiceExt::oneshot`. For in-process drivers such as the fuzz target
+    /// `fuzz/fuzz_targets/http_query.rs`; it is the router `serve` runs, without the tile
+    /// edge in front of it and without the connection deadlines.
+    ///
+    /// # Errors
+    /// The store cannot be read, the demo data cannot be written, the noise parameters are
+    /// invalid.
+    pub async fn router(store: Arc<dyn Store>, config: ServeArgs) -> anyhow::Result<axum::Router> {
+        let state = state(store, config)?;
+        load(state.clone()).await?;
+        Ok(http::router(state))
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -145,6 +134,38 @@ impl App {
             None => Ok(()),
         }
     }
+}
+
+/// The shared state over `store`: the engine (with its noise and release interval), the
+/// places, the tile cache, the tokens and the guard; not loaded yet (see [`load`]).
+fn state(store: Arc<dyn Store>, config: ServeArgs) -> anyhow::Result<AppState> {
+    let noise = crate::aggregate::perturb::PTable::new(config.noise.params())?;
+    let engine = Arc::new(Engine::with_noise(config.min_count, noise).releasing_every(
+        std::time::Duration::from_secs(config.release_interval_hours * 3600),
+    ));
+    let places = Arc::new(crate::places::PlaceIndex::load(store.as_ref())?);
+    let tiles = crate::tiles::Tiles {
+        engine: engine.clone(),
+        cache: Arc::new(crate::tiles::TileCache::with_megabytes(
+            config.tile_cache_mb,
+            config.basemap_url.clone(),
+        )),
+        places: places.clone(),
+    };
+    let auth = Arc::new(crate::auth::Auth::new());
+    let guard = Arc::new(crate::http::guard::Guard::new(&config));
+    Ok(AppState {
+        store,
+        engine,
+        config: Arc::new(config),
+        tiles,
+        places,
+        auth,
+        guard,
+        methodology: Arc::new(quick_cache::sync::Cache::new(2)),
+        responses: Arc::default(),
+        ready: Arc::default(),
+    })
 }
 
 /// Seeds an empty database with the demo data (unless `--no-demo`), loads the snapshot and

@@ -8,10 +8,11 @@
 //! # The public surface
 //!
 //! Modules are private, or their insides `pub(crate)`, unless the binary (`src/main.rs`), the
-//! integration tests (`tests/`), the benchmarks (`benches/`) or the examples (`examples/`)
-//! use them; that use is the public surface:
+//! integration tests (`tests/`), the benchmarks (`benches/`), the examples (`examples/`) or
+//! the fuzz targets (`fuzz/`) use them; that use is the public surface:
 //!
-//! - [`App`] (bind, build, serve) and [`Config`], [`config::ServeArgs`]; [`routes`], the route
+//! - [`App`] (bind, build, serve; `App::router`, the router over a store without a listener,
+//!   for the fuzz targets) and [`Config`], [`config::ServeArgs`]; [`routes`], the route
 //!   table and which routes the OpenAPI document covers; [`Error`];
 //! - [`store`]: [`store::SqliteStore`] and the [`store::Store`] trait; [`auth`]: roles and
 //!   tokens (`auth::token::issue`, the `token` command); [`ingest`]: `import_bytes`,

@@ -8,10 +8,9 @@ use std::sync::{Arc, OnceLock};
 use axum::body::Body;
 use axum::http::Request;
 use axum::Router;
-use dyaspora::aggregate::Engine;
-use dyaspora::app::AppState;
 use dyaspora::config::ServeArgs;
 use dyaspora::store::{SqliteStore, Store};
+use dyaspora::App;
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt;
 
@@ -38,24 +37,12 @@ fn setup() -> (tokio::runtime::Runtime, Router) {
         tile_cache_mb: 0,
         ..ServeArgs::default()
     };
-    let engine = Arc::new(Engine::new(config.min_count));
-    engine.refresh(store.as_ref()).unwrap();
-    let state = AppState {
-        tiles: Arc::new(dyaspora::tiles::TileCache::with_megabytes(0, None)),
-        places: Arc::new(dyaspora::places::PlaceIndex::load(store.as_ref()).unwrap()),
-        auth: Arc::new(dyaspora::auth::Auth::new()),
-        guard: Arc::new(dyaspora::http::guard::Guard::new(&config)),
-        config: Arc::new(config),
-        engine,
-        store,
-        methodology: Default::default(),
-        responses: Default::default(),
-    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    (rt, dyaspora::http::router(state))
+    let router = rt.block_on(App::router(store, config)).unwrap();
+    (rt, router)
 }
 
 fuzz_target!(|data: &[u8]| {

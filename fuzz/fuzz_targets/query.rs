@@ -3,7 +3,7 @@
 //! box: an error or a request, never a panic; a parsed box is always finite and ordered.
 #![no_main]
 
-use dyaspora::http::layers::{parse_bbox, LayerRequest};
+use dyaspora::publish::{parse_bbox, LayerRequest};
 use dyaspora::tiles::{aggregate_request, TileLayer};
 use libfuzzer_sys::fuzz_target;
 
@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(data) else {
         return;
     };
-    if let Ok(req) = LayerRequest::parse(&pairs, &[]) {
+    if let Ok(req) = LayerRequest::from_pairs(&pairs, &[]) {
         if let Some(b) = req.bbox {
             assert!(
                 b.iter().all(|x| x.is_finite()) && b[0] <= b[2] && b[1] <= b[3],
