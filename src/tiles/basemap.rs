@@ -47,6 +47,17 @@ const COUNTY_LINE: &str = "#cfcbd6";
 
 type BoxEntry = GeomWithData<Rectangle<[f64; 2]>, u32>;
 
+/// Fills `path` in `colour` (even-odd: holes stay open).
+fn fill_even_odd(pixmap: &mut tiny_skia::Pixmap, path: &tiny_skia::Path, colour: &str) {
+    pixmap.fill_path(
+        path,
+        &paint(rgb(colour), 255),
+        FillRule::EvenOdd,
+        Transform::identity(),
+        None,
+    );
+}
+
 /// Strokes `path` in `colour`, `width` pixels wide, with round joins.
 fn stroke(
     pixmap: &mut tiny_skia::Pixmap,
@@ -307,13 +318,7 @@ pub fn render(t: TileId, scale: u32) -> Result<Vec<u8>, Error> {
             add_polygon(&mut pb, rings, t, size, world, clip);
         }
         if let Some(path) = pb.finish() {
-            pixmap.fill_path(
-                &path,
-                &paint(rgb(colour), 255),
-                FillRule::EvenOdd,
-                Transform::identity(),
-                None,
-            );
+            fill_even_odd(pixmap, &path, colour);
             if let Some((c, w)) = edge {
                 stroke(pixmap, &path, c, w * s, LineCap::Butt);
             }
@@ -419,13 +424,7 @@ fn draw_coast(
     }
     for (pb, colour) in [(water, WATER), (land, LAND), (haiti, HAITI)] {
         if let Some(path) = pb.finish() {
-            pixmap.fill_path(
-                &path,
-                &paint(rgb(colour), 255),
-                FillRule::EvenOdd,
-                Transform::identity(),
-                None,
-            );
+            fill_even_odd(pixmap, &path, colour);
         }
     }
 }

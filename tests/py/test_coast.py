@@ -10,7 +10,6 @@
   water, Haiti in its colour.
 """
 
-import io
 import math
 import random
 import shutil
@@ -19,13 +18,12 @@ import subprocess
 import zlib
 
 import pytest
-from PIL import Image
 from shapely import ops
 from shapely.geometry import Point, Polygon, box
 from shapely.prepared import prep
 
 from conftest import ROOT, Server
-from test_tiles import boundaries, tile_of, to_tile
+from test_tiles import basemap_tile, boundaries, to_tile
 
 SCALE = 100_000
 MIN_AREA_KM2 = "0.01"  # coast.py's threshold
@@ -156,17 +154,8 @@ PLACES = [
 
 @pytest.mark.parametrize("point,z,name", PLACES, ids=[p[2] + f"-z{p[1]}" for p in PLACES])
 def test_the_street_level_basemap_draws_the_gshhg_coast(server, coast, point, z, name):
-    t = tile_of(*point, z)
-    img = Image.open(io.BytesIO(server.get(f"/tiles/basemap/{t[0]}/{t[1]}/{t[2]}.png"))).convert("RGB")
-    n = 2 ** t[0]
-
-    def lon_lat(px, py):
-        x, y = (t[1] + px / 256) / n, (t[2] + py / 256) / n
-        return x * 360 - 180, math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y))))
-
-    w, s = lon_lat(-8, 264)
-    e, nn = lon_lat(264, -8)
-    frame = box(w, s, e, nn)
+    t, img, frame = basemap_tile(server, point, z)
+    w, s, e, nn = frame.bounds
     # The decoded coast in this tile, in pixels, Haiti apart.
     parts = {0: [], 1: []}
     for x in range(math.floor(w), math.floor(e) + 1):

@@ -223,13 +223,12 @@ def land_polygons():
     return ops.unary_union(land), ops.unary_union(haiti)
 
 
-@pytest.mark.parametrize("point,z", [((-98.0, 39.0), 3), ((-80.0, 27.0), 5), ((-72.5, 19.0), 6), ((-122.4, 37.8), 7)])
-def test_the_basemap_draws_land_where_land_is(server, point, z):
-    land, haiti = land_polygons()
+def basemap_tile(server, point, z):
+    """The basemap tile at `point` and zoom `z`: its (z, x, y), its RGB image, and its box in
+    lon/lat with 8 pixels to spare (to cut geometry before projecting it)."""
     t = tile_of(*point, z)
     img = Image.open(io.BytesIO(server.get(f"/tiles/basemap/{t[0]}/{t[1]}/{t[2]}.png"))).convert("RGB")
-    # The tile's own box in lon/lat, to cut the land before projecting it.
-    n = 2**t[0]
+    n = 2 ** t[0]
 
     def lon_lat(px, py):
         x, y = (t[1] + px / 256) / n, (t[2] + py / 256) / n
@@ -237,7 +236,13 @@ def test_the_basemap_draws_land_where_land_is(server, point, z):
 
     w, s = lon_lat(-8, 264)
     e, nn = lon_lat(264, -8)
-    frame = box(w, s, e, nn)
+    return t, img, box(w, s, e, nn)
+
+
+@pytest.mark.parametrize("point,z", [((-98.0, 39.0), 3), ((-80.0, 27.0), 5), ((-72.5, 19.0), 6), ((-122.4, 37.8), 7)])
+def test_the_basemap_draws_land_where_land_is(server, point, z):
+    land, haiti = land_polygons()
+    t, img, frame = basemap_tile(server, point, z)
     land_px = prep(to_tile(land.intersection(frame), t, 256))
     haiti_px = prep(to_tile(haiti.intersection(frame), t, 256))
     # Borders are drawn from zoom 4 (states) and 7 (counties), over land and water alike.
