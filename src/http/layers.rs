@@ -33,10 +33,9 @@ pub fn csv_metadata_router() -> OpenApiRouter<AppState> {
 /// The path of a CSV's CSVW metadata document (the same query as the CSV).
 pub const CSV_METADATA: &str = "/api/v1/aggregates/csv-metadata.json";
 
-/// Whether the service shows the synthetic demo set: the demo places come with the demo
-/// records (the web page decides the same way).
+/// Whether the service shows the synthetic demo set (`PlaceSet::is_demo`).
 pub fn is_demo(state: &AppState) -> bool {
-    state.places.get().associations().iter().any(|p| p.is_demo)
+    state.places.get().is_demo()
 }
 
 /// The survey behind the figures (the methodology's published figures) and the demo flag.

@@ -209,6 +209,12 @@ impl PlaceSet {
         &self.places[self.posts().end..]
     }
 
+    /// Whether this is the synthetic demo set: its associations are flagged demo, and they
+    /// come with the demo records (the web page decides the same way).
+    pub fn is_demo(&self) -> bool {
+        self.associations().iter().any(|p| p.is_demo)
+    }
+
     /// Places of the kinds in `filter` inside `bbox` (minLon, minLat, maxLon, maxLat in
     /// degrees, edges included), in set order.
     pub fn in_bbox(&self, bbox: [f64; 4], filter: KindFilter) -> Vec<usize> {
